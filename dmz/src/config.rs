@@ -1,0 +1,400 @@
+//! The compiled config: one schema, encoded by launcher, decoded zero-copy by dmz.
+//!
+//! Layout of a blob (all integers little-endian):
+//!
+//! | offset | size | field |
+//! |---|---|---|
+//! | 0 | 4 | magic `DMZK` |
+//! | 4 | 2 | format version ([`VERSION`]) |
+//! | 6 | 2 | reserved, 0 |
+//! | 8 | 4 | body length in bytes |
+//! | 12 | 4 | CRC-32 (IEEE) of the body |
+//! | 16 | n | postcard body: [`Config`] |
+//!
+//! A blob must be exactly `16 + body length` bytes. Strings that reach execve, chdir or open
+//! are stored with their terminating NUL so dmz can point into the buffer.
+
+use crate::error::{Bad, Error};
+use heapless::Vec;
+
+pub const MAGIC: [u8; 4] = *b"DMZK";
+pub const VERSION: u16 = 1;
+pub const HEADER_LEN: usize = 16;
+
+/// Largest blob dmz reads (header included): 32 KiB for a maximal BPF program
+/// (4096 instructions × 8 bytes) plus 96 KiB for args, env and paths. dmz reads it into a
+/// stack buffer, so the bound keeps its memory small and fixed.
+pub const MAX_CONFIG_LEN: usize = 128 * 1024;
+/// Maximum number of arguments (argv[0] included): the size of dmz's argv pointer array.
+pub const MAX_ARGS: usize = 1024;
+/// Maximum number of environment entries: the size of dmz's envp pointer array.
+pub const MAX_ENV: usize = 1024;
+/// Maximum number of additional groups (NGROUPS_MAX is 65536; services need a handful).
+pub const MAX_GROUPS: usize = 64;
+/// Maximum number of rlimits: one per resource (RLIM_NLIMITS is 16).
+pub const MAX_RLIMITS: usize = 16;
+/// Number of rlimit resources the kernel knows (RLIM_NLIMITS).
+pub const RLIM_NLIMITS: u32 = 16;
+/// Maximum number of explicitly preserved fds.
+pub const MAX_PRESERVE_FDS: usize = 64;
+/// BPF_MAXINSNS: the kernel's limit for one classic BPF program.
+pub const MAX_BPF_INSNS: usize = 4096;
+
+/// Bytes borrowed from the config buffer; encoded as a byte string (varint length, bytes).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub struct Bytes<'a>(pub &'a [u8]);
+
+/// The five capability sets as bit masks (bit n = capability n).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub struct Caps {
+    pub bounding: u64,
+    pub effective: u64,
+    pub permitted: u64,
+    pub inheritable: u64,
+    pub ambient: u64,
+}
+
+/// One resource limit (`prlimit64`); `u64::MAX` is RLIM_INFINITY.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Rlimit {
+    pub resource: u32,
+    pub soft: u64,
+    pub hard: u64,
+}
+
+/// A classic BPF program (array of `struct sock_filter`, native byte order) and the
+/// `SECCOMP_FILTER_FLAG_*` flags to install it with.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Seccomp<'a> {
+    pub flags: u32,
+    pub program: Bytes<'a>,
+}
+
+/// Everything dmz applies before it execs the target.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Config<'a> {
+    /// argv as the kernel stores it: each argument followed by a NUL ("ls\0-l\0").
+    /// `args[0]` is the program, looked up in the target's PATH when it has no '/'.
+    pub args: Bytes<'a>,
+    /// The target's whole environment, "KEY=VALUE" strings each followed by a NUL.
+    pub env: Bytes<'a>,
+    /// Working directory with its NUL; empty keeps dmz's.
+    pub cwd: Bytes<'a>,
+    pub uid: u32,
+    pub gid: u32,
+    /// Supplementary groups; set even when empty (drops the caller's groups, as runc does).
+    pub groups: Vec<u32, MAX_GROUPS>,
+    pub umask: u32,
+    /// `None` leaves every capability set as the uid change leaves it (runc without a
+    /// `capabilities` object).
+    pub caps: Option<Caps>,
+    /// SECBIT_* bits for PR_SET_SECUREBITS, or `None` to leave them.
+    pub securebits: Option<u32>,
+    pub no_new_privs: bool,
+    pub rlimits: Vec<Rlimit, MAX_RLIMITS>,
+    pub oom_score_adj: Option<i32>,
+    /// Fds ≥ 3 that stay open in the target (ascending); all others are closed at exec.
+    pub preserve_fds: Vec<u32, MAX_PRESERVE_FDS>,
+    pub seccomp: Option<Seccomp<'a>>,
+}
+
+/// Splits a NUL-terminated string list ([`Config::args`], [`Config::env`]) into its strings,
+/// without their NULs. A trailing part without NUL is dropped (validation refuses it).
+pub fn strings(list: &[u8]) -> impl Iterator<Item = &[u8]> {
+    let mut rest = list;
+    core::iter::from_fn(move || {
+        let n = rest.iter().position(|&b| b == 0)?;
+        let s = &rest[..n];
+        rest = &rest[n + 1..];
+        Some(s)
+    })
+}
+
+/// Joins strings into a NUL-terminated list (the encoding of [`Config::args`] and
+/// [`Config::env`]). A string containing NUL cannot be represented: returns its index.
+pub fn push_strings<'s, B: Extend<u8>>(
+    out: &mut B,
+    items: impl IntoIterator<Item = &'s [u8]>,
+) -> Result<usize, usize> {
+    let mut n = 0;
+    for (i, s) in items.into_iter().enumerate() {
+        if s.contains(&0) {
+            return Err(i);
+        }
+        out.extend(s.iter().copied().chain([0]));
+        n += 1;
+    }
+    Ok(n)
+}
+
+/// CRC-32 (IEEE 802.3, reflected, poly 0xEDB88320), bitwise: no table, smallest code.
+pub fn crc32(data: &[u8]) -> u32 {
+    let mut crc = !0u32;
+    for &b in data {
+        crc ^= b as u32;
+        for _ in 0..8 {
+            crc = (crc >> 1) ^ (0xEDB8_8320 & (crc & 1).wrapping_neg());
+        }
+    }
+    !crc
+}
+
+fn le32(b: &[u8]) -> u32 {
+    u32::from_le_bytes([b[0], b[1], b[2], b[3]])
+}
+
+impl<'a> Config<'a> {
+    /// Checks the header and decodes the body. Only structure is checked here; see
+    /// [`crate::validate`] for the meaning of the values.
+    #[inline(never)]
+    pub fn decode(blob: &'a [u8]) -> Result<Self, Error> {
+        let bad = |b| Err(Error::invalid(b, 0));
+        if blob.len() > MAX_CONFIG_LEN {
+            return bad(Bad::TooLarge);
+        }
+        if blob.len() < HEADER_LEN {
+            return bad(Bad::TruncatedHeader);
+        }
+        let (head, body) = blob.split_at(HEADER_LEN);
+        if head[..4] != MAGIC {
+            return bad(Bad::Magic);
+        }
+        let version = u16::from_le_bytes([head[4], head[5]]);
+        if version != VERSION {
+            return Err(Error::invalid(Bad::Version, version as u32));
+        }
+        let len = le32(&head[8..]) as usize;
+        if body.len() < len {
+            return bad(Bad::TruncatedBody);
+        }
+        if body.len() > len {
+            return bad(Bad::TrailingBytes);
+        }
+        if crc32(body) != le32(&head[12..]) {
+            return bad(Bad::Crc);
+        }
+        let mut r = Reader(body);
+        match r.config() {
+            Some(cfg) if r.0.is_empty() => Ok(cfg),
+            Some(_) => bad(Bad::TrailingInBody),
+            None => bad(Bad::Malformed),
+        }
+    }
+
+    /// Encodes header + body into `out`; returns the blob's length.
+    pub fn encode(&self, out: &mut [u8]) -> Result<usize, EncodeError> {
+        let limit = out.len().min(MAX_CONFIG_LEN);
+        let out = &mut out[..limit];
+        if out.len() < HEADER_LEN {
+            return Err(EncodeError::TooLarge);
+        }
+        let (head, body) = out.split_at_mut(HEADER_LEN);
+        let mut w = Writer { buf: body, len: 0 };
+        w.config(self).ok_or(EncodeError::TooLarge)?;
+        let n = w.len;
+        let crc = crc32(&body[..n]);
+        head[..4].copy_from_slice(&MAGIC);
+        head[4..6].copy_from_slice(&VERSION.to_le_bytes());
+        head[6..8].copy_from_slice(&[0, 0]);
+        head[8..12].copy_from_slice(&(n as u32).to_le_bytes());
+        head[12..16].copy_from_slice(&crc.to_le_bytes());
+        Ok(HEADER_LEN + n)
+    }
+}
+
+// The body is in the postcard 1.x wire format, written out for [`Config`]'s fields in order:
+// unsigned integers are LEB128 varints, `i32` is zigzag + varint, `bool` one byte 0/1,
+// `Option` one byte 0/1 then the value, byte strings and sequences a varint length then the
+// items, structs their fields in order.
+//
+// Why by hand and not serde + postcard: serde's derived decoder costs ~3 KB of dmz's size
+// budget, and in a workspace build serde is compiled with `std` (serde_json needs it), which a
+// no_std binary cannot link. launcher's tests encode the same configs through serde + postcard
+// (a mirror of these types) and check the bytes are identical.
+
+/// Decoder for the body.
+struct Reader<'a>(&'a [u8]);
+
+impl<'a> Reader<'a> {
+    fn byte(&mut self) -> Option<u8> {
+        let (&b, rest) = self.0.split_first()?;
+        self.0 = rest;
+        Some(b)
+    }
+
+    fn varint(&mut self, max_bytes: u32) -> Option<u64> {
+        let mut v = 0u64;
+        for i in 0..max_bytes {
+            let b = self.byte()?;
+            v |= ((b & 0x7f) as u64) << (7 * i);
+            if b & 0x80 == 0 {
+                return Some(v);
+            }
+        }
+        None
+    }
+
+    fn u32(&mut self) -> Option<u32> {
+        u32::try_from(self.varint(5)?).ok()
+    }
+
+    fn u64(&mut self) -> Option<u64> {
+        self.varint(10)
+    }
+
+    fn i32(&mut self) -> Option<i32> {
+        let z = self.u32()?;
+        Some(((z >> 1) as i32) ^ -((z & 1) as i32))
+    }
+
+    fn bool(&mut self) -> Option<bool> {
+        match self.byte()? {
+            0 => Some(false),
+            1 => Some(true),
+            _ => None,
+        }
+    }
+
+    fn bytes(&mut self) -> Option<Bytes<'a>> {
+        let n = self.u32()? as usize;
+        if n > self.0.len() {
+            return None;
+        }
+        let (b, rest) = self.0.split_at(n);
+        self.0 = rest;
+        Some(Bytes(b))
+    }
+
+    fn option<T>(&mut self, f: impl FnOnce(&mut Self) -> Option<T>) -> Option<Option<T>> {
+        if self.bool()? {
+            f(self).map(Some)
+        } else {
+            Some(None)
+        }
+    }
+
+    fn vec<T, const N: usize>(&mut self, mut f: impl FnMut(&mut Self) -> Option<T>) -> Option<Vec<T, N>> {
+        let n = self.u32()?;
+        let mut v = Vec::new();
+        for _ in 0..n {
+            v.push(f(self)?).ok()?;
+        }
+        Some(v)
+    }
+
+    #[inline(never)]
+    fn config(&mut self) -> Option<Config<'a>> {
+        Some(Config {
+            args: self.bytes()?,
+            env: self.bytes()?,
+            cwd: self.bytes()?,
+            uid: self.u32()?,
+            gid: self.u32()?,
+            groups: self.vec(Self::u32)?,
+            umask: self.u32()?,
+            caps: self.option(|r| {
+                Some(Caps {
+                    bounding: r.u64()?,
+                    effective: r.u64()?,
+                    permitted: r.u64()?,
+                    inheritable: r.u64()?,
+                    ambient: r.u64()?,
+                })
+            })?,
+            securebits: self.option(Self::u32)?,
+            no_new_privs: self.bool()?,
+            rlimits: self.vec(|r| Some(Rlimit { resource: r.u32()?, soft: r.u64()?, hard: r.u64()? }))?,
+            oom_score_adj: self.option(Self::i32)?,
+            preserve_fds: self.vec(Self::u32)?,
+            seccomp: self.option(|r| Some(Seccomp { flags: r.u32()?, program: r.bytes()? }))?,
+        })
+    }
+}
+
+/// Encoder for the body: the mirror image of [`Reader`].
+struct Writer<'b> {
+    buf: &'b mut [u8],
+    len: usize,
+}
+
+impl Writer<'_> {
+    fn byte(&mut self, b: u8) -> Option<()> {
+        *self.buf.get_mut(self.len)? = b;
+        self.len += 1;
+        Some(())
+    }
+
+    fn varint(&mut self, mut v: u64) -> Option<()> {
+        while v >= 0x80 {
+            self.byte(v as u8 | 0x80)?;
+            v >>= 7;
+        }
+        self.byte(v as u8)
+    }
+
+    fn i32(&mut self, v: i32) -> Option<()> {
+        self.varint(((v << 1) ^ (v >> 31)) as u32 as u64)
+    }
+
+    fn bool(&mut self, b: bool) -> Option<()> {
+        self.byte(b as u8)
+    }
+
+    fn bytes(&mut self, b: &[u8]) -> Option<()> {
+        self.varint(b.len() as u64)?;
+        let end = self.len.checked_add(b.len())?;
+        self.buf.get_mut(self.len..end)?.copy_from_slice(b);
+        self.len = end;
+        Some(())
+    }
+
+    fn option<T: Copy>(&mut self, v: Option<T>, f: impl FnOnce(&mut Self, T) -> Option<()>) -> Option<()> {
+        match v {
+            None => self.bool(false),
+            Some(x) => {
+                self.bool(true)?;
+                f(self, x)
+            }
+        }
+    }
+
+    fn u32s(&mut self, v: &[u32]) -> Option<()> {
+        self.varint(v.len() as u64)?;
+        v.iter().try_for_each(|&x| self.varint(x as u64))
+    }
+
+    fn config(&mut self, c: &Config) -> Option<()> {
+        self.bytes(c.args.0)?;
+        self.bytes(c.env.0)?;
+        self.bytes(c.cwd.0)?;
+        self.varint(c.uid as u64)?;
+        self.varint(c.gid as u64)?;
+        self.u32s(&c.groups)?;
+        self.varint(c.umask as u64)?;
+        self.option(c.caps, |w, k| {
+            [k.bounding, k.effective, k.permitted, k.inheritable, k.ambient]
+                .iter()
+                .try_for_each(|&m| w.varint(m))
+        })?;
+        self.option(c.securebits, |w, b| w.varint(b as u64))?;
+        self.bool(c.no_new_privs)?;
+        self.varint(c.rlimits.len() as u64)?;
+        for r in &c.rlimits {
+            self.varint(r.resource as u64)?;
+            self.varint(r.soft)?;
+            self.varint(r.hard)?;
+        }
+        self.option(c.oom_score_adj, |w, v| w.i32(v))?;
+        self.u32s(&c.preserve_fds)?;
+        self.option(c.seccomp, |w, s| {
+            w.varint(s.flags as u64)?;
+            w.bytes(s.program.0)
+        })
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EncodeError {
+    /// The encoded config would exceed [`MAX_CONFIG_LEN`].
+    TooLarge,
+}

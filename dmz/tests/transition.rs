@@ -1,0 +1,531 @@
+//! The transition against a recording kernel: exact call order, a failure injected at every
+//! step stops there with the right message and exit status, and validation changes nothing.
+
+use dmz::config::{Bytes, Caps, Config, Rlimit, Seccomp};
+use dmz::transition::{Errno, KResult, Kernel};
+
+#[derive(Debug, Clone, PartialEq)]
+enum Call {
+    Prlimit(u32, u64, u64),
+    Oom(i32),
+    Umask(u32),
+    Seccomp(u32, usize),
+    Chdir(String),
+    CapbsetDrop(u32),
+    Securebits(u32),
+    KeepCaps(bool),
+    Groups(Vec<u32>),
+    ResGid(u32),
+    ResUid(u32),
+    Capset(u64, u64, u64),
+    AmbientClear,
+    AmbientRaise(u32),
+    Nnp,
+    ClearCloexec(u32),
+    CloexecRange(u32, u32),
+    Execve(String),
+}
+
+/// Records every state-changing call; fails the call number `fail_at` (0-based) with
+/// `fail_errno`, or any call for which `fail_if` says so.
+struct Recorder {
+    calls: Vec<Call>,
+    last_cap: u32,
+    fail_at: Option<usize>,
+    fail_errno: Errno,
+    fail_if: fn(&Call) -> Option<Errno>,
+    reports: Vec<String>,
+}
+
+impl Recorder {
+    fn new() -> Self {
+        Recorder {
+            calls: vec![],
+            last_cap: 40,
+            fail_at: None,
+            fail_errno: 1,
+            fail_if: |_| None,
+            reports: vec![],
+        }
+    }
+
+    fn record(&mut self, c: Call) -> KResult {
+        let fail =
+            if self.fail_at == Some(self.calls.len()) { Some(self.fail_errno) } else { (self.fail_if)(&c) };
+        self.calls.push(c);
+        fail.map_or(Ok(()), Err)
+    }
+}
+
+fn s(b: &[u8]) -> String {
+    String::from_utf8_lossy(b.strip_suffix(&[0]).unwrap_or(b)).into_owned()
+}
+
+impl Kernel for Recorder {
+    fn capbset_read(&mut self, cap: u32) -> Result<bool, Errno> {
+        if cap <= self.last_cap {
+            Ok(true)
+        } else {
+            Err(22)
+        }
+    }
+    fn prlimit(&mut self, r: u32, soft: u64, hard: u64) -> KResult {
+        self.record(Call::Prlimit(r, soft, hard))
+    }
+    fn write_oom_score_adj(&mut self, v: i32) -> KResult {
+        self.record(Call::Oom(v))
+    }
+    fn umask(&mut self, m: u32) {
+        self.calls.push(Call::Umask(m));
+    }
+    fn install_seccomp(&mut self, flags: u32, p: &[u8]) -> KResult {
+        self.record(Call::Seccomp(flags, p.len() / 8))
+    }
+    fn chdir(&mut self, p: &[u8]) -> KResult {
+        assert_eq!(p.last(), Some(&0), "chdir path must be NUL-terminated");
+        self.record(Call::Chdir(s(p)))
+    }
+    fn capbset_drop(&mut self, cap: u32) -> KResult {
+        self.record(Call::CapbsetDrop(cap))
+    }
+    fn set_securebits(&mut self, b: u32) -> KResult {
+        self.record(Call::Securebits(b))
+    }
+    fn set_keepcaps(&mut self, k: bool) -> KResult {
+        self.record(Call::KeepCaps(k))
+    }
+    fn setgroups(&mut self, g: &[u32]) -> KResult {
+        self.record(Call::Groups(g.to_vec()))
+    }
+    fn setresgid(&mut self, g: u32) -> KResult {
+        self.record(Call::ResGid(g))
+    }
+    fn setresuid(&mut self, u: u32) -> KResult {
+        self.record(Call::ResUid(u))
+    }
+    fn capset(&mut self, e: u64, p: u64, i: u64) -> KResult {
+        self.record(Call::Capset(e, p, i))
+    }
+    fn ambient_clear_all(&mut self) -> KResult {
+        self.record(Call::AmbientClear)
+    }
+    fn ambient_raise(&mut self, cap: u32) -> KResult {
+        self.record(Call::AmbientRaise(cap))
+    }
+    fn set_no_new_privs(&mut self) -> KResult {
+        self.record(Call::Nnp)
+    }
+    fn clear_cloexec(&mut self, fd: u32) -> KResult {
+        self.record(Call::ClearCloexec(fd))
+    }
+    fn cloexec_range(&mut self, a: u32, b: u32) -> KResult {
+        self.record(Call::CloexecRange(a, b))
+    }
+    fn execve(&mut self, path: &[u8], argv: &[*const u8], envp: &[*const u8]) -> Errno {
+        assert_eq!(path.last(), Some(&0));
+        assert!(argv.iter().any(|p| p.is_null()) && envp.iter().any(|p| p.is_null()));
+        let _ = self.record(Call::Execve(s(path)));
+        // An execve that "succeeds" in a recording kernel still returns: report ENOENT for
+        // anything but the program the test expects to find.
+        (self.fail_if)(&Call::Execve(s(path))).unwrap_or(2)
+    }
+    fn report(&mut self, line: &[u8]) {
+        self.reports.push(String::from_utf8(line.to_vec()).unwrap());
+    }
+}
+
+struct Owned {
+    args: Vec<u8>,
+    env: Vec<u8>,
+    cwd: Vec<u8>,
+    prog: Vec<u8>,
+}
+
+fn owned(args: &[&str], env: &[&str], cwd: &str) -> Owned {
+    let mut o = Owned { args: vec![], env: vec![], cwd: vec![], prog: vec![0x20; 16] };
+    dmz::config::push_strings(&mut o.args, args.iter().map(|a| a.as_bytes())).unwrap();
+    dmz::config::push_strings(&mut o.env, env.iter().map(|a| a.as_bytes())).unwrap();
+    if !cwd.is_empty() {
+        o.cwd = format!("{cwd}\0").into_bytes();
+    }
+    o
+}
+
+fn full(o: &Owned) -> Config<'_> {
+    Config {
+        args: Bytes(&o.args),
+        env: Bytes(&o.env),
+        cwd: Bytes(&o.cwd),
+        uid: 1000,
+        gid: 1000,
+        groups: heapless::Vec::from_slice(&[10, 20]).unwrap(),
+        umask: 0o027,
+        caps: Some(Caps {
+            bounding: 1 << 10 | 1 << 13,
+            effective: 1 << 10,
+            permitted: 1 << 10 | 1 << 13,
+            inheritable: 1 << 10,
+            ambient: 1 << 10,
+        }),
+        securebits: None,
+        no_new_privs: true,
+        rlimits: heapless::Vec::from_slice(&[Rlimit { resource: 7, soft: 100, hard: 200 }]).unwrap(),
+        oom_score_adj: Some(-500),
+        preserve_fds: heapless::Vec::from_slice(&[5, 6]).unwrap(),
+        seccomp: Some(Seccomp { flags: 0, program: Bytes(&o.prog) }),
+    }
+}
+
+fn blob(c: &Config) -> Vec<u8> {
+    let mut out = vec![0; dmz::config::MAX_CONFIG_LEN];
+    let n = c.encode(&mut out).unwrap();
+    out.truncate(n);
+    out
+}
+
+fn run(k: &mut Recorder, c: &Config) -> i32 {
+    dmz::run(k, &blob(c))
+}
+
+fn expected_full_sequence() -> Vec<Call> {
+    let mut v =
+        vec![Call::Prlimit(7, 100, 200), Call::Oom(-500), Call::Umask(0o027), Call::Chdir("/srv".into())];
+    v.extend((0..=40).filter(|&c| c != 10 && c != 13).map(Call::CapbsetDrop));
+    v.extend([
+        Call::KeepCaps(true),
+        Call::Groups(vec![10, 20]),
+        Call::ResGid(1000),
+        Call::ResUid(1000),
+        Call::KeepCaps(false),
+        Call::Capset(1 << 10, 1 << 10 | 1 << 13, 1 << 10),
+        Call::AmbientClear,
+        Call::AmbientRaise(10),
+        Call::Nnp,
+        Call::ClearCloexec(5),
+        Call::ClearCloexec(6),
+        Call::CloexecRange(3, 4),
+        Call::CloexecRange(7, u32::MAX),
+        Call::Seccomp(0, 2),
+        Call::Execve("/bin/true".into()),
+    ]);
+    v
+}
+
+#[test]
+fn full_config_runs_every_step_in_design_order() {
+    let o = owned(&["/bin/true", "x"], &["A=1"], "/srv");
+    let mut k = Recorder::new();
+    let status = run(&mut k, &full(&o));
+    assert_eq!(k.calls, expected_full_sequence());
+    // The recorder's execve "fails" with ENOENT: 127 and a message naming the program.
+    assert_eq!(status, 127);
+    assert_eq!(k.reports, vec!["dmz: unable to exec: ENOENT (/bin/true)\n"]);
+}
+
+#[test]
+fn seccomp_without_nnp_goes_in_before_the_uid_change() {
+    let o = owned(&["/bin/true"], &[], "/");
+    let mut c = full(&o);
+    c.no_new_privs = false;
+    let mut k = Recorder::new();
+    run(&mut k, &c);
+    let pos = |want: &Call| k.calls.iter().position(|c| c == want).unwrap();
+    assert!(pos(&Call::Seccomp(0, 2)) < pos(&Call::ResUid(1000)));
+    assert!(pos(&Call::Seccomp(0, 2)) > pos(&Call::Umask(0o027)));
+    assert!(!k.calls.contains(&Call::Nnp));
+    assert_eq!(k.calls.iter().filter(|c| matches!(c, Call::Seccomp(..))).count(), 1);
+}
+
+/// A failure injected at each state-changing step stops the transition right there: nothing
+/// after it happens, exec never happens, exit 125, and the message names the step.
+#[test]
+fn failure_at_each_step_stops_there() {
+    let o = owned(&["/bin/true"], &[], "/srv");
+    let c = full(&o);
+    let seq = expected_full_sequence();
+    let exec_index = seq.len() - 1;
+    let mut seen_steps = std::collections::BTreeSet::new();
+    for at in 0..exec_index {
+        if matches!(seq[at], Call::Umask(_)) {
+            continue; // umask(2) cannot fail
+        }
+        let mut k = Recorder::new();
+        k.fail_at = Some(at);
+        k.fail_errno = 1; // EPERM
+                          // chdir with EPERM is retried later as the target user (runc's rule); use ENOENT there.
+        if matches!(seq[at], Call::Chdir(_)) {
+            k.fail_errno = 2;
+        }
+        let status = run(&mut k, &c);
+        assert_eq!(status, 125, "failure at call {at} ({:?})", seq[at]);
+        assert_eq!(k.calls, seq[..=at].to_vec(), "calls after a failure at {at} ({:?})", seq[at]);
+        assert_eq!(k.reports.len(), 1);
+        let msg = &k.reports[0];
+        assert!(msg.starts_with("dmz: unable to ") && msg.ends_with(")\n"), "{msg:?}");
+        seen_steps.insert(msg.split(':').nth(1).unwrap().to_string());
+    }
+    let expected_names = [
+        " unable to set rlimit",
+        " unable to set oom_score_adj",
+        " unable to change directory",
+        " unable to drop bounding set",
+        " unable to set keep-caps",
+        " unable to set groups",
+        " unable to set gid",
+        " unable to set uid",
+        " unable to clear keep-caps",
+        " unable to set capabilities",
+        " unable to clear ambient capabilities",
+        " unable to raise ambient capability",
+        " unable to set no_new_privs",
+        " unable to keep fd",
+        " unable to close fds",
+        " unable to install seccomp filter",
+    ];
+    let expected: std::collections::BTreeSet<String> = expected_names.iter().map(|s| s.to_string()).collect();
+    assert_eq!(seen_steps, expected);
+}
+
+#[test]
+fn failure_messages_are_exact() {
+    let o = owned(&["/bin/true"], &[], "/srv");
+    let c = full(&o);
+    let cases: [(fn(&Call) -> Option<Errno>, &str); 6] = [
+        (|c| matches!(c, Call::Prlimit(..)).then_some(1), "dmz: unable to set rlimit: EPERM (resource 7)\n"),
+        (
+            |c| matches!(c, Call::CapbsetDrop(5)).then_some(1),
+            "dmz: unable to drop bounding set: EPERM (capability 5)\n",
+        ),
+        (|c| matches!(c, Call::ResUid(_)).then_some(11), "dmz: unable to set uid: EAGAIN (uid 1000)\n"),
+        (
+            |c| matches!(c, Call::AmbientRaise(_)).then_some(1),
+            "dmz: unable to raise ambient capability: EPERM (capability 10)\n",
+        ),
+        (|c| matches!(c, Call::ClearCloexec(6)).then_some(9), "dmz: unable to keep fd: EBADF (fd 6)\n"),
+        (|c| matches!(c, Call::Chdir(_)).then_some(20), "dmz: unable to change directory: ENOTDIR (/srv)\n"),
+    ];
+    for (fail_if, want) in cases {
+        let mut k = Recorder::new();
+        k.fail_if = fail_if;
+        assert_eq!(run(&mut k, &c), 125);
+        assert_eq!(k.reports, vec![want.to_string()]);
+    }
+}
+
+#[test]
+fn chdir_permission_error_is_retried_as_the_target_user() {
+    let o = owned(&["/bin/true"], &[], "/home/u");
+    let c = full(&o);
+    let mut k = Recorder::new();
+    k.fail_if = |c| matches!(c, Call::Chdir(_)).then_some(13); // EACCES, twice
+    assert_eq!(run(&mut k, &c), 125);
+    let chdirs: Vec<usize> =
+        k.calls.iter().enumerate().filter(|(_, c)| matches!(c, Call::Chdir(_))).map(|(i, _)| i).collect();
+    assert_eq!(chdirs.len(), 2, "{:?}", k.calls);
+    let uid = k.calls.iter().position(|c| *c == Call::ResUid(1000)).unwrap();
+    assert!(chdirs[0] < uid && chdirs[1] > uid);
+    assert_eq!(k.reports, vec!["dmz: unable to change directory: EACCES (/home/u)\n"]);
+}
+
+#[test]
+fn path_lookup_uses_the_targets_path() {
+    let o = owned(&["tool", "arg"], &["PATH=/opt/a::/opt/b"], "");
+    let mut c = full(&o);
+    c.caps = None;
+    c.seccomp = None;
+    let mut k = Recorder::new();
+    k.fail_if = |c| match c {
+        Call::Execve(p) if p == "/opt/b/tool" => Some(13), // found, not executable
+        _ => None,
+    };
+    assert_eq!(run(&mut k, &c), 126);
+    let execs: Vec<&Call> = k.calls.iter().filter(|c| matches!(c, Call::Execve(_))).collect();
+    assert_eq!(
+        execs,
+        vec![
+            &Call::Execve("/opt/a/tool".into()),
+            &Call::Execve("./tool".into()),
+            &Call::Execve("/opt/b/tool".into())
+        ]
+    );
+    assert_eq!(k.reports, vec!["dmz: unable to exec: EACCES (tool)\n"]);
+}
+
+#[test]
+fn path_lookup_default_and_not_found() {
+    let o = owned(&["nothere"], &["X=1"], "");
+    let mut c = full(&o);
+    c.caps = None;
+    let mut k = Recorder::new();
+    assert_eq!(run(&mut k, &c), 127);
+    let execs: Vec<String> = k
+        .calls
+        .iter()
+        .filter_map(|c| match c {
+            Call::Execve(p) => Some(p.clone()),
+            _ => None,
+        })
+        .collect();
+    let want: Vec<String> = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+        .split(':')
+        .map(|d| format!("{d}/nothere"))
+        .collect();
+    assert_eq!(execs, want);
+    assert_eq!(k.reports, vec!["dmz: unable to exec: ENOENT (nothere)\n"]);
+}
+
+#[test]
+fn no_caps_object_leaves_capabilities_alone() {
+    let o = owned(&["/bin/true"], &[], "");
+    let mut c = full(&o);
+    c.caps = None;
+    let mut k = Recorder::new();
+    run(&mut k, &c);
+    assert!(!k.calls.iter().any(|c| matches!(
+        c,
+        Call::CapbsetDrop(_) | Call::Capset(..) | Call::AmbientClear | Call::AmbientRaise(_)
+    )));
+    assert!(k.calls.contains(&Call::KeepCaps(true)) && k.calls.contains(&Call::Groups(vec![10, 20])));
+}
+
+#[test]
+fn securebits_are_set_before_the_uid_change_with_keep_caps() {
+    let o = owned(&["/bin/true"], &[], "");
+    let mut c = full(&o);
+    c.securebits = Some(0x01 | 0x04); // NOROOT | NO_SETUID_FIXUP
+    let mut k = Recorder::new();
+    run(&mut k, &c);
+    let pos = |want: &Call| k.calls.iter().position(|c| c == want).unwrap();
+    assert!(pos(&Call::Securebits(0x15)) < pos(&Call::ResUid(1000)));
+    assert!(k.calls.contains(&Call::KeepCaps(false)));
+    assert!(!k.calls.contains(&Call::KeepCaps(true)));
+    // With SECBIT_KEEP_CAPS configured, keep-caps stays on.
+    c.securebits = Some(0x10);
+    let mut k = Recorder::new();
+    run(&mut k, &c);
+    assert!(!k.calls.iter().any(|c| matches!(c, Call::KeepCaps(_))));
+}
+
+#[test]
+fn empty_groups_are_still_set() {
+    let o = owned(&["/bin/true"], &[], "");
+    let mut c = full(&o);
+    c.groups.clear();
+    let mut k = Recorder::new();
+    run(&mut k, &c);
+    assert!(k.calls.contains(&Call::Groups(vec![])));
+}
+
+/// Invalid configs change nothing: no call at all reaches the kernel.
+#[test]
+fn invalid_configs_change_nothing() {
+    let o = owned(&["/bin/true"], &[], "/");
+    let cases: Vec<(Box<dyn Fn(&mut Config)>, &str)> = vec![
+        (
+            Box::new(|c| c.caps.as_mut().unwrap().effective |= 1 << 41),
+            "dmz: unable to load config: EINVAL (capabilities.effective: unknown to this kernel: capability 41)\n",
+        ),
+        (Box::new(|c| c.args = Bytes(b"")), "dmz: unable to load config: EINVAL (args: empty, unterminated or too many)\n"),
+        (Box::new(|c| c.args = Bytes(b"\0")), "dmz: unable to load config: EINVAL (args: empty program name)\n"),
+        (Box::new(|c| c.args = Bytes(b"/bin/x")), "dmz: unable to load config: EINVAL (args: empty, unterminated or too many)\n"),
+        (Box::new(|c| c.env = Bytes(b"A=1")), "dmz: unable to load config: EINVAL (env: unterminated or too many)\n"),
+        (Box::new(|c| c.cwd = Bytes(b"/a\0b\0")), "dmz: unable to load config: EINVAL (cwd: interior NUL or unterminated)\n"),
+        (Box::new(|c| c.umask = 0o1777), "dmz: unable to load config: EINVAL (umask above 0777: 1023)\n"),
+        (
+            Box::new(|c| c.rlimits[0].resource = 16),
+            "dmz: unable to load config: EINVAL (rlimits: unknown resource 16)\n",
+        ),
+        (
+            Box::new(|c| c.rlimits[0].soft = 201),
+            "dmz: unable to load config: EINVAL (rlimits: soft limit above hard limit for resource 7)\n",
+        ),
+        (Box::new(|c| c.oom_score_adj = Some(1001)), "dmz: unable to load config: EINVAL (oom_score_adj outside -1000..=1000)\n"),
+        (
+            Box::new(|c| c.preserve_fds = heapless::Vec::from_slice(&[4, 4]).unwrap()),
+            "dmz: unable to load config: EINVAL (preserve_fds: not ascending above 2 at fd 4)\n",
+        ),
+        (
+            Box::new(|c| c.preserve_fds = heapless::Vec::from_slice(&[2]).unwrap()),
+            "dmz: unable to load config: EINVAL (preserve_fds: not ascending above 2 at fd 2)\n",
+        ),
+        (Box::new(|c| c.securebits = Some(0x100)), "dmz: unable to load config: EINVAL (securebits: unknown bits 256)\n"),
+        (Box::new(|c| c.securebits = Some(0x20)), "dmz: unable to load config: EINVAL (securebits: keep-caps locked off)\n"),
+        (Box::new(|c| c.seccomp.as_mut().unwrap().program = Bytes(&[0; 12])), "dmz: unable to load config: EINVAL (seccomp: program size)\n"),
+        (Box::new(|c| c.seccomp.as_mut().unwrap().program = Bytes(&[])), "dmz: unable to load config: EINVAL (seccomp: program size)\n"),
+    ];
+    for (edit, want) in cases {
+        let mut c = full(&o);
+        edit(&mut c);
+        let mut k = Recorder::new();
+        assert_eq!(run(&mut k, &c), 125, "{want}");
+        assert_eq!(k.calls, vec![], "{want}");
+        assert_eq!(k.reports, vec![want.to_string()]);
+    }
+}
+
+#[test]
+fn unknown_capability_is_judged_against_the_running_kernel() {
+    let o = owned(&["/bin/true"], &[], "/");
+    let mut c = full(&o);
+    c.caps.as_mut().unwrap().bounding |= 1 << 40;
+    let mut k = Recorder::new();
+    k.last_cap = 39; // an older kernel without CAP_CHECKPOINT_RESTORE
+    assert_eq!(run(&mut k, &c), 125);
+    assert_eq!(k.calls, vec![]);
+    assert_eq!(
+        k.reports,
+        vec!["dmz: unable to load config: EINVAL (capabilities.bounding: unknown to this kernel: capability 40)\n"]
+    );
+    // On that kernel, the bounding set is dropped only up to cap 39.
+    c.caps.as_mut().unwrap().bounding &= !(1 << 40);
+    let mut k = Recorder::new();
+    k.last_cap = 39;
+    run(&mut k, &c);
+    assert!(!k.calls.contains(&Call::CapbsetDrop(40)));
+    assert!(k.calls.contains(&Call::CapbsetDrop(39)));
+}
+
+#[test]
+fn header_problems_are_named() {
+    let o = owned(&["/bin/true"], &[], "/");
+    let good = blob(&full(&o));
+    let mut cases: Vec<(Vec<u8>, &str)> = vec![
+        (good[..10].to_vec(), "load config: EINVAL (truncated header)"),
+        (good[..good.len() - 1].to_vec(), "load config: EINVAL (truncated body)"),
+        ([&good[..], b"x"].concat(), "load config: EINVAL (trailing bytes after body)"),
+        (vec![0u8; dmz::config::MAX_CONFIG_LEN + 1], "load config: EFBIG (larger than 131072 bytes)"),
+    ];
+    let mut magic = good.clone();
+    magic[0] = b'X';
+    cases.push((magic, "load config: EINVAL (bad magic: not a dmz config)"));
+    let mut version = good.clone();
+    version[4] = 7;
+    cases.push((version, "load config: EINVAL (format version 7, expected 1)"));
+    let mut crc = good.clone();
+    let last = crc.len() - 1;
+    crc[last] ^= 1;
+    cases.push((crc, "load config: EINVAL (CRC mismatch)"));
+    for (b, want) in cases {
+        let mut k = Recorder::new();
+        assert_eq!(dmz::run(&mut k, &b), 125);
+        assert_eq!(k.calls, vec![]);
+        assert_eq!(k.reports, vec![format!("dmz: unable to {want}\n")]);
+    }
+}
+
+#[test]
+fn encode_decode_round_trip() {
+    let o = owned(&["/bin/true", "", "a b"], &["A=1", "B="], "/x");
+    let c = full(&o);
+    let b = blob(&c);
+    assert_eq!(Config::decode(&b).unwrap(), c);
+    let mut minimal = full(&o);
+    minimal.caps = None;
+    minimal.securebits = Some(3);
+    minimal.oom_score_adj = Some(i32::MIN);
+    minimal.seccomp = None;
+    minimal.groups.clear();
+    minimal.rlimits[0].hard = u64::MAX;
+    let b = blob(&minimal);
+    assert_eq!(Config::decode(&b).unwrap(), minimal);
+}

@@ -1,0 +1,324 @@
+//! OCI runtime-spec `config.json` → the dmz config.
+//!
+//! Only the `process` object is applied (dmz runs the process in the caller's root and
+//! namespaces); every other section present is named once as not applied. Unknown fields
+//! inside `process` are errors, not silently ignored: a misspelt `noNewPrivileges` must not
+//! quietly run a service with more privilege than intended.
+
+use crate::names::{cap_number, rlimit_number};
+use serde::Deserialize;
+use serde_json::Value;
+
+// Fields dmz does not apply are still declared, so deny_unknown_fields recognises them; they
+// are reported as not applied from the raw JSON.
+#[allow(dead_code)]
+#[derive(Deserialize, Debug, Default, Clone)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct Process {
+    pub terminal: Option<bool>,
+    pub console_size: Option<Value>,
+    #[serde(default)]
+    pub user: User,
+    pub args: Option<Vec<String>>,
+    pub command_line: Option<String>,
+    pub env: Option<Vec<String>>,
+    pub cwd: Option<String>,
+    pub capabilities: Option<Capabilities>,
+    pub rlimits: Option<Vec<Rlimit>>,
+    pub no_new_privileges: Option<bool>,
+    pub apparmor_profile: Option<String>,
+    pub oom_score_adj: Option<i32>,
+    pub selinux_label: Option<String>,
+    pub scheduler: Option<Value>,
+    pub io_priority: Option<Value>,
+    #[serde(rename = "execCPUAffinity")]
+    pub exec_cpu_affinity: Option<Value>,
+}
+
+#[allow(dead_code)] // username: Windows only in the OCI spec.
+#[derive(Deserialize, Debug, Default, Clone)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct User {
+    #[serde(default)]
+    pub uid: u32,
+    #[serde(default)]
+    pub gid: u32,
+    pub umask: Option<u32>,
+    pub additional_gids: Option<Vec<u32>>,
+    pub username: Option<String>,
+}
+
+#[derive(Deserialize, Debug, Default, Clone)]
+#[serde(deny_unknown_fields)]
+pub struct Capabilities {
+    pub bounding: Option<Vec<String>>,
+    pub effective: Option<Vec<String>>,
+    pub inheritable: Option<Vec<String>>,
+    pub permitted: Option<Vec<String>>,
+    pub ambient: Option<Vec<String>>,
+}
+
+#[derive(Deserialize, Debug, Clone)]
+#[serde(deny_unknown_fields)]
+pub struct Rlimit {
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub hard: u64,
+    pub soft: u64,
+}
+
+/// A parsed config.json: its `process` and the names of what dmz does not apply.
+pub struct Spec {
+    pub process: Process,
+    pub not_applied: Vec<String>,
+    /// `linux.seccomp`, if present.
+    pub seccomp: Option<Value>,
+}
+
+/// Top-level sections that describe the container, not the process.
+const CONTAINER_SECTIONS: &[&str] = &[
+    "root",
+    "mounts",
+    "hostname",
+    "domainname",
+    "hooks",
+    "annotations",
+    "linux",
+    "solaris",
+    "windows",
+    "vm",
+    "zos",
+];
+
+/// Fields of `process` that dmz does not apply.
+const PROCESS_NOT_APPLIED: &[&str] = &[
+    "terminal",
+    "consoleSize",
+    "commandLine",
+    "apparmorProfile",
+    "selinuxLabel",
+    "scheduler",
+    "ioPriority",
+    "execCPUAffinity",
+];
+
+/// Parses `text` (named `file` in messages). Errors name the file and the JSON path.
+pub fn parse(file: &str, text: &str) -> Result<Spec, String> {
+    let root: Value = serde_json::from_str(text).map_err(|e| format!("{file}: invalid JSON: {e}"))?;
+    let Value::Object(map) = &root else {
+        return Err(format!("{file}: expected a JSON object at the top level"));
+    };
+    let process = match map.get("process") {
+        None => return Err(format!("{file}: process: missing")),
+        Some(p) => serde_path_to_error::deserialize::<_, Process>(p.clone()).map_err(|e| {
+            let path = e.path().to_string();
+            let path = if path == "." { "process".to_string() } else { format!("process.{path}") };
+            format!("{file}: {path}: {}", e.into_inner())
+        })?,
+    };
+    let mut not_applied = Vec::new();
+    for (key, value) in map {
+        if key == "linux" {
+            if let Value::Object(linux) = value {
+                not_applied.extend(linux.keys().filter(|k| *k != "seccomp").map(|k| format!("linux.{k}")));
+            }
+        } else if CONTAINER_SECTIONS.contains(&key.as_str()) {
+            not_applied.push(key.clone());
+        }
+    }
+    if let Value::Object(p) = &map["process"] {
+        not_applied.extend(
+            p.keys().filter(|k| PROCESS_NOT_APPLIED.contains(&k.as_str())).map(|k| format!("process.{k}")),
+        );
+    }
+    let seccomp = map.get("linux").and_then(|l| l.get("seccomp")).cloned();
+    Ok(Spec { process, not_applied, seccomp })
+}
+
+/// Everything the dmz config holds, owned; [`Compiled::encode`] makes the blob.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Compiled {
+    pub args: Vec<String>,
+    pub env: Vec<String>,
+    pub cwd: Option<String>,
+    pub uid: u32,
+    pub gid: u32,
+    pub groups: Vec<u32>,
+    pub umask: u32,
+    pub caps: Option<dmz::config::Caps>,
+    pub securebits: Option<u32>,
+    pub no_new_privs: bool,
+    pub rlimits: Vec<dmz::config::Rlimit>,
+    pub oom_score_adj: Option<i32>,
+    pub preserve_fds: Vec<u32>,
+    pub seccomp: Option<(u32, Vec<u8>)>,
+}
+
+/// runc's umask when the config has none (libcontainer: `unix.Umask(0o022)`).
+pub const DEFAULT_UMASK: u32 = 0o022;
+
+/// Turns the `process` object into what dmz applies. `file` names the input in messages.
+/// `warn` receives one line per adjustment made to follow runc's observable behaviour.
+pub fn compile(file: &str, p: &Process, warn: &mut dyn FnMut(String)) -> Result<Compiled, String> {
+    let at = |path: &str, msg: String| format!("{file}: process.{path}: {msg}");
+    let args = p.args.clone().unwrap_or_default();
+    if args.is_empty() {
+        return Err(at("args", "must not be empty".into()));
+    }
+    for (i, a) in args.iter().enumerate() {
+        if a.contains('\0') {
+            return Err(at(&format!("args[{i}]"), "contains NUL".into()));
+        }
+    }
+    if args[0].is_empty() {
+        return Err(at("args[0]", "empty program name".into()));
+    }
+    let env = p.env.clone().unwrap_or_default();
+    for (i, e) in env.iter().enumerate() {
+        // runc: "invalid environment variable: missing '='" / empty name.
+        match e.split_once('=') {
+            None => return Err(at(&format!("env[{i}]"), format!("{e:?} is not KEY=VALUE"))),
+            Some(("", _)) => return Err(at(&format!("env[{i}]"), format!("{e:?} has an empty name"))),
+            Some(_) if e.contains('\0') => return Err(at(&format!("env[{i}]"), "contains NUL".into())),
+            Some(_) => {}
+        }
+    }
+    let cwd = match &p.cwd {
+        None => return Err(at("cwd", "missing (the OCI spec requires an absolute path)".into())),
+        Some(c) if !c.starts_with('/') => return Err(at("cwd", format!("{c:?} is not an absolute path"))),
+        Some(c) if c.contains('\0') => return Err(at("cwd", "contains NUL".into())),
+        Some(c) => Some(c.clone()),
+    };
+    let groups = p.user.additional_gids.clone().unwrap_or_default();
+    if groups.len() > dmz::config::MAX_GROUPS {
+        return Err(at(
+            "user.additionalGids",
+            format!("{} groups, at most {}", groups.len(), dmz::config::MAX_GROUPS),
+        ));
+    }
+    let umask = p.user.umask.unwrap_or(DEFAULT_UMASK);
+    if umask > 0o777 {
+        return Err(at("user.umask", format!("{umask:#o} is above 0o777")));
+    }
+    let caps = match &p.capabilities {
+        None => None,
+        Some(c) => Some(compile_caps(file, c, warn)?),
+    };
+    let mut rlimits: Vec<dmz::config::Rlimit> = Vec::new();
+    for (i, r) in p.rlimits.iter().flatten().enumerate() {
+        let path = format!("rlimits[{i}]");
+        let resource = rlimit_number(&r.kind).map_err(|m| at(&format!("{path}.type"), m))?;
+        if rlimits.iter().any(|x| x.resource == resource) {
+            return Err(at(&format!("{path}.type"), format!("duplicate rlimit {:?}", r.kind)));
+        }
+        if r.soft > r.hard {
+            return Err(at(&path, format!("soft limit {} is above hard limit {}", r.soft, r.hard)));
+        }
+        rlimits.push(dmz::config::Rlimit { resource, soft: r.soft, hard: r.hard });
+    }
+    if let Some(adj) = p.oom_score_adj {
+        if !(-1000..=1000).contains(&adj) {
+            return Err(at("oomScoreAdj", format!("{adj} is outside -1000..=1000")));
+        }
+    }
+    Ok(Compiled {
+        args,
+        env,
+        cwd,
+        uid: p.user.uid,
+        gid: p.user.gid,
+        groups,
+        umask,
+        caps,
+        securebits: None,
+        no_new_privs: p.no_new_privileges.unwrap_or(false),
+        rlimits,
+        oom_score_adj: p.oom_score_adj,
+        preserve_fds: Vec::new(),
+        seccomp: None,
+    })
+}
+
+fn compile_caps(
+    file: &str,
+    c: &Capabilities,
+    warn: &mut dyn FnMut(String),
+) -> Result<dmz::config::Caps, String> {
+    let mask = |name: &str, list: &Option<Vec<String>>| -> Result<u64, String> {
+        let mut m = 0u64;
+        for (i, cap) in list.iter().flatten().enumerate() {
+            let n =
+                cap_number(cap).map_err(|msg| format!("{file}: process.capabilities.{name}[{i}]: {msg}"))?;
+            m |= 1 << n;
+        }
+        Ok(m)
+    };
+    let mut caps = dmz::config::Caps {
+        bounding: mask("bounding", &c.bounding)?,
+        effective: mask("effective", &c.effective)?,
+        permitted: mask("permitted", &c.permitted)?,
+        inheritable: mask("inheritable", &c.inheritable)?,
+        ambient: mask("ambient", &c.ambient)?,
+    };
+    // The kernel raises an ambient capability only if it is both permitted and inheritable.
+    // runc logs and skips the ones it cannot raise (its own `runc spec` default has ambient
+    // capabilities and no inheritable set); do the same here so dmz, which fails closed,
+    // only ever receives a consistent set.
+    let raisable = caps.permitted & caps.inheritable;
+    let skipped = caps.ambient & !raisable;
+    if skipped != 0 {
+        warn(format!(
+            "{file}: process.capabilities.ambient: not raised (not in both permitted and inheritable, as runc): {}",
+            crate::names::cap_names(skipped).join(", ")
+        ));
+        caps.ambient &= raisable;
+    }
+    Ok(caps)
+}
+
+impl Compiled {
+    /// Encodes the dmz config blob (header + body).
+    pub fn encode(&self) -> Result<Vec<u8>, String> {
+        use dmz::config::{Bytes, Config, MAX_CONFIG_LEN};
+        let list = |items: &[String], what: &str, max: usize| -> Result<Vec<u8>, String> {
+            if items.len() > max {
+                return Err(format!("{what}: {} entries, at most {max}", items.len()));
+            }
+            let mut out = Vec::new();
+            dmz::config::push_strings(&mut out, items.iter().map(|s| s.as_bytes()))
+                .map_err(|i| format!("{what}[{i}]: contains NUL"))?;
+            Ok(out)
+        };
+        let args = list(&self.args, "args", dmz::config::MAX_ARGS)?;
+        let env = list(&self.env, "env", dmz::config::MAX_ENV)?;
+        let cwd = self.cwd.as_ref().map(|c| format!("{c}\0").into_bytes()).unwrap_or_default();
+        let vec = |v: &[u32], what: &str| -> Result<heapless::Vec<u32, 64>, String> {
+            heapless::Vec::from_slice(v).map_err(|_| format!("{what}: {} entries, at most 64", v.len()))
+        };
+        let cfg = Config {
+            args: Bytes(&args),
+            env: Bytes(&env),
+            cwd: Bytes(&cwd),
+            uid: self.uid,
+            gid: self.gid,
+            groups: vec(&self.groups, "groups")?,
+            umask: self.umask,
+            caps: self.caps,
+            securebits: self.securebits,
+            no_new_privs: self.no_new_privs,
+            rlimits: heapless::Vec::from_slice(&self.rlimits).map_err(|_| "rlimits: too many".to_string())?,
+            oom_score_adj: self.oom_score_adj,
+            preserve_fds: vec(&self.preserve_fds, "preserve_fds")?,
+            seccomp: self
+                .seccomp
+                .as_ref()
+                .map(|(flags, prog)| dmz::config::Seccomp { flags: *flags, program: Bytes(prog) }),
+        };
+        let mut out = vec![0u8; MAX_CONFIG_LEN];
+        let n = cfg
+            .encode(&mut out)
+            .map_err(|_| format!("the compiled config is larger than {MAX_CONFIG_LEN} bytes"))?;
+        out.truncate(n);
+        Ok(out)
+    }
+}

@@ -1,0 +1,140 @@
+//! Raw syscalls that rustix does not offer (its `runtime` module, with execve and exit, is
+//! hidden since 1.1.5; its seccomp wrapper passes no program; it has no close_range).
+//!
+//! Every function here is one syscall. Return values follow the kernel convention: a value in
+//! -4095..=-1 is a negated errno. The register conventions are the kernel's (see syscall(2),
+//! "Architecture calling conventions").
+
+use core::arch::asm;
+use linux_raw_sys::general as nr;
+
+/// Raw errno returned by a failed syscall (positive, e.g. 1 for EPERM).
+pub type Errno = u16;
+
+fn check(ret: isize) -> Result<usize, Errno> {
+    if (-4095..0).contains(&ret) {
+        Err((-ret) as Errno)
+    } else {
+        Ok(ret as usize)
+    }
+}
+
+/// # Safety
+/// The caller must pass arguments that are valid for syscall `n`.
+#[inline(always)]
+unsafe fn syscall3(n: u32, a: usize, b: usize, c: usize) -> isize {
+    let ret: isize;
+    #[cfg(target_arch = "x86_64")]
+    // SAFETY: syscall clobbers only rcx and r11 besides rax; the caller vouches for the args.
+    unsafe {
+        asm!("syscall", inlateout("rax") n as isize => ret, in("rdi") a, in("rsi") b, in("rdx") c,
+             lateout("rcx") _, lateout("r11") _, options(nostack))
+    };
+    #[cfg(target_arch = "aarch64")]
+    // SAFETY: svc returns in x0 and clobbers nothing else; the caller vouches for the args.
+    unsafe {
+        asm!("svc 0", in("x8") n, inlateout("x0") a as isize => ret, in("x1") b, in("x2") c,
+             options(nostack))
+    };
+    #[cfg(target_arch = "arm")]
+    // SAFETY: r7 (the syscall number register) may be the frame pointer, so it is saved in a
+    // scratch register around the svc; the caller vouches for the args.
+    unsafe {
+        asm!("mov {save}, r7", "mov r7, {n}", "svc 0", "mov r7, {save}",
+             n = in(reg) n, save = out(reg) _,
+             inlateout("r0") a as isize => ret, in("r1") b, in("r2") c, options(nostack))
+    };
+    #[cfg(target_arch = "riscv64")]
+    // SAFETY: ecall returns in a0 and clobbers nothing else; the caller vouches for the args.
+    unsafe {
+        asm!("ecall", in("a7") n, inlateout("a0") a as isize => ret, in("a1") b, in("a2") c,
+             options(nostack))
+    };
+    #[cfg(target_arch = "x86")]
+    // SAFETY: int 0x80 returns in eax and clobbers nothing else; the caller vouches for the args.
+    unsafe {
+        asm!("int 0x80", inlateout("eax") n as isize => ret, in("ebx") a, in("ecx") b,
+             in("edx") c, options(nostack))
+    };
+    ret
+}
+
+/// `exit_group(code)`: ends every thread of the process.
+///
+/// References: exit_group(2).
+pub fn exit_group(code: i32) -> ! {
+    // SAFETY: exit_group takes one integer and does not return.
+    unsafe { syscall3(nr::__NR_exit_group, code as usize, 0, 0) };
+    // SAFETY: exit_group never returns; this is unreachable.
+    unsafe { core::hint::unreachable_unchecked() }
+}
+
+/// `execve(path, argv, envp)`. Returns only on failure, with the errno.
+///
+/// # Safety
+/// `path` must be NUL-terminated; `argv` and `envp` NULL-terminated arrays of pointers to
+/// NUL-terminated strings, all valid for the duration of the call.
+///
+/// References: execve(2).
+pub unsafe fn execve(path: *const u8, argv: *const *const u8, envp: *const *const u8) -> Errno {
+    // SAFETY: the caller guarantees the pointer contract above.
+    let ret = unsafe { syscall3(nr::__NR_execve, path as usize, argv as usize, envp as usize) };
+    check(ret).err().unwrap_or(0)
+}
+
+/// include/uapi/linux/seccomp.h
+const SECCOMP_SET_MODE_FILTER: usize = 1;
+
+/// `seccomp(SECCOMP_SET_MODE_FILTER, flags, &sock_fprog)`: installs a classic BPF program.
+///
+/// `prog` is an array of `struct sock_filter` (8 bytes each: u16 code, u8 jt, u8 jf, u32 k)
+/// in native byte order; the kernel copies it, so alignment does not matter. Without
+/// no_new_privs the caller needs CAP_SYS_ADMIN in its user namespace.
+///
+/// References: seccomp(2).
+pub fn seccomp_set_mode_filter(flags: u32, prog: &[u8]) -> Result<usize, Errno> {
+    #[repr(C)]
+    struct SockFprog {
+        len: u16,
+        filter: *const u8,
+    }
+    let fprog = SockFprog { len: (prog.len() / 8) as u16, filter: prog.as_ptr() };
+    // SAFETY: fprog points to len complete instructions inside `prog`, alive during the call.
+    let ret = unsafe {
+        syscall3(
+            nr::__NR_seccomp,
+            SECCOMP_SET_MODE_FILTER,
+            flags as usize,
+            &fprog as *const SockFprog as usize,
+        )
+    };
+    check(ret)
+}
+
+/// include/uapi/linux/close_range.h: mark close-on-exec instead of closing.
+pub const CLOSE_RANGE_CLOEXEC: u32 = 1 << 2;
+
+/// `close_range(first, last, flags)`; with `CLOSE_RANGE_CLOEXEC` marks instead of closing.
+///
+/// References: close_range(2) (Linux 5.9; CLOSE_RANGE_CLOEXEC since 5.11).
+pub fn close_range(first: u32, last: u32, flags: u32) -> Result<(), Errno> {
+    // SAFETY: close_range takes plain integers.
+    let ret = unsafe { syscall3(nr::__NR_close_range, first as usize, last as usize, flags as usize) };
+    check(ret).map(|_| ())
+}
+
+/// `write(fd, buf)` until all is written or an error; errors are ignored (used for
+/// diagnostics only, where there is nowhere else to report them).
+///
+/// References: write(2).
+pub fn write_all(fd: i32, mut buf: &[u8]) {
+    while !buf.is_empty() {
+        // SAFETY: buf is a valid readable slice for the duration of the call.
+        let ret = unsafe { syscall3(nr::__NR_write, fd as usize, buf.as_ptr() as usize, buf.len()) };
+        match check(ret) {
+            Ok(n) => buf = &buf[n..],
+            Err(e) if e == linux_raw_sys::errno::EINTR as Errno => {}
+            Err(_) => return,
+        }
+    }
+}
