@@ -193,6 +193,12 @@ impl Error {
         out.push(self.step.name().as_bytes());
         out.push(b": ");
         push_errno(out, self.errno);
+        let has_detail =
+            self.step == Step::LoadConfig || self.step == Step::Usage || self.step.label().is_some();
+        if !has_detail && name.is_empty() {
+            out.push(b"\n");
+            return;
+        }
         out.push(b" (");
         if self.step == Step::LoadConfig || self.step == Step::Usage {
             out.push(self.bad.text().as_bytes());
