@@ -109,12 +109,14 @@ fn load(path: &Path, args: Vec<String>) -> Result<oci::Compiled, String> {
     Ok(compiled)
 }
 
-/// runc sets HOME from the user's passwd entry when the config's env has none ("/" if the user
-/// has no entry). dmz runs on the caller's root, so that is the host's /etc/passwd.
+/// runc sets HOME from the user's passwd entry when the config's env has none or an empty one
+/// ("/" if the user has no entry). dmz runs on the caller's root, so that is the host's
+/// /etc/passwd.
 fn add_home(c: &mut oci::Compiled) {
-    if c.env.iter().any(|e| e.starts_with("HOME=")) {
+    if c.env.iter().any(|e| e.starts_with("HOME=") && e.len() > "HOME=".len()) {
         return;
     }
+    c.env.retain(|e| e != "HOME=");
     let home = std::fs::read_to_string("/etc/passwd")
         .ok()
         .and_then(|p| {

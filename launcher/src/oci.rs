@@ -173,14 +173,20 @@ pub fn compile(file: &str, p: &Process, warn: &mut dyn FnMut(String)) -> Result<
     if args[0].is_empty() {
         return Err(at("args[0]", "empty program name".into()));
     }
-    let env = p.env.clone().unwrap_or_default();
-    for (i, e) in env.iter().enumerate() {
+    let mut env: Vec<String> = Vec::new();
+    for (i, e) in p.env.iter().flatten().enumerate() {
         // runc: "invalid environment variable: missing '='" / empty name.
-        match e.split_once('=') {
+        let key = match e.split_once('=') {
             None => return Err(at(&format!("env[{i}]"), format!("{e:?} is not KEY=VALUE"))),
             Some(("", _)) => return Err(at(&format!("env[{i}]"), format!("{e:?} has an empty name"))),
             Some(_) if e.contains('\0') => return Err(at(&format!("env[{i}]"), "contains NUL".into())),
-            Some(_) => {}
+            Some((k, _)) => k,
+        };
+        // runc sets each entry with os.Setenv: a repeated name keeps its first position and
+        // takes the last value.
+        match env.iter_mut().find(|x| x.split_once('=').is_some_and(|(k, _)| k == key)) {
+            Some(slot) => *slot = e.clone(),
+            None => env.push(e.clone()),
         }
     }
     let cwd = match &p.cwd {
@@ -189,7 +195,13 @@ pub fn compile(file: &str, p: &Process, warn: &mut dyn FnMut(String)) -> Result<
         Some(c) if c.contains('\0') => return Err(at("cwd", "contains NUL".into())),
         Some(c) => Some(c.clone()),
     };
-    let groups = p.user.additional_gids.clone().unwrap_or_default();
+    // runc drops repeated additional gids (the kernel would keep them).
+    let mut groups: Vec<u32> = Vec::new();
+    for &g in p.user.additional_gids.iter().flatten() {
+        if !groups.contains(&g) {
+            groups.push(g);
+        }
+    }
     if groups.len() > dmz::config::MAX_GROUPS {
         return Err(at(
             "user.additionalGids",
@@ -200,10 +212,8 @@ pub fn compile(file: &str, p: &Process, warn: &mut dyn FnMut(String)) -> Result<
     if umask > 0o777 {
         return Err(at("user.umask", format!("{umask:#o} is above 0o777")));
     }
-    let caps = match &p.capabilities {
-        None => None,
-        Some(c) => Some(compile_caps(file, c, warn)?),
-    };
+    // Without a `capabilities` object runc gives the process empty sets, bounding included.
+    let caps = Some(compile_caps(file, p.capabilities.as_ref().unwrap_or(&Capabilities::default()), warn)?);
     let mut rlimits: Vec<dmz::config::Rlimit> = Vec::new();
     for (i, r) in p.rlimits.iter().flatten().enumerate() {
         let path = format!("rlimits[{i}]");
