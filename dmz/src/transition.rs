@@ -347,9 +347,11 @@ fn set_no_new_privs<K: Kernel>(k: &mut K, c: &Config) -> Result<(), Error> {
     k.set_no_new_privs().map_err(|e| Error::new(Step::SetNoNewPrivs, e, 0))
 }
 
-/// `fcntl(fd, F_SETFD, 0)` for each preserved fd, so it survives exec even if the caller had
-/// it close-on-exec (runc hands preserved fds over fresh, without the flag). A preserved fd
-/// that is not open fails with EBADF. References: fcntl(2).
+/// `fcntl(fd, F_SETFD, 0)` for each preserved fd: a preserved fd that is not open fails here
+/// (EBADF) instead of silently missing in the target, and one the caller holds close-on-exec
+/// survives (runc hands preserved fds over fresh, without the flag; it matters when the
+/// transition runs in a forked child of a long-lived process such as init).
+/// References: fcntl(2).
 fn keep_fds<K: Kernel>(k: &mut K, c: &Config) -> Result<(), Error> {
     for &fd in c.preserve_fds.iter() {
         k.clear_cloexec(fd).map_err(|e| Error::new(Step::KeepFd, e, fd))?;
