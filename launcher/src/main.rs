@@ -4,9 +4,13 @@
 //! Exit status: 125 when the launcher fails before exec (bad input, dmz missing), like dmz;
 //! 2 for command-line usage errors. After exec, dmz's and then the target's status apply.
 
-mod inspect;
+mod check;
+mod consistency;
+mod flags;
 mod names;
 mod oci;
+mod passwd;
+mod view;
 
 use clap::{Parser, Subcommand};
 use rustix::fd::{AsRawFd, OwnedFd};
@@ -20,34 +24,61 @@ struct Cli {
     cmd: Cmd,
 }
 
+/// Where the settings come from: an OCI config, an `inspect --json` output, or only flags.
+#[derive(clap::Args, Default)]
+struct Source {
+    /// OCI runtime config (config.json); its `process` object is applied, flags override it.
+    #[arg(long, value_name = "CONFIG.json", conflicts_with = "from_json")]
+    oci: Option<PathBuf>,
+    /// A config as `launcher inspect --json` prints it.
+    #[arg(long, value_name = "FILE.json")]
+    from_json: Option<PathBuf>,
+    /// Refuse instead of adjusting (runc skips, with a warning, an ambient capability that is
+    /// not both permitted and inheritable).
+    #[arg(long)]
+    strict: bool,
+    #[command(flatten)]
+    flags: flags::Flags,
+    /// The program and its arguments (replace process.args).
+    #[arg(last = true, value_name = "CMD [ARGS]")]
+    args: Vec<String>,
+}
+
 #[derive(Subcommand)]
 enum Cmd {
-    /// Apply config.json's process settings through dmz and exec the program (same PID).
+    /// Apply the settings through dmz and exec the program (same PID).
     Run {
-        /// OCI runtime config (config.json); its `process` object is applied.
-        #[arg(long, value_name = "CONFIG.json")]
-        oci: PathBuf,
+        #[command(flatten)]
+        source: Source,
         /// dmz binary (default: $DMZKIT_DMZ, else `dmz` next to this launcher).
         #[arg(long, value_name = "PATH")]
         dmz: Option<PathBuf>,
-        /// Replace process.args.
-        #[arg(last = true, value_name = "ARGS")]
-        args: Vec<String>,
+        /// Execute dmz from a sealed in-memory copy, so nothing running as the target can
+        /// modify the dmz file on disk through /proc/PID/exe (the CVE-2019-5736 pattern). Use it
+        /// when the target is untrusted and may run as root in the caller's mount namespace.
+        #[arg(long)]
+        sealed: bool,
     },
     /// Write the compiled config to a file (for images; run it with `dmz FILE`).
     Compile {
-        #[arg(long, value_name = "CONFIG.json")]
-        oci: PathBuf,
+        #[command(flatten)]
+        source: Source,
         #[arg(short, long, value_name = "FILE.pcfg")]
         output: PathBuf,
-        /// Replace process.args.
-        #[arg(last = true, value_name = "ARGS")]
-        args: Vec<String>,
     },
-    /// Show what a compiled config holds, as JSON.
+    /// Show what a compiled config holds.
     Inspect {
         #[arg(value_name = "FILE.pcfg")]
         file: PathBuf,
+        /// As JSON (which `compile --from-json` turns back into the same file).
+        #[arg(long)]
+        json: bool,
+    },
+    /// Report what would be applied, what would not, and whether this machine can do it.
+    /// Exit status 1 if anything would fail.
+    Check {
+        #[command(flatten)]
+        source: Source,
     },
 }
 
@@ -56,7 +87,7 @@ const FAILED: u8 = 125;
 
 fn main() -> ExitCode {
     match run(Cli::parse()) {
-        Ok(()) => ExitCode::SUCCESS,
+        Ok(code) => code,
         Err(msg) => {
             eprintln!("launcher: {msg}");
             ExitCode::from(FAILED)
@@ -64,49 +95,99 @@ fn main() -> ExitCode {
     }
 }
 
-fn run(cli: Cli) -> Result<(), String> {
+fn run(cli: Cli) -> Result<ExitCode, String> {
     match cli.cmd {
-        Cmd::Run { oci, dmz, args } => {
-            let compiled = load(&oci, args)?;
+        Cmd::Run { source, dmz, sealed } => {
+            let (compiled, _) = load(&source, true)?;
             let dmz = find_dmz(dmz)?;
-            exec_dmz(&dmz, compiled)
+            exec_dmz(&dmz, compiled, sealed).map(|()| ExitCode::SUCCESS)
         }
-        Cmd::Compile { oci, output, args } => {
-            let blob = load(&oci, args)?.encode()?;
-            std::fs::write(&output, blob).map_err(|e| format!("{}: {e}", output.display()))
+        Cmd::Compile { source, output } => {
+            let blob = load(&source, true)?.0.encode()?;
+            std::fs::write(&output, blob).map_err(|e| format!("{}: {e}", output.display()))?;
+            Ok(ExitCode::SUCCESS)
         }
-        Cmd::Inspect { file } => {
+        Cmd::Inspect { file, json } => {
             let blob = std::fs::read(&file).map_err(|e| format!("{}: {e}", file.display()))?;
-            let json = inspect::to_json(&blob).map_err(|e| format!("{}: {e}", file.display()))?;
-            println!("{}", serde_json::to_string_pretty(&json).expect("JSON value serializes"));
-            Ok(())
+            let view = view::decode(&blob).map_err(|e| format!("{}: {e}", file.display()))?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&view).expect("the view serializes"));
+            } else {
+                print!("{}", view.to_text());
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Cmd::Check { source } => {
+            let (compiled, not_applied) = load(&source, false)?;
+            let mut failed = false;
+            for f in check::check(&compiled, &not_applied) {
+                match f {
+                    check::Finding::Ok(m) => println!("ok:   {m}"),
+                    check::Finding::Warn(m) => println!("warn: {m}"),
+                    check::Finding::Fail(m) => {
+                        failed = true;
+                        println!("FAIL: {m}")
+                    }
+                }
+            }
+            Ok(if failed { ExitCode::from(1) } else { ExitCode::SUCCESS })
         }
     }
 }
 
-/// Reads and compiles config.json; `args`, if given, replace process.args. Warnings and the
-/// list of sections not applied go to stderr, one line each.
-fn load(path: &Path, args: Vec<String>) -> Result<oci::Compiled, String> {
-    let name = path.display().to_string();
-    let text = std::fs::read_to_string(path).map_err(|e| format!("{name}: {e}"))?;
-    let mut spec = oci::parse(&name, &text)?;
-    if spec.seccomp.is_some() {
-        return Err(format!(
-            "{name}: linux.seccomp: seccomp profiles are not supported by this launcher yet"
-        ));
+/// Builds the final settings: the source (config.json, inspect JSON, or this process), then
+/// the flags, then runc's adjustments. With `apply`, adjustments are made (and warned about)
+/// and refusals are errors; without (check), everything is left for the report. Also returns
+/// the config.json sections that will not be applied.
+fn load(src: &Source, apply: bool) -> Result<(oci::Compiled, Vec<String>), String> {
+    let mut not_applied = Vec::new();
+    let (name, mut compiled) = if let Some(path) = &src.oci {
+        let name = path.display().to_string();
+        let text = std::fs::read_to_string(path).map_err(|e| format!("{name}: {e}"))?;
+        let spec = oci::parse(&name, &text)?;
+        if spec.seccomp.is_some() {
+            return Err(format!(
+                "{name}: linux.seccomp: seccomp profiles are not supported by this launcher yet"
+            ));
+        }
+        not_applied = spec.not_applied;
+        let mut process = spec.process;
+        if !src.args.is_empty() {
+            process.args = Some(src.args.clone());
+        }
+        let mut c = oci::compile(&name, &process)?;
+        src.flags.apply(&mut c)?;
+        add_home(&mut c);
+        (name, c)
+    } else if let Some(path) = &src.from_json {
+        let name = path.display().to_string();
+        let text = std::fs::read_to_string(path).map_err(|e| format!("{name}: {e}"))?;
+        let v: view::View = serde_json::from_str(&text).map_err(|e| format!("{name}: {e}"))?;
+        let mut c = v.to_compiled().map_err(|e| format!("{name}: {e}"))?;
+        if !src.args.is_empty() {
+            c.args = src.args.clone();
+        }
+        src.flags.apply(&mut c)?;
+        (name, c)
+    } else {
+        if src.args.is_empty() {
+            return Err("no program: give --oci CONFIG.json, --from-json FILE, or -- CMD [ARGS]".into());
+        }
+        let mut c = flags::Current::read().base();
+        c.args = src.args.clone();
+        src.flags.apply(&mut c)?;
+        ("command line".to_string(), c)
+    };
+    if apply {
+        if !not_applied.is_empty() {
+            eprintln!(
+                "launcher: {name}: not applied (dmz runs the process in the caller's root and namespaces): {}",
+                not_applied.join(", ")
+            );
+        }
+        consistency::reconcile(&name, &mut compiled, src.strict, &mut |w| eprintln!("launcher: {w}"))?;
     }
-    if !spec.not_applied.is_empty() {
-        eprintln!(
-            "launcher: {name}: not applied (dmz runs the process in the caller's root and namespaces): {}",
-            spec.not_applied.join(", ")
-        );
-    }
-    if !args.is_empty() {
-        spec.process.args = Some(args);
-    }
-    let mut compiled = oci::compile(&name, &spec.process, &mut |w| eprintln!("launcher: {w}"))?;
-    add_home(&mut compiled);
-    Ok(compiled)
+    Ok((compiled, not_applied))
 }
 
 /// runc sets HOME from the user's passwd entry when the config's env has none or an empty one
@@ -117,16 +198,7 @@ fn add_home(c: &mut oci::Compiled) {
         return;
     }
     c.env.retain(|e| e != "HOME=");
-    let home = std::fs::read_to_string("/etc/passwd")
-        .ok()
-        .and_then(|p| {
-            p.lines().find_map(|l| {
-                let f: Vec<&str> = l.split(':').collect();
-                (f.len() >= 6 && f[2].parse() == Ok(c.uid)).then(|| f[5].to_string())
-            })
-        })
-        .unwrap_or_else(|| "/".to_string());
-    c.env.push(format!("HOME={home}"));
+    c.env.push(format!("HOME={}", passwd::home(c.uid).unwrap_or_else(|| "/".into())));
 }
 
 /// `--dmz`, else `$DMZKIT_DMZ`, else `dmz` next to this executable.
@@ -147,22 +219,37 @@ fn find_dmz(flag: Option<PathBuf>) -> Result<PathBuf, String> {
 /// Puts the blob in a sealed memfd and execs `dmz --fd N` in this process (same PID). The
 /// memfd is the only fd this launcher leaves open across exec (std opens everything else
 /// close-on-exec); dmz closes it right after reading.
-fn exec_dmz(dmz: &Path, mut compiled: oci::Compiled) -> Result<(), String> {
+fn exec_dmz(dmz: &Path, mut compiled: oci::Compiled, sealed: bool) -> Result<(), String> {
     pass_listen_fds(&mut compiled);
     let blob = compiled.encode()?;
-    let fd = sealed_memfd(&blob).map_err(|e| format!("cannot create the config memfd: {e}"))?;
+    let fd = sealed_memfd("dmz-config", &blob, false)
+        .map_err(|e| format!("cannot create the config memfd: {e}"))?;
+    // With --sealed, dmz runs from a sealed, close-on-exec memfd copy: /proc/PID/exe then names
+    // that memfd, which nobody can write, instead of the file on disk.
+    let (program, _exe_fd) = if sealed {
+        let bytes = std::fs::read(dmz).map_err(|e| format!("{}: {e}", dmz.display()))?;
+        let exe =
+            sealed_memfd("dmz", &bytes, true).map_err(|e| format!("cannot create the dmz memfd: {e}"))?;
+        (PathBuf::from(format!("/proc/self/fd/{}", exe.as_raw_fd())), Some(exe))
+    } else {
+        (dmz.to_path_buf(), None)
+    };
     let err = {
         use std::os::unix::process::CommandExt;
-        std::process::Command::new(dmz).arg("--fd").arg(fd.as_raw_fd().to_string()).exec()
+        std::process::Command::new(&program).arg("--fd").arg(fd.as_raw_fd().to_string()).exec()
     };
     Err(format!("cannot exec {}: {err}", dmz.display()))
 }
 
-/// A memfd holding `blob`, sealed against any change, and not close-on-exec.
-fn sealed_memfd(blob: &[u8]) -> rustix::io::Result<OwnedFd> {
+/// A memfd holding `bytes`, sealed against any change. `cloexec`: the config fd must not be
+/// (dmz reads and closes it); the executable's must (execve opens it by path first, so it
+/// need not survive, and the target must not inherit it).
+fn sealed_memfd(name: &str, bytes: &[u8], cloexec: bool) -> rustix::io::Result<OwnedFd> {
     use rustix::fs::{fcntl_add_seals, memfd_create, MemfdFlags, SealFlags};
-    let fd = memfd_create("dmz-config", MemfdFlags::ALLOW_SEALING)?;
-    let mut rest = blob;
+    let flags =
+        if cloexec { MemfdFlags::ALLOW_SEALING | MemfdFlags::CLOEXEC } else { MemfdFlags::ALLOW_SEALING };
+    let fd = memfd_create(name, flags)?;
+    let mut rest = bytes;
     while !rest.is_empty() {
         let n = rustix::io::write(&fd, rest)?;
         rest = &rest[n..];

@@ -77,14 +77,38 @@ pub fn rlimit_number(name: &str) -> Result<u32, String> {
     lookup(&RLIMITS, name).ok_or_else(|| unknown("rlimit", name, &RLIMITS))
 }
 
+/// Like [`cap_number`], but as setpriv and systemd accept them: case-insensitive, `CAP_`
+/// optional ("net_bind_service").
+pub fn cap_number_loose(name: &str) -> Result<u32, String> {
+    lookup(&CAPS, &with_prefix(name, "CAP_")).ok_or_else(|| unknown("capability", name, &CAPS))
+}
+
+/// Like [`rlimit_number`], but case-insensitive with `RLIMIT_` optional ("nofile").
+pub fn rlimit_number_loose(name: &str) -> Result<u32, String> {
+    lookup(&RLIMITS, &with_prefix(name, "RLIMIT_")).ok_or_else(|| unknown("rlimit", name, &RLIMITS))
+}
+
+fn with_prefix(name: &str, prefix: &str) -> String {
+    let upper = name.to_ascii_uppercase();
+    if upper.starts_with(prefix) {
+        upper
+    } else {
+        format!("{prefix}{upper}")
+    }
+}
+
 fn lookup(table: &[&str], name: &str) -> Option<u32> {
     table.iter().position(|&n| n == name).map(|i| i as u32)
 }
 
 fn unknown(kind: &str, name: &str, table: &[&str]) -> String {
+    let upper = name.to_ascii_uppercase();
     let best = table
         .iter()
-        .map(|&c| (strsim::levenshtein(&c.to_ascii_uppercase(), &name.to_ascii_uppercase()), c))
+        .map(|&c| {
+            let short = c.split_once('_').map_or(c, |(_, rest)| rest);
+            (strsim::levenshtein(c, &upper).min(strsim::levenshtein(short, &upper)), c)
+        })
         .min();
     match best {
         Some((d, c)) if d <= 3 => format!("unknown {kind} {name:?} (did you mean {c}?)"),

@@ -154,12 +154,29 @@ pub struct Compiled {
     pub seccomp: Option<(u32, Vec<u8>)>,
 }
 
+/// Sets `KEY=VALUE` in `env` the way runc does (os.Setenv): a repeated name keeps its first
+/// position and takes the last value. runc refuses an entry without '=' or with an empty name.
+pub fn set_env(env: &mut Vec<String>, entry: &str) -> Result<(), String> {
+    let key = match entry.split_once('=') {
+        None => return Err(format!("{entry:?} is not KEY=VALUE")),
+        Some(("", _)) => return Err(format!("{entry:?} has an empty name")),
+        Some(_) if entry.contains('\0') => return Err("contains NUL".into()),
+        Some((k, _)) => k,
+    };
+    match env.iter_mut().find(|x| x.split_once('=').is_some_and(|(k, _)| k == key)) {
+        Some(slot) => *slot = entry.to_string(),
+        None => env.push(entry.to_string()),
+    }
+    Ok(())
+}
+
 /// runc's umask when the config has none (libcontainer: `unix.Umask(0o022)`).
 pub const DEFAULT_UMASK: u32 = 0o022;
 
 /// Turns the `process` object into what dmz applies. `file` names the input in messages.
-/// `warn` receives one line per adjustment made to follow runc's observable behaviour.
-pub fn compile(file: &str, p: &Process, warn: &mut dyn FnMut(String)) -> Result<Compiled, String> {
+/// Combinations the kernel would refuse are judged afterwards, on the final settings
+/// (`consistency`).
+pub fn compile(file: &str, p: &Process) -> Result<Compiled, String> {
     let at = |path: &str, msg: String| format!("{file}: process.{path}: {msg}");
     let args = p.args.clone().unwrap_or_default();
     if args.is_empty() {
@@ -175,19 +192,7 @@ pub fn compile(file: &str, p: &Process, warn: &mut dyn FnMut(String)) -> Result<
     }
     let mut env: Vec<String> = Vec::new();
     for (i, e) in p.env.iter().flatten().enumerate() {
-        // runc: "invalid environment variable: missing '='" / empty name.
-        let key = match e.split_once('=') {
-            None => return Err(at(&format!("env[{i}]"), format!("{e:?} is not KEY=VALUE"))),
-            Some(("", _)) => return Err(at(&format!("env[{i}]"), format!("{e:?} has an empty name"))),
-            Some(_) if e.contains('\0') => return Err(at(&format!("env[{i}]"), "contains NUL".into())),
-            Some((k, _)) => k,
-        };
-        // runc sets each entry with os.Setenv: a repeated name keeps its first position and
-        // takes the last value.
-        match env.iter_mut().find(|x| x.split_once('=').is_some_and(|(k, _)| k == key)) {
-            Some(slot) => *slot = e.clone(),
-            None => env.push(e.clone()),
-        }
+        set_env(&mut env, e).map_err(|m| at(&format!("env[{i}]"), m))?;
     }
     let cwd = match &p.cwd {
         None => return Err(at("cwd", "missing (the OCI spec requires an absolute path)".into())),
@@ -213,7 +218,7 @@ pub fn compile(file: &str, p: &Process, warn: &mut dyn FnMut(String)) -> Result<
         return Err(at("user.umask", format!("{umask:#o} is above 0o777")));
     }
     // Without a `capabilities` object runc gives the process empty sets, bounding included.
-    let caps = Some(compile_caps(file, p.capabilities.as_ref().unwrap_or(&Capabilities::default()), warn)?);
+    let caps = Some(compile_caps(file, p.capabilities.as_ref().unwrap_or(&Capabilities::default()))?);
     let mut rlimits: Vec<dmz::config::Rlimit> = Vec::new();
     for (i, r) in p.rlimits.iter().flatten().enumerate() {
         let path = format!("rlimits[{i}]");
@@ -249,11 +254,7 @@ pub fn compile(file: &str, p: &Process, warn: &mut dyn FnMut(String)) -> Result<
     })
 }
 
-fn compile_caps(
-    file: &str,
-    c: &Capabilities,
-    warn: &mut dyn FnMut(String),
-) -> Result<dmz::config::Caps, String> {
+fn compile_caps(file: &str, c: &Capabilities) -> Result<dmz::config::Caps, String> {
     let mask = |name: &str, list: &Option<Vec<String>>| -> Result<u64, String> {
         let mut m = 0u64;
         for (i, cap) in list.iter().flatten().enumerate() {
@@ -263,26 +264,13 @@ fn compile_caps(
         }
         Ok(m)
     };
-    let mut caps = dmz::config::Caps {
+    let caps = dmz::config::Caps {
         bounding: mask("bounding", &c.bounding)?,
         effective: mask("effective", &c.effective)?,
         permitted: mask("permitted", &c.permitted)?,
         inheritable: mask("inheritable", &c.inheritable)?,
         ambient: mask("ambient", &c.ambient)?,
     };
-    // The kernel raises an ambient capability only if it is both permitted and inheritable.
-    // runc logs and skips the ones it cannot raise (its own `runc spec` default has ambient
-    // capabilities and no inheritable set); do the same here so dmz, which fails closed,
-    // only ever receives a consistent set.
-    let raisable = caps.permitted & caps.inheritable;
-    let skipped = caps.ambient & !raisable;
-    if skipped != 0 {
-        warn(format!(
-            "{file}: process.capabilities.ambient: not raised (not in both permitted and inheritable, as runc): {}",
-            crate::names::cap_names(skipped).join(", ")
-        ));
-        caps.ambient &= raisable;
-    }
     Ok(caps)
 }
 
