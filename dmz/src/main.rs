@@ -44,14 +44,14 @@ fn load(args: &linker::Args, buf: &mut [u8]) -> Result<usize, (Error, &'static [
     read_all(fd.as_fd(), buf).map_err(|e| (e, &[][..]))
 }
 
-/// Reads from offset 0 to EOF with pread (the launcher's memfd offset is wherever it left it).
+/// Reads to EOF from the fd's current offset: a file, a memfd (launcher rewinds it), a pipe.
 fn read_all(fd: BorrowedFd<'_>, buf: &mut [u8]) -> Result<usize, Error> {
     let mut n = 0;
     loop {
         if n == buf.len() {
             return Err(Error::invalid(Bad::TooLarge, 0));
         }
-        match rustix::io::pread(fd, &mut buf[n..], n as u64) {
+        match rustix::io::read(fd, &mut buf[n..]) {
             Ok(0) => return Ok(n),
             Ok(k) => n += k,
             Err(rustix::io::Errno::INTR) => {}

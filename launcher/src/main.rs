@@ -255,6 +255,8 @@ fn sealed_memfd(name: &str, bytes: &[u8], cloexec: bool) -> rustix::io::Result<O
         rest = &rest[n..];
     }
     fcntl_add_seals(&fd, SealFlags::SEAL | SealFlags::SHRINK | SealFlags::GROW | SealFlags::WRITE)?;
+    // dmz reads from the current offset.
+    rustix::fs::seek(&fd, rustix::fs::SeekFrom::Start(0))?;
     Ok(fd)
 }
 

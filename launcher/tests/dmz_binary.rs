@@ -213,3 +213,28 @@ fn usage_and_unreadable_configs() {
     let out = Command::new(dmz_bin()).args(["--fd", "77"]).output().unwrap();
     assert_refused(&s, &out, 125, "dmz: unable to read config: EBADF");
 }
+
+#[test]
+fn config_from_an_inherited_fd_or_a_pipe() {
+    let s = Scratch::new("fd");
+    let blob = encode_with(&s.marker(), |_| {});
+    let f = s.0.join("cfg.pcfg");
+    std::fs::write(&f, &blob).unwrap();
+    // A file on fd 7, and the same bytes through a pipe on stdin.
+    let out = Command::new("sh")
+        .arg("-c")
+        .arg("exec 7<\"$1\"; exec \"$0\" --fd 7")
+        .arg(dmz_bin())
+        .arg(&f)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(s.marker().exists());
+    std::fs::remove_file(s.marker()).unwrap();
+    let mut child =
+        Command::new(dmz_bin()).args(["--fd", "0"]).stdin(std::process::Stdio::piped()).spawn().unwrap();
+    std::io::Write::write_all(child.stdin.as_mut().unwrap(), &blob).unwrap();
+    drop(child.stdin.take());
+    assert_eq!(child.wait().unwrap().code(), Some(0));
+    assert!(s.marker().exists());
+}

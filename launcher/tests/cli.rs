@@ -1,0 +1,360 @@
+//! The launcher's command line: setpriv-style flags alone and over --oci, name resolution,
+//! errors (one line, file and JSON path, a suggestion), runc's ambient rule and --strict,
+//! inspect/compile round trips, check, and --sealed against the CVE-2019-5736 pattern.
+
+mod support;
+
+use serde_json::json;
+use std::io::Write;
+use std::process::{Command, Output, Stdio};
+use support::*;
+
+fn launcher(args: &[&str]) -> Output {
+    Command::new(launcher_bin()).args(args).output().unwrap()
+}
+
+fn lines(o: &Output) -> Vec<String> {
+    String::from_utf8_lossy(&o.stdout).lines().map(String::from).collect()
+}
+
+fn has(o: &Output, line: &str) -> bool {
+    lines(o).iter().any(|l| l == line)
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+/// A config.json with the given process object, in a fresh temp dir.
+fn config(dir: &TempDir, process: serde_json::Value) -> String {
+    let mut spec = default_spec();
+    spec["process"] = process;
+    let p = dir.path().join("config.json");
+    std::fs::write(&p, serde_json::to_string_pretty(&spec).unwrap()).unwrap();
+    p.display().to_string()
+}
+
+#[test]
+fn flags_alone_apply_everything() {
+    require_root();
+    let probe = probe();
+    let o = launcher(&[
+        "run",
+        "--user",
+        "1000:1001",
+        "--groups",
+        "5,7",
+        "--bounding-set",
+        "-all,+kill,+net_bind_service",
+        "--caps",
+        "kill",
+        "--inh-caps",
+        "+kill",
+        "--ambient-caps",
+        "+kill",
+        "--nnp",
+        "--rlimit",
+        "nofile=100:200",
+        "--rlimit",
+        "RLIMIT_CORE=0",
+        "--umask",
+        "027",
+        "--cwd",
+        "/tmp",
+        "--clear-env",
+        "--env",
+        "A=1",
+        "--env",
+        "A=2",
+        "--",
+        probe.to_str().unwrap(),
+        "x",
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    for want in [
+        "arg[1]=x",
+        "Uid: 1000 1000 1000 1000",
+        "Gid: 1001 1001 1001 1001",
+        "Groups: 5 7",
+        "CapInh: 0000000000000020",
+        "CapPrm: 0000000000000020",
+        "CapEff: 0000000000000020",
+        "CapBnd: 0000000000000420",
+        "CapAmb: 0000000000000020",
+        "NoNewPrivs: 1",
+        "rlimit 7 100 200",
+        "rlimit 4 0 0",
+        "umask=0027",
+        "cwd=/tmp",
+        "env=A=2",
+    ] {
+        assert!(has(&o, want), "missing {want:?} in\n{}", lines(&o).join("\n"));
+    }
+    let env: Vec<String> = lines(&o).into_iter().filter(|l| l.starts_with("env=")).collect();
+    assert_eq!(env, vec!["env=A=2"], "--clear-env leaves only --env");
+}
+
+#[test]
+fn flags_override_the_oci_file() {
+    require_root();
+    let probe = probe();
+    let dir = TempDir::new("cli-override");
+    let mut p = default_process();
+    p["args"] = json!([probe.to_str().unwrap()]);
+    p["user"] = json!({"uid": 1000, "gid": 1000});
+    p["env"] = json!(["PATH=/bin", "KEEP=1", "OVER=file"]);
+    let cfg = config(&dir, p);
+    let o = launcher(&["run", "--oci", &cfg, "--user", "0:0", "--env", "OVER=flag", "--umask", "0077"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    for want in ["Uid: 0 0 0 0", "env=KEEP=1", "env=OVER=flag", "umask=0077", "env=HOME=/root"] {
+        assert!(has(&o, want), "missing {want:?} in\n{}", lines(&o).join("\n"));
+    }
+}
+
+#[test]
+fn user_and_group_names_come_from_etc() {
+    require_root();
+    let probe = probe();
+    let passwd = std::fs::read_to_string("/etc/passwd").unwrap();
+    let nobody: Vec<&str> = passwd
+        .lines()
+        .find(|l| l.starts_with("nobody:"))
+        .expect("nobody in /etc/passwd")
+        .split(':')
+        .collect();
+    let group = std::fs::read_to_string("/etc/group").unwrap();
+    let adm: Vec<&str> =
+        group.lines().find(|l| l.starts_with("adm:")).expect("adm in /etc/group").split(':').collect();
+    let o = launcher(&["run", "--user", "nobody", "--groups", "adm", "--", probe.to_str().unwrap()]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(has(&o, &format!("Uid: {0} {0} {0} {0}", nobody[2])), "{}", lines(&o).join("\n"));
+    assert!(has(&o, &format!("Gid: {0} {0} {0} {0}", nobody[3])), "{}", lines(&o).join("\n"));
+    assert!(has(&o, &format!("Groups: {}", adm[2])), "{}", lines(&o).join("\n"));
+
+    let o = launcher(&["run", "--user", "no-such-user-here", "--", "/bin/true"]);
+    assert_eq!(o.status.code(), Some(125));
+    assert_eq!(stderr(&o), "launcher: --user: no user \"no-such-user-here\" in /etc/passwd\n");
+}
+
+#[test]
+fn errors_name_the_file_the_json_path_and_a_fix() {
+    let dir = TempDir::new("cli-errors");
+    let marker = dir.path().join("started");
+    let touch = json!(["/bin/sh", "-c", format!("echo > {}", marker.display())]);
+    let cases: Vec<(serde_json::Value, String)> = vec![
+        (
+            json!({"args": touch, "cwd": "/", "capabilities": {"bounding": ["CAP_KILL", "CAP_CHOWN", "CAP_NET_BIND_SERVIC"]}}),
+            "process.capabilities.bounding[2]: unknown capability \"CAP_NET_BIND_SERVIC\" (did you mean CAP_NET_BIND_SERVICE?)".into(),
+        ),
+        (
+            json!({"args": touch, "cwd": "/", "noNewPrivilege": true}),
+            "process.noNewPrivilege: unknown field `noNewPrivilege`, expected one of `terminal`".into(),
+        ),
+        (json!({"args": touch, "cwd": "/", "user": {"uid": "x"}}), "process.user.uid: invalid type: string \"x\", expected u32".into()),
+        (json!({"args": touch, "cwd": "/", "env": ["PATH=/bin", "JUNK"]}), "process.env[1]: \"JUNK\" is not KEY=VALUE".into()),
+        (
+            json!({"args": touch, "cwd": "/", "rlimits": [{"type": "RLIMIT_NOFILES", "soft": 1, "hard": 1}]}),
+            "process.rlimits[0].type: unknown rlimit \"RLIMIT_NOFILES\" (did you mean RLIMIT_NOFILE?)".into(),
+        ),
+        (json!({"args": touch, "cwd": "tmp"}), "process.cwd: \"tmp\" is not an absolute path".into()),
+        (json!({"args": [], "cwd": "/"}), "process.args: must not be empty".into()),
+        (json!({"args": touch, "cwd": "/", "oomScoreAdj": 5000}), "process.oomScoreAdj: 5000 is outside -1000..=1000".into()),
+        (
+            json!({"args": touch, "cwd": "/", "capabilities": {"effective": ["CAP_KILL"], "permitted": []}}),
+            "capabilities.effective: not in permitted, capset(2) refuses: CAP_KILL".into(),
+        ),
+    ];
+    for (process, want) in cases {
+        let cfg = config(&dir, process);
+        let o = launcher(&["run", "--oci", &cfg]);
+        let err = stderr(&o);
+        let last = err.lines().last().unwrap_or("");
+        assert!(last.starts_with(&format!("launcher: {cfg}: {want}")), "got {last:?}, want {want:?}");
+        assert_eq!(o.status.code(), Some(125), "{err}");
+        assert!(!marker.exists(), "the target ran despite: {want}");
+    }
+    let bad = dir.path().join("bad.json");
+    std::fs::write(&bad, "{\"process\": ").unwrap();
+    let o = launcher(&["run", "--oci", bad.to_str().unwrap()]);
+    assert!(
+        stderr(&o).starts_with(&format!("launcher: {}: invalid JSON: EOF while parsing", bad.display())),
+        "{}",
+        stderr(&o)
+    );
+    let o = launcher(&["run", "--caps", "+net_bind_servic", "--", "/bin/true"]);
+    assert_eq!(
+        stderr(&o),
+        "launcher: --caps: unknown capability \"net_bind_servic\" (did you mean CAP_NET_BIND_SERVICE?)\n"
+    );
+}
+
+#[test]
+fn ambient_caps_runc_cannot_raise_are_skipped_or_refused_under_strict() {
+    require_root();
+    let probe = probe();
+    let dir = TempDir::new("cli-ambient");
+    let mut p = default_process();
+    p["args"] = json!([probe.to_str().unwrap()]);
+    // runc spec's own default: ambient caps, no inheritable set.
+    let cfg = config(&dir, p);
+    let o = launcher(&["run", "--oci", &cfg]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(has(&o, "CapAmb: 0000000000000000"), "{}", lines(&o).join("\n"));
+    let warn = format!(
+        "launcher: {cfg}: capabilities.ambient: not raised (not in both permitted and inheritable, as runc): CAP_KILL, CAP_NET_BIND_SERVICE, CAP_AUDIT_WRITE"
+    );
+    assert!(stderr(&o).lines().any(|l| l == warn), "{}", stderr(&o));
+    let o = launcher(&["run", "--strict", "--oci", &cfg]);
+    assert_eq!(o.status.code(), Some(125));
+    assert!(o.stdout.is_empty());
+    assert!(
+        stderr(&o).ends_with(&format!("{} (refused: --strict)\n", warn.trim_start_matches("launcher: "))),
+        "{}",
+        stderr(&o)
+    );
+}
+
+#[test]
+fn inspect_and_compile_round_trip() {
+    let dir = TempDir::new("cli-roundtrip");
+    let mut p = seed_spec()["process"].clone();
+    p["rlimits"] = json!([{"type": "RLIMIT_NOFILE", "soft": 10, "hard": 20}, {"type": "RLIMIT_CORE", "soft": 0, "hard": 18446744073709551615u64}]);
+    p["oomScoreAdj"] = json!(-17);
+    p["user"]["additionalGids"] = json!([4, 24]);
+    let cfg = config(&dir, p);
+    let a = dir.path().join("a.pcfg");
+    let b = dir.path().join("b.pcfg");
+    let j = dir.path().join("a.json");
+    let o = launcher(&[
+        "compile",
+        "--oci",
+        &cfg,
+        "--securebits",
+        "+noroot,+keep_caps",
+        "-o",
+        a.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let o = launcher(&["inspect", "--json", a.to_str().unwrap()]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    std::fs::write(&j, &o.stdout).unwrap();
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(v["args"], json!(["/usr/bin/nc.openbsd", "-l", "80"]));
+    assert_eq!(v["capabilities"]["bounding"], json!(["CAP_NET_BIND_SERVICE"]));
+    assert_eq!(v["securebits"], json!(["noroot", "keep_caps"]));
+    assert_eq!(v["user"], json!({"uid": 1000, "gid": 1000, "additionalGids": [4, 24], "umask": "0022"}));
+    assert_eq!(v["oomScoreAdj"], json!(-17));
+    let o = launcher(&["compile", "--from-json", j.to_str().unwrap(), "-o", b.to_str().unwrap()]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!(
+        std::fs::read(&a).unwrap(),
+        std::fs::read(&b).unwrap(),
+        "pcfg -> JSON -> pcfg changed the bytes"
+    );
+    let o2 = launcher(&["inspect", "--json", b.to_str().unwrap()]);
+    assert_eq!(std::fs::read(&j).unwrap(), o2.stdout, "JSON -> pcfg -> JSON changed");
+    let text = launcher(&["inspect", a.to_str().unwrap()]);
+    assert!(has(&text, "caps.bounding     CAP_NET_BIND_SERVICE"), "{}", lines(&text).join("\n"));
+    assert!(has(&text, "rlimit            RLIMIT_CORE soft 0 hard unlimited"), "{}", lines(&text).join("\n"));
+    // A damaged file is reported like dmz reports it.
+    let mut bytes = std::fs::read(&a).unwrap();
+    bytes[4] = 9;
+    std::fs::write(&b, &bytes).unwrap();
+    let o = launcher(&["inspect", b.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(125));
+    assert_eq!(
+        stderr(&o),
+        format!("launcher: {}: load config: EINVAL (format version 9, expected 1)\n", b.display())
+    );
+}
+
+#[test]
+fn check_reports_and_fails_on_what_would_fail() {
+    require_root();
+    let dir = TempDir::new("cli-check");
+    let mut p = default_process();
+    p["args"] = json!(["/bin/true"]);
+    let cfg = config(&dir, p.clone());
+    let o = launcher(&["check", "--oci", &cfg]);
+    assert_eq!(o.status.code(), Some(0), "{}", lines(&o).join("\n"));
+    assert!(lines(&o).iter().any(|l| l.starts_with(
+        "warn: not applied (dmz runs the process in the caller's root and namespaces): hostname"
+    )));
+    assert!(lines(&o).iter().any(|l| l.starts_with("warn: capabilities.ambient: not raised")));
+    assert!(has(&o, "ok:   program: /bin/true"));
+
+    p["capabilities"]["inheritable"] = json!(["CAP_SYS_ADMIN"]);
+    p["args"] = json!(["no-such-program"]);
+    let cfg = config(&dir, p);
+    let o = launcher(&["check", "--oci", &cfg]);
+    assert_eq!(o.status.code(), Some(1), "{}", lines(&o).join("\n"));
+    assert!(
+        has(&o, "FAIL: capabilities.inheritable: not in bounding, capset(2) refuses: CAP_SYS_ADMIN"),
+        "{}",
+        lines(&o).join("\n")
+    );
+    assert!(
+        has(&o, "FAIL: program \"no-such-program\": not found in the target's PATH (dmz would exit 127)"),
+        "{}",
+        lines(&o).join("\n")
+    );
+}
+
+/// CVE-2019-5736: the target re-executes /proc/self/exe, which at that moment is dmz; while
+/// that dmz instance runs, an attacker holds /proc/PID/exe open and, once it exits, writes
+/// through it. Without --sealed that rewrites the dmz file on disk; with --sealed it reaches
+/// only a sealed memfd copy, and the write fails.
+#[test]
+fn sealed_protects_the_dmz_file_from_proc_self_exe() {
+    require_root();
+    for sealed in [false, true] {
+        let dir = TempDir::new("cli-sealed");
+        let victim = dir.path().join("dmz");
+        std::fs::copy(dmz_bin(), &victim).unwrap();
+        let original = std::fs::read(&victim).unwrap();
+        let mut args = vec!["run", "--dmz", victim.to_str().unwrap()];
+        if sealed {
+            args.push("--sealed");
+        }
+        // The target is /proc/self/exe itself: dmz runs again and reads a config from stdin,
+        // which this test holds open, so the window is deterministic.
+        args.extend(["--", "/proc/self/exe", "--fd", "0"]);
+        let mut child = Command::new(launcher_bin())
+            .args(&args)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let pid = child.id();
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+        while std::fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default()
+            != b"/proc/self/exe\0--fd\x000\0"
+        {
+            assert!(std::time::Instant::now() < deadline, "dmz never re-executed itself");
+            std::thread::sleep(std::time::Duration::from_millis(5));
+        }
+        // The attacker's handle on the running executable.
+        let exe = rustix::fs::open(
+            format!("/proc/{pid}/exe").as_str(),
+            rustix::fs::OFlags::PATH,
+            rustix::fs::Mode::empty(),
+        )
+        .expect("open /proc/PID/exe");
+        drop(child.stdin.take()); // EOF: the re-executed dmz fails (empty config) and exits
+        let out = child.wait_with_output().unwrap();
+        assert_eq!(out.status.code(), Some(125), "{}", String::from_utf8_lossy(&out.stderr));
+        let through = format!("/proc/self/fd/{}", rustix::fd::AsRawFd::as_raw_fd(&exe));
+        let write =
+            std::fs::OpenOptions::new().write(true).open(&through).and_then(|mut f| f.write_all(b"PWNED"));
+        let now = std::fs::read(&victim).unwrap();
+        if sealed {
+            assert!(write.is_err(), "the write through /proc/PID/exe succeeded");
+            assert_eq!(now, original, "the dmz file changed despite --sealed");
+        } else {
+            // The control: without --sealed the attack works, so the test can tell.
+            write.expect("write through /proc/PID/exe");
+            assert_eq!(&now[..5], b"PWNED");
+        }
+    }
+}
