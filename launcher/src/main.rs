@@ -220,7 +220,7 @@ fn find_dmz(flag: Option<PathBuf>) -> Result<PathBuf, String> {
 /// memfd is the only fd this launcher leaves open across exec (std opens everything else
 /// close-on-exec); dmz closes it right after reading.
 fn exec_dmz(dmz: &Path, mut compiled: oci::Compiled, sealed: bool) -> Result<(), String> {
-    pass_listen_fds(&mut compiled);
+    pass_systemd_env(&mut compiled);
     let blob = compiled.encode()?;
     let fd = sealed_memfd("dmz-config", &blob, false)
         .map_err(|e| format!("cannot create the config memfd: {e}"))?;
@@ -260,23 +260,33 @@ fn sealed_memfd(name: &str, bytes: &[u8], cloexec: bool) -> rustix::io::Result<O
     Ok(fd)
 }
 
-/// systemd socket activation (sd_listen_fds(3)): when LISTEN_PID is this process — and it
-/// stays the target's PID, since launcher → dmz → target never forks — the fds 3..3+LISTEN_FDS
-/// pass through, and LISTEN_FDS, LISTEN_PID and LISTEN_FDNAMES reach the target's env.
-fn pass_listen_fds(c: &mut oci::Compiled) {
+/// systemd's per-service variables, which name this PID and so stay true along launcher →
+/// dmz → target (nothing forks):
+/// - socket activation (sd_listen_fds(3)): when LISTEN_PID is this process, fds
+///   3..3+LISTEN_FDS pass through, with LISTEN_FDS, LISTEN_PID and LISTEN_FDNAMES;
+/// - readiness and watchdog (sd_notify(3), sd_watchdog_enabled(3)): NOTIFY_SOCKET, and
+///   WATCHDOG_USEC with WATCHDOG_PID when that is this process.
+///
+/// They reach the target's env unless the config sets them itself.
+fn pass_systemd_env(c: &mut oci::Compiled) {
     let var = |k: &str| std::env::var(k).ok();
-    let (Some(fds), Some(pid)) = (var("LISTEN_FDS"), var("LISTEN_PID")) else { return };
-    if pid.parse::<u32>().ok() != Some(std::process::id()) {
-        return;
-    }
-    let Ok(n) = fds.parse::<u32>() else { return };
-    for fd in 3..3 + n {
-        if !c.preserve_fds.contains(&fd) {
-            c.preserve_fds.push(fd);
+    let ours = |k: &str| var(k).and_then(|p| p.parse::<u32>().ok()) == Some(std::process::id());
+    let mut pass = vec!["NOTIFY_SOCKET"];
+    if ours("LISTEN_PID") {
+        if let Some(n) = var("LISTEN_FDS").and_then(|n| n.parse::<u32>().ok()) {
+            for fd in 3..3 + n.min(dmz::config::MAX_PRESERVE_FDS as u32) {
+                if !c.preserve_fds.contains(&fd) {
+                    c.preserve_fds.push(fd);
+                }
+            }
+            c.preserve_fds.sort_unstable();
+            pass.extend(["LISTEN_FDS", "LISTEN_PID", "LISTEN_FDNAMES"]);
         }
     }
-    c.preserve_fds.sort_unstable();
-    for key in ["LISTEN_FDS", "LISTEN_PID", "LISTEN_FDNAMES"] {
+    if ours("WATCHDOG_PID") {
+        pass.extend(["WATCHDOG_USEC", "WATCHDOG_PID"]);
+    }
+    for key in pass {
         if let Some(v) = var(key) {
             if !c.env.iter().any(|e| e.split_once('=').is_some_and(|(k, _)| k == key)) {
                 c.env.push(format!("{key}={v}"));
