@@ -7,6 +7,7 @@
 mod inspect;
 mod names;
 mod oci;
+mod seccomp;
 
 use clap::{Parser, Subcommand};
 use rustix::fd::{AsRawFd, OwnedFd};
@@ -40,6 +41,14 @@ enum Cmd {
         oci: PathBuf,
         #[arg(short, long, value_name = "FILE.pcfg")]
         output: PathBuf,
+        /// Architecture whose dmz will run the file: the seccomp filter is compiled for it
+        /// (x86_64, aarch64, arm, riscv64, x86; default: this launcher's).
+        #[arg(long, value_name = "ARCH", value_parser = seccomp::Arch::parse)]
+        arch: Option<seccomp::Arch>,
+        /// Kernel version ("6.1") that Docker profiles' minKernel conditions are evaluated
+        /// against (default: the running kernel, as Docker does).
+        #[arg(long, value_name = "X.Y", value_parser = parse_kernel)]
+        kernel: Option<seccomp::KernelVersion>,
         /// Replace process.args.
         #[arg(last = true, value_name = "ARGS")]
         args: Vec<String>,
@@ -67,12 +76,12 @@ fn main() -> ExitCode {
 fn run(cli: Cli) -> Result<(), String> {
     match cli.cmd {
         Cmd::Run { oci, dmz, args } => {
-            let compiled = load(&oci, args)?;
+            let compiled = load(&oci, args, seccomp::Arch::native(), None)?;
             let dmz = find_dmz(dmz)?;
             exec_dmz(&dmz, compiled)
         }
-        Cmd::Compile { oci, output, args } => {
-            let blob = load(&oci, args)?.encode()?;
+        Cmd::Compile { oci, output, arch, kernel, args } => {
+            let blob = load(&oci, args, arch.unwrap_or_else(seccomp::Arch::native), kernel)?.encode()?;
             std::fs::write(&output, blob).map_err(|e| format!("{}: {e}", output.display()))
         }
         Cmd::Inspect { file } => {
@@ -84,17 +93,19 @@ fn run(cli: Cli) -> Result<(), String> {
     }
 }
 
-/// Reads and compiles config.json; `args`, if given, replace process.args. Warnings and the
-/// list of sections not applied go to stderr, one line each.
-fn load(path: &Path, args: Vec<String>) -> Result<oci::Compiled, String> {
+/// Reads and compiles config.json; `args`, if given, replace process.args. A seccomp
+/// profile is compiled for `arch`, with `kernel` (default: the running one) for Docker
+/// profiles' minKernel. Warnings and the list of sections not applied go to stderr, one line
+/// each.
+fn load(
+    path: &Path,
+    args: Vec<String>,
+    arch: seccomp::Arch,
+    kernel: Option<seccomp::KernelVersion>,
+) -> Result<oci::Compiled, String> {
     let name = path.display().to_string();
     let text = std::fs::read_to_string(path).map_err(|e| format!("{name}: {e}"))?;
     let mut spec = oci::parse(&name, &text)?;
-    if spec.seccomp.is_some() {
-        return Err(format!(
-            "{name}: linux.seccomp: seccomp profiles are not supported by this launcher yet"
-        ));
-    }
     if !spec.not_applied.is_empty() {
         eprintln!(
             "launcher: {name}: not applied (dmz runs the process in the caller's root and namespaces): {}",
@@ -106,7 +117,37 @@ fn load(path: &Path, args: Vec<String>) -> Result<oci::Compiled, String> {
     }
     let mut compiled = oci::compile(&name, &spec.process, &mut |w| eprintln!("launcher: {w}"))?;
     add_home(&mut compiled);
+    if let Some(profile) = &spec.seccomp {
+        compiled.seccomp = compile_seccomp(&name, profile, &spec.process, arch, kernel)?;
+    }
     Ok(compiled)
+}
+
+/// linux.seccomp → (flags, BPF program) for `arch` (launcher/src/seccomp, docs/seccomp.md).
+/// Docker profiles' capability conditions test the process's bounding set.
+fn compile_seccomp(
+    name: &str,
+    profile: &serde_json::Value,
+    process: &oci::Process,
+    arch: seccomp::Arch,
+    kernel: Option<seccomp::KernelVersion>,
+) -> Result<Option<(u32, Vec<u8>)>, String> {
+    let kernel = match kernel {
+        Some(k) => k,
+        None => seccomp::KernelVersion::running()?,
+    };
+    let bounding = process.capabilities.as_ref().and_then(|c| c.bounding.clone()).unwrap_or_default();
+    let target = seccomp::Target { arch, kernel };
+    let filter = seccomp::compile(name, "linux.seccomp", profile, &bounding, &target, &mut |w| {
+        eprintln!("launcher: {w}")
+    })?;
+    Ok(filter.map(|f| (f.flags, f.program)))
+}
+
+/// `--kernel X.Y`.
+fn parse_kernel(s: &str) -> Result<seccomp::KernelVersion, String> {
+    seccomp::KernelVersion::from_release(s)
+        .ok_or_else(|| format!("expected a kernel version such as 6.1, not {s:?}"))
 }
 
 /// runc sets HOME from the user's passwd entry when the config's env has none or an empty one

@@ -81,7 +81,8 @@ fn lookup(table: &[&str], name: &str) -> Option<u32> {
     table.iter().position(|&n| n == name).map(|i| i as u32)
 }
 
-fn unknown(kind: &str, name: &str, table: &[&str]) -> String {
+/// `unknown KIND "NAME"`, with the nearest name of `table` as a suggestion if one is close.
+pub fn unknown(kind: &str, name: &str, table: &[&str]) -> String {
     let best = table
         .iter()
         .map(|&c| (strsim::levenshtein(&c.to_ascii_uppercase(), &name.to_ascii_uppercase()), c))
