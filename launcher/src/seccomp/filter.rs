@@ -50,21 +50,15 @@ const EPERM: u16 = 1;
 
 impl Action {
     /// `name` with its `errnoRet` as runc reads them: KILL is KILL_THREAD; ERRNO and TRACE
-    /// return `errnoRet`, EPERM without one. Err is the message (without the JSON path).
-    pub fn parse(name: &str, errno_ret: Option<u32>) -> Result<Action, String> {
-        let ret = || -> Result<u16, String> {
-            match errno_ret {
-                None => Ok(EPERM),
-                Some(e) => u16::try_from(e)
-                    .map_err(|_| format!("errnoRet {e} does not fit the filter's 16-bit return value")),
-            }
-        };
+    /// return `errnoRet`, EPERM without one; other actions ignore it. Err is the message
+    /// (without the JSON path).
+    pub fn parse(name: &str, errno_ret: Option<u16>) -> Result<Action, String> {
         Ok(match name {
             "SCMP_ACT_KILL" | "SCMP_ACT_KILL_THREAD" => Action::KillThread,
             "SCMP_ACT_KILL_PROCESS" => Action::KillProcess,
             "SCMP_ACT_TRAP" => Action::Trap,
-            "SCMP_ACT_ERRNO" => Action::Errno(ret()?),
-            "SCMP_ACT_TRACE" => Action::Trace(ret()?),
+            "SCMP_ACT_ERRNO" => Action::Errno(errno_ret.unwrap_or(EPERM)),
+            "SCMP_ACT_TRACE" => Action::Trace(errno_ret.unwrap_or(EPERM)),
             "SCMP_ACT_ALLOW" => Action::Allow,
             "SCMP_ACT_LOG" => Action::Log,
             "SCMP_ACT_NOTIFY" => {

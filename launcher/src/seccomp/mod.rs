@@ -48,10 +48,13 @@ pub fn compile(
     warn: &mut dyn FnMut(String),
 ) -> Result<Option<Filter>, String> {
     let at = format!("{file}: {path}");
+    if value.is_null() {
+        return Ok(None); // runc: no seccomp
+    }
     let p = profile::parse(&at, value)?;
     let Some(r) = profile::render(&at, &p, bounding, target)? else { return Ok(None) };
-    let default = Action::parse(&p.default_action, p.default_errno_ret)
-        .map_err(|m| format!("{at}.defaultAction: {m}"))?;
+    let errno = errno_ret(&format!("{at}.defaultErrnoRet"), p.default_errno_ret)?;
+    let default = Action::parse(&p.default_action, errno).map_err(|m| format!("{at}.defaultAction: {m}"))?;
     let mut flags = 0;
     for (i, f) in p.flags.iter().flatten().enumerate() {
         flags |= match FLAGS.iter().find(|x| x.0 == f) {
@@ -86,7 +89,8 @@ pub fn compile(
     for rule in &r.rules {
         let s = rule.syscall;
         let rule_at = format!("{at}.syscalls[{}]", rule.index);
-        let action = Action::parse(&s.action, s.errno_ret).map_err(|m| format!("{rule_at}.action: {m}"))?;
+        let errno = errno_ret(&format!("{rule_at}.errnoRet"), s.errno_ret)?;
+        let action = Action::parse(&s.action, errno).map_err(|m| format!("{rule_at}.action: {m}"))?;
         let mut args = Vec::new();
         for (k, a) in s.args.iter().flatten().enumerate() {
             let c = filter::compare(a.index, &a.op, a.value, a.value_two)
@@ -130,6 +134,15 @@ pub fn compile(
     bpf::validate(&program).map_err(|m| format!("{at}: the compiled filter is invalid: {m}"))?;
     check_dmz_can_finish(&at, &program, target.arch, warn)?;
     Ok(Some(Filter { flags, program: bpf::encode(&program) }))
+}
+
+/// An `errnoRet` fits the 16 data bits of a filter's return value (runc would cut it to 16
+/// bits; errno 65536 would become 0, success).
+fn errno_ret(at: &str, e: Option<u32>) -> Result<Option<u16>, String> {
+    e.map(|e| {
+        u16::try_from(e).map_err(|_| format!("{at}: {e} does not fit the filter's 16-bit return value"))
+    })
+    .transpose()
 }
 
 /// dmz installs the filter and then execs the target; if that exec fails it writes one line to
