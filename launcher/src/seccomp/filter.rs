@@ -5,6 +5,7 @@
 use super::arch::Arch;
 use super::bpf::{self, Insn};
 use super::syscalls::{lookup, Lookup};
+use super::Loc;
 use libseccomp::{ScmpAction, ScmpArch, ScmpArgCompare, ScmpCompareOp, ScmpFilterContext};
 use std::io::Read;
 
@@ -109,10 +110,10 @@ pub fn compare(index: u32, op: &str, value: u64, value_two: u64) -> Result<ScmpA
 /// A rule for one syscall name, with its JSON paths for messages.
 pub struct Rule {
     pub name: String,
-    /// Path of the name, e.g. `config.json: linux.seccomp.syscalls[3].names[0]`.
-    pub name_at: String,
-    /// Path of the rule, e.g. `config.json: linux.seccomp.syscalls[3]`.
-    pub rule_at: String,
+    /// Where the name is, e.g. `config.json: linux.seccomp.syscalls[3].names[0]`.
+    pub name_at: Loc,
+    /// Where the rule is, e.g. `config.json: linux.seccomp.syscalls[3]`.
+    pub rule_at: Loc,
     pub action: Action,
     /// The conditions with their argument index.
     pub args: Vec<(u32, ScmpArgCompare)>,
@@ -123,7 +124,7 @@ pub struct Rule {
 pub fn build(
     target: Arch,
     default: Action,
-    arches: &[(ScmpArch, String)],
+    arches: &[(ScmpArch, Loc)],
     rules: &[Rule],
     warn: &mut dyn FnMut(String),
 ) -> Result<Vec<Insn>, String> {

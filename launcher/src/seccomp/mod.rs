@@ -18,6 +18,36 @@ pub use arch::{Arch, KernelVersion, Target};
 use filter::{Action, Rule};
 use libseccomp::{ScmpArch, ScmpSyscall};
 
+/// Where something is in the input, for messages: `config.json: linux.seccomp.syscalls[3]`,
+/// or `profile.json: syscalls[3]` for a profile in a file of its own.
+#[derive(Clone, Debug)]
+pub struct Loc {
+    file: String,
+    path: String,
+}
+
+impl Loc {
+    /// `path` is the profile's JSON path in `file`, empty for the whole file.
+    pub fn new(file: &str, path: &str) -> Loc {
+        Loc { file: file.into(), path: path.into() }
+    }
+
+    /// The field or element `sub` ("syscalls[3]", "names[0]") below this one.
+    pub fn sub(&self, sub: &str) -> Loc {
+        let path = if self.path.is_empty() { sub.to_string() } else { format!("{}.{sub}", self.path) };
+        Loc { file: self.file.clone(), path }
+    }
+}
+
+impl std::fmt::Display for Loc {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self.path.as_str() {
+            "" => f.write_str(&self.file),
+            path => write!(f, "{}: {path}", self.file),
+        }
+    }
+}
+
 /// A compiled filter: `seccomp(SECCOMP_SET_MODE_FILTER, flags, program)`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Filter {
@@ -36,7 +66,7 @@ const FLAGS: [(&str, u32); 4] = [
 ];
 
 /// Compiles the seccomp profile `value` found at `path` in `file` (e.g. `config.json`,
-/// `linux.seccomp`) for `target`. `bounding` is the process's bounding set, which Docker
+/// `linux.seccomp`; an empty path for a profile file) for `target`. `bounding` is the process's bounding set, which Docker
 /// profiles' capability conditions test. Returns None when the profile disables seccomp (no
 /// default action and no syscalls, as runc reads it). `warn` gets one line per ignored name.
 pub fn compile(
@@ -47,26 +77,26 @@ pub fn compile(
     target: &Target,
     warn: &mut dyn FnMut(String),
 ) -> Result<Option<Filter>, String> {
-    let at = format!("{file}: {path}");
+    let at = Loc::new(file, path);
     if value.is_null() {
         return Ok(None); // runc: no seccomp
     }
     let p = profile::parse(&at, value)?;
     let Some(r) = profile::render(&at, &p, bounding, target)? else { return Ok(None) };
-    let errno = errno_ret(&format!("{at}.defaultErrnoRet"), p.default_errno_ret)?;
-    let default = Action::parse(&p.default_action, errno).map_err(|m| format!("{at}.defaultAction: {m}"))?;
+    let errno = errno_ret(&at.sub("defaultErrnoRet"), p.default_errno_ret)?;
+    let default =
+        Action::parse(&p.default_action, errno).map_err(|m| format!("{}: {m}", at.sub("defaultAction")))?;
     let mut flags = 0;
     for (i, f) in p.flags.iter().flatten().enumerate() {
+        let here = at.sub(&format!("flags[{i}]"));
         flags |= match FLAGS.iter().find(|x| x.0 == f) {
             Some(("SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV", _)) => {
-                return Err(format!(
-                    "{at}.flags[{i}]: {f} applies to SCMP_ACT_NOTIFY only, which is not supported"
-                ))
+                return Err(format!("{here}: {f} applies to SCMP_ACT_NOTIFY only, which is not supported"))
             }
             Some(x) => x.1,
             None => {
                 let names = FLAGS.map(|x| x.0);
-                return Err(format!("{at}.flags[{i}]: {}", crate::names::unknown("flag", f, &names)));
+                return Err(format!("{here}: {}", crate::names::unknown("flag", f, &names)));
             }
         };
     }
@@ -88,13 +118,14 @@ pub fn compile(
     let mut rules = Vec::new();
     for rule in &r.rules {
         let s = rule.syscall;
-        let rule_at = format!("{at}.syscalls[{}]", rule.index);
-        let errno = errno_ret(&format!("{rule_at}.errnoRet"), s.errno_ret)?;
-        let action = Action::parse(&s.action, errno).map_err(|m| format!("{rule_at}.action: {m}"))?;
+        let rule_at = at.sub(&format!("syscalls[{}]", rule.index));
+        let errno = errno_ret(&rule_at.sub("errnoRet"), s.errno_ret)?;
+        let action =
+            Action::parse(&s.action, errno).map_err(|m| format!("{}: {m}", rule_at.sub("action")))?;
         let mut args = Vec::new();
         for (k, a) in s.args.iter().flatten().enumerate() {
             let c = filter::compare(a.index, &a.op, a.value, a.value_two)
-                .map_err(|m| format!("{rule_at}.args[{k}]: {m}"))?;
+                .map_err(|m| format!("{}: {m}", rule_at.sub(&format!("args[{k}]"))))?;
             args.push((a.index, c));
         }
         for (name, name_at) in &rule.names {
@@ -138,7 +169,7 @@ pub fn compile(
 
 /// An `errnoRet` fits the 16 data bits of a filter's return value (runc would cut it to 16
 /// bits; errno 65536 would become 0, success).
-fn errno_ret(at: &str, e: Option<u32>) -> Result<Option<u16>, String> {
+fn errno_ret(at: &Loc, e: Option<u32>) -> Result<Option<u16>, String> {
     e.map(|e| {
         u16::try_from(e).map_err(|_| format!("{at}: {e} does not fit the filter's 16-bit return value"))
     })
@@ -151,7 +182,7 @@ fn errno_ret(at: &str, e: Option<u32>) -> Result<Option<u16>, String> {
 /// loses the message: warned about, not refused. Arguments are what dmz passes where known,
 /// zero otherwise (a filter that tests execve's pointers cannot be judged here).
 fn check_dmz_can_finish(
-    at: &str,
+    at: &Loc,
     prog: &[bpf::Insn],
     arch: Arch,
     warn: &mut dyn FnMut(String),

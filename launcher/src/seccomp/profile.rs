@@ -7,6 +7,7 @@
 //! profile without them it changes nothing, so one path serves both formats.
 
 use super::arch::{KernelVersion, Target};
+use super::Loc;
 use serde::Deserialize;
 
 /// The union of the OCI `linux.seccomp` object and Docker's profile format. Unknown fields are
@@ -77,26 +78,25 @@ pub struct ArchMap {
 pub struct Rule<'p> {
     /// Index in the input's `syscalls`.
     pub index: usize,
-    /// Its names, each with the JSON path of the name in the input.
-    pub names: Vec<(String, String)>,
+    /// Its names, each with where it is in the input.
+    pub names: Vec<(String, Loc)>,
     pub syscall: &'p Syscall,
 }
 
 /// The profile Docker would hand to runc for this target, as references into the input.
 #[derive(Debug)]
 pub struct Rendered<'p> {
-    /// `SCMP_ARCH_*` names, each with its JSON path in the input.
-    pub architectures: Vec<(String, String)>,
+    /// `SCMP_ARCH_*` names, each with where it is in the input.
+    pub architectures: Vec<(String, Loc)>,
     pub rules: Vec<Rule<'p>>,
 }
 
-/// Parses a profile from its JSON value; errors name `at` (e.g. `config.json:
-/// linux.seccomp`) and the path inside.
-pub fn parse(at: &str, value: &serde_json::Value) -> Result<Profile, String> {
+/// Parses a profile from its JSON value; errors name where, below `at`.
+pub fn parse(at: &Loc, value: &serde_json::Value) -> Result<Profile, String> {
     serde_path_to_error::deserialize::<_, Profile>(value).map_err(|e| {
         let path = e.path().to_string();
-        let path = if path == "." { String::new() } else { format!(".{path}") };
-        format!("{at}{path}: {}", e.into_inner())
+        let here = if path == "." { at.clone() } else { at.sub(&path) };
+        format!("{here}: {}", e.into_inner())
     })
 }
 
@@ -113,7 +113,7 @@ pub fn parse(at: &str, value: &serde_json::Value) -> Result<Profile, String> {
 ///   every listed capability is in the bounding set, and the kernel is at least `minKernel`.
 /// - `name` is the same as a one-element `names`; both together are an error.
 pub fn render<'p>(
-    at: &str,
+    at: &Loc,
     p: &'p Profile,
     bounding: &[String],
     target: &Target,
@@ -122,17 +122,18 @@ pub fn render<'p>(
     if p.default_action.is_empty() && syscalls.is_empty() {
         return Ok(None);
     }
-    let mut architectures: Vec<(String, String)> = (p.architectures.iter().flatten().enumerate())
-        .map(|(i, a)| (a.clone(), format!("{at}.architectures[{i}]")))
+    let mut architectures: Vec<(String, Loc)> = (p.architectures.iter().flatten().enumerate())
+        .map(|(i, a)| (a.clone(), at.sub(&format!("architectures[{i}]"))))
         .collect();
     if let Some(map) = &p.arch_map {
         if !architectures.is_empty() {
             return Err(format!("{at}: both architectures and archMap are given; use one of them"));
         }
         if let Some((j, m)) = map.iter().enumerate().find(|(_, m)| m.architecture == target.arch.oci()) {
-            architectures.push((m.architecture.clone(), format!("{at}.archMap[{j}].architecture")));
+            let here = at.sub(&format!("archMap[{j}]"));
+            architectures.push((m.architecture.clone(), here.sub("architecture")));
             for (k, a) in m.sub_architectures.iter().flatten().enumerate() {
-                architectures.push((a.clone(), format!("{at}.archMap[{j}].subArchitectures[{k}]")));
+                architectures.push((a.clone(), here.sub(&format!("subArchitectures[{k}]"))));
             }
         }
     }
@@ -140,21 +141,21 @@ pub fn render<'p>(
     let has_cap = |c: &String| bounding.contains(c);
     let mut rules = Vec::new();
     for (index, s) in syscalls.iter().enumerate() {
-        let here = format!("{at}.syscalls[{index}]");
+        let here = at.sub(&format!("syscalls[{index}]"));
         let names = match (s.name.as_deref().filter(|n| !n.is_empty()), &s.names) {
             (Some(_), Some(n)) if !n.is_empty() => {
                 return Err(format!("{here}: both name and names are given; use one of them"))
             }
-            (Some(name), _) => vec![(name.to_string(), format!("{here}.name"))],
+            (Some(name), _) => vec![(name.to_string(), here.sub("name"))],
             (None, names) => names
                 .iter()
                 .flatten()
                 .enumerate()
-                .map(|(j, n)| (n.clone(), format!("{here}.names[{j}]")))
+                .map(|(j, n)| (n.clone(), here.sub(&format!("names[{j}]"))))
                 .collect(),
         };
         if let Some(x) = &s.excludes {
-            let newer = at_least(&format!("{here}.excludes.minKernel"), &x.min_kernel, target.kernel)?;
+            let newer = at_least(&here.sub("excludes.minKernel"), &x.min_kernel, target.kernel)?;
             if x.arches.iter().flatten().any(|a| a == arch)
                 || x.caps.iter().flatten().any(has_cap)
                 || newer == Some(true)
@@ -163,7 +164,7 @@ pub fn render<'p>(
             }
         }
         if let Some(i) = &s.includes {
-            let newer = at_least(&format!("{here}.includes.minKernel"), &i.min_kernel, target.kernel)?;
+            let newer = at_least(&here.sub("includes.minKernel"), &i.min_kernel, target.kernel)?;
             let arches = i.arches.as_deref().unwrap_or_default();
             if (!arches.is_empty() && !arches.iter().any(|a| a == arch))
                 || !i.caps.iter().flatten().all(has_cap)
@@ -178,7 +179,7 @@ pub fn render<'p>(
 }
 
 /// Whether `kernel` is at least the `minKernel` given ("X.Y"; empty means no condition).
-fn at_least(at: &str, min: &Option<String>, kernel: KernelVersion) -> Result<Option<bool>, String> {
+fn at_least(at: &Loc, min: &Option<String>, kernel: KernelVersion) -> Result<Option<bool>, String> {
     let Some(min) = min.as_deref().filter(|m| !m.is_empty()) else { return Ok(None) };
     // Docker accepts exactly "<kernel>.<major>", each a number below 256, not "0.0".
     let v = match min.split_once('.') {
@@ -199,14 +200,19 @@ mod tests {
     use super::*;
     use serde_json::json;
 
+    /// A profile file of its own, "p".
+    fn p_at() -> Loc {
+        Loc::new("p", "")
+    }
+
     fn target(arch: Arch, k: u64, m: u64) -> Target {
         Target { arch, kernel: KernelVersion(k, m) }
     }
 
     fn rendered_names(v: serde_json::Value, caps: &[&str], t: Target) -> (Vec<String>, Vec<String>) {
-        let p = parse("p", &v).unwrap();
+        let p = parse(&p_at(), &v).unwrap();
         let caps: Vec<String> = caps.iter().map(|s| s.to_string()).collect();
-        let r = render("p", &p, &caps, &t).unwrap().unwrap();
+        let r = render(&p_at(), &p, &caps, &t).unwrap().unwrap();
         (
             r.architectures.into_iter().map(|a| a.0).collect(),
             r.rules.iter().flat_map(|r| r.names.iter().map(|n| n.0.clone())).collect(),
@@ -249,33 +255,39 @@ mod tests {
     #[test]
     fn disabled_and_malformed_profiles() {
         let t = target(Arch::X86_64, 6, 1);
-        let p = parse("p", &json!({})).unwrap();
-        assert!(render("p", &p, &[], &t).unwrap().is_none());
-        let e =
-            parse("config.json: linux.seccomp", &json!({"defaultAction": "SCMP_ACT_ALLOW", "syscals": []}))
-                .unwrap_err();
+        let p = parse(&p_at(), &json!({})).unwrap();
+        assert!(render(&p_at(), &p, &[], &t).unwrap().is_none());
+        let e = parse(
+            &Loc::new("config.json", "linux.seccomp"),
+            &json!({"defaultAction": "SCMP_ACT_ALLOW", "syscals": []}),
+        )
+        .unwrap_err();
         assert!(e.starts_with("config.json: linux.seccomp.syscals: unknown field `syscals`"), "{e}");
-        let e = parse("x: linux.seccomp", &json!({"syscalls": [{"names": ["a"], "args": [{"index": "0"}]}]}))
-            .unwrap_err();
+        let e = parse(
+            &Loc::new("x", "linux.seccomp"),
+            &json!({"syscalls": [{"names": ["a"], "args": [{"index": "0"}]}]}),
+        )
+        .unwrap_err();
         assert!(e.starts_with("x: linux.seccomp.syscalls[0].args[0].index: invalid type"), "{e}");
         let both =
             json!({"defaultAction": "SCMP_ACT_ALLOW", "architectures": ["SCMP_ARCH_X86"], "archMap": []});
-        let p = parse("p", &both).unwrap();
+        let p = parse(&p_at(), &both).unwrap();
         assert_eq!(
-            render("p", &p, &[], &t).unwrap_err(),
+            render(&p_at(), &p, &[], &t).unwrap_err(),
             "p: both architectures and archMap are given; use one of them"
         );
-        let p = parse("p", &json!({"syscalls": [{"name": "a", "names": ["b"], "action": "SCMP_ACT_ALLOW"}]}))
-            .unwrap();
+        let p =
+            parse(&p_at(), &json!({"syscalls": [{"name": "a", "names": ["b"], "action": "SCMP_ACT_ALLOW"}]}))
+                .unwrap();
         assert_eq!(
-            render("p", &p, &[], &t).unwrap_err(),
-            "p.syscalls[0]: both name and names are given; use one of them"
+            render(&p_at(), &p, &[], &t).unwrap_err(),
+            "p: syscalls[0]: both name and names are given; use one of them"
         );
         for bad in ["4", "4.8.1", "0.0", "a.b", "256.1"] {
-            let p =
-                parse("p", &json!({"syscalls": [{"names": ["a"], "includes": {"minKernel": bad}}]})).unwrap();
-            let e = render("p", &p, &[], &t).unwrap_err();
-            assert!(e.starts_with("p.syscalls[0].includes.minKernel: invalid kernel version"), "{bad}: {e}");
+            let p = parse(&p_at(), &json!({"syscalls": [{"names": ["a"], "includes": {"minKernel": bad}}]}))
+                .unwrap();
+            let e = render(&p_at(), &p, &[], &t).unwrap_err();
+            assert!(e.starts_with("p: syscalls[0].includes.minKernel: invalid kernel version"), "{bad}: {e}");
         }
     }
 }
