@@ -66,9 +66,10 @@ const FLAGS: [(&str, u32); 4] = [
 ];
 
 /// Compiles the seccomp profile `value` found at `path` in `file` (e.g. `config.json`,
-/// `linux.seccomp`; an empty path for a profile file) for `target`. `bounding` is the process's bounding set, which Docker
-/// profiles' capability conditions test. Returns None when the profile disables seccomp (no
-/// default action and no syscalls, as runc reads it). `warn` gets one line per ignored name.
+/// `linux.seccomp`; an empty path for a profile file) for `target`. `bounding` is the
+/// process's bounding set, which Docker profiles' capability conditions test. Returns None
+/// when the profile disables seccomp (null, or no default action and no syscalls, as runc
+/// reads it). `warn` gets one line per ignored name or questionable filter.
 pub fn compile(
     file: &str,
     path: &str,
@@ -77,15 +78,44 @@ pub fn compile(
     target: &Target,
     warn: &mut dyn FnMut(String),
 ) -> Result<Option<Filter>, String> {
-    let at = Loc::new(file, path);
     if value.is_null() {
-        return Ok(None); // runc: no seccomp
+        return Ok(None);
     }
+    let at = Loc::new(file, path);
     let p = profile::parse(&at, value)?;
     let Some(r) = profile::render(&at, &p, bounding, target)? else { return Ok(None) };
     let errno = errno_ret(&at.sub("defaultErrnoRet"), p.default_errno_ret)?;
     let default =
         Action::parse(&p.default_action, errno).map_err(|m| format!("{}: {m}", at.sub("defaultAction")))?;
+    let flags = flags(&at, &p)?;
+    let arches = architectures(&r)?;
+    let rules = rules(&at, &r)?;
+    // runc's stub goes in front when the default refuses (not for ALLOW, LOG, TRACE).
+    let mut program = match default {
+        Action::Allow | Action::Log | Action::Trace(_) => Vec::new(),
+        _ => {
+            let names: Vec<&str> = rules.iter().map(|r| r.name.as_str()).collect();
+            let stub_arches: Vec<ScmpArch> = arches.iter().map(|a| a.0).collect();
+            enosys::stub(&stub_arches, &names).map_err(|m| format!("{at}: -ENOSYS stub: {m}"))?
+        }
+    };
+    program.extend(filter::build(target.arch, default, &arches, &rules, warn)?);
+    if program.len() > bpf::MAX_INSNS {
+        return Err(format!(
+            "{at}: the filter is {} BPF instructions for {}, above the kernel's limit of {} \
+             (BPF_MAXINSNS); it is not truncated",
+            program.len(),
+            target.arch.name(),
+            bpf::MAX_INSNS
+        ));
+    }
+    bpf::validate(&program).map_err(|m| format!("{at}: the compiled filter is invalid: {m}"))?;
+    check_dmz_can_finish(&at, &program, target.arch, warn)?;
+    Ok(Some(Filter { flags, program: bpf::encode(&program) }))
+}
+
+/// `flags` → the `SECCOMP_FILTER_FLAG_*` bits for seccomp(2).
+fn flags(at: &Loc, p: &profile::Profile) -> Result<u32, String> {
     let mut flags = 0;
     for (i, f) in p.flags.iter().flatten().enumerate() {
         let here = at.sub(&format!("flags[{i}]"));
@@ -100,21 +130,31 @@ pub fn compile(
             }
         };
     }
-    let mut arches = Vec::new();
-    for (name, path) in &r.architectures {
-        let a: ScmpArch = name.parse().map_err(|_| {
-            let known = [
-                "SCMP_ARCH_X86",
-                "SCMP_ARCH_X86_64",
-                "SCMP_ARCH_X32",
-                "SCMP_ARCH_ARM",
-                "SCMP_ARCH_AARCH64",
-                "SCMP_ARCH_RISCV64",
-            ];
-            format!("{path}: {}", crate::names::unknown("architecture", name, &known))
-        })?;
-        arches.push((a, path.clone()));
-    }
+    Ok(flags)
+}
+
+/// The rendered `architectures` as libseccomp architectures.
+fn architectures(r: &profile::Rendered) -> Result<Vec<(ScmpArch, Loc)>, String> {
+    // For suggestions only: libseccomp knows more (mips, ppc, s390, parisc).
+    const KNOWN: [&str; 6] = [
+        "SCMP_ARCH_X86",
+        "SCMP_ARCH_X86_64",
+        "SCMP_ARCH_X32",
+        "SCMP_ARCH_ARM",
+        "SCMP_ARCH_AARCH64",
+        "SCMP_ARCH_RISCV64",
+    ];
+    r.architectures
+        .iter()
+        .map(|(name, at)| match name.parse::<ScmpArch>() {
+            Ok(a) => Ok((a, at.clone())),
+            Err(_) => Err(format!("{at}: {}", crate::names::unknown("architecture", name, &KNOWN))),
+        })
+        .collect()
+}
+
+/// The rendered rules, one per name, as runc's specconv makes them.
+fn rules(at: &Loc, r: &profile::Rendered) -> Result<Vec<Rule>, String> {
     let mut rules = Vec::new();
     for rule in &r.rules {
         let s = rule.syscall;
@@ -132,39 +172,16 @@ pub fn compile(
             if name.is_empty() {
                 return Err(format!("{name_at}: empty syscall name"));
             }
-            let args = args.clone();
             rules.push(Rule {
                 name: name.clone(),
                 name_at: name_at.clone(),
                 rule_at: rule_at.clone(),
                 action,
-                args,
+                args: args.clone(),
             });
         }
     }
-    let lib = filter::build(target.arch, default, &arches, &rules, warn)?;
-    // runc adds its stub only when the default refuses (not for ALLOW, LOG, TRACE).
-    let mut program = match default {
-        Action::Allow | Action::Log | Action::Trace(_) => Vec::new(),
-        _ => {
-            let names: Vec<&str> = rules.iter().map(|r| r.name.as_str()).collect();
-            let stub_arches: Vec<ScmpArch> = arches.iter().map(|a| a.0).collect();
-            enosys::stub(&stub_arches, &names).map_err(|m| format!("{at}: -ENOSYS stub: {m}"))?
-        }
-    };
-    program.extend(lib);
-    if program.len() > bpf::MAX_INSNS {
-        return Err(format!(
-            "{at}: the filter is {} BPF instructions for {}, above the kernel's limit of {} \
-             (BPF_MAXINSNS); it is not truncated",
-            program.len(),
-            target.arch.name(),
-            bpf::MAX_INSNS
-        ));
-    }
-    bpf::validate(&program).map_err(|m| format!("{at}: the compiled filter is invalid: {m}"))?;
-    check_dmz_can_finish(&at, &program, target.arch, warn)?;
-    Ok(Some(Filter { flags, program: bpf::encode(&program) }))
+    Ok(rules)
 }
 
 /// An `errnoRet` fits the 16 data bits of a filter's return value (runc would cut it to 16
