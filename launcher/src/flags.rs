@@ -56,6 +56,10 @@ pub struct Flags {
     /// Keep fds 3..3+N open in the target (like runc --preserve-fds).
     #[arg(long, value_name = "N")]
     pub preserve_fds: Option<u32>,
+    /// Seccomp profile (OCI linux.seccomp object, or Docker's profile format); replaces
+    /// config.json's linux.seccomp.
+    #[arg(long, value_name = "PROFILE.json")]
+    pub seccomp: Option<std::path::PathBuf>,
 }
 
 /// The calling process's own settings: the base when there is no --oci.

@@ -10,6 +10,7 @@ mod flags;
 mod names;
 mod oci;
 mod passwd;
+mod seccomp;
 mod view;
 
 use clap::{Parser, Subcommand};
@@ -65,6 +66,14 @@ enum Cmd {
         source: Source,
         #[arg(short, long, value_name = "FILE.pcfg")]
         output: PathBuf,
+        /// Architecture whose dmz will run the file: the seccomp filter is compiled for it
+        /// (x86_64, aarch64, arm, riscv64, x86; default: this launcher's).
+        #[arg(long, value_name = "ARCH", value_parser = seccomp::Arch::parse)]
+        arch: Option<seccomp::Arch>,
+        /// Kernel version ("6.1") that Docker profiles' minKernel conditions are evaluated
+        /// against (default: the running kernel, as Docker does).
+        #[arg(long, value_name = "X.Y", value_parser = parse_kernel)]
+        kernel: Option<seccomp::KernelVersion>,
     },
     /// Show what a compiled config holds.
     Inspect {
@@ -98,12 +107,12 @@ fn main() -> ExitCode {
 fn run(cli: Cli) -> Result<ExitCode, String> {
     match cli.cmd {
         Cmd::Run { source, dmz, sealed } => {
-            let (compiled, _) = load(&source, true)?;
+            let (compiled, _) = load(&source, true, seccomp::Arch::native(), None)?;
             let dmz = find_dmz(dmz)?;
             exec_dmz(&dmz, compiled, sealed).map(|()| ExitCode::SUCCESS)
         }
-        Cmd::Compile { source, output } => {
-            let blob = load(&source, true)?.0.encode()?;
+        Cmd::Compile { source, output, arch, kernel } => {
+            let blob = load(&source, true, arch.unwrap_or_else(seccomp::Arch::native), kernel)?.0.encode()?;
             std::fs::write(&output, blob).map_err(|e| format!("{}: {e}", output.display()))?;
             Ok(ExitCode::SUCCESS)
         }
@@ -118,7 +127,7 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
             Ok(ExitCode::SUCCESS)
         }
         Cmd::Check { source } => {
-            let (compiled, not_applied) = load(&source, false)?;
+            let (compiled, not_applied) = load(&source, false, seccomp::Arch::native(), None)?;
             let mut failed = false;
             for f in check::check(&compiled, &not_applied) {
                 match f {
@@ -136,21 +145,24 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
 }
 
 /// Builds the final settings: the source (config.json, inspect JSON, or this process), then
-/// the flags, then runc's adjustments. With `apply`, adjustments are made (and warned about)
-/// and refusals are errors; without (check), everything is left for the report. Also returns
-/// the config.json sections that will not be applied.
-fn load(src: &Source, apply: bool) -> Result<(oci::Compiled, Vec<String>), String> {
+/// the flags, then the seccomp profile (config.json's `linux.seccomp` or `--seccomp`),
+/// compiled for `arch`, then runc's adjustments. With `apply`, adjustments are made (and
+/// warned about) and refusals are errors; without (check), everything is left for the report.
+/// Also returns the config.json sections that will not be applied.
+fn load(
+    src: &Source,
+    apply: bool,
+    arch: seccomp::Arch,
+    kernel: Option<seccomp::KernelVersion>,
+) -> Result<(oci::Compiled, Vec<String>), String> {
     let mut not_applied = Vec::new();
+    let mut profile = None;
     let (name, mut compiled) = if let Some(path) = &src.oci {
         let name = path.display().to_string();
         let text = std::fs::read_to_string(path).map_err(|e| format!("{name}: {e}"))?;
         let spec = oci::parse(&name, &text)?;
-        if spec.seccomp.is_some() {
-            return Err(format!(
-                "{name}: linux.seccomp: seccomp profiles are not supported by this launcher yet"
-            ));
-        }
         not_applied = spec.not_applied;
+        profile = spec.seccomp.map(|p| (name.clone(), "linux.seccomp", p));
         let mut process = spec.process;
         if !src.args.is_empty() {
             process.args = Some(src.args.clone());
@@ -178,6 +190,15 @@ fn load(src: &Source, apply: bool) -> Result<(oci::Compiled, Vec<String>), Strin
         src.flags.apply(&mut c)?;
         ("command line".to_string(), c)
     };
+    if let Some(path) = &src.flags.seccomp {
+        let file = path.display().to_string();
+        let text = std::fs::read_to_string(path).map_err(|e| format!("{file}: {e}"))?;
+        let value = serde_json::from_str(&text).map_err(|e| format!("{file}: invalid JSON: {e}"))?;
+        profile = Some((file, "", value));
+    }
+    if let Some((file, at, value)) = &profile {
+        compiled.seccomp = compile_seccomp(file, at, value, &compiled, arch, kernel)?;
+    }
     if apply {
         if !not_applied.is_empty() {
             eprintln!(
@@ -188,6 +209,33 @@ fn load(src: &Source, apply: bool) -> Result<(oci::Compiled, Vec<String>), Strin
         consistency::reconcile(&name, &mut compiled, src.strict, &mut |w| eprintln!("launcher: {w}"))?;
     }
     Ok((compiled, not_applied))
+}
+
+/// A seccomp profile → (flags, BPF program) for `arch` (launcher/src/seccomp, docs/seccomp.md).
+/// `at` is the profile's JSON path inside `file` ("linux.seccomp", or "" for a profile file).
+/// Docker profiles' capability conditions test the final bounding set.
+fn compile_seccomp(
+    file: &str,
+    at: &str,
+    profile: &serde_json::Value,
+    c: &oci::Compiled,
+    arch: seccomp::Arch,
+    kernel: Option<seccomp::KernelVersion>,
+) -> Result<Option<(u32, Vec<u8>)>, String> {
+    let kernel = match kernel {
+        Some(k) => k,
+        None => seccomp::KernelVersion::running()?,
+    };
+    let bounding = names::cap_names(c.caps.map_or(0, |k| k.bounding));
+    let target = seccomp::Target { arch, kernel };
+    let filter =
+        seccomp::compile(file, at, profile, &bounding, &target, &mut |w| eprintln!("launcher: {w}"))?;
+    Ok(filter.map(|f| (f.flags, f.program)))
+}
+
+fn parse_kernel(s: &str) -> Result<seccomp::KernelVersion, String> {
+    seccomp::KernelVersion::from_release(s)
+        .ok_or_else(|| format!("expected a kernel version such as 6.1, not {s:?}"))
 }
 
 /// runc sets HOME from the user's passwd entry when the config's env has none or an empty one

@@ -101,13 +101,16 @@ fn lookup(table: &[&str], name: &str) -> Option<u32> {
     table.iter().position(|&n| n == name).map(|i| i as u32)
 }
 
-fn unknown(kind: &str, name: &str, table: &[&str]) -> String {
+/// `unknown KIND "NAME"`, with the nearest name of `table` as a suggestion if one is close
+/// (case-insensitive; a prefix such as `CAP_` may be left out).
+pub fn unknown(kind: &str, name: &str, table: &[&str]) -> String {
     let upper = name.to_ascii_uppercase();
     let best = table
         .iter()
         .map(|&c| {
-            let short = c.split_once('_').map_or(c, |(_, rest)| rest);
-            (strsim::levenshtein(c, &upper).min(strsim::levenshtein(short, &upper)), c)
+            let full = c.to_ascii_uppercase();
+            let short = full.split_once('_').map_or(full.as_str(), |(_, rest)| rest);
+            (strsim::levenshtein(&full, &upper).min(strsim::levenshtein(short, &upper)), c)
         })
         .min();
     match best {

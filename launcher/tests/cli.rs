@@ -358,3 +358,42 @@ fn sealed_protects_the_dmz_file_from_proc_self_exe() {
         }
     }
 }
+
+#[test]
+fn seccomp_profile_from_the_command_line() {
+    require_root();
+    let dir = TempDir::new("cli-seccomp");
+    let profile = dir.path().join("profile.json");
+    std::fs::write(
+        &profile,
+        r#"{"defaultAction": "SCMP_ACT_ALLOW", "architectures": ["SCMP_ARCH_X86_64", "SCMP_ARCH_X86", "SCMP_ARCH_AARCH64", "SCMP_ARCH_ARM", "SCMP_ARCH_RISCV64"],
+            "syscalls": [{"names": ["mkdir", "mkdirat"], "action": "SCMP_ACT_ERRNO", "errnoRet": 1}]}"#,
+    )
+    .unwrap();
+    let target = dir.path().join("made");
+    let o = launcher(&[
+        "run",
+        "--nnp",
+        "--seccomp",
+        profile.to_str().unwrap(),
+        "--",
+        "/bin/mkdir",
+        target.to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    assert!(stderr(&o).contains("Operation not permitted"), "{}", stderr(&o));
+    assert!(!target.exists());
+    let probe = probe();
+    let o =
+        launcher(&["run", "--nnp", "--seccomp", profile.to_str().unwrap(), "--", probe.to_str().unwrap()]);
+    assert!(has(&o, "Seccomp: 2"), "{}", lines(&o).join("\n"));
+    // The control: without the profile, mkdir works.
+    let o = launcher(&["run", "--", "/bin/mkdir", target.to_str().unwrap()]);
+    assert!(o.status.success() && target.is_dir(), "{}", stderr(&o));
+
+    std::fs::write(&profile, r#"{"defaultAction": "SCMP_ACT_ALLOW", "syscalls": [{"names": ["mkdir"], "action": "SCMP_ACT_EROR"}]}"#).unwrap();
+    let o = launcher(&["run", "--seccomp", profile.to_str().unwrap(), "--", "/bin/true"]);
+    assert_eq!(o.status.code(), Some(125));
+    let err = stderr(&o);
+    assert!(err.starts_with(&format!("launcher: {}: syscalls[0].action: ", profile.display())), "{err}");
+}

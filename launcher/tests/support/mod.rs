@@ -205,12 +205,15 @@ pub fn default_process() -> Value {
 }
 
 /// The full spec: the default spec with `process` replaced (and `terminal: false`, since
-/// the probe's stdout must be a pipe we can read).
-fn spec_with_process(process: &Value) -> Value {
+/// the probe's stdout must be a pipe we can read), and `linux.seccomp` from `opts`.
+fn spec_with_process(process: &Value, opts: &RunOpts) -> Value {
     let mut spec = default_spec();
     let mut process = process.clone();
     process["terminal"] = Value::Bool(false);
     spec["process"] = process;
+    if let Some(seccomp) = &opts.seccomp {
+        spec["linux"]["seccomp"] = seccomp.clone();
+    }
     spec
 }
 
@@ -232,6 +235,8 @@ pub struct RunOpts {
     /// runc only: more static programs copied into the rootfs, as (`/name`, host path),
     /// without file capabilities (e.g. an exec-only trampoline in front of `/probe`).
     pub rootfs_extra: Vec<(String, PathBuf)>,
+    /// `linux.seccomp` for config.json, the same on both paths (None: no seccomp section).
+    pub seccomp: Option<Value>,
 }
 
 impl RunOpts {
@@ -370,7 +375,7 @@ fn make_bundle(dir: &Path, process: &Value, opts: &RunOpts) {
         assert!(!name.contains('/') && name != "probe", "rootfs_extra: bad name {name}");
         install_binary(src, &rootfs.join(name), None);
     }
-    let spec = spec_with_process(process);
+    let spec = spec_with_process(process, opts);
     fs::write(dir.join("config.json"), serde_json::to_vec_pretty(&spec).unwrap()).unwrap();
 }
 
@@ -441,7 +446,7 @@ pub fn run_launcher_with(process: &Value, opts: &RunOpts, dmz: Option<&Path>) ->
     install_binary(&program, &host_probe, opts.probe_file_caps.as_deref());
     let mut process = process.clone();
     process["args"][0] = Value::String(host_probe.to_str().unwrap().to_string());
-    let spec = spec_with_process(&process);
+    let spec = spec_with_process(&process, opts);
     let config = tmp.path().join("config.json");
     fs::write(&config, serde_json::to_vec_pretty(&spec).unwrap()).unwrap();
     let mut cmd = command(opts, &unshare);
