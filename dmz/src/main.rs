@@ -8,7 +8,6 @@
 use dmz::config::MAX_CONFIG_LEN;
 use dmz::error::{Bad, Error, Step};
 use dmz::sys::Linux;
-use rustix::fd::{AsFd, BorrowedFd, FromRawFd, OwnedFd};
 
 linker::entry!(main);
 
@@ -23,39 +22,35 @@ fn main(args: linker::Args) -> i32 {
 }
 
 /// Reads the config named by the arguments into `buf`; returns its length. The config fd is
-/// closed (dropped) before this returns, so it never reaches the target.
+/// closed before this returns, so it never reaches the target.
 fn load(args: &linker::Args, buf: &mut [u8]) -> Result<usize, (Error, &'static [u8])> {
     let usage = (Error::invalid(Bad::Usage, 0), &[][..]);
     let arg1 = args.get(1).ok_or(usage)?;
-    let fd: OwnedFd = match (arg1.to_bytes(), args.len()) {
-        (b"--fd", 3) => {
-            let n = parse_fd(args.get(2).ok_or(usage)?.to_bytes()).ok_or(usage)?;
-            // SAFETY: the caller handed fd n to dmz; it is owned here, closed when dropped
-            // after reading, and used nowhere else. If it is not open, pread reports EBADF.
-            unsafe { OwnedFd::from_raw_fd(n) }
-        }
-        (path, 2) if !path.starts_with(b"-") => {
-            use rustix::fs::{Mode, OFlags};
-            rustix::fs::open(arg1, OFlags::RDONLY | OFlags::CLOEXEC, Mode::empty())
-                .map_err(|e| (Error::new(Step::OpenConfig, e.raw_os_error() as u16, 0), path))?
-        }
+    let fd = match (arg1.to_bytes(), args.len()) {
+        // The caller handed fd n to dmz; it is owned here and closed after reading. If it is
+        // not open, read reports EBADF.
+        (b"--fd", 3) => parse_fd(args.get(2).ok_or(usage)?.to_bytes()).ok_or(usage)?,
+        (path, 2) if !path.starts_with(b"-") => dmz::sys::open(arg1, linux_raw_sys::general::O_RDONLY)
+            .map_err(|e| (Error::new(Step::OpenConfig, e, 0), path))?,
         _ => return Err(usage),
     };
-    read_all(fd.as_fd(), buf).map_err(|e| (e, &[][..]))
+    let r = read_all(fd, buf);
+    dmz::sys::close(fd);
+    r.map_err(|e| (e, &[][..]))
 }
 
 /// Reads to EOF from the fd's current offset: a file, a memfd (launcher rewinds it), a pipe.
-fn read_all(fd: BorrowedFd<'_>, buf: &mut [u8]) -> Result<usize, Error> {
+fn read_all(fd: i32, buf: &mut [u8]) -> Result<usize, Error> {
     let mut n = 0;
     loop {
         if n == buf.len() {
             return Err(Error::invalid(Bad::TooLarge, 0));
         }
-        match rustix::io::read(fd, &mut buf[n..]) {
+        match linker::sys::read(fd, &mut buf[n..]) {
             Ok(0) => return Ok(n),
             Ok(k) => n += k,
-            Err(rustix::io::Errno::INTR) => {}
-            Err(e) => return Err(Error::new(Step::ReadConfig, e.raw_os_error() as u16, 0)),
+            Err(e) if e == linux_raw_sys::errno::EINTR as u16 => {}
+            Err(e) => return Err(Error::new(Step::ReadConfig, e, 0)),
         }
     }
 }

@@ -1,27 +1,56 @@
-//! The real [`Kernel`]: one syscall per method, through rustix or the linker crate's raw
-//! syscalls. dmz is single-threaded from `_start` to execve, so rustix's per-thread
-//! credential calls (raw syscalls, not libc's all-threads wrappers) act on the whole process.
+//! The real [`Kernel`]: one raw syscall per method, through the linker crate's out-of-line
+//! [`syscall5`]. dmz is single-threaded from `_start` to execve, so the raw credential
+//! syscalls (not libc's all-threads wrappers) act on the whole process.
 
 use crate::transition::{Errno, KResult, Kernel};
-use rustix::fd::BorrowedFd;
-use rustix::thread::{CapabilitySet, CapabilitySets};
+use linker::sys::{check, syscall5};
+use linux_raw_sys::general as nr;
+use linux_raw_sys::prctl as pr;
 
 /// The running kernel.
 pub struct Linux;
 
-fn errno(e: rustix::io::Errno) -> Errno {
-    e.raw_os_error() as Errno
+// The 32-bit arches kept the 16-bit-id syscalls under the old numbers; the 32-bit-id ones
+// (what rustix and libc use there) have a "32" suffix, and fcntl's 64-bit-offset variant is
+// fcntl64.
+#[cfg(any(target_arch = "x86", target_arch = "arm"))]
+use nr::{
+    __NR_fcntl64 as NR_FCNTL, __NR_setgroups32 as NR_SETGROUPS, __NR_setresgid32 as NR_SETRESGID,
+    __NR_setresuid32 as NR_SETRESUID,
+};
+#[cfg(not(any(target_arch = "x86", target_arch = "arm")))]
+use nr::{
+    __NR_fcntl as NR_FCNTL, __NR_setgroups as NR_SETGROUPS, __NR_setresgid as NR_SETRESGID,
+    __NR_setresuid as NR_SETRESUID,
+};
+
+/// A syscall whose arguments are all integers (no pointer the kernel follows).
+fn int_syscall(n: u32, a: usize, b: usize, c: usize) -> KResult {
+    // SAFETY: callers pass only syscalls whose arguments here are plain integers, so there is
+    // no memory for the kernel to misuse.
+    check(unsafe { syscall5(n, a, b, c, 0, 0) }).map(drop)
 }
 
-fn cap(n: u32) -> CapabilitySet {
-    CapabilitySet::from_bits_retain(1 << n)
+/// `prctl(option, arg2, arg3, 0, 0)`; the options used here take integers only, and those
+/// that check arg4/arg5 (PR_CAP_AMBIENT, PR_SET_NO_NEW_PRIVS) want them 0.
+/// References: prctl(2).
+fn prctl(option: u32, arg2: usize, arg3: usize) -> Result<usize, Errno> {
+    // SAFETY: integer arguments only (see above).
+    check(unsafe { syscall5(nr::__NR_prctl, option as usize, arg2, arg3, 0, 0) })
 }
 
-/// `fd` as a borrowed fd for rustix.
-fn fd(n: u32) -> BorrowedFd<'static> {
-    // SAFETY: the fd is only passed to fcntl, which checks it (EBADF) and does not close it;
-    // nothing here assumes it is open or owned.
-    unsafe { BorrowedFd::borrow_raw(n as i32) }
+/// `openat(AT_FDCWD, path, flags | O_CLOEXEC | O_LARGEFILE, 0)`, as rustix's `open` does.
+/// References: open(2).
+pub fn open(path: &core::ffi::CStr, flags: u32) -> Result<i32, Errno> {
+    let flags = flags | nr::O_CLOEXEC | nr::O_LARGEFILE;
+    // SAFETY: path is NUL-terminated and alive for the call; no mode is needed without O_CREAT.
+    let fd = check(unsafe { syscall5(nr::__NR_openat, nr::AT_FDCWD as usize, path.as_ptr() as usize, flags as usize, 0, 0) })?;
+    Ok(fd as i32)
+}
+
+/// `close(fd)`; the result is ignored, as dropping an `OwnedFd` does. References: close(2).
+pub fn close(fd: i32) {
+    let _ = int_syscall(nr::__NR_close, fd as usize, 0, 0);
 }
 
 /// `O_WRONLY|O_CLOEXEC` for [`Linux::write_oom_score_adj`].
@@ -29,27 +58,29 @@ const OOM_PATH: &core::ffi::CStr = c"/proc/self/oom_score_adj";
 
 impl Kernel for Linux {
     fn capbset_read(&mut self, n: u32) -> Result<bool, Errno> {
-        rustix::thread::capability_is_in_bounding_set(cap(n)).map_err(errno)
+        prctl(pr::PR_CAPBSET_READ, n as usize, 0).map(|r| r != 0)
     }
 
     fn prlimit(&mut self, resource: u32, soft: u64, hard: u64) -> KResult {
-        let lim = rustix::process::Rlimit {
-            current: (soft != u64::MAX).then_some(soft),
-            maximum: (hard != u64::MAX).then_some(hard),
-        };
-        rustix::process::prlimit(None, resource_of(resource), lim).map(drop).map_err(errno)
+        // struct rlimit64; u64::MAX is RLIM64_INFINITY.
+        let lim = [soft, hard];
+        // SAFETY: lim is a live struct rlimit64 (two u64) for the call; the old limit is not
+        // asked for (NULL).
+        check(unsafe { syscall5(nr::__NR_prlimit64, 0, resource as usize, lim.as_ptr() as usize, 0, 0) }).map(drop)
     }
 
     fn write_oom_score_adj(&mut self, value: i32) -> KResult {
-        use rustix::fs::{Mode, OFlags};
-        let f = rustix::fs::open(OOM_PATH, OFlags::WRONLY | OFlags::CLOEXEC, Mode::empty()).map_err(errno)?;
+        let fd = open(OOM_PATH, nr::O_WRONLY)?;
         let mut line = crate::error::Line::default();
         if value < 0 {
             line.push(b"-");
         }
         line.num(value.unsigned_abs() as u64);
-        let n = rustix::io::write(&f, line.as_bytes()).map_err(errno)?;
-        if n != line.as_bytes().len() {
+        let text = line.as_bytes();
+        // SAFETY: text is a live readable slice for the call.
+        let r = check(unsafe { syscall5(nr::__NR_write, fd as usize, text.as_ptr() as usize, text.len(), 0, 0) });
+        close(fd);
+        if r? != text.len() {
             return Err(crate::error::EINVAL);
         }
         Ok(())
@@ -60,7 +91,8 @@ impl Kernel for Linux {
     }
 
     fn umask(&mut self, mask: u32) {
-        rustix::process::umask(rustix::fs::Mode::from_raw_mode(mask as _));
+        // umask(2) cannot fail; it returns the previous mask.
+        let _ = int_syscall(nr::__NR_umask, mask as usize, 0, 0);
     }
 
     fn install_seccomp(&mut self, flags: u32, program: &[u8]) -> KResult {
@@ -68,64 +100,64 @@ impl Kernel for Linux {
     }
 
     fn chdir(&mut self, path: &[u8]) -> KResult {
-        // SAFETY: validate() checked that the configured cwd ends in its only NUL.
-        let path = unsafe { core::ffi::CStr::from_bytes_with_nul_unchecked(path) };
-        rustix::process::chdir(path).map_err(errno)
+        // SAFETY: validate() checked that the configured cwd ends in its only NUL; it lives in
+        // the config buffer for the call.
+        check(unsafe { syscall5(nr::__NR_chdir, path.as_ptr() as usize, 0, 0, 0, 0) }).map(drop)
     }
 
     fn capbset_drop(&mut self, n: u32) -> KResult {
-        rustix::thread::remove_capability_from_bounding_set(cap(n)).map_err(errno)
+        prctl(pr::PR_CAPBSET_DROP, n as usize, 0).map(drop)
     }
 
     fn set_securebits(&mut self, bits: u32) -> KResult {
-        let bits = rustix::thread::CapabilitiesSecureBits::from_bits_retain(bits);
-        rustix::thread::set_capabilities_secure_bits(bits).map_err(errno)
+        prctl(pr::PR_SET_SECUREBITS, bits as usize, 0).map(drop)
     }
 
     fn set_keepcaps(&mut self, keep: bool) -> KResult {
-        rustix::thread::set_keep_capabilities(keep).map_err(errno)
+        prctl(pr::PR_SET_KEEPCAPS, keep as usize, 0).map(drop)
     }
 
     fn setgroups(&mut self, groups: &[u32]) -> KResult {
-        // SAFETY: Gid is a transparent wrapper around the raw gid_t (u32), so the slices have
-        // identical layout.
-        let groups: &[rustix::process::Gid] = unsafe { core::mem::transmute(groups) };
-        rustix::thread::set_thread_groups(groups).map_err(errno)
+        // SAFETY: groups is a live array of groups.len() gid_t (u32) for the call.
+        check(unsafe { syscall5(NR_SETGROUPS, groups.len(), groups.as_ptr() as usize, 0, 0, 0) }).map(drop)
     }
 
     fn setresgid(&mut self, gid: u32) -> KResult {
-        let g = rustix::process::Gid::from_raw(gid);
-        rustix::thread::set_thread_res_gid(g, g, g).map_err(errno)
+        let g = gid as usize;
+        int_syscall(NR_SETRESGID, g, g, g)
     }
 
     fn setresuid(&mut self, uid: u32) -> KResult {
-        let u = rustix::process::Uid::from_raw(uid);
-        rustix::thread::set_thread_res_uid(u, u, u).map_err(errno)
+        let u = uid as usize;
+        int_syscall(NR_SETRESUID, u, u, u)
     }
 
     fn capset(&mut self, effective: u64, permitted: u64, inheritable: u64) -> KResult {
-        let sets = CapabilitySets {
-            effective: CapabilitySet::from_bits_retain(effective),
-            permitted: CapabilitySet::from_bits_retain(permitted),
-            inheritable: CapabilitySet::from_bits_retain(inheritable),
-        };
-        rustix::thread::set_capabilities(None, sets).map_err(errno)
+        // struct __user_cap_header_struct {version, pid = 0 (self)} and, for version 3, two
+        // struct __user_cap_data_struct {effective, permitted, inheritable}: low words, then
+        // high words.
+        let header = [nr::_LINUX_CAPABILITY_VERSION_3, 0];
+        let (lo, hi) = (|m: u64| m as u32, |m: u64| (m >> 32) as u32);
+        let data = [lo(effective), lo(permitted), lo(inheritable), hi(effective), hi(permitted), hi(inheritable)];
+        // SAFETY: header and data are live for the call, with the v3 layout above.
+        check(unsafe { syscall5(nr::__NR_capset, header.as_ptr() as usize, data.as_ptr() as usize, 0, 0, 0) }).map(drop)
     }
 
     fn ambient_clear_all(&mut self) -> KResult {
-        rustix::thread::clear_ambient_capability_set().map_err(errno)
+        prctl(pr::PR_CAP_AMBIENT, pr::PR_CAP_AMBIENT_CLEAR_ALL as usize, 0).map(drop)
     }
 
     fn ambient_raise(&mut self, n: u32) -> KResult {
-        rustix::thread::configure_capability_in_ambient_set(cap(n), true).map_err(errno)
+        prctl(pr::PR_CAP_AMBIENT, pr::PR_CAP_AMBIENT_RAISE as usize, n as usize).map(drop)
     }
 
     fn set_no_new_privs(&mut self) -> KResult {
-        rustix::thread::set_no_new_privs(true).map_err(errno)
+        prctl(pr::PR_SET_NO_NEW_PRIVS, 1, 0).map(drop)
     }
 
     fn clear_cloexec(&mut self, n: u32) -> KResult {
-        rustix::io::fcntl_setfd(fd(n), rustix::io::FdFlags::empty()).map_err(errno)
+        // fcntl(F_SETFD) only reads the fd number; one that is not open fails with EBADF.
+        int_syscall(NR_FCNTL, n as usize, nr::F_SETFD as usize, 0)
     }
 
     fn cloexec_range(&mut self, first: u32, last: u32) -> KResult {
@@ -136,29 +168,5 @@ impl Kernel for Linux {
         // SAFETY: path ends in NUL and argv/envp end in NULL (checked by validate and built by
         // ExecArgs); every pointer points into the config buffer, alive until execve returns.
         unsafe { linker::execve(path.as_ptr(), argv.as_ptr(), envp.as_ptr()) }
-    }
-}
-
-/// The rlimit resource `n` (validated `< RLIM_NLIMITS`). The enum's discriminants are the
-/// kernel's numbers, so this compiles to a range check.
-fn resource_of(n: u32) -> rustix::process::Resource {
-    use rustix::process::Resource::*;
-    match n {
-        0 => Cpu,
-        1 => Fsize,
-        2 => Data,
-        3 => Stack,
-        4 => Core,
-        5 => Rss,
-        6 => Nproc,
-        7 => Nofile,
-        8 => Memlock,
-        9 => As,
-        10 => Locks,
-        11 => Sigpending,
-        12 => Msgqueue,
-        13 => Nice,
-        14 => Rtprio,
-        _ => Rttime,
     }
 }

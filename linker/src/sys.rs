@@ -11,7 +11,9 @@ use linux_raw_sys::general as nr;
 /// Raw errno returned by a failed syscall (positive, e.g. 1 for EPERM).
 pub type Errno = u16;
 
-fn check(ret: isize) -> Result<usize, Errno> {
+/// The kernel's return convention: -4095..=-1 is a negated errno, anything else a value.
+#[inline(always)]
+pub fn check(ret: isize) -> Result<usize, Errno> {
     if (-4095..0).contains(&ret) {
         Err((-ret) as Errno)
     } else {
@@ -19,22 +21,30 @@ fn check(ret: isize) -> Result<usize, Errno> {
     }
 }
 
+/// `syscall(n, a, b, c, d, e)`: one raw syscall with up to five arguments (pass 0 for the
+/// unused ones; the kernel ignores them, and prctl options that check them want 0). Returns
+/// the raw result; see [`check`].
+///
+/// Out of line on purpose: the register shuffle exists once in the binary, and each call site
+/// only loads its arguments (smaller than any inlined wrapper).
+///
 /// # Safety
-/// The caller must pass arguments that are valid for syscall `n`.
-#[inline(always)]
-unsafe fn syscall3(n: u32, a: usize, b: usize, c: usize) -> isize {
+/// The arguments must be valid for syscall `n`: every pointer points to live memory of the
+/// type and size the syscall expects, for the duration of the call.
+#[inline(never)]
+pub unsafe fn syscall5(n: u32, a: usize, b: usize, c: usize, d: usize, e: usize) -> isize {
     let ret: isize;
     #[cfg(target_arch = "x86_64")]
     // SAFETY: syscall clobbers only rcx and r11 besides rax; the caller vouches for the args.
     unsafe {
         asm!("syscall", inlateout("rax") n as isize => ret, in("rdi") a, in("rsi") b, in("rdx") c,
-             lateout("rcx") _, lateout("r11") _, options(nostack))
+             in("r10") d, in("r8") e, lateout("rcx") _, lateout("r11") _, options(nostack))
     };
     #[cfg(target_arch = "aarch64")]
     // SAFETY: svc returns in x0 and clobbers nothing else; the caller vouches for the args.
     unsafe {
         asm!("svc 0", in("x8") n, inlateout("x0") a as isize => ret, in("x1") b, in("x2") c,
-             options(nostack))
+             in("x3") d, in("x4") e, options(nostack))
     };
     #[cfg(target_arch = "arm")]
     // SAFETY: r7 (the syscall number register) may be the frame pointer, so it is saved in a
@@ -42,19 +52,23 @@ unsafe fn syscall3(n: u32, a: usize, b: usize, c: usize) -> isize {
     unsafe {
         asm!("mov {save}, r7", "mov r7, {n}", "svc 0", "mov r7, {save}",
              n = in(reg) n, save = out(reg) _,
-             inlateout("r0") a as isize => ret, in("r1") b, in("r2") c, options(nostack))
+             inlateout("r0") a as isize => ret, in("r1") b, in("r2") c, in("r3") d, in("r4") e,
+             options(nostack))
     };
     #[cfg(target_arch = "riscv64")]
     // SAFETY: ecall returns in a0 and clobbers nothing else; the caller vouches for the args.
     unsafe {
         asm!("ecall", in("a7") n, inlateout("a0") a as isize => ret, in("a1") b, in("a2") c,
-             options(nostack))
+             in("a3") d, in("a4") e, options(nostack))
     };
     #[cfg(target_arch = "x86")]
-    // SAFETY: int 0x80 returns in eax and clobbers nothing else; the caller vouches for the args.
+    // SAFETY: int 0x80 returns in eax and clobbers nothing else. esi (the fourth argument) is
+    // reserved by LLVM, so it is swapped in and out around the call (as rustix does); the
+    // caller vouches for the args.
     unsafe {
-        asm!("int 0x80", inlateout("eax") n as isize => ret, in("ebx") a, in("ecx") b,
-             in("edx") c, options(nostack))
+        asm!("xchg esi, {d}", "int 0x80", "xchg esi, {d}", d = in(reg) d,
+             inlateout("eax") n as isize => ret, in("ebx") a, in("ecx") b, in("edx") c,
+             in("edi") e, options(nostack))
     };
     ret
 }
@@ -64,7 +78,7 @@ unsafe fn syscall3(n: u32, a: usize, b: usize, c: usize) -> isize {
 /// References: exit_group(2).
 pub fn exit_group(code: i32) -> ! {
     // SAFETY: exit_group takes one integer and does not return.
-    unsafe { syscall3(nr::__NR_exit_group, code as usize, 0, 0) };
+    unsafe { syscall5(nr::__NR_exit_group, code as usize, 0, 0, 0, 0) };
     // SAFETY: exit_group never returns; this is unreachable.
     unsafe { core::hint::unreachable_unchecked() }
 }
@@ -78,7 +92,7 @@ pub fn exit_group(code: i32) -> ! {
 /// References: execve(2).
 pub unsafe fn execve(path: *const u8, argv: *const *const u8, envp: *const *const u8) -> Errno {
     // SAFETY: the caller guarantees the pointer contract above.
-    let ret = unsafe { syscall3(nr::__NR_execve, path as usize, argv as usize, envp as usize) };
+    let ret = unsafe { syscall5(nr::__NR_execve, path as usize, argv as usize, envp as usize, 0, 0) };
     check(ret).err().unwrap_or(0)
 }
 
@@ -99,16 +113,9 @@ pub fn seccomp_set_mode_filter(flags: u32, prog: &[u8]) -> Result<usize, Errno> 
         filter: *const u8,
     }
     let fprog = SockFprog { len: (prog.len() / 8) as u16, filter: prog.as_ptr() };
+    let fprog = &fprog as *const SockFprog as usize;
     // SAFETY: fprog points to len complete instructions inside `prog`, alive during the call.
-    let ret = unsafe {
-        syscall3(
-            nr::__NR_seccomp,
-            SECCOMP_SET_MODE_FILTER,
-            flags as usize,
-            &fprog as *const SockFprog as usize,
-        )
-    };
-    check(ret)
+    check(unsafe { syscall5(nr::__NR_seccomp, SECCOMP_SET_MODE_FILTER, flags as usize, fprog, 0, 0) })
 }
 
 /// include/uapi/linux/close_range.h: mark close-on-exec instead of closing.
@@ -119,8 +126,16 @@ pub const CLOSE_RANGE_CLOEXEC: u32 = 1 << 2;
 /// References: close_range(2) (Linux 5.9; CLOSE_RANGE_CLOEXEC since 5.11).
 pub fn close_range(first: u32, last: u32, flags: u32) -> Result<(), Errno> {
     // SAFETY: close_range takes plain integers.
-    let ret = unsafe { syscall3(nr::__NR_close_range, first as usize, last as usize, flags as usize) };
-    check(ret).map(|_| ())
+    check(unsafe { syscall5(nr::__NR_close_range, first as usize, last as usize, flags as usize, 0, 0) })
+        .map(drop)
+}
+
+/// `read(fd, buf)`: reads at the fd's current offset.
+///
+/// References: read(2).
+pub fn read(fd: i32, buf: &mut [u8]) -> Result<usize, Errno> {
+    // SAFETY: buf is a live writable slice of buf.len() bytes for the duration of the call.
+    check(unsafe { syscall5(nr::__NR_read, fd as usize, buf.as_mut_ptr() as usize, buf.len(), 0, 0) })
 }
 
 /// `write(fd, buf)` until all is written or an error; errors are ignored (used for
@@ -130,7 +145,7 @@ pub fn close_range(first: u32, last: u32, flags: u32) -> Result<(), Errno> {
 pub fn write_all(fd: i32, mut buf: &[u8]) {
     while !buf.is_empty() {
         // SAFETY: buf is a valid readable slice for the duration of the call.
-        let ret = unsafe { syscall3(nr::__NR_write, fd as usize, buf.as_ptr() as usize, buf.len()) };
+        let ret = unsafe { syscall5(nr::__NR_write, fd as usize, buf.as_ptr() as usize, buf.len(), 0, 0) };
         match check(ret) {
             Ok(n) => buf = &buf[n..],
             Err(e) if e == linux_raw_sys::errno::EINTR as Errno => {}
