@@ -35,44 +35,57 @@ pub enum Step {
 
 impl Step {
     /// What "unable to ..." says.
-    pub fn name(self) -> &'static str {
-        match self {
-            Step::Usage => "parse arguments",
-            Step::OpenConfig => "open config",
-            Step::ReadConfig => "read config",
-            Step::LoadConfig => "load config",
-            Step::SetRlimit => "set rlimit",
-            Step::SetOomScoreAdj => "set oom_score_adj",
-            Step::InstallSeccomp => "install seccomp filter",
-            Step::Chdir => "change directory",
-            Step::DropBoundingSet => "drop bounding set",
-            Step::SetSecurebits => "set securebits",
-            Step::SetKeepCaps => "set keep-caps",
-            Step::SetGroups => "set groups",
-            Step::SetResGid => "set gid",
-            Step::SetResUid => "set uid",
-            Step::ClearKeepCaps => "clear keep-caps",
-            Step::SetCaps => "set capabilities",
-            Step::ClearAmbient => "clear ambient capabilities",
-            Step::RaiseAmbient => "raise ambient capability",
-            Step::SetNoNewPrivs => "set no_new_privs",
-            Step::KeepFd => "keep fd",
-            Step::CloseFds => "close fds",
-            Step::Exec => "exec",
-        }
+    pub fn name(self) -> &'static [u8] {
+        entry(STEPS, 2 * self as usize)
     }
 
-    /// The label of the step's number in the detail, if it has one.
-    fn label(self) -> Option<&'static str> {
-        match self {
-            Step::SetRlimit => Some("resource "),
-            Step::DropBoundingSet | Step::RaiseAmbient => Some("capability "),
-            Step::SetResGid => Some("gid "),
-            Step::SetResUid => Some("uid "),
-            Step::KeepFd => Some("fd "),
-            _ => None,
-        }
+    /// The label of the step's number in the detail; empty if the detail is the path or
+    /// program the step worked on instead.
+    fn label(self) -> &'static [u8] {
+        entry(STEPS, 2 * self as usize + 1)
     }
+}
+
+/// Per [`Step`], in declaration order: its name, then the label of its number (or nothing).
+/// A table of NUL-terminated strings rather than a `match`: a match compiles to a jump table
+/// plus a pointer and a length per arm, several times the size of the text itself.
+const STEPS: &[u8] = b"\
+parse arguments\0\0\
+open config\0\0\
+read config\0\0\
+load config\0\0\
+set rlimit\0resource \0\
+set oom_score_adj\0\0\
+install seccomp filter\0\0\
+change directory\0\0\
+drop bounding set\0capability \0\
+set securebits\0\0\
+set keep-caps\0\0\
+set groups\0\0\
+set gid\0gid \0\
+set uid\0uid \0\
+clear keep-caps\0\0\
+set capabilities\0\0\
+clear ambient capabilities\0\0\
+raise ambient capability\0capability \0\
+set no_new_privs\0\0\
+keep fd\0fd \0\
+close fds\0\0\
+exec\0\0";
+
+/// Entry `n` of `table`, a list of NUL-terminated strings; empty past the end.
+fn entry(table: &'static [u8], n: usize) -> &'static [u8] {
+    let mut rest = table;
+    let mut i = 0;
+    while let Some(len) = rest.iter().position(|&b| b == 0) {
+        let (s, tail) = rest.split_at(len);
+        if i == n {
+            return s;
+        }
+        rest = &tail[1..];
+        i += 1;
+    }
+    b""
 }
 
 /// What is wrong with a config (step [`Step::LoadConfig`]); `Error::num` adds a number where
@@ -111,39 +124,43 @@ pub enum Bad {
 }
 
 impl Bad {
-    fn text(self) -> &'static str {
-        match self {
-            Bad::None => "",
-            Bad::Usage => "usage: dmz FILE | dmz --fd N",
-            Bad::TooLarge => "larger than 131072 bytes",
-            Bad::TruncatedHeader => "truncated header",
-            Bad::Magic => "bad magic: not a dmz config",
-            Bad::Version => "format version ",
-            Bad::TruncatedBody => "truncated body",
-            Bad::TrailingBytes => "trailing bytes after body",
-            Bad::Crc => "CRC mismatch",
-            Bad::Malformed => "malformed body",
-            Bad::TrailingInBody => "trailing bytes inside body",
-            Bad::Args => "args: empty, unterminated or too many",
-            Bad::ProgramName => "args: empty program name",
-            Bad::Env => "env: unterminated or too many",
-            Bad::Cwd => "cwd: interior NUL or unterminated",
-            Bad::Umask => "umask above 0777: ",
-            Bad::RlimitResource => "rlimits: unknown resource ",
-            Bad::RlimitOrder => "rlimits: soft limit above hard limit for resource ",
-            Bad::OomScoreAdj => "oom_score_adj outside -1000..=1000",
-            Bad::PreserveFds => "preserve_fds: not ascending above 2 at fd ",
-            Bad::Securebits => "securebits: unknown bits ",
-            Bad::SecurebitsKeepCaps => "securebits: keep-caps locked off",
-            Bad::SeccompSize => "seccomp: program size",
-            Bad::CapBounding => "capabilities.bounding: unknown to this kernel: capability ",
-            Bad::CapEffective => "capabilities.effective: unknown to this kernel: capability ",
-            Bad::CapPermitted => "capabilities.permitted: unknown to this kernel: capability ",
-            Bad::CapInheritable => "capabilities.inheritable: unknown to this kernel: capability ",
-            Bad::CapAmbient => "capabilities.ambient: unknown to this kernel: capability ",
-        }
+    /// The detail text. One that ends in a space is followed by [`Error::num`]; the
+    /// capability sets' texts are only the set's name (see [`Error::write_message`]).
+    pub fn text(self) -> &'static [u8] {
+        entry(BAD_TEXTS, self as usize)
     }
 }
+
+/// Per [`Bad`], in declaration order (a table, like [`STEPS`]).
+const BAD_TEXTS: &[u8] = b"\
+\0\
+usage: dmz FILE | dmz --fd N\0\
+larger than 131072 bytes\0\
+truncated header\0\
+bad magic: not a dmz config\0\
+format version \0\
+truncated body\0\
+trailing bytes after body\0\
+CRC mismatch\0\
+malformed body\0\
+trailing bytes inside body\0\
+args: empty, unterminated or too many\0\
+args: empty program name\0\
+env: unterminated or too many\0\
+cwd: interior NUL or unterminated\0\
+umask above 0777: \0\
+rlimits: unknown resource \0\
+rlimits: soft limit above hard limit for resource \0\
+oom_score_adj outside -1000..=1000\0\
+preserve_fds: not ascending above 2 at fd \0\
+securebits: unknown bits \0\
+securebits: keep-caps locked off\0\
+seccomp: program size\0\
+bounding\0\
+effective\0\
+permitted\0\
+inheritable\0\
+ambient\0";
 
 /// A failed step. 8 bytes: cheap to build at every call site and to pass up.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -166,6 +183,8 @@ pub const EFBIG: u16 = 27;
 pub const ENAMETOOLONG: u16 = 36;
 
 impl Error {
+    /// Out of line: built at a dozen call sites, where inlined it costs ~20 bytes each.
+    #[inline(never)]
     pub const fn new(step: Step, errno: u16, num: u32) -> Self {
         Error { step, bad: Bad::None, errno, num }
     }
@@ -190,69 +209,59 @@ impl Error {
     /// the step worked on (chdir, exec, open), if any.
     pub fn write_message(&self, out: &mut Line, name: &[u8]) {
         out.push(b"dmz: unable to ");
-        out.push(self.step.name().as_bytes());
+        out.push(self.step.name());
         out.push(b": ");
         push_errno(out, self.errno);
         let has_detail =
-            self.step == Step::LoadConfig || self.step == Step::Usage || self.step.label().is_some();
+            self.step == Step::LoadConfig || self.step == Step::Usage || !self.step.label().is_empty();
         if !has_detail && name.is_empty() {
             out.push(b"\n");
             return;
         }
         out.push(b" (");
+        let label = self.step.label();
         if self.step == Step::LoadConfig || self.step == Step::Usage {
-            out.push(self.bad.text().as_bytes());
-            match self.bad {
-                Bad::Version => {
-                    out.num(self.num as u64);
-                    out.push(b", expected ");
-                    out.num(crate::config::VERSION as u64);
-                }
-                Bad::Umask
-                | Bad::RlimitResource
-                | Bad::RlimitOrder
-                | Bad::PreserveFds
-                | Bad::Securebits
-                | Bad::CapBounding
-                | Bad::CapEffective
-                | Bad::CapPermitted
-                | Bad::CapInheritable
-                | Bad::CapAmbient => out.num(self.num as u64),
-                _ => {}
+            let cap_set = self.bad as u8 >= Bad::CapBounding as u8;
+            if cap_set {
+                out.push(b"capabilities.");
             }
-        } else if let Some(label) = self.step.label() {
-            out.push(label.as_bytes());
-            out.num(self.num as u64);
-        } else {
+            out.push(self.bad.text());
+            if cap_set {
+                out.push(b": unknown to this kernel: capability ");
+            }
+            if cap_set || self.bad.text().ends_with(b" ") {
+                out.num(self.num);
+            }
+            if self.bad == Bad::Version {
+                out.push(b", expected ");
+                out.num(crate::config::VERSION as u32);
+            }
+        } else if label.is_empty() {
             out.push(name);
+        } else {
+            out.push(label);
+            out.num(self.num);
         }
         out.push(b")\n");
     }
 }
 
 /// Names of errno 1..=40, which are the same on every architecture dmzkit supports
-/// (asm-generic/errno-base.h and errno.h). Space-separated to keep the table small.
-const ERRNO_NAMES: &[u8] = b"EPERM ENOENT ESRCH EINTR EIO ENXIO E2BIG ENOEXEC EBADF ECHILD \
-EAGAIN ENOMEM EACCES EFAULT ENOTBLK EBUSY EEXIST EXDEV ENODEV ENOTDIR EISDIR EINVAL ENFILE \
-EMFILE ENOTTY ETXTBSY EFBIG ENOSPC ESPIPE EROFS EMLINK EPIPE EDOM ERANGE EDEADLK ENAMETOOLONG \
-ENOLCK ENOSYS ENOTEMPTY ELOOP ";
+/// (asm-generic/errno-base.h and errno.h). A table, like [`STEPS`].
+const ERRNO_NAMES: &[u8] = b"EPERM\0ENOENT\0ESRCH\0EINTR\0EIO\0ENXIO\0E2BIG\0ENOEXEC\0EBADF\0ECHILD\0\
+EAGAIN\0ENOMEM\0EACCES\0EFAULT\0ENOTBLK\0EBUSY\0EEXIST\0EXDEV\0ENODEV\0ENOTDIR\0EISDIR\0EINVAL\0ENFILE\0\
+EMFILE\0ENOTTY\0ETXTBSY\0EFBIG\0ENOSPC\0ESPIPE\0EROFS\0EMLINK\0EPIPE\0EDOM\0ERANGE\0EDEADLK\0ENAMETOOLONG\0\
+ENOLCK\0ENOSYS\0ENOTEMPTY\0ELOOP\0";
 
 /// The symbolic name of `errno`, or `errno <n>` outside the table.
 pub fn push_errno(out: &mut Line, errno: u16) {
-    let mut index = 1;
-    let mut start = 0;
-    for (i, &b) in ERRNO_NAMES.iter().enumerate() {
-        if b == b' ' {
-            if index == errno {
-                out.push(&ERRNO_NAMES[start..i]);
-                return;
-            }
-            index += 1;
-            start = i + 1;
-        }
+    let name = entry(ERRNO_NAMES, (errno as usize).wrapping_sub(1));
+    if name.is_empty() {
+        out.push(b"errno ");
+        out.num(errno as u32);
+    } else {
+        out.push(name);
     }
-    out.push(b"errno ");
-    out.num(errno as u64);
 }
 
 /// A fixed buffer for one message line; what does not fit is cut.
@@ -277,7 +286,8 @@ impl Line {
         }
     }
 
-    pub fn num(&mut self, mut n: u64) {
+    /// `n` in decimal. u32, not u64: 64-bit division is a library call on 32-bit targets.
+    pub fn num(&mut self, mut n: u32) {
         let mut digits = [0u8; 20];
         let mut i = digits.len();
         loop {

@@ -13,15 +13,15 @@ pub struct Linux;
 // The 32-bit arches kept the 16-bit-id syscalls under the old numbers; the 32-bit-id ones
 // (what rustix and libc use there) have a "32" suffix, and fcntl's 64-bit-offset variant is
 // fcntl64.
-#[cfg(any(target_arch = "x86", target_arch = "arm"))]
-use nr::{
-    __NR_fcntl64 as NR_FCNTL, __NR_setgroups32 as NR_SETGROUPS, __NR_setresgid32 as NR_SETRESGID,
-    __NR_setresuid32 as NR_SETRESUID,
-};
 #[cfg(not(any(target_arch = "x86", target_arch = "arm")))]
 use nr::{
     __NR_fcntl as NR_FCNTL, __NR_setgroups as NR_SETGROUPS, __NR_setresgid as NR_SETRESGID,
     __NR_setresuid as NR_SETRESUID,
+};
+#[cfg(any(target_arch = "x86", target_arch = "arm"))]
+use nr::{
+    __NR_fcntl64 as NR_FCNTL, __NR_setgroups32 as NR_SETGROUPS, __NR_setresgid32 as NR_SETRESGID,
+    __NR_setresuid32 as NR_SETRESUID,
 };
 
 /// A syscall whose arguments are all integers (no pointer the kernel follows).
@@ -44,7 +44,9 @@ fn prctl(option: u32, arg2: usize, arg3: usize) -> Result<usize, Errno> {
 pub fn open(path: &core::ffi::CStr, flags: u32) -> Result<i32, Errno> {
     let flags = flags | nr::O_CLOEXEC | nr::O_LARGEFILE;
     // SAFETY: path is NUL-terminated and alive for the call; no mode is needed without O_CREAT.
-    let fd = check(unsafe { syscall5(nr::__NR_openat, nr::AT_FDCWD as usize, path.as_ptr() as usize, flags as usize, 0, 0) })?;
+    let fd = check(unsafe {
+        syscall5(nr::__NR_openat, nr::AT_FDCWD as usize, path.as_ptr() as usize, flags as usize, 0, 0)
+    })?;
     Ok(fd as i32)
 }
 
@@ -66,7 +68,8 @@ impl Kernel for Linux {
         let lim = [soft, hard];
         // SAFETY: lim is a live struct rlimit64 (two u64) for the call; the old limit is not
         // asked for (NULL).
-        check(unsafe { syscall5(nr::__NR_prlimit64, 0, resource as usize, lim.as_ptr() as usize, 0, 0) }).map(drop)
+        check(unsafe { syscall5(nr::__NR_prlimit64, 0, resource as usize, lim.as_ptr() as usize, 0, 0) })
+            .map(drop)
     }
 
     fn write_oom_score_adj(&mut self, value: i32) -> KResult {
@@ -75,10 +78,11 @@ impl Kernel for Linux {
         if value < 0 {
             line.push(b"-");
         }
-        line.num(value.unsigned_abs() as u64);
+        line.num(value.unsigned_abs());
         let text = line.as_bytes();
         // SAFETY: text is a live readable slice for the call.
-        let r = check(unsafe { syscall5(nr::__NR_write, fd as usize, text.as_ptr() as usize, text.len(), 0, 0) });
+        let r =
+            check(unsafe { syscall5(nr::__NR_write, fd as usize, text.as_ptr() as usize, text.len(), 0, 0) });
         close(fd);
         if r? != text.len() {
             return Err(crate::error::EINVAL);
@@ -138,9 +142,11 @@ impl Kernel for Linux {
         // high words.
         let header = [nr::_LINUX_CAPABILITY_VERSION_3, 0];
         let (lo, hi) = (|m: u64| m as u32, |m: u64| (m >> 32) as u32);
-        let data = [lo(effective), lo(permitted), lo(inheritable), hi(effective), hi(permitted), hi(inheritable)];
+        let data =
+            [lo(effective), lo(permitted), lo(inheritable), hi(effective), hi(permitted), hi(inheritable)];
         // SAFETY: header and data are live for the call, with the v3 layout above.
-        check(unsafe { syscall5(nr::__NR_capset, header.as_ptr() as usize, data.as_ptr() as usize, 0, 0, 0) }).map(drop)
+        check(unsafe { syscall5(nr::__NR_capset, header.as_ptr() as usize, data.as_ptr() as usize, 0, 0, 0) })
+            .map(drop)
     }
 
     fn ambient_clear_all(&mut self) -> KResult {
