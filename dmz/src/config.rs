@@ -71,7 +71,7 @@ pub struct Seccomp<'a> {
 }
 
 /// Everything dmz applies before it execs the target.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, Default)]
 pub struct Config<'a> {
     /// argv as the kernel stores it: each argument followed by a NUL ("ls\0-l\0").
     /// `args[0]` is the program, looked up in the target's PATH when it has no '/'.
@@ -139,8 +139,9 @@ pub fn crc32(data: &[u8]) -> u32 {
     !crc
 }
 
-fn le32(b: &[u8]) -> u32 {
-    u32::from_le_bytes([b[0], b[1], b[2], b[3]])
+/// The little-endian u32 at `at` in the header.
+fn le32(head: &[u8; HEADER_LEN], at: usize) -> u32 {
+    u32::from_le_bytes([head[at], head[at + 1], head[at + 2], head[at + 3]])
 }
 
 impl<'a> Config<'a> {
@@ -152,10 +153,9 @@ impl<'a> Config<'a> {
         if blob.len() > MAX_CONFIG_LEN {
             return bad(Bad::TooLarge);
         }
-        if blob.len() < HEADER_LEN {
+        let Some((head, body)) = blob.split_first_chunk::<HEADER_LEN>() else {
             return bad(Bad::TruncatedHeader);
-        }
-        let (head, body) = blob.split_at(HEADER_LEN);
+        };
         if head[..4] != MAGIC {
             return bad(Bad::Magic);
         }
@@ -163,22 +163,26 @@ impl<'a> Config<'a> {
         if version != VERSION {
             return Err(Error::invalid(Bad::Version, version as u32));
         }
-        let len = le32(&head[8..]) as usize;
+        let len = le32(head, 8) as usize;
         if body.len() < len {
             return bad(Bad::TruncatedBody);
         }
         if body.len() > len {
             return bad(Bad::TrailingBytes);
         }
-        if crc32(body) != le32(&head[12..]) {
+        if crc32(body) != le32(head, 12) {
             return bad(Bad::Crc);
         }
-        let mut r = Reader(body);
-        match r.config() {
-            Some(cfg) if r.0.is_empty() => Ok(cfg),
-            Some(_) => bad(Bad::TrailingInBody),
-            None => bad(Bad::Malformed),
+        let mut r = Reader { rest: body, bad: false };
+        let mut cfg = Config::default();
+        r.config(&mut cfg);
+        if r.bad {
+            return bad(Bad::Malformed);
         }
+        if !r.rest.is_empty() {
+            return bad(Bad::TrailingInBody);
+        }
+        Ok(cfg)
     }
 
     /// Encodes header + body into `out`; returns the blob's length.
@@ -212,102 +216,123 @@ impl<'a> Config<'a> {
 // no_std binary cannot link. launcher's tests encode the same configs through serde + postcard
 // (a mirror of these types) and check the bytes are identical.
 
-/// Decoder for the body.
-struct Reader<'a>(&'a [u8]);
+/// Decoder for the body. A malformed body does not stop it: the error sticks in `bad`, the
+/// reads that follow return zeros and empty strings, and [`Config::decode`] checks `bad` once
+/// at the end. (One branch per body instead of one per field; the result is the same.)
+struct Reader<'a> {
+    rest: &'a [u8],
+    bad: bool,
+}
 
 impl<'a> Reader<'a> {
-    fn byte(&mut self) -> Option<u8> {
-        let (&b, rest) = self.0.split_first()?;
-        self.0 = rest;
-        Some(b)
-    }
-
-    fn varint(&mut self, max_bytes: u32) -> Option<u64> {
-        let mut v = 0u64;
-        for i in 0..max_bytes {
-            let b = self.byte()?;
-            v |= ((b & 0x7f) as u64) << (7 * i);
-            if b & 0x80 == 0 {
-                return Some(v);
+    fn byte(&mut self) -> u8 {
+        match self.rest.split_first() {
+            Some((&b, rest)) => {
+                self.rest = rest;
+                b
+            }
+            None => {
+                self.bad = true;
+                0
             }
         }
-        None
     }
 
-    fn u32(&mut self) -> Option<u32> {
-        u32::try_from(self.varint(5)?).ok()
+    fn varint(&mut self, max_bytes: u32) -> u64 {
+        let mut v = 0u64;
+        for i in 0..max_bytes {
+            let b = self.byte();
+            v |= ((b & 0x7f) as u64) << (7 * i);
+            if b & 0x80 == 0 {
+                return v;
+            }
+        }
+        self.bad = true;
+        0
     }
 
-    fn u64(&mut self) -> Option<u64> {
+    fn u32(&mut self) -> u32 {
+        let v = self.varint(5);
+        if v > u32::MAX as u64 {
+            self.bad = true;
+        }
+        v as u32
+    }
+
+    fn u64(&mut self) -> u64 {
         self.varint(10)
     }
 
-    fn i32(&mut self) -> Option<i32> {
-        let z = self.u32()?;
-        Some(((z >> 1) as i32) ^ -((z & 1) as i32))
+    fn i32(&mut self) -> i32 {
+        let z = self.u32();
+        ((z >> 1) as i32) ^ -((z & 1) as i32)
     }
 
-    fn bool(&mut self) -> Option<bool> {
-        match self.byte()? {
-            0 => Some(false),
-            1 => Some(true),
-            _ => None,
+    fn bool(&mut self) -> bool {
+        match self.byte() {
+            0 => false,
+            1 => true,
+            _ => {
+                self.bad = true;
+                false
+            }
         }
     }
 
-    fn bytes(&mut self) -> Option<Bytes<'a>> {
-        let n = self.u32()? as usize;
-        if n > self.0.len() {
-            return None;
+    fn bytes(&mut self) -> Bytes<'a> {
+        let n = self.u32() as usize;
+        if n > self.rest.len() {
+            self.bad = true;
+            return Bytes(&[]);
         }
-        let (b, rest) = self.0.split_at(n);
-        self.0 = rest;
-        Some(Bytes(b))
+        let (b, rest) = self.rest.split_at(n);
+        self.rest = rest;
+        Bytes(b)
     }
 
-    fn option<T>(&mut self, f: impl FnOnce(&mut Self) -> Option<T>) -> Option<Option<T>> {
-        if self.bool()? {
-            f(self).map(Some)
+    fn option<T>(&mut self, f: impl FnOnce(&mut Self) -> T) -> Option<T> {
+        if self.bool() {
+            Some(f(self))
         } else {
-            Some(None)
+            None
         }
     }
 
-    fn vec<T, const N: usize>(&mut self, mut f: impl FnMut(&mut Self) -> Option<T>) -> Option<Vec<T, N>> {
-        let n = self.u32()?;
-        let mut v = Vec::new();
+    /// A sequence into `v`; more items than `v` holds is malformed.
+    fn vec<T, const N: usize>(&mut self, v: &mut Vec<T, N>, mut f: impl FnMut(&mut Self) -> T) {
+        let n = self.u32();
         for _ in 0..n {
-            v.push(f(self)?).ok()?;
+            // Over the maximum: malformed. This also ends a huge count over a short body.
+            if v.push(f(self)).is_err() {
+                self.bad = true;
+                break;
+            }
         }
-        Some(v)
     }
 
+    /// The body's fields, in [`Config`]'s order, decoded into `c` (which starts empty).
     #[inline(never)]
-    fn config(&mut self) -> Option<Config<'a>> {
-        Some(Config {
-            args: self.bytes()?,
-            env: self.bytes()?,
-            cwd: self.bytes()?,
-            uid: self.u32()?,
-            gid: self.u32()?,
-            groups: self.vec(Self::u32)?,
-            umask: self.u32()?,
-            caps: self.option(|r| {
-                Some(Caps {
-                    bounding: r.u64()?,
-                    effective: r.u64()?,
-                    permitted: r.u64()?,
-                    inheritable: r.u64()?,
-                    ambient: r.u64()?,
-                })
-            })?,
-            securebits: self.option(Self::u32)?,
-            no_new_privs: self.bool()?,
-            rlimits: self.vec(|r| Some(Rlimit { resource: r.u32()?, soft: r.u64()?, hard: r.u64()? }))?,
-            oom_score_adj: self.option(Self::i32)?,
-            preserve_fds: self.vec(Self::u32)?,
-            seccomp: self.option(|r| Some(Seccomp { flags: r.u32()?, program: r.bytes()? }))?,
-        })
+    fn config(&mut self, c: &mut Config<'a>) {
+        c.args = self.bytes();
+        c.env = self.bytes();
+        c.cwd = self.bytes();
+        c.uid = self.u32();
+        c.gid = self.u32();
+        self.vec(&mut c.groups, Self::u32);
+        c.umask = self.u32();
+        c.caps = self.option(|r| Caps {
+            bounding: r.u64(),
+            effective: r.u64(),
+            permitted: r.u64(),
+            inheritable: r.u64(),
+            ambient: r.u64(),
+        });
+        c.securebits = self.option(Self::u32);
+        c.no_new_privs = self.bool();
+        self.vec(&mut c.rlimits, |r| Rlimit { resource: r.u32(), soft: r.u64(), hard: r.u64() });
+        c.oom_score_adj = self.option(Self::i32);
+        self.vec(&mut c.preserve_fds, Self::u32);
+        c.seccomp = self.option(|r| Seccomp { flags: r.u32(), program: r.bytes() });
     }
 }
 

@@ -1,0 +1,94 @@
+//! The body decoder refuses every malformed body as a whole, whatever field breaks.
+
+use dmz::config::{crc32, Bytes, Config, HEADER_LEN, MAX_GROUPS};
+use dmz::error::{Bad, Error};
+
+fn blob(c: &Config) -> Vec<u8> {
+    let mut out = vec![0; 4096];
+    let n = c.encode(&mut out).unwrap();
+    out.truncate(n);
+    out
+}
+
+/// Header for `body` (right length and CRC), so the decoder gets to the body.
+fn with_header(body: &[u8]) -> Vec<u8> {
+    let mut b = blob(&Config::default())[..HEADER_LEN].to_vec();
+    b[8..12].copy_from_slice(&(body.len() as u32).to_le_bytes());
+    b[12..16].copy_from_slice(&crc32(body).to_le_bytes());
+    b.extend_from_slice(body);
+    b
+}
+
+fn sample() -> Vec<u8> {
+    let mut c = Config::default();
+    c.args = Bytes(b"/bin/true\0");
+    c.groups.extend([1, 2, 3]);
+    c.securebits = Some(0x15);
+    c.oom_score_adj = Some(-7);
+    blob(&c)[HEADER_LEN..].to_vec()
+}
+
+#[test]
+fn every_truncated_body_is_malformed() {
+    let body = sample();
+    for n in 0..body.len() {
+        assert_eq!(Config::decode(&with_header(&body[..n])), Err(Error::invalid(Bad::Malformed, 0)), "{n}");
+    }
+    assert!(Config::decode(&with_header(&body)).is_ok());
+}
+
+#[test]
+fn trailing_byte_inside_the_body() {
+    let mut body = sample();
+    body.push(0);
+    assert_eq!(Config::decode(&with_header(&body)), Err(Error::invalid(Bad::TrailingInBody, 0)));
+}
+
+#[test]
+fn bad_field_values_are_malformed() {
+    let body = sample();
+    let malformed = Err(Error::invalid(Bad::Malformed, 0));
+    // An Option tag other than 0/1 (caps is the 8th field: after args, env, cwd, uid, gid,
+    // groups and umask).
+    let caps_tag = 1 + 10 + 1 + 1 + 1 + 1 + 4 + 1;
+    assert_eq!(body[caps_tag], 0);
+    let mut b = body.clone();
+    b[caps_tag] = 2;
+    assert_eq!(Config::decode(&with_header(&b)), malformed);
+    // A u32 varint that does not fit in 32 bits (uid, after args, env and cwd).
+    let uid_at = 1 + 10 + 1 + 1;
+    let mut b = body[..uid_at].to_vec();
+    b.extend_from_slice(&[0xff, 0xff, 0xff, 0xff, 0x1f]);
+    b.extend_from_slice(&body[uid_at + 1..]);
+    assert_eq!(Config::decode(&with_header(&b)), malformed);
+    // A u32 varint longer than 5 bytes.
+    let mut b = body[..uid_at].to_vec();
+    b.extend_from_slice(&[0x80, 0x80, 0x80, 0x80, 0x80, 0x00]);
+    b.extend_from_slice(&body[uid_at + 1..]);
+    assert_eq!(Config::decode(&with_header(&b)), malformed);
+    // A string longer than the rest of the body.
+    let mut b = body.clone();
+    b[0] = 0x7f;
+    assert_eq!(Config::decode(&with_header(&b)), malformed);
+}
+
+#[test]
+fn too_many_items_are_malformed() {
+    let mut c = Config::default();
+    c.groups.extend(0..MAX_GROUPS as u32);
+    let body = blob(&c)[HEADER_LEN..].to_vec();
+    assert!(Config::decode(&with_header(&body)).is_ok());
+    // One more group than fits: count MAX_GROUPS + 1, then the extra item.
+    let groups_at = 1 + 1 + 1 + 1 + 1;
+    assert_eq!(body[groups_at] as usize, MAX_GROUPS);
+    let mut b = body[..groups_at].to_vec();
+    b.push(MAX_GROUPS as u8 + 1);
+    b.extend_from_slice(&body[groups_at + 1..groups_at + 1 + MAX_GROUPS]);
+    b.push(9);
+    b.extend_from_slice(&body[groups_at + 1 + MAX_GROUPS..]);
+    assert_eq!(Config::decode(&with_header(&b)), Err(Error::invalid(Bad::Malformed, 0)));
+    // A huge count over a short body ends at once.
+    let mut b = body[..groups_at].to_vec();
+    b.extend_from_slice(&[0xff, 0xff, 0xff, 0xff, 0x0f]);
+    assert_eq!(Config::decode(&with_header(&b)), Err(Error::invalid(Bad::Malformed, 0)));
+}
