@@ -24,19 +24,30 @@ use nr::{
     __NR_setresuid32 as NR_SETRESUID,
 };
 
+/// [`syscall5`] for the calls whose only result is success or an errno; out of line, so the
+/// errno check exists once.
+///
+/// # Safety
+/// As for [`syscall5`]: the arguments must be valid for syscall `n`.
+#[inline(never)]
+unsafe fn syscall_ok(n: u32, a: usize, b: usize, c: usize, d: usize) -> KResult {
+    // SAFETY: the caller vouches for the arguments.
+    check(unsafe { syscall5(n, a, b, c, d, 0) }).map(drop)
+}
+
 /// A syscall whose arguments are all integers (no pointer the kernel follows).
+#[inline(always)]
 fn int_syscall(n: u32, a: usize, b: usize, c: usize) -> KResult {
     // SAFETY: callers pass only syscalls whose arguments here are plain integers, so there is
     // no memory for the kernel to misuse.
-    check(unsafe { syscall5(n, a, b, c, 0, 0) }).map(drop)
+    unsafe { syscall_ok(n, a, b, c, 0) }
 }
 
 /// `prctl(option, arg2, arg3, 0, 0)`; the options used here take integers only, and those
 /// that check arg4/arg5 (PR_CAP_AMBIENT, PR_SET_NO_NEW_PRIVS) want them 0.
 /// References: prctl(2).
-fn prctl(option: u32, arg2: usize, arg3: usize) -> Result<usize, Errno> {
-    // SAFETY: integer arguments only (see above).
-    check(unsafe { syscall5(nr::__NR_prctl, option as usize, arg2, arg3, 0, 0) })
+fn prctl(option: u32, arg2: usize, arg3: usize) -> KResult {
+    int_syscall(nr::__NR_prctl, option as usize, arg2, arg3)
 }
 
 /// `openat(AT_FDCWD, path, flags | O_CLOEXEC | O_LARGEFILE, 0)`, as rustix's `open` does.
@@ -60,7 +71,9 @@ const OOM_PATH: &core::ffi::CStr = c"/proc/self/oom_score_adj";
 
 impl Kernel for Linux {
     fn capbset_read(&mut self, n: u32) -> Result<bool, Errno> {
-        prctl(pr::PR_CAPBSET_READ, n as usize, 0).map(|r| r != 0)
+        // SAFETY: PR_CAPBSET_READ takes an integer; unused arguments are 0.
+        let r = check(unsafe { syscall5(nr::__NR_prctl, pr::PR_CAPBSET_READ as usize, n as usize, 0, 0, 0) });
+        r.map(|r| r != 0)
     }
 
     fn prlimit(&mut self, resource: u32, soft: u64, hard: u64) -> KResult {
@@ -68,8 +81,7 @@ impl Kernel for Linux {
         let lim = [soft, hard];
         // SAFETY: lim is a live struct rlimit64 (two u64) for the call; the old limit is not
         // asked for (NULL).
-        check(unsafe { syscall5(nr::__NR_prlimit64, 0, resource as usize, lim.as_ptr() as usize, 0, 0) })
-            .map(drop)
+        unsafe { syscall_ok(nr::__NR_prlimit64, 0, resource as usize, lim.as_ptr() as usize, 0) }
     }
 
     fn write_oom_score_adj(&mut self, value: i32) -> KResult {
@@ -106,24 +118,24 @@ impl Kernel for Linux {
     fn chdir(&mut self, path: &[u8]) -> KResult {
         // SAFETY: validate() checked that the configured cwd ends in its only NUL; it lives in
         // the config buffer for the call.
-        check(unsafe { syscall5(nr::__NR_chdir, path.as_ptr() as usize, 0, 0, 0, 0) }).map(drop)
+        unsafe { syscall_ok(nr::__NR_chdir, path.as_ptr() as usize, 0, 0, 0) }
     }
 
     fn capbset_drop(&mut self, n: u32) -> KResult {
-        prctl(pr::PR_CAPBSET_DROP, n as usize, 0).map(drop)
+        prctl(pr::PR_CAPBSET_DROP, n as usize, 0)
     }
 
     fn set_securebits(&mut self, bits: u32) -> KResult {
-        prctl(pr::PR_SET_SECUREBITS, bits as usize, 0).map(drop)
+        prctl(pr::PR_SET_SECUREBITS, bits as usize, 0)
     }
 
     fn set_keepcaps(&mut self, keep: bool) -> KResult {
-        prctl(pr::PR_SET_KEEPCAPS, keep as usize, 0).map(drop)
+        prctl(pr::PR_SET_KEEPCAPS, keep as usize, 0)
     }
 
     fn setgroups(&mut self, groups: &[u32]) -> KResult {
         // SAFETY: groups is a live array of groups.len() gid_t (u32) for the call.
-        check(unsafe { syscall5(NR_SETGROUPS, groups.len(), groups.as_ptr() as usize, 0, 0, 0) }).map(drop)
+        unsafe { syscall_ok(NR_SETGROUPS, groups.len(), groups.as_ptr() as usize, 0, 0) }
     }
 
     fn setresgid(&mut self, gid: u32) -> KResult {
@@ -145,20 +157,19 @@ impl Kernel for Linux {
         let data =
             [lo(effective), lo(permitted), lo(inheritable), hi(effective), hi(permitted), hi(inheritable)];
         // SAFETY: header and data are live for the call, with the v3 layout above.
-        check(unsafe { syscall5(nr::__NR_capset, header.as_ptr() as usize, data.as_ptr() as usize, 0, 0, 0) })
-            .map(drop)
+        unsafe { syscall_ok(nr::__NR_capset, header.as_ptr() as usize, data.as_ptr() as usize, 0, 0) }
     }
 
     fn ambient_clear_all(&mut self) -> KResult {
-        prctl(pr::PR_CAP_AMBIENT, pr::PR_CAP_AMBIENT_CLEAR_ALL as usize, 0).map(drop)
+        prctl(pr::PR_CAP_AMBIENT, pr::PR_CAP_AMBIENT_CLEAR_ALL as usize, 0)
     }
 
     fn ambient_raise(&mut self, n: u32) -> KResult {
-        prctl(pr::PR_CAP_AMBIENT, pr::PR_CAP_AMBIENT_RAISE as usize, n as usize).map(drop)
+        prctl(pr::PR_CAP_AMBIENT, pr::PR_CAP_AMBIENT_RAISE as usize, n as usize)
     }
 
     fn set_no_new_privs(&mut self) -> KResult {
-        prctl(pr::PR_SET_NO_NEW_PRIVS, 1, 0).map(drop)
+        prctl(pr::PR_SET_NO_NEW_PRIVS, 1, 0)
     }
 
     fn clear_cloexec(&mut self, n: u32) -> KResult {

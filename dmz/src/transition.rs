@@ -243,10 +243,13 @@ fn install_seccomp_filter<K: Kernel>(k: &mut K, c: &Config) -> Result<(), Error>
 /// `true` to retry after the uid change (a directory only the target user may enter, e.g. on
 /// root-squashed NFS). Any other error fails. References: chdir(2).
 fn chdir_early<K: Kernel>(k: &mut K, c: &Config) -> Result<bool, Error> {
-    match chdir(k, c) {
-        Err(e) if e.errno == EACCES || e.errno == EPERM => Ok(true),
-        Err(e) => Err(e),
+    if c.cwd.0.is_empty() {
+        return Ok(false);
+    }
+    match k.chdir(c.cwd.0) {
         Ok(()) => Ok(false),
+        Err(EACCES | EPERM) => Ok(true),
+        Err(e) => Err(Error::new(Step::Chdir, e, 0)),
     }
 }
 
@@ -263,7 +266,7 @@ fn chdir<K: Kernel>(k: &mut K, c: &Config) -> Result<(), Error> {
 /// References: prctl(2), capabilities(7) "Capability bounding set".
 fn drop_bounding_set<K: Kernel>(k: &mut K, c: &Config, last_cap: u32) -> Result<(), Error> {
     let Some(caps) = &c.caps else { return Ok(()) };
-    for cap in 0..=last_cap {
+    for cap in 0..last_cap + 1 {
         if caps.bounding & (1 << cap) == 0 {
             k.capbset_drop(cap).map_err(|e| Error::new(Step::DropBoundingSet, e, cap))?;
         }
