@@ -147,8 +147,16 @@ fn le32(head: &[u8; HEADER_LEN], at: usize) -> u32 {
 impl<'a> Config<'a> {
     /// Checks the header and decodes the body. Only structure is checked here; see
     /// [`crate::validate`] for the meaning of the values.
-    #[inline(never)]
     pub fn decode(blob: &'a [u8]) -> Result<Self, Error> {
+        let mut cfg = Config::default();
+        cfg.decode_into(blob)?;
+        Ok(cfg)
+    }
+
+    /// [`Config::decode`] into `self`, which must be `Config::default()` (dmz decodes in
+    /// place: no 1 KiB copy of the result).
+    #[inline(never)]
+    pub fn decode_into(&mut self, blob: &'a [u8]) -> Result<(), Error> {
         let bad = |b| Err(Error::invalid(b, 0));
         if blob.len() > MAX_CONFIG_LEN {
             return bad(Bad::TooLarge);
@@ -174,15 +182,14 @@ impl<'a> Config<'a> {
             return bad(Bad::Crc);
         }
         let mut r = Reader { rest: body, bad: false };
-        let mut cfg = Config::default();
-        r.config(&mut cfg);
+        r.config(self);
         if r.bad {
             return bad(Bad::Malformed);
         }
         if !r.rest.is_empty() {
             return bad(Bad::TrailingInBody);
         }
-        Ok(cfg)
+        Ok(())
     }
 
     /// Encodes header + body into `out`; returns the blob's length.

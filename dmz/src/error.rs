@@ -190,6 +190,7 @@ impl Error {
     }
 
     /// A config that fails decoding or validation: EINVAL, or EFBIG when too large.
+    #[inline(never)]
     pub const fn invalid(bad: Bad, num: u32) -> Self {
         let errno = if matches!(bad, Bad::TooLarge) { EFBIG } else { EINVAL };
         let step = if matches!(bad, Bad::Usage) { Step::Usage } else { Step::LoadConfig };
@@ -288,12 +289,16 @@ impl Line {
 
     /// `n` in decimal. u32, not u64: 64-bit division is a library call on 32-bit targets.
     pub fn num(&mut self, mut n: u32) {
-        let mut digits = [0u8; 20];
+        let mut digits = [0u8; 10];
         let mut i = digits.len();
         loop {
+            // n / 10 as a multiplication, exact for every u32: at opt-level z a division by a
+            // constant stays a division, a 512-byte library call where the CPU has no divide
+            // instruction (armv7).
+            let q = ((n as u64 * 0xCCCC_CCCD) >> 35) as u32;
             i -= 1;
-            digits[i] = b'0' + (n % 10) as u8;
-            n /= 10;
+            digits[i] = b'0' + (n - q * 10) as u8;
+            n = q;
             if n == 0 {
                 break;
             }

@@ -20,9 +20,10 @@ pub use transition::{transition, validate, Kernel, Prepared};
 /// reporting it in one line; the value is the exit status. Nothing is executed after a
 /// failed step.
 pub fn run<K: Kernel>(k: &mut K, blob: &[u8]) -> i32 {
-    let (err, name) = match Config::decode(blob) {
+    let mut cfg = Config::default();
+    let (err, name) = match cfg.decode_into(blob) {
         Err(e) => (e, &[][..]),
-        Ok(cfg) => {
+        Ok(()) => {
             let mut p = Prepared::default();
             let err = match validate(k, &cfg, &mut p) {
                 Err(e) => e,

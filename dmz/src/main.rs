@@ -8,45 +8,48 @@
 use dmz::config::MAX_CONFIG_LEN;
 use dmz::error::{Bad, Error, Step};
 use dmz::sys::Linux;
+use linux_raw_sys::general::O_RDONLY;
 
 linker::entry!(main);
 
 fn main(args: linker::Args) -> i32 {
+    let k = &mut Linux;
+    let usage = Error::invalid(Bad::Usage, 0);
+    let arg = |i| args.get(i).unwrap_or_default();
+    let fd = match (arg(1).to_bytes(), args.len()) {
+        // The caller handed fd n to dmz; it is owned here and closed after reading. If it is
+        // not open, read reports EBADF.
+        (b"--fd", 3) => match parse_fd(arg(2).to_bytes()) {
+            Some(fd) => fd,
+            None => return dmz::fail(k, usage, b""),
+        },
+        (path, 2) if !path.starts_with(b"-") => match dmz::sys::open(arg(1), O_RDONLY) {
+            Ok(fd) => fd,
+            Err(e) => return dmz::fail(k, Error::new(Step::OpenConfig, e, 0), path),
+        },
+        _ => return dmz::fail(k, usage, b""),
+    };
     // The config lives on the stack: fixed size, nothing to free, gone at exec. One byte
     // more than the maximum tells "too large" from "exactly the maximum".
     let mut buf = [0u8; MAX_CONFIG_LEN + 1];
-    match load(&args, &mut buf) {
-        Ok(n) => dmz::run(&mut Linux, &buf[..n]),
-        Err((e, name)) => dmz::fail(&mut Linux, e, name),
-    }
-}
-
-/// Reads the config named by the arguments into `buf`; returns its length. The config fd is
-/// closed before this returns, so it never reaches the target.
-fn load(args: &linker::Args, buf: &mut [u8]) -> Result<usize, (Error, &'static [u8])> {
-    let usage = (Error::invalid(Bad::Usage, 0), &[][..]);
-    let arg1 = args.get(1).ok_or(usage)?;
-    let fd = match (arg1.to_bytes(), args.len()) {
-        // The caller handed fd n to dmz; it is owned here and closed after reading. If it is
-        // not open, read reports EBADF.
-        (b"--fd", 3) => parse_fd(args.get(2).ok_or(usage)?.to_bytes()).ok_or(usage)?,
-        (path, 2) if !path.starts_with(b"-") => dmz::sys::open(arg1, linux_raw_sys::general::O_RDONLY)
-            .map_err(|e| (Error::new(Step::OpenConfig, e, 0), path))?,
-        _ => return Err(usage),
-    };
-    let r = read_all(fd, buf);
+    let r = read_all(fd, &mut buf);
+    // Closed before anything else happens, so it never reaches the target.
     dmz::sys::close(fd);
-    r.map_err(|e| (e, &[][..]))
+    match r {
+        Ok(n) => dmz::run(k, &buf[..n]),
+        Err(e) => dmz::fail(k, e, b""),
+    }
 }
 
 /// Reads to EOF from the fd's current offset: a file, a memfd (launcher rewinds it), a pipe.
 fn read_all(fd: i32, buf: &mut [u8]) -> Result<usize, Error> {
     let mut n = 0;
     loop {
-        if n == buf.len() {
-            return Err(Error::invalid(Bad::TooLarge, 0));
-        }
-        match linker::sys::read(fd, &mut buf[n..]) {
+        let rest = match buf.get_mut(n..) {
+            Some(rest) if !rest.is_empty() => rest,
+            _ => return Err(Error::invalid(Bad::TooLarge, 0)),
+        };
+        match linker::sys::read(fd, rest) {
             Ok(0) => return Ok(n),
             Ok(k) => n += k,
             Err(e) if e == linux_raw_sys::errno::EINTR as u16 => {}

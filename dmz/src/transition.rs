@@ -64,10 +64,6 @@ impl Default for Prepared {
     }
 }
 
-fn invalid(bad: Bad, num: u32) -> Error {
-    Error::invalid(bad, num)
-}
-
 /// Fills a NULL-terminated pointer array from a NUL-terminated string list; returns the
 /// number of strings, or `None` if the list does not end in NUL or does not fit.
 fn pointers<const N: usize>(list: &[u8], out: &mut [*const u8; N]) -> Option<usize> {
@@ -92,52 +88,53 @@ fn pointers<const N: usize>(list: &[u8], out: &mut [*const u8; N]) -> Option<usi
 /// the kernel's last capability, all before the first privileged call.
 #[inline(never)]
 pub fn validate<K: Kernel>(k: &mut K, c: &Config, p: &mut Prepared) -> Result<(), Error> {
-    let argc = pointers(c.args.0, &mut p.argv).ok_or(invalid(Bad::Args, 0))?;
-    if argc == 0 {
-        return Err(invalid(Bad::Args, 0));
-    }
+    let Some(1..) = pointers(c.args.0, &mut p.argv) else {
+        return Err(Error::invalid(Bad::Args, 0));
+    };
     if c.args.0[0] == 0 {
-        return Err(invalid(Bad::ProgramName, 0));
+        return Err(Error::invalid(Bad::ProgramName, 0));
     }
-    pointers(c.env.0, &mut p.envp).ok_or(invalid(Bad::Env, 0))?;
+    let Some(_) = pointers(c.env.0, &mut p.envp) else {
+        return Err(Error::invalid(Bad::Env, 0));
+    };
     let cwd = c.cwd.0;
     if !cwd.is_empty() && cwd.iter().position(|&b| b == 0) != Some(cwd.len() - 1) {
-        return Err(invalid(Bad::Cwd, 0));
+        return Err(Error::invalid(Bad::Cwd, 0));
     }
     if c.umask > 0o777 {
-        return Err(invalid(Bad::Umask, c.umask));
+        return Err(Error::invalid(Bad::Umask, c.umask));
     }
     for r in c.rlimits.iter() {
         if r.resource >= RLIM_NLIMITS {
-            return Err(invalid(Bad::RlimitResource, r.resource));
+            return Err(Error::invalid(Bad::RlimitResource, r.resource));
         }
         if r.soft > r.hard {
-            return Err(invalid(Bad::RlimitOrder, r.resource));
+            return Err(Error::invalid(Bad::RlimitOrder, r.resource));
         }
     }
     if c.oom_score_adj.is_some_and(|adj| !(-1000..=1000).contains(&adj)) {
-        return Err(invalid(Bad::OomScoreAdj, 0));
+        return Err(Error::invalid(Bad::OomScoreAdj, 0));
     }
     let mut prev = 2;
     for &fd in c.preserve_fds.iter() {
         if fd <= prev || fd > i32::MAX as u32 {
-            return Err(invalid(Bad::PreserveFds, fd));
+            return Err(Error::invalid(Bad::PreserveFds, fd));
         }
         prev = fd;
     }
     if let Some(bits) = c.securebits {
         if bits & !SECBITS_ALL != 0 {
-            return Err(invalid(Bad::Securebits, bits));
+            return Err(Error::invalid(Bad::Securebits, bits));
         }
         // The uid change needs keep-caps on (see set_keep_caps); locked off cannot be honoured.
         if bits & SECBIT_KEEP_CAPS_LOCKED != 0 && bits & SECBIT_KEEP_CAPS == 0 {
-            return Err(invalid(Bad::SecurebitsKeepCaps, 0));
+            return Err(Error::invalid(Bad::SecurebitsKeepCaps, 0));
         }
     }
     if let Some(s) = &c.seccomp {
         let n = s.program.0.len();
         if n == 0 || n % 8 != 0 || n / 8 > MAX_BPF_INSNS {
-            return Err(invalid(Bad::SeccompSize, 0));
+            return Err(Error::invalid(Bad::SeccompSize, 0));
         }
     }
     // The kernel's last capability: PR_CAPBSET_READ fails with EINVAL above it. Probing needs
@@ -155,7 +152,7 @@ pub fn validate<K: Kernel>(k: &mut K, c: &Config, p: &mut Prepared) -> Result<()
             (Bad::CapAmbient, caps.ambient),
         ] {
             if set & unknown != 0 {
-                return Err(invalid(bad, 63 - (set & unknown).leading_zeros()));
+                return Err(Error::invalid(bad, 63 - (set & unknown).leading_zeros()));
             }
         }
     }
@@ -402,13 +399,15 @@ fn exec_program<K: Kernel>(k: &mut K, c: &Config, p: &Prepared) -> Error {
     let mut seen_eacces = false;
     for dir in path.split(|&b| b == b':') {
         let dir: &[u8] = if dir.is_empty() { b"." } else { dir };
-        let len = dir.len() + 1 + prog.len();
-        if len > buf.len() {
-            return fail(ENAMETOOLONG);
+        // dir + "/" + prog (with its NUL); longer than PATH_MAX fails.
+        let mut len = 0;
+        for part in [dir, b"/", prog] {
+            for &b in part {
+                let Some(slot) = buf.get_mut(len) else { return fail(ENAMETOOLONG) };
+                *slot = b;
+                len += 1;
+            }
         }
-        buf[..dir.len()].copy_from_slice(dir);
-        buf[dir.len()] = b'/';
-        buf[dir.len() + 1..len].copy_from_slice(prog);
         match k.execve(&buf[..len], &p.argv, &p.envp) {
             EACCES => seen_eacces = true,
             // Not here: try the next directory (the list musl's and glibc's execvpe use).
