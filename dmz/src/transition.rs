@@ -86,7 +86,6 @@ fn pointers<const N: usize>(list: &[u8], out: &mut [*const u8; N]) -> Option<usi
 /// Step 1 (after decoding): everything the transition uses is checked before any state
 /// changes, so a config that fails here changes nothing. Also prepares argv/envp and probes
 /// the kernel's last capability, all before the first privileged call.
-#[inline(never)]
 pub fn validate<K: Kernel>(k: &mut K, c: &Config, p: &mut Prepared) -> Result<(), Error> {
     let Some(1..) = pointers(c.args.0, &mut p.argv) else {
         return Err(Error::invalid(Bad::Args, 0));
@@ -386,7 +385,6 @@ pub fn program<'a>(c: &Config<'a>) -> &'a [u8] {
 /// and moves on, anything else stops. Returns the error: EACCES if any candidate was found but
 /// not executable (exit 126), else ENOENT (exit 127).
 /// References: execve(2), exec(3) "execvp".
-#[inline(never)]
 fn exec_program<K: Kernel>(k: &mut K, c: &Config, p: &Prepared) -> Error {
     let prog = program(c);
     let fail = |e| Error::new(Step::Exec, e, 0);
