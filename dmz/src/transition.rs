@@ -395,22 +395,41 @@ fn exec_program<K: Kernel>(k: &mut K, c: &Config, p: &Prepared) -> Error {
     let path = strings(c.env.0).find_map(|e| e.strip_prefix(b"PATH=")).unwrap_or(DEFAULT_PATH);
     let mut buf = [0u8; PATH_MAX];
     let mut seen_eacces = false;
-    for dir in path.split(|&b| b == b':') {
-        let dir: &[u8] = if dir.is_empty() { b"." } else { dir };
-        // dir + "/" + prog (with its NUL); longer than PATH_MAX fails.
-        let mut len = 0;
-        for part in [dir, b"/", prog] {
-            for &b in part {
-                let Some(slot) = buf.get_mut(len) else { return fail(ENAMETOOLONG) };
-                *slot = b;
+    let mut len = 0;
+    // One pass over PATH: a directory's bytes go straight into `buf`; each ':' and the end
+    // (None) complete the candidate and try it.
+    let mut bytes = path.iter();
+    loop {
+        let next = bytes.next();
+        let empty = len == 0;
+        let mut put = |b: &u8| match buf.get_mut(len) {
+            Some(slot) => {
+                *slot = *b;
                 len += 1;
+                true
             }
+            None => false,
+        };
+        if let Some(b) = next.filter(|&&b| b != b':') {
+            if put(b) {
+                continue;
+            }
+            return fail(ENAMETOOLONG);
+        }
+        // dir + "/" + prog (with its NUL); an empty dir is the current one; longer than
+        // PATH_MAX fails.
+        if !((!empty || put(&b'.')) && put(&b'/') && prog.iter().all(put)) {
+            return fail(ENAMETOOLONG);
         }
         match k.execve(&buf[..len], &p.argv, &p.envp) {
             EACCES => seen_eacces = true,
             // Not here: try the next directory (the list musl's and glibc's execvpe use).
             ENOENT | ENOTDIR | 19 /* ENODEV */ | 110 /* ETIMEDOUT */ | 116 /* ESTALE */ => {}
             e => return fail(e),
+        }
+        len = 0;
+        if next.is_none() {
+            break;
         }
     }
     fail(if seen_eacces { EACCES } else { ENOENT })

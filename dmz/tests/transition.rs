@@ -534,3 +534,53 @@ fn encode_decode_round_trip() {
     let b = blob(&minimal);
     assert_eq!(Config::decode(&b).unwrap(), minimal);
 }
+
+/// PATH candidates longer than PATH_MAX (4096 bytes with the NUL) are refused with
+/// ENAMETOOLONG before anything is executed from that directory; exactly 4096 is tried.
+#[test]
+fn path_candidates_are_bounded_by_path_max() {
+    let prog = "tool";
+    let fits = format!("/{}", "d".repeat(4096 - 1 - prog.len() - 1 - 1)); // dir + '/' + prog + NUL = 4096
+    let too_long = format!("{fits}x");
+    for (path, exec_tries, status, report) in [
+        (format!("PATH=/a:{fits}"), 2, 127, "dmz: unable to exec: ENOENT (tool)\n"),
+        (format!("PATH=/a:{too_long}:/b"), 1, 126, "dmz: unable to exec: ENAMETOOLONG (tool)\n"),
+    ] {
+        let o = owned(&[prog], &[path.as_str()], "");
+        let mut c = full(&o);
+        c.caps = None;
+        c.seccomp = None;
+        let mut k = Recorder::new();
+        assert_eq!(run(&mut k, &c), status);
+        let execs: Vec<&Call> = k.calls.iter().filter(|c| matches!(c, Call::Execve(_))).collect();
+        assert_eq!(execs.len(), exec_tries);
+        assert_eq!(execs[0], &Call::Execve("/a/tool".into()));
+        if exec_tries == 2 {
+            assert_eq!(execs[1], &Call::Execve(format!("{fits}/tool")));
+            assert_eq!(format!("{fits}/tool").len() + 1, 4096);
+        }
+        assert_eq!(k.reports, vec![report.to_string()]);
+    }
+}
+
+/// An empty PATH is the current directory only; a trailing ':' adds it at the end.
+#[test]
+fn empty_path_entries_are_the_current_directory() {
+    for (path, want) in [("PATH=", vec!["./tool"]), ("PATH=/a:", vec!["/a/tool", "./tool"])] {
+        let o = owned(&["tool"], &[path], "");
+        let mut c = full(&o);
+        c.caps = None;
+        c.seccomp = None;
+        let mut k = Recorder::new();
+        assert_eq!(run(&mut k, &c), 127);
+        let execs: Vec<String> = k
+            .calls
+            .iter()
+            .filter_map(|c| match c {
+                Call::Execve(p) => Some(p.clone()),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(execs, want);
+    }
+}
