@@ -50,23 +50,30 @@ pub const SECBITS_ALL: u32 = 0xff;
 /// buffer, and the kernel's last capability.
 pub struct Prepared {
     pub last_cap: u32,
-    pub argv: [*const u8; MAX_ARGS + 1],
-    pub envp: [*const u8; MAX_ENV + 1],
+    /// argv (NULL-terminated, [`MAX_ARGS`] + 1 slots), then envp (same, [`MAX_ENV`] + 1):
+    /// one array, so it is initialised (and moved into place) in one go.
+    ptrs: [*const u8; MAX_ARGS + 1 + MAX_ENV + 1],
+}
+
+impl Prepared {
+    pub fn argv(&self) -> &[*const u8] {
+        &self.ptrs[..MAX_ARGS + 1]
+    }
+
+    pub fn envp(&self) -> &[*const u8] {
+        &self.ptrs[MAX_ARGS + 1..]
+    }
 }
 
 impl Default for Prepared {
     fn default() -> Self {
-        Prepared {
-            last_cap: 0,
-            argv: [core::ptr::null(); MAX_ARGS + 1],
-            envp: [core::ptr::null(); MAX_ENV + 1],
-        }
+        Prepared { last_cap: 0, ptrs: [core::ptr::null(); MAX_ARGS + 1 + MAX_ENV + 1] }
     }
 }
 
 /// Fills a NULL-terminated pointer array from a NUL-terminated string list; returns the
 /// number of strings, or `None` if the list does not end in NUL or does not fit.
-fn pointers<const N: usize>(list: &[u8], out: &mut [*const u8; N]) -> Option<usize> {
+fn pointers(list: &[u8], out: &mut [*const u8]) -> Option<usize> {
     if list.last().is_some_and(|&b| b != 0) {
         return None;
     }
@@ -87,13 +94,14 @@ fn pointers<const N: usize>(list: &[u8], out: &mut [*const u8; N]) -> Option<usi
 /// changes, so a config that fails here changes nothing. Also prepares argv/envp and probes
 /// the kernel's last capability, all before the first privileged call.
 pub fn validate<K: Kernel>(k: &mut K, c: &Config, p: &mut Prepared) -> Result<(), Error> {
-    let Some(1..) = pointers(c.args.0, &mut p.argv) else {
+    let (argv, envp) = p.ptrs.split_at_mut(MAX_ARGS + 1);
+    let Some(1..) = pointers(c.args.0, argv) else {
         return Err(Error::invalid(Bad::Args, 0));
     };
     if c.args.0[0] == 0 {
         return Err(Error::invalid(Bad::ProgramName, 0));
     }
-    let Some(_) = pointers(c.env.0, &mut p.envp) else {
+    let Some(_) = pointers(c.env.0, envp) else {
         return Err(Error::invalid(Bad::Env, 0));
     };
     let cwd = c.cwd.0;
@@ -393,7 +401,7 @@ fn exec_program<K: Kernel>(k: &mut K, c: &Config, p: &Prepared) -> Error {
     let fail = |e| Error::new(Step::Exec, e, 0);
     #[allow(clippy::manual_contains)] // slice::contains brings in memchr: ~200 bytes
     if prog.iter().any(|&b| b == b'/') {
-        return fail(k.execve(prog, &p.argv, &p.envp));
+        return fail(k.execve(prog, p.argv(), p.envp()));
     }
     let path = strings(c.env.0).find_map(|e| e.strip_prefix(b"PATH=")).unwrap_or(DEFAULT_PATH);
     let mut buf = [0u8; PATH_MAX];
@@ -424,7 +432,7 @@ fn exec_program<K: Kernel>(k: &mut K, c: &Config, p: &Prepared) -> Error {
         if !((!empty || put(&b'.')) && put(&b'/') && prog.iter().all(put)) {
             return fail(ENAMETOOLONG);
         }
-        match k.execve(&buf[..len], &p.argv, &p.envp) {
+        match k.execve(&buf[..len], p.argv(), p.envp()) {
             EACCES => seen_eacces = true,
             // Not here: try the next directory (the list musl's and glibc's execvpe use).
             ENOENT | ENOTDIR | 19 /* ENODEV */ | 110 /* ETIMEDOUT */ | 116 /* ESTALE */ => {}
