@@ -20,11 +20,13 @@ fn with_header(body: &[u8]) -> Vec<u8> {
 }
 
 fn sample() -> Vec<u8> {
-    let mut c = Config::default();
-    c.args = Bytes(b"/bin/true\0");
-    c.groups.extend([1, 2, 3]);
-    c.securebits = Some(0x15);
-    c.oom_score_adj = Some(-7);
+    let c = Config {
+        args: Bytes(b"/bin/true\0"),
+        groups: heapless::Vec::from_slice(&[1, 2, 3]).unwrap(),
+        securebits: Some(0x15),
+        oom_score_adj: Some(-7),
+        ..Config::default()
+    };
     blob(&c)[HEADER_LEN..].to_vec()
 }
 
