@@ -48,6 +48,7 @@ pub const SECBITS_ALL: u32 = 0xff;
 
 /// What [`validate`] prepared for the transition: argv/envp pointer arrays into the config
 /// buffer, and the kernel's last capability.
+#[repr(C)] // last_cap first: a short offset where it is used
 pub struct Prepared {
     pub last_cap: u32,
     /// argv (NULL-terminated, [`MAX_ARGS`] + 1 slots), then envp (same, [`MAX_ENV`] + 1):
