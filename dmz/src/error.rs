@@ -75,15 +75,15 @@ exec\0\0";
 
 /// Entry `n` of `table`, a list of NUL-terminated strings; empty past the end.
 fn entry(table: &'static [u8], n: usize) -> &'static [u8] {
-    let mut rest = table;
-    let mut i = 0;
-    while let Some(len) = rest.iter().position(|&b| b == 0) {
-        let (s, tail) = rest.split_at(len);
-        if i == n {
-            return s;
+    let (mut start, mut i) = (0, 0);
+    for (end, &b) in table.iter().enumerate() {
+        if b == 0 {
+            if i == n {
+                return table.get(start..end).unwrap_or_default(); // start ≤ end: no panic site
+            }
+            i += 1;
+            start = end + 1;
         }
-        rest = &tail[1..];
-        i += 1;
     }
     b""
 }
@@ -290,23 +290,23 @@ impl Line {
     /// `n` in decimal. u32, not u64: 64-bit division is a library call on 32-bit targets.
     pub fn num(&mut self, mut n: u32) {
         let mut digits = [0u8; 10];
-        let mut i = digits.len();
-        loop {
+        let mut start = digits.len();
+        for slot in digits.iter_mut().rev() {
             // n / 10 as a multiplication, exact for every u32: at opt-level z a division by a
             // constant stays a division, a 512-byte library call where the CPU has no divide
             // instruction (armv7).
             let q = ((n as u64 * 0xCCCC_CCCD) >> 35) as u32;
-            i -= 1;
-            digits[i] = b'0' + (n - q * 10) as u8;
+            *slot = b'0' + (n - q * 10) as u8;
+            start -= 1;
             n = q;
             if n == 0 {
                 break;
             }
         }
-        self.push(&digits[i..]);
+        self.push(digits.get(start..).unwrap_or_default());
     }
 
     pub fn as_bytes(&self) -> &[u8] {
-        &self.buf[..self.len]
+        self.buf.get(..self.len).unwrap_or_default() // len ≤ 512 (push): no panic site
     }
 }

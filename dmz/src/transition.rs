@@ -99,7 +99,7 @@ pub fn validate<K: Kernel>(k: &mut K, c: &Config, p: &mut Prepared) -> Result<()
     let Some(1..) = pointers(c.args.0, argv) else {
         return Err(Error::invalid(Bad::Args, 0));
     };
-    if c.args.0[0] == 0 {
+    if c.args.0.first() == Some(&0) {
         return Err(Error::invalid(Bad::ProgramName, 0));
     }
     let Some(_) = pointers(c.env.0, envp) else {
@@ -433,7 +433,9 @@ fn exec_program<K: Kernel>(k: &mut K, c: &Config, p: &Prepared) -> Error {
         if !((!empty || put(&b'.')) && put(&b'/') && prog.iter().all(put)) {
             return fail(ENAMETOOLONG);
         }
-        match k.execve(&buf[..len], p.argv(), p.envp()) {
+        // `get`, not `[..len]` (len ≤ PATH_MAX: every byte went through `put`): dmz keeps no
+        // panic site, so the panic machinery is left out of the binary.
+        match k.execve(buf.get(..len).unwrap_or_default(), p.argv(), p.envp()) {
             EACCES => seen_eacces = true,
             // Not here: try the next directory (the list musl's and glibc's execvpe use).
             ENOENT | ENOTDIR | 19 /* ENODEV */ | 110 /* ETIMEDOUT */ | 116 /* ESTALE */ => {}

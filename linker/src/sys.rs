@@ -147,7 +147,8 @@ pub fn write_all(fd: i32, mut buf: &[u8]) {
         // SAFETY: buf is a valid readable slice for the duration of the call.
         let ret = unsafe { syscall5(nr::__NR_write, fd as usize, buf.as_ptr() as usize, buf.len(), 0, 0) };
         match check(ret) {
-            Ok(n) => buf = &buf[n..],
+            // n ≤ buf.len(): write never reports more than it was given (no panic site).
+            Ok(n) => buf = buf.get(n..).unwrap_or_default(),
             Err(e) if e == linux_raw_sys::errno::EINTR as Errno => {}
             Err(_) => return,
         }
