@@ -75,17 +75,13 @@ exec\0\0";
 
 /// Entry `n` of `table`, a list of NUL-terminated strings; empty past the end.
 fn entry(table: &'static [u8], n: usize) -> &'static [u8] {
-    let (mut start, mut i) = (0, 0);
-    for (end, &b) in table.iter().enumerate() {
-        if b == 0 {
-            if i == n {
-                return table.get(start..end).unwrap_or_default(); // start ≤ end: no panic site
-            }
-            i += 1;
-            start = end + 1;
-        }
+    let mut rest = table;
+    for _ in 0..n {
+        let Some(len) = rest.iter().position(|&b| b == 0) else { return b"" };
+        rest = rest.get(len + 1..).unwrap_or_default();
     }
-    b""
+    let len = rest.iter().position(|&b| b == 0).unwrap_or(0);
+    rest.get(..len).unwrap_or_default()
 }
 
 /// What is wrong with a config (step [`Step::LoadConfig`]); `Error::num` adds a number where
