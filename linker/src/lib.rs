@@ -6,8 +6,9 @@
 //! - A panic handler that never formats (`core::fmt` costs ~4 KB).
 //! - `memcpy`, `memmove`, `memset`, `memcmp`, `bcmp`: compiler_builtins leaves them to libc on
 //!   Linux targets, and there is no libc here.
-//! - Raw syscalls rustix does not offer: [`execve`], [`exit_group`], [`seccomp_set_mode_filter`],
-//!   [`close_range`].
+//! - Raw syscalls: [`sys::syscall5`] (out of line, every syscall goes through it) and the
+//!   wrappers [`execve`], [`exit_group`], [`seccomp_set_mode_filter`], [`close_range`],
+//!   [`sys::read`], [`write_all`].
 //!
 //! The link recipe (linker script and flags) is `link.ld` and `recipe.rs` beside this crate.
 #![no_std]

@@ -1,5 +1,7 @@
-//! Raw syscalls that rustix does not offer (its `runtime` module, with execve and exit, is
-//! hidden since 1.1.5; its seccomp wrapper passes no program; it has no close_range).
+//! Raw syscalls: [`syscall5`], the one place that enters the kernel, and the wrappers the
+//! binaries need. dmz makes all its syscalls through here (its Linux kernel in dmz/src/sys.rs);
+//! rustix would do for most, but its execve and exit are hidden since 1.1.5, its seccomp
+//! wrapper passes no program, it has no close_range, and its wrappers cost more bytes.
 //!
 //! Every function here is one syscall. Return values follow the kernel convention: a value in
 //! -4095..=-1 is a negated errno. The register conventions are the kernel's (see syscall(2),
