@@ -22,14 +22,8 @@ struct Caller {
 
 fn caller() -> Caller {
     let sets = rustix::thread::capabilities(None).ok();
-    let bounding = (0..64u32)
-        .filter(|&n| {
-            rustix::thread::capability_is_in_bounding_set(rustix::thread::CapabilitySet::from_bits_retain(
-                1 << n,
-            ))
-            .unwrap_or(false)
-        })
-        .fold(0u64, |m, n| m | 1 << n);
+    let bounding =
+        crate::flags::cap_mask(crate::flags::last_cap(), rustix::thread::capability_is_in_bounding_set);
     Caller {
         effective: sets.map_or(0, |s| s.effective.bits()),
         permitted: sets.map_or(0, |s| s.permitted.bits()),
@@ -117,10 +111,7 @@ pub fn check(c: &Compiled, not_applied: &[String]) -> Vec<Finding> {
         });
     }
     // The running kernel.
-    let last_cap: u32 = std::fs::read_to_string("/proc/sys/kernel/cap_last_cap")
-        .ok()
-        .and_then(|s| s.trim().parse().ok())
-        .unwrap_or(40);
+    let last_cap = crate::flags::last_cap();
     let known = if last_cap >= 63 { !0 } else { (1u64 << (last_cap + 1)) - 1 };
     if let Some(k) = &c.caps {
         let all = k.bounding | k.effective | k.permitted | k.inheritable | k.ambient;

@@ -200,32 +200,31 @@ impl Flags {
     }
 }
 
+/// The capabilities 0..=`last` for which `has` answers yes, as a mask (for the bounding and
+/// ambient sets, which the kernel only answers one capability at a time).
+pub fn cap_mask(last: u32, has: fn(rustix::thread::CapabilitySet) -> rustix::io::Result<bool>) -> u64 {
+    (0..=last.min(63))
+        .filter(|&n| has(rustix::thread::CapabilitySet::from_bits_retain(1 << n)).unwrap_or(false))
+        .fold(0u64, |m, n| m | 1 << n)
+}
+
+/// The running kernel's last capability.
+pub fn last_cap() -> u32 {
+    std::fs::read_to_string("/proc/sys/kernel/cap_last_cap")
+        .ok()
+        .and_then(|s| s.trim().parse().ok())
+        .unwrap_or(63)
+}
+
 /// This process's capability sets (the base for +/- edits without --oci).
 fn current_caps() -> Option<Caps> {
     let sets = rustix::thread::capabilities(None).ok()?;
-    let last: u32 = std::fs::read_to_string("/proc/sys/kernel/cap_last_cap").ok()?.trim().parse().ok()?;
-    let bounding = (0..=last.min(63))
-        .filter(|&n| {
-            rustix::thread::capability_is_in_bounding_set(rustix::thread::CapabilitySet::from_bits_retain(
-                1 << n,
-            ))
-            .unwrap_or(false)
-        })
-        .fold(0u64, |m, n| m | 1 << n);
-    let ambient = (0..=last.min(63))
-        .filter(|&n| {
-            rustix::thread::capability_is_in_ambient_set(rustix::thread::CapabilitySet::from_bits_retain(
-                1 << n,
-            ))
-            .unwrap_or(false)
-        })
-        .fold(0u64, |m, n| m | 1 << n);
     Some(Caps {
-        bounding,
+        bounding: cap_mask(last_cap(), rustix::thread::capability_is_in_bounding_set),
         effective: sets.effective.bits(),
         permitted: sets.permitted.bits(),
         inheritable: sets.inheritable.bits(),
-        ambient,
+        ambient: cap_mask(last_cap(), rustix::thread::capability_is_in_ambient_set),
     })
 }
 
