@@ -7,6 +7,7 @@
 mod check;
 mod consistency;
 mod flags;
+mod init_config;
 mod names;
 mod oci;
 mod passwd;
@@ -60,10 +61,14 @@ enum Cmd {
         #[arg(long)]
         sealed: bool,
     },
-    /// Write the compiled config to a file (for images; run it with `dmz FILE`).
+    /// Write the compiled config to a file (for images; run it with `dmz FILE`), or with
+    /// --init the system-mode config of `init` from a TOML file.
     Compile {
         #[command(flatten)]
         source: Source,
+        /// init's system-mode config (TOML; see init/README.md) instead of a dmz config.
+        #[arg(long, value_name = "INIT.toml", conflicts_with_all = ["oci", "from_json"])]
+        init: Option<PathBuf>,
         #[arg(short, long, value_name = "FILE.pcfg")]
         output: PathBuf,
         /// Architecture whose dmz will run the file: the seccomp filter is compiled for it
@@ -111,13 +116,23 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
             let dmz = find_dmz(dmz)?;
             exec_dmz(&dmz, compiled, sealed).map(|()| ExitCode::SUCCESS)
         }
-        Cmd::Compile { source, output, arch, kernel } => {
-            let blob = load(&source, true, arch.unwrap_or_else(seccomp::Arch::native), kernel)?.0.encode()?;
+        Cmd::Compile { source, init, output, arch, kernel } => {
+            let blob = match init {
+                Some(toml) => init_config::compile_file(&toml, &mut |w| eprintln!("launcher: {w}"))?,
+                None => {
+                    load(&source, true, arch.unwrap_or_else(seccomp::Arch::native), kernel)?.0.encode()?
+                }
+            };
             std::fs::write(&output, blob).map_err(|e| format!("{}: {e}", output.display()))?;
             Ok(ExitCode::SUCCESS)
         }
         Cmd::Inspect { file, json } => {
             let blob = std::fs::read(&file).map_err(|e| format!("{}: {e}", file.display()))?;
+            if let Some(json) = init_config::inspect(&blob) {
+                let json = json.map_err(|e| format!("{}: {e}", file.display()))?;
+                println!("{}", serde_json::to_string_pretty(&json).expect("JSON value serializes"));
+                return Ok(ExitCode::SUCCESS);
+            }
             let view = view::decode(&blob).map_err(|e| format!("{}: {e}", file.display()))?;
             if json {
                 println!("{}", serde_json::to_string_pretty(&view).expect("the view serializes"));
@@ -169,7 +184,7 @@ fn load(
         }
         let mut c = oci::compile(&name, &process)?;
         src.flags.apply(&mut c)?;
-        add_home(&mut c);
+        oci::add_home(&mut c);
         (name, c)
     } else if let Some(path) = &src.from_json {
         let name = path.display().to_string();
@@ -236,17 +251,6 @@ fn compile_seccomp(
 fn parse_kernel(s: &str) -> Result<seccomp::KernelVersion, String> {
     seccomp::KernelVersion::from_release(s)
         .ok_or_else(|| format!("expected a kernel version such as 6.1, not {s:?}"))
-}
-
-/// runc sets HOME from the user's passwd entry when the config's env has none or an empty one
-/// ("/" if the user has no entry). dmz runs on the caller's root, so that is the host's
-/// /etc/passwd.
-fn add_home(c: &mut oci::Compiled) {
-    if c.env.iter().any(|e| e.starts_with("HOME=") && e.len() > "HOME=".len()) {
-        return;
-    }
-    c.env.retain(|e| e != "HOME=");
-    c.env.push(format!("HOME={}", passwd::home(c.uid).unwrap_or_else(|| "/".into())));
 }
 
 /// `--dmz`, else `$DMZKIT_DMZ`, else `dmz` next to this executable.

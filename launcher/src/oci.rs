@@ -320,3 +320,14 @@ impl Compiled {
         Ok(out)
     }
 }
+
+/// runc sets HOME from the user's passwd entry when the config's env has none or an empty one
+/// ("/" if the user has no entry). dmz runs on the caller's root, so that is the host's
+/// /etc/passwd.
+pub fn add_home(c: &mut Compiled) {
+    if c.env.iter().any(|e| e.starts_with("HOME=") && e.len() > "HOME=".len()) {
+        return;
+    }
+    c.env.retain(|e| e != "HOME=");
+    c.env.push(format!("HOME={}", crate::passwd::home(c.uid).unwrap_or_else(|| "/".into())));
+}

@@ -6,9 +6,10 @@
 //! - A panic handler that never formats (`core::fmt` costs ~4 KB).
 //! - `memcpy`, `memmove`, `memset`, `memcmp`, `bcmp`: compiler_builtins leaves them to libc on
 //!   Linux targets, and there is no libc here.
-//! - Raw syscalls: [`sys::syscall5`] (out of line, every syscall goes through it) and the
+//! - Raw syscalls: [`sys::syscall5`] (out of line, dmz's syscalls go through it) and the
 //!   wrappers [`execve`], [`exit_group`], [`seccomp_set_mode_filter`], [`close_range`],
-//!   [`sys::read`], [`write_all`].
+//!   [`sys::read`], [`write_all`], and for init [`sys::fork`], [`sys::sigprocmask`],
+//!   [`sys::signalfd`], [`sys::monotonic_ms`].
 //!
 //! The link recipe (linker script and flags) is `link.ld` and `recipe.rs` beside this crate.
 #![no_std]

@@ -156,3 +156,85 @@ pub fn write_all(fd: i32, mut buf: &[u8]) {
         }
     }
 }
+
+/// `clone(SIGCHLD, 0, ...)`: fork. Returns 0 in the child, the child's PID in the parent.
+///
+/// The child runs on a copy-on-write copy of the caller's memory, stack included (new stack
+/// pointer 0), exactly like fork(2); with no flag besides the exit signal the remaining clone
+/// arguments are ignored, so their differing order per architecture does not matter. Only
+/// sound in a single-threaded process without locks held (this runtime has neither threads
+/// nor a libc), which is why it is not in rustix.
+///
+/// References: clone(2), fork(2).
+pub fn fork() -> Result<u32, Errno> {
+    // SAFETY: clone with only SIGCHLD and a null stack duplicates the process like fork; the
+    // asm block returns normally in both processes and touches no memory.
+    let ret = unsafe { syscall5(nr::__NR_clone, nr::SIGCHLD as usize, 0, 0, 0, 0) };
+    check(ret).map(|pid| pid as u32)
+}
+
+/// A kernel signal set: bit `n - 1` is signal `n` (1..=64). The kernel's `sigset_t` is 64 bits
+/// on every architecture dmzkit supports (_NSIG = 64).
+pub type SigSet = u64;
+
+/// `how` for [`sigprocmask`] (include/uapi/asm-generic/signal-defs.h).
+pub const SIG_BLOCK: u32 = 0;
+pub const SIG_UNBLOCK: u32 = 1;
+pub const SIG_SETMASK: u32 = 2;
+
+/// `rt_sigprocmask(how, &set, &old, 8)`: changes the blocked signals; returns the old mask.
+///
+/// SIGKILL and SIGSTOP are silently left unblocked by the kernel. The mask is per thread and
+/// inherited across fork and execve. References: rt_sigprocmask(2), sigprocmask(2).
+pub fn sigprocmask(how: u32, set: SigSet) -> Result<SigSet, Errno> {
+    let mut old: SigSet = 0;
+    // SAFETY: both pointers refer to 8-byte sigsets alive for the call; size 8 = _NSIG / 8.
+    let ret = unsafe {
+        syscall5(
+            nr::__NR_rt_sigprocmask,
+            how as usize,
+            &set as *const SigSet as usize,
+            &mut old as *mut SigSet as usize,
+            8,
+            0,
+        )
+    };
+    check(ret).map(|_| old)
+}
+
+/// `signalfd4(-1, &mask, 8, SFD_CLOEXEC)`: a new fd from which the signals in `mask` are read
+/// synchronously, as 128-byte `struct signalfd_siginfo` records. The signals must also be
+/// blocked, or their default action happens before anyone reads them.
+/// References: signalfd(2).
+pub fn signalfd(mask: SigSet) -> Result<i32, Errno> {
+    // SAFETY: the mask pointer refers to an 8-byte sigset alive for the call.
+    let ret = unsafe {
+        syscall5(
+            nr::__NR_signalfd4,
+            usize::MAX,
+            &mask as *const SigSet as usize,
+            8,
+            nr::O_CLOEXEC as usize,
+            0,
+        )
+    };
+    check(ret).map(|fd| fd as i32)
+}
+
+/// `clock_gettime(CLOCK_MONOTONIC)` in milliseconds: time since boot, not counting suspend,
+/// never going backwards.
+///
+/// The raw syscall, not the vDSO (finding the vDSO needs the auxv parser, ~2.5 KB on i686).
+/// On 32-bit targets this is the original syscall with a 32-bit `tv_sec`, enough for 68
+/// years of uptime. References: clock_gettime(2).
+pub fn monotonic_ms() -> u64 {
+    let mut ts = [0isize; 2];
+    // SAFETY: ts is a `struct timespec` of the native `long` size, writable for the call.
+    let ret = unsafe {
+        syscall5(nr::__NR_clock_gettime, nr::CLOCK_MONOTONIC as usize, ts.as_mut_ptr() as usize, 0, 0, 0)
+    };
+    if check(ret).is_err() {
+        return 0;
+    }
+    ts[0] as u64 * 1000 + ts[1] as u64 / 1_000_000
+}
