@@ -2,14 +2,21 @@
 //! dmzkit's binaries as PID 1 and reports what was checked from inside.
 
 mod arch;
+mod artifacts;
 mod cmd;
+mod console;
+mod cpio;
 mod kernel;
+mod scenario;
 mod setup;
+mod suite;
+mod vm;
 
 use arch::Arch;
 use clap::{Parser, Subcommand};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
+use std::time::{Duration, Instant};
 
 #[derive(Parser)]
 #[command(name = "qemu-tests", about = "Boot dmzkit images on four architectures under QEMU")]
@@ -58,6 +65,54 @@ enum Cmd {
         #[arg(long)]
         refresh: bool,
     },
+    /// Build, boot every selected arch and suite, check from inside, report.
+    Test {
+        #[arg(long, value_enum, default_value = "all")]
+        arch: ArchSel,
+        #[command(flatten)]
+        opts: BootOpts,
+    },
+    /// Write the initramfs for one arch (for flashing, or to boot by hand).
+    Image {
+        #[arg(long, value_enum)]
+        arch: Arch,
+        #[arg(long, value_enum, default_value = "smoke")]
+        suite: SuiteSel,
+        #[arg(short, long, value_name = "FILE.cpio")]
+        output: PathBuf,
+    },
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+enum SuiteSel {
+    /// The stand-in PID 1: kernel, image, dmz and probes without dmzkit's init.
+    Smoke,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+enum AccelSel {
+    /// KVM for x86_64 if a short probe boot shows it works, else TCG.
+    Auto,
+    Tcg,
+    Kvm,
+}
+
+#[derive(clap::Args)]
+struct BootOpts {
+    /// Image(s) to boot.
+    #[arg(long, value_enum, num_args = 1.., default_values = ["smoke"])]
+    suite: Vec<SuiteSel>,
+    #[arg(long, value_enum, default_value = "auto")]
+    accel: AccelSel,
+    /// Seconds one VM may run before it is killed and reported.
+    #[arg(long, default_value_t = 120)]
+    deadline: u64,
+    /// Show every console line while the VM runs.
+    #[arg(long)]
+    echo: bool,
+    /// Re-resolve the kernel meta-packages even when kernels are cached.
+    #[arg(long)]
+    refresh: bool,
 }
 
 fn workspace_root() -> PathBuf {
@@ -91,6 +146,124 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
                 println!("{a}: {} {} ({})", k.package, k.version, k.image.display());
             }
         }
+        Cmd::Test { arch, opts } => return test(&arch.arches(), &opts),
+        Cmd::Image { arch, suite, output } => {
+            setup::ensure(&[], false)?;
+            let root = workspace_root();
+            let target = target_dir();
+            let k = kernel::get(&kernel::cache_dir(&target), arch, false)?;
+            let (_, art) = artifacts::build(&root, &target, &[arch])?.remove(0);
+            let img = make_image(arch, suite, &art, &k, &work_dir(&target, arch))?;
+            let bytes = img.archive.to_bytes();
+            std::fs::write(&output, &bytes).map_err(|e| format!("{}: {e}", output.display()))?;
+            println!("{}: {} bytes, {arch} {suite:?} image (kernel {} {})", output.display(), bytes.len(), k.package, k.version);
+        }
     }
     Ok(ExitCode::SUCCESS)
+}
+
+fn work_dir(target: &Path, arch: Arch) -> PathBuf {
+    target.join("qemu-work").join(arch.name())
+}
+
+fn make_image(arch: Arch, suite: SuiteSel, art: &artifacts::Artifacts, k: &kernel::Kernel, work: &Path) -> Result<suite::Image, String> {
+    match suite {
+        SuiteSel::Smoke => suite::smoke(arch, art, k, work),
+    }
+}
+
+/// One boot's results, for the summary.
+struct ArchRun {
+    arch: Arch,
+    suite: SuiteSel,
+    outcomes: Vec<suite::Outcome>,
+    elapsed: Duration,
+    /// Kernel start → PID 1 start, PID 1 start → first service exec (ms).
+    timing: Option<(u64, u64)>,
+}
+
+fn test(arches: &[Arch], opts: &BootOpts) -> Result<ExitCode, String> {
+    let started = Instant::now();
+    setup::ensure(arches, true)?;
+    let root = workspace_root();
+    let target = target_dir();
+    let cache = kernel::cache_dir(&target);
+    let mut kernels = Vec::new();
+    for &a in arches {
+        let k = kernel::get(&cache, a, opts.refresh)?;
+        println!("kernel {a}: {} {}", k.package, k.version);
+        kernels.push(k);
+    }
+    let built = artifacts::build(&root, &target, arches)?;
+    let mut runs = Vec::new();
+    let mut kvm: Option<bool> = None;
+    for ((arch, art), k) in built.iter().zip(&kernels) {
+        for &suite in &opts.suite {
+            let work = work_dir(&target, *arch);
+            let img = make_image(*arch, suite, art, k, &work)?;
+            let initrd = work.join(format!("{suite:?}.cpio").to_lowercase());
+            std::fs::write(&initrd, img.archive.to_bytes()).map_err(|e| format!("{}: {e}", initrd.display()))?;
+            let accel = match (opts.accel, arch) {
+                (AccelSel::Kvm, Arch::X86_64) => vm::Accel::Kvm,
+                (AccelSel::Auto, Arch::X86_64) => {
+                    let ok = *kvm.get_or_insert_with(|| {
+                        let ok = vm::kvm_works(&k.image, &initrd, console::BOOT);
+                        println!("accel: KVM {}", if ok { "works, using it for x86_64" } else { "not usable here, using TCG" });
+                        ok
+                    });
+                    if ok { vm::Accel::Kvm } else { vm::Accel::Tcg }
+                }
+                _ => vm::Accel::Tcg,
+            };
+            let spec = vm::Spec { arch: *arch, kernel: &k.image, initrd: &initrd, accel, deadline: Duration::from_secs(opts.deadline), append: "", echo: opts.echo };
+            println!("boot {arch} {suite:?} ({accel:?})");
+            let b = vm::boot(&spec)?;
+            let c = console::Console::parse(&b.lines);
+            let mut outcomes: Vec<suite::Outcome> = img.checks.iter().map(|(name, check)| suite::Outcome { name: name.clone(), result: check(&c) }).collect();
+            if b.timed_out {
+                outcomes.push(suite::Outcome { name: "deadline".into(), result: Err(format!("killed after {} s; console tail:\n{}", opts.deadline, indent(&b.tail(25)))) });
+            }
+            let failed = outcomes.iter().any(|o| o.result.is_err());
+            for o in &outcomes {
+                match &o.result {
+                    Ok(d) => println!("  PASS {arch} {}: {d}", o.name),
+                    Err(d) => println!("  FAIL {arch} {}: {d}", o.name),
+                }
+            }
+            if failed && !b.timed_out {
+                println!("  console tail ({arch}):\n{}", indent(&b.tail(25)));
+                if !b.stderr.trim().is_empty() {
+                    println!("  qemu stderr: {}", b.stderr.trim());
+                }
+            }
+            let timing = first_service_timing(&c);
+            println!("  {arch} {suite:?}: {:.1} s launch to power-off{}", b.elapsed.as_secs_f64(),
+                timing.map(|(k, s)| format!(", PID 1 at {k} ms, first service exec {s} ms later")).unwrap_or_default());
+            runs.push(ArchRun { arch: *arch, suite, outcomes, elapsed: b.elapsed, timing });
+        }
+    }
+    let passed: usize = runs.iter().map(|r| r.outcomes.iter().filter(|o| o.result.is_ok()).count()).sum();
+    let failed: usize = runs.iter().map(|r| r.outcomes.iter().filter(|o| o.result.is_err()).count()).sum();
+    println!();
+    for r in &runs {
+        let bad = r.outcomes.iter().filter(|o| o.result.is_err()).count();
+        println!("{:8} {:6} {} ({} checks, {:.1} s){}", r.arch.name(), format!("{:?}", r.suite).to_lowercase(),
+            if bad == 0 { "ok" } else { "FAILED" }, r.outcomes.len(), r.elapsed.as_secs_f64(),
+            r.timing.map(|(k, s)| format!(", kernel→PID 1 {k} ms, PID 1→first service {s} ms")).unwrap_or_default());
+    }
+    println!("total {:.0} s", started.elapsed().as_secs_f64());
+    println!("{passed} passed, {failed} failed");
+    Ok(if failed == 0 { ExitCode::SUCCESS } else { ExitCode::FAILURE })
+}
+
+/// (PID 1 start, first service exec − PID 1 start) in ms, from the first service's probe.
+fn first_service_timing(c: &console::Console) -> Option<(u64, u64)> {
+    let tag = scenario::services().into_iter().map(|s| s.tag).find(|t| c.get(t, "exec-ms").is_some())?;
+    let exec: u64 = c.get(tag, "exec-ms")?.parse().ok()?;
+    let init: u64 = c.get(tag, "init-start-ms")?.parse().ok()?;
+    Some((init, exec.saturating_sub(init)))
+}
+
+fn indent(s: &str) -> String {
+    s.lines().map(|l| format!("    | {l}")).collect::<Vec<_>>().join("\n")
 }

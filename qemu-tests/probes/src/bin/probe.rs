@@ -3,7 +3,7 @@
 //! | mode | what it does |
 //! |---|---|
 //! | `observe TAG [bind80] [hold]` | reports credentials, caps, NNP, seccomp, umask, rlimits, timing; optionally binds :80, optionally stays up |
-//! | `setcap SRC DST` | copies SRC to DST and gives the copy `cap_net_bind_service=ep` (security.capability xattr) |
+//! | `setcap SRC DST` | mounts a tmpfs on DST's directory, copies SRC to DST and gives the copy `cap_net_bind_service=ep` (security.capability xattr) |
 //! | `orphans N` | leaves N orphans (half already zombies) to PID 1 and checks that they are reaped |
 //! | `crash TAG` | reports its start time, then kills itself with SIGSEGV |
 //! | `ignore-term TAG` | ignores SIGTERM and stays up |
@@ -163,6 +163,18 @@ fn setcap(src: &[u8], dst: &[u8]) -> i32 {
 }
 
 fn copy_with_caps(src: &[u8], dst: &[u8]) -> Result<(), (&'static [u8], sys::Errno)> {
+    // A fresh tmpfs without MS_NOSUID: on a nosuid mount (as /run usually is) the kernel
+    // ignores file capabilities at exec.
+    let slash = dst.iter().rposition(|&b| b == b'/').filter(|&i| i > 0).ok_or((&b"destination directory"[..], 22))?;
+    let mut dir = [0u8; 256];
+    dir[..slash].copy_from_slice(&dst[..slash]);
+    let dir = &dir[..slash + 1];
+    match sys::mkdir(dir, 0o755) {
+        Ok(_) => {}
+        Err(e) if e == linux_raw_sys::errno::EEXIST as u16 => {}
+        Err(e) => return Err((b"mkdir", e)),
+    }
+    sys::mount(b"tmpfs\0", dir, b"tmpfs\0", nr::MS_NODEV).map_err(|e| (&b"mount tmpfs"[..], e))?;
     let inf = sys::open(src, nr::O_RDONLY | nr::O_CLOEXEC, 0).map_err(|e| (&b"open source"[..], e))?;
     let outf = sys::open(dst, nr::O_WRONLY | nr::O_CREAT | nr::O_TRUNC | nr::O_CLOEXEC, 0o755)
         .map_err(|e| (&b"create copy"[..], e))?;
