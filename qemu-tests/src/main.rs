@@ -156,7 +156,13 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
             let img = make_image(arch, suite, &art, &k, &work_dir(&target, arch))?;
             let bytes = img.archive.to_bytes();
             std::fs::write(&output, &bytes).map_err(|e| format!("{}: {e}", output.display()))?;
-            println!("{}: {} bytes, {arch} {suite:?} image (kernel {} {})", output.display(), bytes.len(), k.package, k.version);
+            println!(
+                "{}: {} bytes, {arch} {suite:?} image (kernel {} {})",
+                output.display(),
+                bytes.len(),
+                k.package,
+                k.version
+            );
         }
     }
     Ok(ExitCode::SUCCESS)
@@ -166,7 +172,13 @@ fn work_dir(target: &Path, arch: Arch) -> PathBuf {
     target.join("qemu-work").join(arch.name())
 }
 
-fn make_image(arch: Arch, suite: SuiteSel, art: &artifacts::Artifacts, k: &kernel::Kernel, work: &Path) -> Result<suite::Image, String> {
+fn make_image(
+    arch: Arch,
+    suite: SuiteSel,
+    art: &artifacts::Artifacts,
+    k: &kernel::Kernel,
+    work: &Path,
+) -> Result<suite::Image, String> {
     match suite {
         SuiteSel::Smoke => suite::smoke(arch, art, k, work),
     }
@@ -202,26 +214,53 @@ fn test(arches: &[Arch], opts: &BootOpts) -> Result<ExitCode, String> {
             let work = work_dir(&target, *arch);
             let img = make_image(*arch, suite, art, k, &work)?;
             let initrd = work.join(format!("{suite:?}.cpio").to_lowercase());
-            std::fs::write(&initrd, img.archive.to_bytes()).map_err(|e| format!("{}: {e}", initrd.display()))?;
+            std::fs::write(&initrd, img.archive.to_bytes())
+                .map_err(|e| format!("{}: {e}", initrd.display()))?;
             let accel = match (opts.accel, arch) {
                 (AccelSel::Kvm, Arch::X86_64) => vm::Accel::Kvm,
                 (AccelSel::Auto, Arch::X86_64) => {
                     let ok = *kvm.get_or_insert_with(|| {
                         let ok = vm::kvm_works(&k.image, &initrd, console::BOOT);
-                        println!("accel: KVM {}", if ok { "works, using it for x86_64" } else { "not usable here, using TCG" });
+                        println!(
+                            "accel: KVM {}",
+                            if ok { "works, using it for x86_64" } else { "not usable here, using TCG" }
+                        );
                         ok
                     });
-                    if ok { vm::Accel::Kvm } else { vm::Accel::Tcg }
+                    if ok {
+                        vm::Accel::Kvm
+                    } else {
+                        vm::Accel::Tcg
+                    }
                 }
                 _ => vm::Accel::Tcg,
             };
-            let spec = vm::Spec { arch: *arch, kernel: &k.image, initrd: &initrd, accel, deadline: Duration::from_secs(opts.deadline), append: "", echo: opts.echo };
+            let spec = vm::Spec {
+                arch: *arch,
+                kernel: &k.image,
+                initrd: &initrd,
+                accel,
+                deadline: Duration::from_secs(opts.deadline),
+                append: "",
+                echo: opts.echo,
+            };
             println!("boot {arch} {suite:?} ({accel:?})");
             let b = vm::boot(&spec)?;
             let c = console::Console::parse(&b.lines);
-            let mut outcomes: Vec<suite::Outcome> = img.checks.iter().map(|(name, check)| suite::Outcome { name: name.clone(), result: check(&c) }).collect();
+            let mut outcomes: Vec<suite::Outcome> = img
+                .checks
+                .iter()
+                .map(|(name, check)| suite::Outcome { name: name.clone(), result: check(&c) })
+                .collect();
             if b.timed_out {
-                outcomes.push(suite::Outcome { name: "deadline".into(), result: Err(format!("killed after {} s; console tail:\n{}", opts.deadline, indent(&b.tail(25)))) });
+                outcomes.push(suite::Outcome {
+                    name: "deadline".into(),
+                    result: Err(format!(
+                        "killed after {} s; console tail:\n{}",
+                        opts.deadline,
+                        indent(&b.tail(25))
+                    )),
+                });
             }
             let failed = outcomes.iter().any(|o| o.result.is_err());
             for o in &outcomes {
@@ -237,8 +276,13 @@ fn test(arches: &[Arch], opts: &BootOpts) -> Result<ExitCode, String> {
                 }
             }
             let timing = first_service_timing(&c);
-            println!("  {arch} {suite:?}: {:.1} s launch to power-off{}", b.elapsed.as_secs_f64(),
-                timing.map(|(k, s)| format!(", PID 1 at {k} ms, first service exec {s} ms later")).unwrap_or_default());
+            println!(
+                "  {arch} {suite:?}: {:.1} s launch to power-off{}",
+                b.elapsed.as_secs_f64(),
+                timing
+                    .map(|(k, s)| format!(", PID 1 at {k} ms, first service exec {s} ms later"))
+                    .unwrap_or_default()
+            );
             runs.push(ArchRun { arch: *arch, suite, outcomes, elapsed: b.elapsed, timing });
         }
     }
@@ -247,9 +291,17 @@ fn test(arches: &[Arch], opts: &BootOpts) -> Result<ExitCode, String> {
     println!();
     for r in &runs {
         let bad = r.outcomes.iter().filter(|o| o.result.is_err()).count();
-        println!("{:8} {:6} {} ({} checks, {:.1} s){}", r.arch.name(), format!("{:?}", r.suite).to_lowercase(),
-            if bad == 0 { "ok" } else { "FAILED" }, r.outcomes.len(), r.elapsed.as_secs_f64(),
-            r.timing.map(|(k, s)| format!(", kernel→PID 1 {k} ms, PID 1→first service {s} ms")).unwrap_or_default());
+        println!(
+            "{:8} {:6} {} ({} checks, {:.1} s){}",
+            r.arch.name(),
+            format!("{:?}", r.suite).to_lowercase(),
+            if bad == 0 { "ok" } else { "FAILED" },
+            r.outcomes.len(),
+            r.elapsed.as_secs_f64(),
+            r.timing
+                .map(|(k, s)| format!(", kernel→PID 1 {k} ms, PID 1→first service {s} ms"))
+                .unwrap_or_default()
+        );
     }
     println!("total {:.0} s", started.elapsed().as_secs_f64());
     println!("{passed} passed, {failed} failed");

@@ -26,7 +26,8 @@ pub struct Service {
 impl Service {
     /// A whole OCI config.json around the process object.
     pub fn config_json(&self) -> String {
-        serde_json::to_string_pretty(&json!({ "ociVersion": "1.0.2", "process": self.process })).expect("json")
+        serde_json::to_string_pretty(&json!({ "ociVersion": "1.0.2", "process": self.process }))
+            .expect("json")
     }
 }
 

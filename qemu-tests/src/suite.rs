@@ -64,7 +64,9 @@ fn compile(art: &Artifacts, s: &Service, work: &Path) -> Result<Vec<u8>, String>
     let json = work.join(format!("{}.json", s.tag));
     let pcfg = work.join(format!("{}.pcfg", s.tag));
     fs::write(&json, s.config_json()).map_err(|e| format!("{}: {e}", json.display()))?;
-    crate::cmd::output(Command::new(&art.launcher).arg("compile").arg("--oci").arg(&json).arg("-o").arg(&pcfg))?;
+    crate::cmd::output(
+        Command::new(&art.launcher).arg("compile").arg("--oci").arg(&json).arg("-o").arg(&pcfg),
+    )?;
     read(&pcfg)
 }
 
@@ -108,7 +110,10 @@ pub fn smoke(arch: Arch, art: &Artifacts, kernel: &Kernel, work: &Path) -> Resul
     a.file("init", 0o755, read(&art.smoke_init)?);
     let mut tab = vec![format!("setcap /bin/probe setcap /bin/probe {}", scenario::CAPS_COPY)];
     let mut checks: Vec<(String, Check)> = vec![
-        ("boot".into(), Box::new(|c: &Console| c.find(console::BOOT).map(str::to_string).ok_or("no boot marker".into()))),
+        (
+            "boot".into(),
+            Box::new(|c: &Console| c.find(console::BOOT).map(str::to_string).ok_or("no boot marker".into())),
+        ),
         ("setcap".into(), verdict_check("setcap")),
     ];
     for s in scenario::services() {

@@ -56,7 +56,18 @@ pub fn command(spec: &Spec) -> Command {
     let (qemu, _) = spec.arch.qemu();
     let mut c = Command::new(qemu);
     c.args(spec.arch.machine_args());
-    c.args(["-m", "256", "-display", "none", "-monitor", "none", "-serial", "stdio", "-no-reboot", "-nodefaults"]);
+    c.args([
+        "-m",
+        "256",
+        "-display",
+        "none",
+        "-monitor",
+        "none",
+        "-serial",
+        "stdio",
+        "-no-reboot",
+        "-nodefaults",
+    ]);
     match spec.accel {
         Accel::Tcg => c.args(["-accel", "tcg"]),
         Accel::Kvm => c.args(["-accel", "kvm"]),

@@ -165,7 +165,8 @@ fn setcap(src: &[u8], dst: &[u8]) -> i32 {
 fn copy_with_caps(src: &[u8], dst: &[u8]) -> Result<(), (&'static [u8], sys::Errno)> {
     // A fresh tmpfs without MS_NOSUID: on a nosuid mount (as /run usually is) the kernel
     // ignores file capabilities at exec.
-    let slash = dst.iter().rposition(|&b| b == b'/').filter(|&i| i > 0).ok_or((&b"destination directory"[..], 22))?;
+    let slash =
+        dst.iter().rposition(|&b| b == b'/').filter(|&i| i > 0).ok_or((&b"destination directory"[..], 22))?;
     let mut dir = [0u8; 256];
     dir[..slash].copy_from_slice(&dst[..slash]);
     let dir = &dir[..slash + 1];
