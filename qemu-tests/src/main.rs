@@ -190,8 +190,7 @@ struct ArchRun {
     suite: SuiteSel,
     outcomes: Vec<suite::Outcome>,
     elapsed: Duration,
-    /// Kernel start → PID 1 start, PID 1 start → first service exec (ms).
-    timing: Option<(u64, u64)>,
+    timing: Option<Timing>,
 }
 
 fn test(arches: &[Arch], opts: &BootOpts) -> Result<ExitCode, String> {
@@ -275,13 +274,11 @@ fn test(arches: &[Arch], opts: &BootOpts) -> Result<ExitCode, String> {
                     println!("  qemu stderr: {}", b.stderr.trim());
                 }
             }
-            let timing = first_service_timing(&c);
+            let timing = boot_timing(&c);
             println!(
                 "  {arch} {suite:?}: {:.1} s launch to power-off{}",
                 b.elapsed.as_secs_f64(),
-                timing
-                    .map(|(k, s)| format!(", PID 1 at {k} ms, first service exec {s} ms later"))
-                    .unwrap_or_default()
+                timing.map(|t| format!(", {}", t.describe())).unwrap_or_default()
             );
             runs.push(ArchRun { arch: *arch, suite, outcomes, elapsed: b.elapsed, timing });
         }
@@ -298,9 +295,7 @@ fn test(arches: &[Arch], opts: &BootOpts) -> Result<ExitCode, String> {
             if bad == 0 { "ok" } else { "FAILED" },
             r.outcomes.len(),
             r.elapsed.as_secs_f64(),
-            r.timing
-                .map(|(k, s)| format!(", kernel→PID 1 {k} ms, PID 1→first service {s} ms"))
-                .unwrap_or_default()
+            r.timing.map(|t| format!(", {}", t.describe())).unwrap_or_default()
         );
     }
     println!("total {:.0} s", started.elapsed().as_secs_f64());
@@ -308,12 +303,44 @@ fn test(arches: &[Arch], opts: &BootOpts) -> Result<ExitCode, String> {
     Ok(if failed == 0 { ExitCode::SUCCESS } else { ExitCode::FAILURE })
 }
 
-/// (PID 1 start, first service exec − PID 1 start) in ms, from the first service's probe.
-fn first_service_timing(c: &console::Console) -> Option<(u64, u64)> {
-    let tag = scenario::services().into_iter().map(|s| s.tag).find(|t| c.get(t, "exec-ms").is_some())?;
-    let exec: u64 = c.get(tag, "exec-ms")?.parse().ok()?;
-    let init: u64 = c.get(tag, "init-start-ms")?.parse().ok()?;
-    Some((init, exec.saturating_sub(init)))
+/// Boot timing on the kernel log's clock (µs since boot).
+#[derive(Clone, Copy, Debug)]
+struct Timing {
+    /// The kernel's "Run /init as init process".
+    run_init: u64,
+    /// The first program PID 1 started (the setup task).
+    first_child: u64,
+    /// The first service (the seed scenario's, through dmz).
+    first_service: u64,
+}
+
+impl Timing {
+    fn describe(&self) -> String {
+        format!(
+            "kernel→/init {:.0} ms, /init→first child {:.0} ms, /init→first service {:.0} ms",
+            self.run_init as f64 / 1000.0,
+            self.first_child.saturating_sub(self.run_init) as f64 / 1000.0,
+            self.first_service.saturating_sub(self.run_init) as f64 / 1000.0
+        )
+    }
+}
+
+/// Probes report their exec time on CLOCK_BOOTTIME; a root probe also reports the kernel
+/// log's timestamp of "Run /init" and one (log, CLOCK_BOOTTIME) pair to convert between them.
+fn boot_timing(c: &console::Console) -> Option<Timing> {
+    let (key, clock) = c.obs.iter().find(|((_, k), _)| k == "kmsg-clock")?;
+    let run_init: u64 = c.get(&key.0, "kmsg-run-init-us")?.parse().ok()?;
+    let mut it = clock.first()?.split(' ').map(|v| v.parse::<i64>());
+    let (Some(Ok(log)), Some(Ok(boottime))) = (it.next(), it.next()) else { return None };
+    let on_log_clock = |v: &str| v.parse::<i64>().ok().map(|t| (t + log - boottime).max(0) as u64);
+    let first_child = c
+        .obs
+        .iter()
+        .filter(|((_, k), _)| k == "exec-us")
+        .filter_map(|(_, v)| on_log_clock(v.first()?))
+        .min()?;
+    let first_service = on_log_clock(c.get(scenario::services()[0].tag, "exec-us")?)?;
+    Some(Timing { run_init, first_child, first_service })
 }
 
 fn indent(s: &str) -> String {

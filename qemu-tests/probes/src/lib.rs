@@ -170,18 +170,3 @@ pub fn parse_dec(s: &[u8]) -> Option<u64> {
     }
     Some(v)
 }
-
-/// The start time (field 22 of `/proc/<pid>/stat`, clock ticks since boot) of process `pid`,
-/// given as a NUL-terminated path like `b"/proc/1/stat\0"`.
-pub fn start_ticks(stat_path: &[u8]) -> Option<u64> {
-    let mut buf = [0u8; 1024];
-    let s = read_file(stat_path, &mut buf).ok()?;
-    // The command name (field 2) is in parentheses and may hold spaces: count after its ')'.
-    let close = s.iter().rposition(|&b| b == b')')?;
-    // Field 3 is the first after ')'; field 22 is the 20th from there.
-    let v = parse_dec(fields(&s[close + 1..]).nth(19)?);
-    v
-}
-
-/// USER_HZ: the unit of `/proc/<pid>/stat` times, 100 on every Linux architecture.
-pub const USER_HZ: u64 = 100;

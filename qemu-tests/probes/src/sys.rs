@@ -215,13 +215,21 @@ pub fn bind_tcp4(port: u16) -> Res {
     r
 }
 
-/// `clock_gettime(CLOCK_BOOTTIME)` in milliseconds (the clock /proc/<pid>/stat's start time
-/// and printk use, suspend aside).
-pub fn boottime_ms() -> u64 {
+/// `clock_gettime(CLOCK_BOOTTIME)` in microseconds.
+pub fn boottime_us() -> u64 {
     let mut ts = [0isize; 2];
     // SAFETY: ts is a valid native struct timespec (two longs) for the kernel to write.
     let _ = unsafe { syscall6(nr::__NR_clock_gettime, 7, ts.as_mut_ptr() as usize, 0, 0, 0, 0) };
-    ts[0] as u64 * 1000 + ts[1] as u64 / 1_000_000
+    ts[0] as u64 * 1_000_000 + ts[1] as u64 / 1000
+}
+
+/// `clock_gettime(CLOCK_BOOTTIME)` in milliseconds.
+pub fn boottime_ms() -> u64 {
+    boottime_us() / 1000
+}
+
+pub fn geteuid() -> usize {
+    int_call(nr::__NR_geteuid, 0, 0, 0).unwrap_or(usize::MAX)
 }
 
 pub fn sleep_ms(ms: u64) {
