@@ -219,7 +219,7 @@ fn test(arches: &[Arch], opts: &BootOpts) -> Result<ExitCode, String> {
                 (AccelSel::Kvm, Arch::X86_64) => vm::Accel::Kvm,
                 (AccelSel::Auto, Arch::X86_64) => {
                     let ok = *kvm.get_or_insert_with(|| {
-                        let ok = vm::kvm_works(&k.image, &initrd, console::BOOT);
+                        let ok = vm::kvm_works(&k.boot, &initrd, console::BOOT);
                         println!(
                             "accel: KVM {}",
                             if ok { "works, using it for x86_64" } else { "not usable here, using TCG" }
@@ -236,7 +236,7 @@ fn test(arches: &[Arch], opts: &BootOpts) -> Result<ExitCode, String> {
             };
             let spec = vm::Spec {
                 arch: *arch,
-                kernel: &k.image,
+                kernel: &k.boot,
                 initrd: &initrd,
                 accel,
                 deadline: Duration::from_secs(opts.deadline),

@@ -159,7 +159,7 @@ pub fn kvm_works(kernel: &Path, initrd: &Path, marker: &str) -> bool {
         kernel,
         initrd,
         accel: Accel::Kvm,
-        deadline: Duration::from_secs(8),
+        deadline: Duration::from_secs(6),
         append: "",
         echo: false,
     };
