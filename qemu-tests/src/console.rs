@@ -51,11 +51,6 @@ impl Console {
         self.obs.get(&(tag.to_string(), key.to_string())).and_then(|v| v.first()).map(String::as_str)
     }
 
-    /// Every value of observation (tag, key).
-    pub fn all(&self, tag: &str, key: &str) -> &[String] {
-        self.obs.get(&(tag.to_string(), key.to_string())).map(Vec::as_slice).unwrap_or(&[])
-    }
-
     /// The first line containing `marker`.
     pub fn find(&self, marker: &str) -> Option<&str> {
         self.lines.iter().find(|l| l.contains(marker)).map(String::as_str)
@@ -84,7 +79,7 @@ mod tests {
         let c = Console::parse(&lines);
         assert_eq!(c.get("seed", "CapPrm"), Some("0000000000000400"));
         assert_eq!(c.get("seed", "Groups"), Some(""));
-        assert_eq!(c.all("crash", "exec-ms"), ["10", "20"]);
+        assert_eq!(c.obs[&("crash".to_string(), "exec-ms".to_string())], ["10", "20"]);
         assert_eq!(c.verdicts["zombies"], (true, "8 orphans".to_string()));
         assert!(!c.verdicts["w"].0);
     }

@@ -270,6 +270,8 @@ struct ArchRun {
     arch: Arch,
     suite: SuiteSel,
     outcomes: Vec<suite::Outcome>,
+    /// Tests not yet implemented (reported as skipped).
+    todo: usize,
     elapsed: Duration,
     timing: Option<Timing>,
 }
@@ -287,6 +289,10 @@ fn test(arches: &[Arch], opts: &BootOpts) -> Result<ExitCode, String> {
         kernels.push(k);
     }
     let built = artifacts::build(&root, &target, arches)?;
+    if let Some((_, art)) = built.first() {
+        let init = art.init.as_ref().map(|p| p.display().to_string());
+        println!("dmzkit init: {}", init.unwrap_or_else(|| "not in this workspace".into()));
+    }
     let mut runs = Vec::new();
     let mut kvm: Option<bool> = None;
     for ((arch, art), k) in built.iter().zip(&kernels) {
@@ -342,6 +348,9 @@ fn test(arches: &[Arch], opts: &BootOpts) -> Result<ExitCode, String> {
                     )),
                 });
             }
+            for (name, why) in &img.todo {
+                println!("  TODO {arch} {name}: {why}");
+            }
             let failed = outcomes.iter().any(|o| o.result.is_err());
             for o in &outcomes {
                 match &o.result {
@@ -361,7 +370,14 @@ fn test(arches: &[Arch], opts: &BootOpts) -> Result<ExitCode, String> {
                 b.elapsed.as_secs_f64(),
                 timing.map(|t| format!(", {}", t.describe())).unwrap_or_default()
             );
-            runs.push(ArchRun { arch: *arch, suite, outcomes, elapsed: b.elapsed, timing });
+            runs.push(ArchRun {
+                arch: *arch,
+                suite,
+                outcomes,
+                todo: img.todo.len(),
+                elapsed: b.elapsed,
+                timing,
+            });
         }
     }
     let passed: usize = runs.iter().map(|r| r.outcomes.iter().filter(|o| o.result.is_ok()).count()).sum();
@@ -380,7 +396,11 @@ fn test(arches: &[Arch], opts: &BootOpts) -> Result<ExitCode, String> {
         );
     }
     println!("total {:.0} s", started.elapsed().as_secs_f64());
-    println!("{passed} passed, {failed} failed");
+    let todo: usize = runs.iter().map(|r| r.todo).sum();
+    if todo > 0 {
+        println!("{todo} tests not yet implemented (TODO lines above), counted as skipped");
+    }
+    println!("{passed} passed, {failed} failed, {todo} skipped");
     Ok(if failed == 0 { ExitCode::SUCCESS } else { ExitCode::FAILURE })
 }
 

@@ -29,6 +29,17 @@ pub type Check = Box<dyn Fn(&Console) -> Result<String, String>>;
 pub struct Image {
     pub archive: Archive,
     pub checks: Vec<(String, Check)>,
+    /// Tests issue 5 asks for that cannot run yet: (name, why). Reported as TODO and
+    /// counted as skipped, never as passed.
+    pub todo: Vec<(String, String)>,
+}
+
+/// The seccomp class needs a profile compiled for the target arch by the launcher (issue 3).
+pub fn seccomp_todo() -> (String, String) {
+    (
+        "seccomp-profile".into(),
+        "not yet implemented: needs the launcher's per-arch seccomp compiler (issue 3)".into(),
+    )
 }
 
 fn read(p: &Path) -> Result<Vec<u8>, String> {
@@ -147,7 +158,7 @@ pub fn smoke(arch: Arch, art: &Artifacts, kernel: &Kernel, work: &Path) -> Resul
         Box::new(|c: &Console| c.find(console::END).map(str::to_string).ok_or("no end marker".into())),
     ));
     a.file("etc/smoke.tab", 0o644, (tab.join("\n") + "\n").into_bytes());
-    Ok(Image { archive: a, checks })
+    Ok(Image { archive: a, checks, todo: vec![seccomp_todo()] })
 }
 
 /// The demo image (smoke variant): the setup task and the seed service only.

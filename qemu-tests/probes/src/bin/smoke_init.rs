@@ -58,9 +58,9 @@ fn run_line(line: &mut [u8]) {
     let mut starts = [0usize; ARGS_MAX + 1];
     let mut n = 0;
     let mut in_word = false;
-    for i in 0..line.len() {
-        if line[i] == b' ' || line[i] == b'\r' {
-            line[i] = 0;
+    for (i, b) in line.iter_mut().enumerate() {
+        if *b == b' ' || *b == b'\r' {
+            *b = 0;
             in_word = false;
         } else if !in_word {
             if n == starts.len() {
