@@ -33,7 +33,7 @@ struct Recorder {
     last_cap: u32,
     fail_at: Option<usize>,
     fail_errno: Errno,
-    fail_if: fn(&Call) -> Option<Errno>,
+    fail_if: FailIf,
     reports: Vec<String>,
 }
 
@@ -286,11 +286,16 @@ fn failure_at_each_step_stops_there() {
     assert_eq!(seen_steps, expected);
 }
 
+/// Which calls a recorder fails, and with which errno.
+type FailIf = fn(&Call) -> Option<Errno>;
+/// An edit that makes a valid config invalid.
+type Edit = Box<dyn Fn(&mut Config)>;
+
 #[test]
 fn failure_messages_are_exact() {
     let o = owned(&["/bin/true"], &[], "/srv");
     let c = full(&o);
-    let cases: [(fn(&Call) -> Option<Errno>, &str); 6] = [
+    let cases: [(FailIf, &str); 6] = [
         (|c| matches!(c, Call::Prlimit(..)).then_some(1), "dmz: unable to set rlimit: EPERM (resource 7)\n"),
         (
             |c| matches!(c, Call::CapbsetDrop(5)).then_some(1),
@@ -420,7 +425,7 @@ fn empty_groups_are_still_set() {
 #[test]
 fn invalid_configs_change_nothing() {
     let o = owned(&["/bin/true"], &[], "/");
-    let cases: Vec<(Box<dyn Fn(&mut Config)>, &str)> = vec![
+    let cases: Vec<(Edit, &str)> = vec![
         (
             Box::new(|c| c.caps.as_mut().unwrap().effective |= 1 << 41),
             "dmz: unable to load config: EINVAL (capabilities.effective: unknown to this kernel: capability 41)\n",

@@ -7,7 +7,8 @@
 //! - `memcpy`, `memmove`, `memset`, `memcmp`, `bcmp`: compiler_builtins leaves them to libc on
 //!   Linux targets, and there is no libc here.
 //! - Raw syscalls rustix does not offer: [`execve`], [`exit_group`], [`seccomp_set_mode_filter`],
-//!   [`close_range`].
+//!   [`close_range`], and for init [`sys::fork`], [`sys::sigprocmask`], [`sys::signalfd`],
+//!   [`sys::monotonic_ms`].
 //!
 //! The link recipe (linker script and flags) is `link.ld` and `recipe.rs` beside this crate.
 #![no_std]

@@ -30,6 +30,33 @@ impl Args {
         unsafe { Some(cstr(*self.argv.add(i))) }
     }
 
+    /// argv as the kernel passed it: a NULL-terminated array of `argc` strings. From index `i`
+    /// on it is itself a valid argv for execve.
+    pub fn argv(&self) -> *const *const u8 {
+        self.argv
+    }
+
+    /// Arguments `i..` as the kernel stored them: back to back, each followed by its NUL
+    /// ("ls\0-l\0"), the layout /proc/PID/cmdline shows (fs/exec.c copies the strings in
+    /// order into one block). `None` if there is no argument `i`, or if the strings are
+    /// somehow not contiguous (checked, never assumed).
+    pub fn strings_from(&self, i: usize) -> Option<&'static [u8]> {
+        let first = self.get(i)?.as_ptr() as *const u8;
+        let mut end = first;
+        for k in i..self.argc {
+            let s = self.get(k)?;
+            if s.as_ptr() as *const u8 != end {
+                return None;
+            }
+            // SAFETY: `s` and its NUL lie in the kernel's argument block, so one past its NUL
+            // is still within (or one past the end of) that block.
+            end = unsafe { end.add(s.to_bytes().len() + 1) };
+        }
+        // SAFETY: every byte from `first` to `end` belongs to the strings just checked to be
+        // contiguous; they live, unmodified, for the whole life of the process.
+        Some(unsafe { core::slice::from_raw_parts(first, end as usize - first as usize) })
+    }
+
     /// The environment as the kernel passed it: a NULL-terminated array of "KEY=VALUE".
     pub fn envp(&self) -> *const *const u8 {
         self.envp

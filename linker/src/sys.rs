@@ -59,6 +59,50 @@ unsafe fn syscall3(n: u32, a: usize, b: usize, c: usize) -> isize {
     ret
 }
 
+/// Like [`syscall3`], with a fourth argument.
+///
+/// # Safety
+/// The caller must pass arguments that are valid for syscall `n`.
+#[inline(always)]
+unsafe fn syscall4(n: u32, a: usize, b: usize, c: usize, d: usize) -> isize {
+    let ret: isize;
+    #[cfg(target_arch = "x86_64")]
+    // SAFETY: syscall clobbers only rcx and r11 besides rax; the caller vouches for the args.
+    unsafe {
+        asm!("syscall", inlateout("rax") n as isize => ret, in("rdi") a, in("rsi") b, in("rdx") c,
+             in("r10") d, lateout("rcx") _, lateout("r11") _, options(nostack))
+    };
+    #[cfg(target_arch = "aarch64")]
+    // SAFETY: svc returns in x0 and clobbers nothing else; the caller vouches for the args.
+    unsafe {
+        asm!("svc 0", in("x8") n, inlateout("x0") a as isize => ret, in("x1") b, in("x2") c,
+             in("x3") d, options(nostack))
+    };
+    #[cfg(target_arch = "arm")]
+    // SAFETY: as in syscall3, r7 is saved around the svc; the caller vouches for the args.
+    unsafe {
+        asm!("mov {save}, r7", "mov r7, {n}", "svc 0", "mov r7, {save}",
+             n = in(reg) n, save = out(reg) _,
+             inlateout("r0") a as isize => ret, in("r1") b, in("r2") c, in("r3") d, options(nostack))
+    };
+    #[cfg(target_arch = "riscv64")]
+    // SAFETY: ecall returns in a0 and clobbers nothing else; the caller vouches for the args.
+    unsafe {
+        asm!("ecall", in("a7") n, inlateout("a0") a as isize => ret, in("a1") b, in("a2") c,
+             in("a3") d, options(nostack))
+    };
+    #[cfg(target_arch = "x86")]
+    // SAFETY: the fourth argument belongs in esi, which asm! cannot take as an operand: it is
+    // swapped in and back out around int 0x80 (rustix does the same). int 0x80 returns in eax
+    // and clobbers nothing else; the caller vouches for the args.
+    unsafe {
+        asm!("xchg esi, {d}", "int 0x80", "xchg esi, {d}", d = in(reg) d,
+             inlateout("eax") n as isize => ret, in("ebx") a, in("ecx") b, in("edx") c,
+             options(nostack))
+    };
+    ret
+}
+
 /// `exit_group(code)`: ends every thread of the process.
 ///
 /// References: exit_group(2).
@@ -137,4 +181,78 @@ pub fn write_all(fd: i32, mut buf: &[u8]) {
             Err(_) => return,
         }
     }
+}
+
+/// `clone(SIGCHLD, 0, ...)`: fork. Returns 0 in the child, the child's PID in the parent.
+///
+/// The child runs on a copy-on-write copy of the caller's memory, stack included (new stack
+/// pointer 0), exactly like fork(2); with no flag besides the exit signal the remaining clone
+/// arguments are ignored, so their differing order per architecture does not matter. Only
+/// sound in a single-threaded process without locks held (this runtime has neither threads
+/// nor a libc), which is why it is not in rustix.
+///
+/// References: clone(2), fork(2).
+pub fn fork() -> Result<u32, Errno> {
+    // SAFETY: clone with only SIGCHLD and a null stack duplicates the process like fork; the
+    // asm block returns normally in both processes and touches no memory.
+    let ret = unsafe { syscall3(nr::__NR_clone, nr::SIGCHLD as usize, 0, 0) };
+    check(ret).map(|pid| pid as u32)
+}
+
+/// A kernel signal set: bit `n - 1` is signal `n` (1..=64). The kernel's `sigset_t` is 64 bits
+/// on every architecture dmzkit supports (_NSIG = 64).
+pub type SigSet = u64;
+
+/// `how` for [`sigprocmask`] (include/uapi/asm-generic/signal-defs.h).
+pub const SIG_BLOCK: u32 = 0;
+pub const SIG_UNBLOCK: u32 = 1;
+pub const SIG_SETMASK: u32 = 2;
+
+/// `rt_sigprocmask(how, &set, &old, 8)`: changes the blocked signals; returns the old mask.
+///
+/// SIGKILL and SIGSTOP are silently left unblocked by the kernel. The mask is per thread and
+/// inherited across fork and execve. References: rt_sigprocmask(2), sigprocmask(2).
+pub fn sigprocmask(how: u32, set: SigSet) -> Result<SigSet, Errno> {
+    let mut old: SigSet = 0;
+    // SAFETY: both pointers refer to 8-byte sigsets alive for the call; size 8 = _NSIG / 8.
+    let ret = unsafe {
+        syscall4(
+            nr::__NR_rt_sigprocmask,
+            how as usize,
+            &set as *const SigSet as usize,
+            &mut old as *mut SigSet as usize,
+            8,
+        )
+    };
+    check(ret).map(|_| old)
+}
+
+/// `signalfd4(-1, &mask, 8, SFD_CLOEXEC)`: a new fd from which the signals in `mask` are read
+/// synchronously, as 128-byte `struct signalfd_siginfo` records. The signals must also be
+/// blocked, or their default action happens before anyone reads them.
+/// References: signalfd(2).
+pub fn signalfd(mask: SigSet) -> Result<i32, Errno> {
+    // SAFETY: the mask pointer refers to an 8-byte sigset alive for the call.
+    let ret = unsafe {
+        syscall4(nr::__NR_signalfd4, usize::MAX, &mask as *const SigSet as usize, 8, nr::O_CLOEXEC as usize)
+    };
+    check(ret).map(|fd| fd as i32)
+}
+
+/// `clock_gettime(CLOCK_MONOTONIC)` in milliseconds: time since boot, not counting suspend,
+/// never going backwards.
+///
+/// The raw syscall, not the vDSO (finding the vDSO needs the auxv parser, ~2.5 KB on i686).
+/// On 32-bit targets this is the original syscall with a 32-bit `tv_sec`, enough for 68
+/// years of uptime. References: clock_gettime(2).
+pub fn monotonic_ms() -> u64 {
+    let mut ts = [0isize; 2];
+    // SAFETY: ts is a `struct timespec` of the native `long` size, writable for the call.
+    let ret = unsafe {
+        syscall3(nr::__NR_clock_gettime, nr::CLOCK_MONOTONIC as usize, ts.as_mut_ptr() as usize, 0)
+    };
+    if check(ret).is_err() {
+        return 0;
+    }
+    ts[0] as u64 * 1000 + ts[1] as u64 / 1_000_000
 }

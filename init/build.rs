@@ -1,0 +1,5 @@
+include!("../linker/recipe.rs");
+
+fn main() {
+    emit_link_recipe();
+}

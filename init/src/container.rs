@@ -1,0 +1,237 @@
+//! Container mode, `init [OPTIONS] [--] CMD [ARGS...]`: the tini/catatonit job. Start CMD,
+//! forward every signal to it, reap every zombie, exit with CMD's status.
+//!
+//! Options (tini's letters; `-w` is dumb-init's and tini's most requested missing feature
+//! rather than tini's "warn on reap"):
+//!
+//! | option | effect |
+//! |---|---|
+//! | `-s` | register as child subreaper (also with `TINI_SUBREAPER` set) |
+//! | `-g` | forward signals to CMD's process group (also with `TINI_KILL_PROCESS_GROUP` set) |
+//! | `-p SIG` | init gets SIG when its parent dies (PR_SET_PDEATHSIG) |
+//! | `-e CODE` | exit 0 when CMD exits with CODE (repeatable) |
+//! | `-v` | one line per event on stderr |
+//! | `-w` | after CMD exits, wait for every other child before exiting |
+//! | `--dmz FILE` | start CMD through the dmz transition of FILE (CMD, if given, replaces the config's args) |
+//!
+//! Exit status: CMD's exit code, 128 + the signal that killed it, 127 when CMD was not found,
+//! 126 when it could not be executed, 125 when init itself failed before CMD ran.
+
+use crate::child::{self, FAILED};
+use crate::events::{Event, Events, NEVER};
+use crate::log::{Log, Msg};
+use crate::sys::{self, Errno};
+use core::ffi::CStr;
+use linker::sys::SigSet;
+use linker::Args;
+
+const USAGE: &[u8] =
+    b"usage: init [-s] [-g] [-w] [-v] [-p SIGNAL] [-e CODE]... [--dmz FILE.pcfg] [--] CMD [ARGS...]
+       init poweroff | reboot | halt
+       init                (as PID 1, no arguments: system mode)
+";
+
+struct Opts {
+    subreaper: bool,
+    group: bool,
+    wait_all: bool,
+    verbose: bool,
+    /// Parent-death signal, 0 for none.
+    pdeathsig: u8,
+    /// Exit codes remapped to 0, one bit each.
+    expect: [u32; 8],
+    dmz: Option<&'static CStr>,
+    /// Index of CMD in argv; `args.len()` when there is none (only valid with --dmz).
+    cmd: usize,
+}
+
+/// A usage error: the message and the usage text on stderr, exit 125 (init failed before
+/// CMD ran, like any other failure of its own).
+fn usage_error(what: &[u8], arg: &[u8]) -> i32 {
+    Log::new(false).emit(Msg::error().s(what).s(arg));
+    sys::write(sys::fd(2), USAGE);
+    FAILED
+}
+
+/// A decimal exit code 0..=255.
+fn parse_code(s: &[u8]) -> Option<u8> {
+    if s.is_empty() || s.len() > 3 || !s.iter().all(u8::is_ascii_digit) {
+        return None;
+    }
+    let n = s.iter().fold(0u32, |n, &d| n * 10 + (d - b'0') as u32);
+    u8::try_from(n).ok()
+}
+
+/// Parses the options; `Err(status)` when init should exit right away (usage error, -h).
+fn parse(args: &Args) -> Result<Opts, i32> {
+    let mut o = Opts {
+        subreaper: args.env(b"TINI_SUBREAPER").is_some(),
+        group: args.env(b"TINI_KILL_PROCESS_GROUP").is_some(),
+        wait_all: false,
+        verbose: false,
+        pdeathsig: 0,
+        expect: [0; 8],
+        dmz: None,
+        cmd: args.len(),
+    };
+    let mut i = 1;
+    while let Some(arg) = args.get(i) {
+        let a = arg.to_bytes();
+        i += 1;
+        match a {
+            b"--" => {
+                o.cmd = i;
+                break;
+            }
+            b"-h" | b"--help" => {
+                sys::write(sys::fd(1), USAGE);
+                return Err(0);
+            }
+            b"--dmz" => {
+                o.dmz = Some(args.get(i).ok_or_else(|| usage_error(b"--dmz needs a file", b""))?);
+                i += 1;
+            }
+            _ if a.len() > 1 && a[0] == b'-' && a[1] != b'-' => {
+                // A cluster of short options; -p and -e take the rest of it or the next arg.
+                let mut k = 1;
+                while k < a.len() {
+                    let flag = a[k];
+                    k += 1;
+                    match flag {
+                        b's' => o.subreaper = true,
+                        b'g' => o.group = true,
+                        b'w' => o.wait_all = true,
+                        b'v' => o.verbose = true,
+                        b'p' | b'e' => {
+                            let value = if k < a.len() {
+                                &a[k..]
+                            } else {
+                                i += 1;
+                                args.get(i - 1).map_or(&b""[..], |v| v.to_bytes())
+                            };
+                            k = a.len();
+                            if flag == b'p' {
+                                o.pdeathsig = init::signal::parse(value)
+                                    .ok_or_else(|| usage_error(b"-p: not a signal: ", value))?;
+                            } else {
+                                let c = parse_code(value)
+                                    .ok_or_else(|| usage_error(b"-e: not an exit code 0..255: ", value))?;
+                                o.expect[c as usize / 32] |= 1 << (c % 32);
+                            }
+                        }
+                        _ => return Err(usage_error(b"unknown option: ", a)),
+                    }
+                }
+            }
+            _ if a.starts_with(b"-") => return Err(usage_error(b"unknown option: ", a)),
+            _ => {
+                o.cmd = i - 1;
+                break;
+            }
+        }
+    }
+    if o.cmd >= args.len() && o.dmz.is_none() {
+        return Err(usage_error(b"no command given", b""));
+    }
+    Ok(o)
+}
+
+/// Reports a failure of init itself and returns [`FAILED`].
+fn failed(log: &Log, what: &[u8], e: Errno) -> i32 {
+    log.emit(Msg::error().unable(what, e, b""));
+    FAILED
+}
+
+#[rustfmt::skip] // one step a line, the why beside it
+pub fn main(args: Args, pid1: bool) -> i32 {
+    let o = match parse(&args) {
+        Ok(o) => o,
+        Err(status) => return status,
+    };
+    let log = Log::new(o.verbose);
+    let (mut events, mask) = match Events::new() {          // every signal from a signalfd
+        Ok(x) => x,
+        Err((what, e)) => return failed(&log, what, e),
+    };
+    if o.pdeathsig != 0 {
+        if let Err(e) = sys::set_parent_death_signal(o.pdeathsig) {
+            return failed(&log, b"set parent death signal", e);
+        }
+    }
+    if o.subreaper {
+        if let Err(e) = sys::set_child_subreaper() {        // orphans come to us, not PID 1
+            return failed(&log, b"become child subreaper", e);
+        }
+    } else if !pid1 {
+        log.emit(Msg::warn().s(b"not PID 1 and not a child subreaper (use -s): orphaned processes will not be reaped"));
+    }
+    let child = match child::spawn(|| command(&args, &o, mask)) {
+        Ok(pid) => pid,
+        Err(e) => return failed(&log, b"fork", e),
+    };
+    let _ = sys::new_process_group(child);                  // before any signal is forwarded
+    log.emit(Msg::info().s(b"command started pid ").n(child as u64));
+
+    let mut status = None;
+    loop {
+        match events.next(NEVER) {
+            Event::Exited(pid, exit) if pid == child => {
+                log.emit(Msg::info().s(b"command").exit(exit));
+                status = Some(exit.shell_code());
+                if !o.wait_all {
+                    break;
+                }
+            }
+            Event::Exited(pid, exit) => log.emit(Msg::info().s(b"reaped pid ").n(pid as u64).exit(exit)),
+            Event::NoChildren => break,                     // only after the command was reaped
+            Event::Signal(sig) => {
+                // After the command exited (-w), what is left of its group gets the signal.
+                let r = if o.group || status.is_some() {
+                    sys::kill_group(child, sig)
+                } else {
+                    sys::kill(child, sig)
+                };
+                let mut m = Msg::info();
+                m.s(b"forwarded signal ").n(sig as u64);
+                if let Err(e) = r {
+                    m.s(b": ").errno(e);
+                }
+                log.emit(&mut m);
+            }
+            Event::Timeout => {}
+        }
+    }
+    let code = status.unwrap_or(FAILED as u8);
+    if o.expect[code as usize / 32] & (1 << (code % 32)) != 0 {
+        return 0;
+    }
+    code as i32
+}
+
+/// The child: tini's isolation, then CMD directly or through dmz.
+#[inline(never)]
+fn command(args: &Args, o: &Opts, mask: SigSet) -> i32 {
+    if let Err(status) = child::isolate(mask) {
+        return status;
+    }
+    let Some(path) = o.dmz else {
+        let name = args.get(o.cmd).map_or(&b""[..], |c| c.to_bytes());
+        let argv = args.argv().wrapping_add(o.cmd);
+        return child::exec_search(argv, args.envp(), name, args.env(b"PATH"));
+    };
+    let blob = match sys::load_file(path, dmz::config::MAX_CONFIG_LEN) {
+        Ok(b) => b,
+        Err(e) => {
+            Log::new(false).emit(Msg::error().unable(b"read dmz config", e, path.to_bytes()));
+            return FAILED;
+        }
+    };
+    let cmd = match o.cmd < args.len() {
+        false => None,
+        true => match args.strings_from(o.cmd) {
+            Some(s) => Some(s),
+            None => return failed(&Log::new(false), b"collect command arguments", sys::EINVAL),
+        },
+    };
+    child::run_dmz(blob, cmd)
+}

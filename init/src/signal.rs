@@ -1,0 +1,63 @@
+//! Signal names and numbers. The numbering is the generic one (asm-generic/signal.h), which
+//! x86, arm, aarch64 and riscv share.
+
+/// Names of signals 1..=31 without "SIG", space-separated to keep the table small.
+const NAMES: &[u8] = b"HUP INT QUIT ILL TRAP ABRT BUS FPE KILL USR1 SEGV USR2 PIPE ALRM TERM STKFLT \
+CHLD CONT STOP TSTP TTIN TTOU URG XCPU XFSZ VTALRM PROF WINCH IO PWR SYS ";
+
+pub const SIGHUP: u8 = 1;
+pub const SIGINT: u8 = 2;
+pub const SIGKILL: u8 = 9;
+pub const SIGUSR1: u8 = 10;
+pub const SIGUSR2: u8 = 12;
+pub const SIGTERM: u8 = 15;
+pub const SIGCHLD: u8 = 17;
+pub const SIGTTIN: u8 = 21;
+pub const SIGTTOU: u8 = 22;
+/// The highest signal number (_NSIG).
+pub const MAX: u8 = 64;
+
+/// The name of signal `n` without "SIG" ("TERM"), for 1..=31.
+pub fn name(n: u8) -> Option<&'static [u8]> {
+    NAMES.split(|&b| b == b' ').nth((n as usize).checked_sub(1)?).filter(|s| !s.is_empty())
+}
+
+/// A signal given as "SIGTERM", "TERM" or a number 1..=64.
+pub fn parse(s: &[u8]) -> Option<u8> {
+    if !s.is_empty() && s.iter().all(u8::is_ascii_digit) {
+        let mut n: u32 = 0;
+        for &d in s.iter().take(3) {
+            n = n * 10 + (d - b'0') as u32;
+        }
+        return (s.len() <= 3 && (1..=MAX as u32).contains(&n)).then_some(n as u8);
+    }
+    let bare = s.strip_prefix(b"SIG").unwrap_or(s);
+    (1..32).find(|&n| name(n) == Some(bare))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_and_numbers() {
+        assert_eq!(name(1), Some(&b"HUP"[..]));
+        assert_eq!(name(15), Some(&b"TERM"[..]));
+        assert_eq!(name(31), Some(&b"SYS"[..]));
+        assert_eq!(name(0), None);
+        assert_eq!(name(32), None);
+        assert_eq!(parse(b"SIGKILL"), Some(9));
+        assert_eq!(parse(b"USR2"), Some(12));
+        assert_eq!(parse(b"SIGCHLD"), Some(SIGCHLD));
+        assert_eq!(parse(b"34"), Some(34));
+        assert_eq!(parse(b"64"), Some(64));
+        assert_eq!(parse(b"65"), None);
+        assert_eq!(parse(b"0"), None);
+        assert_eq!(parse(b"0009"), None);
+        assert_eq!(parse(b"SIGFOO"), None);
+        assert_eq!(parse(b""), None);
+        for n in 1..32 {
+            assert_eq!(parse(name(n).unwrap()), Some(n));
+        }
+    }
+}

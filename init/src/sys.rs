@@ -1,0 +1,452 @@
+//! Every kernel operation init performs, one syscall per function, through rustix or the
+//! linker crate's raw syscalls. The rest of init holds no `unsafe`.
+//!
+//! init is single-threaded from `_start` on, so per-thread calls (signal mask, credentials in
+//! the child) act on the whole process, and fork is sound.
+
+use core::ffi::CStr;
+use linker::sys::SigSet;
+use rustix::fd::{AsFd, BorrowedFd, FromRawFd, OwnedFd};
+use rustix::fs::{Mode, OFlags};
+use rustix::process::{Pid, Signal, WaitOptions};
+
+/// A raw errno value (positive).
+pub type Errno = u16;
+
+fn errno(e: rustix::io::Errno) -> Errno {
+    e.raw_os_error() as Errno
+}
+
+pub const ECHILD: Errno = 10;
+pub const EINVAL: Errno = 22;
+pub const ENOTTY: Errno = 25;
+pub const ENXIO: Errno = 6;
+
+/// Borrows a descriptor by number.
+pub fn fd(n: i32) -> BorrowedFd<'static> {
+    // SAFETY: every call below that takes a descriptor checks it (EBADF) and none closes it,
+    // so a stale number can only produce an error, never touch memory.
+    unsafe { BorrowedFd::borrow_raw(n) }
+}
+
+/// `NUL`-terminated bytes as a C string; `None` without a NUL. The config stores its paths
+/// with the NUL, so this never copies.
+pub fn cstr(s: &[u8]) -> Option<&CStr> {
+    CStr::from_bytes_until_nul(s).ok()
+}
+
+fn pid(n: i32) -> Option<Pid> {
+    Pid::from_raw(n)
+}
+
+fn signal(n: u8) -> Signal {
+    // SAFETY: callers pass 1..=64 (parsed or validated); with no libc in this process no
+    // signal number is reserved, which is the condition rustix states for this constructor.
+    unsafe { Signal::from_raw_unchecked(n as i32) }
+}
+
+/// The signal set with signal `n` in it (bit n - 1).
+pub const fn sig_bit(n: u8) -> SigSet {
+    1 << (n - 1)
+}
+
+/// `rt_sigprocmask(SIG_BLOCK, set)`: blocks `set` and returns the previous mask, which the
+/// children get back before they exec. Blocked signals stay pending until read from a
+/// signalfd. References: sigprocmask(2).
+pub fn block_signals(set: SigSet) -> Result<SigSet, Errno> {
+    linker::sys::sigprocmask(linker::sys::SIG_BLOCK, set)
+}
+
+/// `rt_sigprocmask(SIG_SETMASK, mask)`: in a child, restores the mask init was started with
+/// (execve keeps the mask, so a target would otherwise start with every signal blocked).
+/// References: sigprocmask(2).
+pub fn set_signal_mask(mask: SigSet) -> Result<(), Errno> {
+    linker::sys::sigprocmask(linker::sys::SIG_SETMASK, mask).map(drop)
+}
+
+/// `signalfd4(-1, set, SFD_CLOEXEC)`: the descriptor the main loop reads signals from.
+/// References: signalfd(2).
+pub fn signalfd(set: SigSet) -> Result<OwnedFd, Errno> {
+    let n = linker::sys::signalfd(set)?;
+    // SAFETY: the kernel just returned this new descriptor; nothing else owns it.
+    Ok(unsafe { OwnedFd::from_raw_fd(n) })
+}
+
+/// `ppoll([fd: POLLIN], timeout)`: waits until `fd` is readable or `timeout_ms` passed
+/// (`None`: no timeout). EINTR counts as "not readable". References: poll(2).
+pub fn wait_readable(fd: BorrowedFd<'_>, timeout_ms: Option<u64>) -> bool {
+    use rustix::event::{poll, PollFd, PollFlags, Timespec};
+    let ts =
+        timeout_ms.map(|ms| Timespec { tv_sec: (ms / 1000) as _, tv_nsec: ((ms % 1000) * 1_000_000) as _ });
+    let mut fds = [PollFd::new(&fd, PollFlags::IN)];
+    matches!(poll(&mut fds, ts.as_ref()), Ok(n) if n > 0)
+}
+
+/// `read(signalfd, struct signalfd_siginfo)`: the number of the next pending signal, `None`
+/// if none is pending. References: signalfd(2).
+pub fn read_signal(fd: BorrowedFd<'_>) -> Option<u8> {
+    let mut info = [0u8; 128]; // struct signalfd_siginfo; ssi_signo is the first u32
+    match rustix::io::read(fd, &mut info) {
+        Ok(128) => Some(u32::from_ne_bytes([info[0], info[1], info[2], info[3]]) as u8),
+        _ => None,
+    }
+}
+
+/// How a child ended.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum Exit {
+    Code(u8),
+    Signal(u8),
+}
+
+impl Exit {
+    /// The status a shell would report: the exit code, or 128 + the signal.
+    pub fn shell_code(self) -> u8 {
+        match self {
+            Exit::Code(c) => c,
+            Exit::Signal(s) => 128u8.wrapping_add(s),
+        }
+    }
+}
+
+/// `wait4(-1, &status, WNOHANG)`: reaps one terminated child. `Ok(None)` when children exist
+/// but none has terminated; `Err(ECHILD)` when there are no children at all. Stopped and
+/// continued children are not reported (no WUNTRACED/WCONTINUED).
+/// References: wait(2).
+pub fn reap() -> Result<Option<(i32, Exit)>, Errno> {
+    match rustix::process::wait(WaitOptions::NOHANG) {
+        Ok(Some((p, st))) => {
+            let exit = match (st.exit_status(), st.terminating_signal()) {
+                (Some(c), _) => Exit::Code(c as u8),
+                (None, Some(s)) => Exit::Signal(s as u8),
+                (None, None) => return Ok(None), // neither exited nor killed: not reported
+            };
+            Ok(Some((p.as_raw_nonzero().get(), exit)))
+        }
+        Ok(None) => Ok(None),
+        Err(e) => Err(errno(e)),
+    }
+}
+
+/// `clone(SIGCHLD)`: fork. `Ok(0)` in the child. References: fork(2).
+pub fn fork() -> Result<i32, Errno> {
+    linker::sys::fork().map(|p| p as i32)
+}
+
+/// `kill(pid, sig)`. References: kill(2).
+pub fn kill(p: i32, sig: u8) -> Result<(), Errno> {
+    let p = pid(p).ok_or(EINVAL)?;
+    rustix::process::kill_process(p, signal(sig)).map_err(errno)
+}
+
+/// `kill(-pgid, sig)`: every process in process group `pgid`. References: kill(2).
+pub fn kill_group(pgid: i32, sig: u8) -> Result<(), Errno> {
+    let p = pid(pgid).ok_or(EINVAL)?;
+    rustix::process::kill_process_group(p, signal(sig)).map_err(errno)
+}
+
+/// `kill(-1, sig)`: every process the caller may signal except itself; from a PID 1 that is
+/// every process of its pid namespace (kernel threads ignore it). References: kill(2).
+pub fn kill_all(sig: u8) -> Result<(), Errno> {
+    // kill_process_group(1) is kill(-1): rustix negates the pid it is given.
+    rustix::process::kill_process_group(Pid::INIT, signal(sig)).map_err(errno)
+}
+
+/// `getpid()`. References: getpid(2).
+pub fn getpid() -> i32 {
+    rustix::process::getpid().as_raw_nonzero().get()
+}
+
+/// `setpgid(pid, pid)`: makes `pid` (0: the caller) the leader of a new process group. The
+/// parent calls it too, so a signal forwarded to the group right after fork finds it; one of
+/// the two calls fails harmlessly (EACCES after the child's exec). References: setpgid(2).
+pub fn new_process_group(p: i32) -> Result<(), Errno> {
+    let p = pid(p);
+    rustix::process::setpgid(p, p).map_err(errno)
+}
+
+/// `setsid()`: a new session and process group led by the caller, without a controlling
+/// terminal, so a service gets no terminal signals and can be stopped as a group.
+/// References: setsid(2).
+pub fn setsid() -> Result<(), Errno> {
+    rustix::process::setsid().map(drop).map_err(errno)
+}
+
+/// `ioctl(0, TIOCSPGRP, getpgrp())`: makes the caller's process group the foreground group of
+/// the terminal on stdin. From a background group this needs SIGTTOU blocked or ignored
+/// (init blocks it). ENOTTY when stdin is no terminal or not the caller's controlling
+/// terminal. References: tcsetpgrp(3), ioctl_tty(2) TIOCSPGRP.
+pub fn foreground_stdin() -> Result<(), Errno> {
+    rustix::termios::tcsetpgrp(fd(0), rustix::process::getpgrp()).map_err(errno)
+}
+
+/// `prctl(PR_SET_CHILD_SUBREAPER, 1)`: orphaned descendants are re-parented to the caller
+/// instead of to PID 1 (Linux 3.4). References: prctl(2).
+pub fn set_child_subreaper() -> Result<(), Errno> {
+    rustix::process::set_child_subreaper(rustix::process::getpid().into()).map_err(errno)
+}
+
+/// `prctl(PR_SET_PDEATHSIG, sig)`: the caller gets `sig` when its parent dies. Cleared in
+/// children by fork. References: prctl(2).
+pub fn set_parent_death_signal(sig: u8) -> Result<(), Errno> {
+    rustix::process::set_parent_process_death_signal(Some(signal(sig))).map_err(errno)
+}
+
+/// `execve(path, argv, envp)`. Returns only on failure, with the errno.
+///
+/// # Safety
+/// `path` must end in NUL; `argv` and `envp` must be NULL-terminated arrays of pointers to
+/// NUL-terminated strings, all valid for the call. References: execve(2).
+pub unsafe fn execve(path: &[u8], argv: *const *const u8, envp: *const *const u8) -> Errno {
+    // SAFETY: forwarded from the caller.
+    unsafe { linker::execve(path.as_ptr(), argv, envp) }
+}
+
+/// `open(path, O_RDONLY|O_CLOEXEC)`, `fstat`, an anonymous private mapping of the file's size
+/// and `read` into it: the whole file, in memory that is never freed and that nobody else can
+/// change (a checksum verified once stays true). Bounded by `max` bytes.
+/// References: open(2), fstat(2), mmap(2), read(2).
+pub fn load_file(path: &CStr, max: usize) -> Result<&'static [u8], Errno> {
+    use rustix::mm::{mmap_anonymous, MapFlags, ProtFlags};
+    let f = rustix::fs::open(path, OFlags::RDONLY | OFlags::CLOEXEC, Mode::empty()).map_err(errno)?;
+    let size = rustix::fs::fstat(&f).map_err(errno)?.st_size as usize;
+    if size > max {
+        return Err(27); // EFBIG
+    }
+    if size == 0 {
+        return Ok(&[]);
+    }
+    // SAFETY: a fresh anonymous mapping at an address the kernel picks overlaps nothing.
+    let p = unsafe {
+        mmap_anonymous(core::ptr::null_mut(), size, ProtFlags::READ | ProtFlags::WRITE, MapFlags::PRIVATE)
+    }
+    .map_err(errno)?;
+    // SAFETY: the mapping is `size` bytes, readable and writable, zero-filled, and is never
+    // unmapped, so a 'static slice over it stays valid; nothing else refers to it.
+    let buf: &'static mut [u8] = unsafe { core::slice::from_raw_parts_mut(p.cast(), size) };
+    let mut n = 0;
+    while n < size {
+        match rustix::io::read(&f, &mut buf[n..]) {
+            Ok(0) => break,
+            Ok(k) => n += k,
+            Err(rustix::io::Errno::INTR) => {}
+            Err(e) => return Err(errno(e)),
+        }
+    }
+    Ok(&buf[..n])
+}
+
+/// `open(path, O_RDONLY)` + `read` into `buf` until EOF or full: small kernel files such as
+/// /proc/cmdline and /proc/self/mounts. References: open(2), read(2).
+pub fn read_file(path: &CStr, buf: &mut [u8]) -> Result<usize, Errno> {
+    let f = rustix::fs::open(path, OFlags::RDONLY | OFlags::CLOEXEC, Mode::empty()).map_err(errno)?;
+    let mut n = 0;
+    while n < buf.len() {
+        match rustix::io::read(&f, &mut buf[n..]) {
+            Ok(0) => break,
+            Ok(k) => n += k,
+            Err(rustix::io::Errno::INTR) => {}
+            Err(e) => return Err(errno(e)),
+        }
+    }
+    Ok(n)
+}
+
+/// `open(path, O_WRONLY|O_CLOEXEC|O_NOCTTY)`. References: open(2).
+pub fn open_write(path: &CStr) -> Result<OwnedFd, Errno> {
+    rustix::fs::open(path, OFlags::WRONLY | OFlags::CLOEXEC | OFlags::NOCTTY, Mode::empty()).map_err(errno)
+}
+
+/// `write(fd, buf)` in full, errors ignored (log output has nowhere else to go).
+/// References: write(2).
+pub fn write(fd: BorrowedFd<'_>, buf: &[u8]) {
+    use rustix::fd::AsRawFd;
+    linker::write_all(fd.as_raw_fd(), buf);
+}
+
+/// Makes sure fds 0, 1 and 2 are open: `fcntl(F_GETFD)` tells a closed one (EBADF); the
+/// missing ones are `dup2`'d from `open("/dev/console", O_RDWR|O_NOCTTY)`. The kernel starts
+/// init on /dev/console when it can open it, and with no fds at all when it cannot (an
+/// initramfs without /dev/console, before devtmpfs is mounted). NOCTTY: PID 1 must not get
+/// a controlling terminal, or a hangup on it would signal init.
+/// References: fcntl(2), open(2), dup2(2), console(4).
+pub fn console_stdio() -> Result<(), Errno> {
+    let closed = |n| rustix::io::fcntl_getfd(fd(n)).is_err();
+    if !(closed(0) || closed(1) || closed(2)) {
+        return Ok(());
+    }
+    let console =
+        rustix::fs::open(c"/dev/console", OFlags::RDWR | OFlags::NOCTTY, Mode::empty()).map_err(errno)?;
+    for n in 0..3 {
+        if closed(n) {
+            // SAFETY: `n` is a closed descriptor number; dup2 makes it a new open descriptor
+            // that stays open for the life of the process, so it is owned here and then
+            // forgotten rather than closed.
+            let mut target = unsafe { OwnedFd::from_raw_fd(n) };
+            let r = rustix::io::dup2(&console, &mut target);
+            core::mem::forget(target);
+            r.map_err(errno)?;
+        }
+    }
+    // The console fd itself is dropped (closed) unless it landed on 0..=2.
+    if rustix::fd::AsRawFd::as_raw_fd(&console) < 3 {
+        core::mem::forget(console);
+    }
+    Ok(())
+}
+
+/// `mkdir(path, mode)`; an existing entry is fine. References: mkdir(2).
+pub fn mkdir(path: &CStr, mode: u32) -> Result<(), Errno> {
+    match rustix::fs::mkdir(path, Mode::from_raw_mode(mode as _)) {
+        Ok(()) | Err(rustix::io::Errno::EXIST) => Ok(()),
+        Err(e) => Err(errno(e)),
+    }
+}
+
+/// `stat(path)` and `stat(parent)`: something is mounted at `path` when the two are on
+/// different devices (or `path` is the root itself). Used to skip early mounts the kernel or
+/// an initramfs already made: mounting a second tmpfs over /run would hide the first.
+/// References: stat(2).
+pub fn is_mountpoint(path: &CStr, parent: &CStr) -> bool {
+    match (rustix::fs::stat(path), rustix::fs::stat(parent)) {
+        (Ok(a), Ok(b)) => a.st_dev != b.st_dev || a.st_ino == b.st_ino,
+        _ => false,
+    }
+}
+
+/// `mount(source, target, fstype, flags, data)`. References: mount(2).
+pub fn mount(
+    source: &CStr,
+    target: &CStr,
+    fstype: &CStr,
+    flags: u64,
+    data: Option<&CStr>,
+) -> Result<(), Errno> {
+    let flags = rustix::mount::MountFlags::from_bits_retain(flags as _);
+    rustix::mount::mount(source, target, fstype, flags, data).map_err(errno)
+}
+
+/// `umount2(target, 0)`: fails with EBUSY while a file on it is open. References: umount(2).
+pub fn unmount(target: &CStr) -> Result<(), Errno> {
+    rustix::mount::unmount(target, rustix::mount::UnmountFlags::empty()).map_err(errno)
+}
+
+/// `mount(NULL, target, NULL, MS_REMOUNT|MS_RDONLY, NULL)`: makes the **filesystem** (the
+/// superblock, in every mount namespace) read-only, flushing it; the fallback when a
+/// filesystem cannot be unmounted at shutdown. References: mount(2) "Remounting an existing
+/// mount".
+pub fn remount_read_only(target: &CStr) -> Result<(), Errno> {
+    use rustix::mount::MountFlags;
+    rustix::mount::mount_remount(target, MountFlags::RDONLY, c"").map_err(errno)
+}
+
+/// `stat("/proc/self/ns/pid")`: the initial pid namespace has the fixed inode number
+/// PROC_PID_INIT_INO (include/linux/proc_ns.h); every other one gets a dynamic number.
+/// References: namespaces(7), stat(2).
+pub fn in_initial_pid_namespace() -> bool {
+    const PROC_PID_INIT_INO: u64 = 0xEFFF_FFFC;
+    #[allow(clippy::unnecessary_cast)] // st_ino is u64 on some targets, c_ulong on others
+    rustix::fs::stat(c"/proc/self/ns/pid").is_ok_and(|st| st.st_ino as u64 == PROC_PID_INIT_INO)
+}
+
+/// `sethostname(name)`: for the caller's UTS namespace. References: sethostname(2).
+pub fn sethostname(name: &[u8]) -> Result<(), Errno> {
+    rustix::system::sethostname(name).map_err(errno)
+}
+
+/// `socket(AF_INET, SOCK_DGRAM)`, `ioctl(SIOCGIFFLAGS)`, `ioctl(SIOCSIFFLAGS, flags|IFF_UP)`
+/// on "lo": brings the loopback interface of the caller's network namespace up. Any socket
+/// serves as the handle for the netdevice ioctls; setting flags needs CAP_NET_ADMIN.
+/// References: netdevice(7).
+pub fn loopback_up() -> Result<(), Errno> {
+    use linux_raw_sys::ioctl::{SIOCGIFFLAGS, SIOCSIFFLAGS};
+    use rustix::ioctl::{ioctl, Updater};
+    use rustix::net::{socket, AddressFamily, SocketType};
+    /// struct ifreq: ifr_name[16], then a union whose `short ifr_flags` comes first; 40 bytes
+    /// on 64-bit targets, 32 on 32-bit ones, so 40 covers both.
+    #[repr(C, align(8))]
+    struct IfReq([u8; 40]);
+    const IFF_UP: u16 = 1;
+    let s = socket(AddressFamily::INET, SocketType::DGRAM, None).map_err(errno)?;
+    let mut req = IfReq([0; 40]);
+    req.0[..3].copy_from_slice(b"lo\0");
+    // SAFETY: SIOCGIFFLAGS reads and writes a struct ifreq, which `req` is (with room to spare).
+    unsafe { ioctl(&s, Updater::<{ SIOCGIFFLAGS as _ }, IfReq>::new(&mut req)) }.map_err(errno)?;
+    let flags = u16::from_ne_bytes([req.0[16], req.0[17]]) | IFF_UP;
+    req.0[16..18].copy_from_slice(&flags.to_ne_bytes());
+    // SAFETY: SIOCSIFFLAGS reads a struct ifreq, which `req` is.
+    unsafe { ioctl(&s, Updater::<{ SIOCSIFFLAGS as _ }, IfReq>::new(&mut req)) }.map_err(errno)?;
+    Ok(())
+}
+
+/// What [`reboot`] does.
+#[derive(Clone, Copy)]
+pub enum Reboot {
+    Restart,
+    PowerOff,
+    Halt,
+    /// Ctrl-alt-del sends SIGINT to PID 1 instead of rebooting at once.
+    CadOff,
+}
+
+/// `reboot(LINUX_REBOOT_MAGIC1, LINUX_REBOOT_MAGIC2, cmd)`. Returns only on failure (or for
+/// CadOff). Needs CAP_SYS_BOOT. In a pid namespace other than the initial one, RESTART
+/// makes the kernel end the namespace's init as if killed by SIGHUP, POWER_OFF and HALT as
+/// if by SIGINT (kernel/pid_namespace.c `reboot_pid_ns`), and CAD_OFF fails with EINVAL.
+/// References: reboot(2).
+pub fn reboot(cmd: Reboot) -> Errno {
+    use rustix::system::RebootCommand as C;
+    let cmd = match cmd {
+        Reboot::Restart => C::Restart,
+        Reboot::PowerOff => C::PowerOff,
+        Reboot::Halt => C::Halt,
+        Reboot::CadOff => C::CadOff,
+    };
+    rustix::system::reboot(cmd).err().map_or(0, errno)
+}
+
+/// `sync()`: writes every dirty buffer to its device. References: sync(2).
+pub fn sync() {
+    rustix::fs::sync()
+}
+
+/// `open(device, O_WRONLY)`: opening a watchdog device starts it; from then on it must be
+/// written to within its timeout, or the hardware resets the machine.
+/// References: Documentation/watchdog/watchdog-api.rst.
+pub fn watchdog_open(device: &CStr) -> Result<OwnedFd, Errno> {
+    open_write(device)
+}
+
+/// `ioctl(fd, WDIOC_SETTIMEOUT, &seconds)`: the driver may round it. References:
+/// Documentation/watchdog/watchdog-api.rst "Setting and getting the timeout".
+pub fn watchdog_set_timeout(fd: BorrowedFd<'_>, seconds: u32) -> Result<(), Errno> {
+    use rustix::ioctl::{ioctl, Updater};
+    let mut t = seconds as i32;
+    // SAFETY: WDIOC_SETTIMEOUT reads and writes one int, which `t` is.
+    unsafe { ioctl(fd, Updater::<{ linux_raw_sys::ioctl::WDIOC_SETTIMEOUT as _ }, i32>::new(&mut t)) }
+        .map_err(errno)
+}
+
+/// `ioctl(fd, WDIOC_KEEPALIVE)`: restarts the watchdog's countdown. References:
+/// Documentation/watchdog/watchdog-api.rst "The simplest API".
+pub fn watchdog_keepalive(fd: BorrowedFd<'_>) -> Result<(), Errno> {
+    use rustix::ioctl::{ioctl, Updater};
+    let mut unused = 0i32;
+    // SAFETY: WDIOC_KEEPALIVE is declared _IOR(int); the kernel may write one int to `unused`.
+    unsafe { ioctl(fd, Updater::<{ linux_raw_sys::ioctl::WDIOC_KEEPALIVE as _ }, i32>::new(&mut unused)) }
+        .map(drop)
+        .map_err(errno)
+}
+
+/// `write(fd, "V")` then `close(fd)`: the magic close that stops the watchdog (unless the
+/// driver was built with nowayout, in which case it keeps running and the reboot that follows
+/// happens anyway). References: Documentation/watchdog/watchdog-api.rst "Magic Close".
+pub fn watchdog_magic_close(fd: OwnedFd) {
+    write(fd.as_fd(), b"V");
+    drop(fd);
+}
+
+/// `exit_group(code)`. References: exit_group(2).
+pub fn exit(code: i32) -> ! {
+    linker::exit_group(code)
+}
