@@ -6,6 +6,7 @@ mod artifacts;
 mod cmd;
 mod console;
 mod cpio;
+mod init_suite;
 mod kernel;
 mod scenario;
 mod setup;
@@ -87,7 +88,7 @@ enum Cmd {
     Image {
         #[arg(long, value_enum)]
         arch: Arch,
-        #[arg(long, value_enum, default_value = "smoke")]
+        #[arg(long, value_enum, default_value = "init")]
         suite: SuiteSel,
         #[arg(short, long, value_name = "FILE.cpio")]
         output: PathBuf,
@@ -98,6 +99,8 @@ enum Cmd {
 enum SuiteSel {
     /// The stand-in PID 1: kernel, image, dmz and probes without dmzkit's init.
     Smoke,
+    /// dmzkit's init as PID 1 in system mode, services through the dmz transition.
+    Init,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
@@ -111,7 +114,7 @@ enum AccelSel {
 #[derive(clap::Args)]
 struct BootOpts {
     /// Image(s) to boot.
-    #[arg(long, value_enum, num_args = 1.., default_values = ["smoke"])]
+    #[arg(long, value_enum, num_args = 1.., default_values = ["smoke", "init"])]
     suite: Vec<SuiteSel>,
     #[arg(long, value_enum, default_value = "auto")]
     accel: AccelSel,
@@ -193,6 +196,7 @@ fn make_image(
 ) -> Result<suite::Image, String> {
     match suite {
         SuiteSel::Smoke => suite::smoke(arch, art, k, work),
+        SuiteSel::Init => init_suite::image(arch, art, k, work),
     }
 }
 
@@ -306,7 +310,7 @@ fn test(arches: &[Arch], opts: &BootOpts) -> Result<ExitCode, String> {
                 (AccelSel::Kvm, Arch::X86_64) => vm::Accel::Kvm,
                 (AccelSel::Auto, Arch::X86_64) => {
                     let ok = *kvm.get_or_insert_with(|| {
-                        let ok = vm::kvm_works(&k.boot, &initrd, console::BOOT);
+                        let ok = vm::kvm_works(&k.boot, &initrd, img.boot_marker);
                         println!(
                             "accel: KVM {}",
                             if ok { "works, using it for x86_64" } else { "not usable here, using TCG" }
@@ -327,7 +331,7 @@ fn test(arches: &[Arch], opts: &BootOpts) -> Result<ExitCode, String> {
                 initrd: &initrd,
                 accel,
                 deadline: Duration::from_secs(opts.deadline),
-                append: "",
+                append: img.append,
                 echo: opts.echo,
             };
             println!("boot {arch} {suite:?} ({accel:?})");

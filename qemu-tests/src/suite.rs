@@ -32,6 +32,10 @@ pub struct Image {
     /// Tests issue 5 asks for that cannot run yet: (name, why). Reported as TODO and
     /// counted as skipped, never as passed.
     pub todo: Vec<(String, String)>,
+    /// A line prefix that shows PID 1 is up (for the KVM probe).
+    pub boot_marker: &'static str,
+    /// Extra kernel command-line words.
+    pub append: &'static str,
 }
 
 /// The seccomp class needs a profile compiled for the target arch by the launcher (issue 3).
@@ -70,7 +74,7 @@ pub fn base(arch: Arch, art: &Artifacts, kernel: &Kernel, work: &Path) -> Result
 }
 
 /// `launcher compile --oci <tag>.json -o <tag>.pcfg` (the launcher's own error on failure).
-fn compile(art: &Artifacts, s: &Service, work: &Path) -> Result<Vec<u8>, String> {
+pub fn compile(art: &Artifacts, s: &Service, work: &Path) -> Result<Vec<u8>, String> {
     fs::create_dir_all(work).map_err(|e| format!("{}: {e}", work.display()))?;
     let json = work.join(format!("{}.json", s.tag));
     let pcfg = work.join(format!("{}.pcfg", s.tag));
@@ -158,7 +162,7 @@ pub fn smoke(arch: Arch, art: &Artifacts, kernel: &Kernel, work: &Path) -> Resul
         Box::new(|c: &Console| c.find(console::END).map(str::to_string).ok_or("no end marker".into())),
     ));
     a.file("etc/smoke.tab", 0o644, (tab.join("\n") + "\n").into_bytes());
-    Ok(Image { archive: a, checks, todo: vec![seccomp_todo()] })
+    Ok(Image { archive: a, checks, todo: vec![seccomp_todo()], boot_marker: console::BOOT, append: "" })
 }
 
 /// The demo image (smoke variant): the setup task and the seed service only.

@@ -164,7 +164,7 @@ pub fn kvm_works(kernel: &Path, initrd: &Path, marker: &str) -> bool {
         echo: false,
     };
     match boot(&spec) {
-        Ok(b) => !b.timed_out && b.lines.iter().any(|l| l.starts_with(marker)),
+        Ok(b) => !b.timed_out && b.lines.iter().any(|l| l.contains(marker)),
         Err(_) => false,
     }
 }

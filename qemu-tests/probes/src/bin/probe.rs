@@ -7,6 +7,7 @@
 //! | `orphans N` | leaves N orphans (half already zombies) to PID 1 and checks that they are reaped |
 //! | `crash TAG` | reports its start time, then kills itself with SIGSEGV |
 //! | `ignore-term TAG` | ignores SIGTERM and stays up |
+//! | `modload MODDIR` | loads watchdog.ko + i6300esb.ko (for an init that arms the watchdog itself) |
 //! | `watchdog MODDIR` | loads watchdog.ko + i6300esb.ko, opens /dev/watchdog, sets the timeout, pets it, magic-closes it |
 //! | `signal-init SIG MS` | after MS milliseconds, sends signal SIG to PID 1 (asks init to shut down) |
 //!
@@ -30,6 +31,16 @@ fn main(args: linker::Args) -> i32 {
         b"crash" => crash(arg(2)),
         b"ignore-term" => ignore_term(arg(2)),
         b"watchdog" => watchdog(arg(2)),
+        b"modload" => match load_watchdog_modules(arg(2)) {
+            Ok(()) => {
+                verdict(b"modload", true, b"watchdog.ko, i6300esb.ko");
+                0
+            }
+            Err((what, e)) => {
+                Line::new(qemu_probes::TEST).push(b"modload FAIL ").push(what).push(b": ").errno(e).emit();
+                1
+            }
+        },
         b"signal-init" => signal_init(parse_dec(arg(2)).unwrap_or(0) as u32, parse_dec(arg(3)).unwrap_or(0)),
         _ => {
             linker::write_all(
@@ -354,25 +365,32 @@ const WDIOC_GETTIMEOUT: u32 = 0x8004_5707;
 /// The timeout set: long enough that a slow TCG VM cannot miss it between pets.
 const WATCHDOG_TIMEOUT_S: i32 = 30;
 
+/// finit_module of `MODDIR/watchdog.ko` then `MODDIR/i6300esb.ko` (the driver needs the
+/// watchdog core). EEXIST (built in or already loaded) is fine.
+fn load_watchdog_modules(moddir: &[u8]) -> Result<(), (&'static [u8], sys::Errno)> {
+    for m in [&b"/watchdog.ko\0"[..], b"/i6300esb.ko\0"] {
+        let mut p = Line::default();
+        p.push(moddir).push(m);
+        let fd =
+            sys::open(p.as_bytes(), nr::O_RDONLY | nr::O_CLOEXEC, 0).map_err(|e| (&b"open module"[..], e))?;
+        let r = sys::finit_module(fd);
+        sys::close(fd);
+        match r {
+            Ok(_) => obs(b"modules", b"loaded", &m[1..m.len() - 1]),
+            Err(e) if e == linux_raw_sys::errno::EEXIST as u16 => {}
+            Err(e) => return Err((b"finit_module", e)),
+        }
+    }
+    Ok(())
+}
+
 fn watchdog(moddir: &[u8]) -> i32 {
     let fail = |what: &[u8], e: sys::Errno| {
         Line::new(qemu_probes::TEST).push(b"watchdog FAIL ").push(what).push(b": ").errno(e).emit();
         1
     };
-    for m in [&b"/watchdog.ko\0"[..], b"/i6300esb.ko\0"] {
-        let mut p = Line::default();
-        p.push(moddir).push(m);
-        let fd = match sys::open(p.as_bytes(), nr::O_RDONLY | nr::O_CLOEXEC, 0) {
-            Ok(fd) => fd,
-            Err(e) => return fail(p.as_bytes(), e),
-        };
-        // EEXIST: built in or already loaded; both fine.
-        match sys::finit_module(fd) {
-            Ok(_) => obs(b"watchdog", b"loaded", &m[1..m.len() - 1]),
-            Err(e) if e == linux_raw_sys::errno::EEXIST as u16 => {}
-            Err(e) => return fail(b"finit_module", e),
-        }
-        sys::close(fd);
+    if let Err((what, e)) = load_watchdog_modules(moddir) {
+        return fail(what, e);
     }
     let fd = match sys::open(b"/dev/watchdog\0", nr::O_WRONLY | nr::O_CLOEXEC, 0) {
         Ok(fd) => fd,
