@@ -20,7 +20,7 @@ use std::path::Path;
 /// The config path is given on the kernel command line although it is init's default:
 /// init's first system-mode commit reads an empty path when `dmzkit.config=` is absent
 /// (an all-zero buffer parses as an empty C string).
-const APPEND: &str = "dmzkit.config=/etc/dmzkit/init.pcfg";
+pub const APPEND: &str = "dmzkit.config=/etc/dmzkit/init.pcfg";
 
 /// Marker of init's first console line.
 pub const BOOT_MARKER: &str = "init: dmzkit init starting";
@@ -134,6 +134,47 @@ pub fn plan(arch: Arch) -> Plan {
         tasks,
         services,
     }
+}
+
+/// The demo: the setup task, the seed scenario's service, and a service that asks init to
+/// power off shortly after.
+pub fn demo_plan(arch: Arch) -> Plan {
+    let seed = scenario::services().into_iter().next().expect("the seed scenario");
+    let sig = SIGUSR2.to_string();
+    Plan {
+        hostname: format!("dmzkit-{}", arch.name()),
+        error_delay_s: 1,
+        shutdown_grace_ms: 1000,
+        watchdog: None,
+        tasks: vec![Unit::once(root_task(
+            "setcap",
+            &["/bin/probe", "setcap", "/bin/probe", scenario::CAPS_COPY],
+        ))],
+        services: vec![
+            Unit::once(seed),
+            Unit::once(root_task("poweroff", &["/bin/probe", "signal-init", &sig, "1000"])),
+        ],
+    }
+}
+
+/// The demo image: dmzkit's init with [`demo_plan`].
+pub fn demo_image(arch: Arch, art: &Artifacts, kernel: &Kernel, work: &Path) -> Result<Image, String> {
+    let init = art.init.as_ref().ok_or("the workspace has no init crate")?;
+    let plan = demo_plan(arch);
+    let mut a = suite::base(arch, art, kernel, work)?;
+    a.file("init", 0o755, std::fs::read(init).map_err(|e| format!("{}: {e}", init.display()))?);
+    a.file("etc/dmzkit/init.pcfg", 0o644, compile(&plan, art, work)?);
+    let seed = scenario::services().into_iter().next().expect("the seed scenario");
+    let checks: Vec<(String, Check)> = vec![
+        (seed.tag.to_string(), suite::service_check(&seed)),
+        (
+            "power-off".into(),
+            Box::new(|c: &Console| {
+                c.find("init: poweroff now").map(str::to_string).ok_or("no \"poweroff now\" line".into())
+            }),
+        ),
+    ];
+    Ok(Image { archive: a, checks, todo: vec![], boot_marker: BOOT_MARKER, append: APPEND })
 }
 
 /// init.pcfg for `plan`. The unit configs are compiled by `launcher compile --oci`.

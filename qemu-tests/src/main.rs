@@ -101,6 +101,8 @@ enum SuiteSel {
     Smoke,
     /// dmzkit's init as PID 1 in system mode, services through the dmz transition.
     Init,
+    /// dmzkit's init with the demo's one service (not part of `test`).
+    Demo,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
@@ -171,13 +173,18 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
             let img = make_image(arch, suite, &art, &k, &work_dir(&target, arch))?;
             let bytes = img.archive.to_bytes();
             std::fs::write(&output, &bytes).map_err(|e| format!("{}: {e}", output.display()))?;
-            println!(
-                "{}: {} bytes, {arch} {suite:?} image (kernel {} {})",
-                output.display(),
-                bytes.len(),
-                k.package,
-                k.version
-            );
+            println!("{}: {} bytes, {arch} {suite:?} image", output.display(), bytes.len());
+            let initrd = std::fs::canonicalize(&output).unwrap_or(output);
+            let spec = vm::Spec {
+                arch,
+                kernel: &k.boot,
+                initrd: &initrd,
+                accel: vm::Accel::Tcg,
+                deadline: Duration::ZERO,
+                append: img.append,
+                echo: false,
+            };
+            println!("boot it with ({} {}):\n  {}", k.package, k.version, cmd::show(&vm::command(&spec)));
         }
     }
     Ok(ExitCode::SUCCESS)
@@ -197,6 +204,7 @@ fn make_image(
     match suite {
         SuiteSel::Smoke => suite::smoke(arch, art, k, work),
         SuiteSel::Init => init_suite::image(arch, art, k, work),
+        SuiteSel::Demo => init_suite::demo_image(arch, art, k, work),
     }
 }
 
@@ -208,15 +216,15 @@ fn demo(arch: Arch, accel: AccelSel, echo: bool) -> Result<ExitCode, String> {
     let (_, art) = artifacts::build(&root, &target, &[arch])?.remove(0);
     let work = work_dir(&target, arch);
     let initrd = work.join("demo.cpio");
-    let img = suite::demo_smoke(arch, &art, &k, &work)?;
-    std::fs::write(&initrd, img.to_bytes()).map_err(|e| format!("{}: {e}", initrd.display()))?;
+    let img = init_suite::demo_image(arch, &art, &k, &work)?;
+    std::fs::write(&initrd, img.archive.to_bytes()).map_err(|e| format!("{}: {e}", initrd.display()))?;
     let accel = match (accel, arch) {
         (AccelSel::Kvm, Arch::X86_64) => vm::Accel::Kvm,
-        (AccelSel::Auto, Arch::X86_64) if vm::kvm_works(&k.boot, &initrd, console::BOOT) => vm::Accel::Kvm,
+        (AccelSel::Auto, Arch::X86_64) if vm::kvm_works(&k.boot, &initrd, img.boot_marker) => vm::Accel::Kvm,
         _ => vm::Accel::Tcg,
     };
     println!(
-        "demo: booting {arch} with {} {} under QEMU ({accel:?}), /init = smoke-init",
+        "demo: booting {arch} with {} {} under QEMU ({accel:?}), dmzkit init as PID 1",
         k.package, k.version
     );
     let spec = vm::Spec {
@@ -225,14 +233,24 @@ fn demo(arch: Arch, accel: AccelSel, echo: bool) -> Result<ExitCode, String> {
         initrd: &initrd,
         accel,
         deadline: Duration::from_secs(120),
-        append: "",
+        append: img.append,
         echo,
     };
     let b = vm::boot(&spec)?;
     let c = console::Console::parse(&b.lines);
     let svc = &scenario::services()[0];
+    if !echo {
+        println!("init's events on the console:");
+        for l in b.lines.iter().filter(|l| l.starts_with("init: ")) {
+            println!("  {l}");
+        }
+    }
     println!();
-    println!("The sample service, started through dmz from {}:", scenario::CAPS_COPY);
+    println!(
+        "The sample service \"{}\", started by init through the dmz transition, runs {}:",
+        svc.tag,
+        scenario::CAPS_COPY
+    );
     println!("  config: uid 1000, gid 1000, no_new_privs, bounding = effective = permitted = {{CAP_NET_BIND_SERVICE}}, no ambient caps;");
     println!(
         "          the binary carries cap_net_bind_service=ep (set with setxattr by a setup task on a tmpfs)"
@@ -255,7 +273,7 @@ fn demo(arch: Arch, accel: AccelSel, echo: bool) -> Result<ExitCode, String> {
         println!("    {shown:18} {}", c.get(svc.tag, key).unwrap_or("(not reported)"));
     }
     let ok = suite::service_check(svc)(&c);
-    let off = c.find(console::END).is_some() && !b.timed_out;
+    let off = c.find("init: poweroff now").is_some() && !b.timed_out;
     println!();
     match &ok {
         Ok(_) => println!("demo: the service got exactly what its config says, and bound port 80"),

@@ -164,15 +164,3 @@ pub fn smoke(arch: Arch, art: &Artifacts, kernel: &Kernel, work: &Path) -> Resul
     a.file("etc/smoke.tab", 0o644, (tab.join("\n") + "\n").into_bytes());
     Ok(Image { archive: a, checks, todo: vec![seccomp_todo()], boot_marker: console::BOOT, append: "" })
 }
-
-/// The demo image (smoke variant): the setup task and the seed service only.
-pub fn demo_smoke(arch: Arch, art: &Artifacts, kernel: &Kernel, work: &Path) -> Result<Archive, String> {
-    let mut a = base(arch, art, kernel, work)?;
-    a.file("init", 0o755, read(&art.smoke_init)?);
-    let tab = format!(
-        "setcap /bin/probe setcap /bin/probe {}\nseed /bin/dmz /etc/dmz/seed.pcfg\n",
-        scenario::CAPS_COPY
-    );
-    a.file("etc/smoke.tab", 0o644, tab.into_bytes());
-    Ok(a)
-}
