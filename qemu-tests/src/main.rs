@@ -267,9 +267,9 @@ fn demo(arch: Arch, accel: AccelSel, echo: bool) -> Result<ExitCode, String> {
         "CapInh",
         "CapAmb",
         "Seccomp",
-        "bind80",
+        "bind",
     ] {
-        let shown = if key == "bind80" { "bind(0.0.0.0:80)" } else { key };
+        let shown = if key == "bind" { "bind(0.0.0.0:80)" } else { key };
         println!("    {shown:18} {}", c.get(svc.tag, key).unwrap_or("(not reported)"));
     }
     let ok = suite::service_check(svc)(&c);

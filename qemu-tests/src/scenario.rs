@@ -8,6 +8,22 @@ pub const CAP_NET_BIND_SERVICE: u32 = 10;
 pub const CAP_CHOWN: u32 = 0;
 pub const CAP_KILL: u32 = 5;
 
+/// Privileged ports the services bind, one each: services run at the same time under init,
+/// and two binds of one port race (EADDRINUSE). The seed scenario's is 80.
+pub const SEED_PORT: u16 = 80;
+const CONTROL_PORT: u16 = 81;
+const ROOT_PORT: u16 = 82;
+const AMBIENT_PORT: u16 = 83;
+
+fn bind(port: u16) -> String {
+    format!("bind{port}")
+}
+
+/// The value the probe reports for a successful bind.
+fn bound(port: u16) -> String {
+    format!("ok 0.0.0.0:{port}")
+}
+
 /// Where the setup task puts the probe copy that carries `cap_net_bind_service=ep`.
 pub const CAPS_COPY: &str = "/run/caps/probe";
 
@@ -68,7 +84,7 @@ pub fn services() -> Vec<Service> {
     // The seed scenario (DESIGN §2): uid 1000, no_new_privs, bounding = effective = permitted
     // = {NET_BIND_SERVICE}, no ambient, target with file caps. dmz does the last execve, so
     // the file caps apply: CapPrm/CapEff 0x400 and bind(:80) works.
-    let mut p = process(&[CAPS_COPY, "observe", "seed", "bind80"], 1000, 1000);
+    let mut p = process(&[CAPS_COPY, "observe", "seed", &bind(SEED_PORT)], 1000, 1000);
     p["noNewPrivileges"] = json!(true);
     p["capabilities"] = json!({
         "bounding": cap_names(&nbs), "effective": cap_names(&nbs), "permitted": cap_names(&nbs),
@@ -86,14 +102,14 @@ pub fn services() -> Vec<Service> {
             ("CapEff", mask(&nbs)),
             ("CapInh", mask(&[])),
             ("CapAmb", mask(&[])),
-            ("bind80", "ok".into()),
+            ("bind", bound(SEED_PORT)),
         ],
     });
 
     // Control for the seed scenario: the same config on a binary without file caps. The
     // kernel gives a non-root exec P' = ambient = {}: no capability, bind(:80) refused. This
     // is what shows the file capability (not something else) grants the port above.
-    p["args"] = json!(["/bin/probe", "observe", "seed-control", "bind80"]);
+    p["args"] = json!(["/bin/probe", "observe", "seed-control", bind(CONTROL_PORT)]);
     v.push(Service {
         tag: "seed-control",
         about: "same config, binary without file caps: no caps, bind refused",
@@ -103,13 +119,13 @@ pub fn services() -> Vec<Service> {
             ("NoNewPrivs", "1".into()),
             ("CapPrm", mask(&[])),
             ("CapEff", mask(&[])),
-            ("bind80", "EACCES".into()),
+            ("bind", "EACCES".into()),
         ],
     });
 
     // Root with a reduced bounding set: a root exec gets P' = E' = bounding.
     let root_caps = [CAP_CHOWN, CAP_KILL, CAP_NET_BIND_SERVICE];
-    let mut p = process(&["/bin/probe", "observe", "root", "bind80"], 0, 0);
+    let mut p = process(&["/bin/probe", "observe", "root", &bind(ROOT_PORT)], 0, 0);
     p["capabilities"] = json!({
         "bounding": cap_names(&root_caps), "effective": cap_names(&root_caps),
         "permitted": cap_names(&root_caps),
@@ -124,13 +140,13 @@ pub fn services() -> Vec<Service> {
             ("CapBnd", mask(&root_caps)),
             ("CapPrm", mask(&root_caps)),
             ("CapEff", mask(&root_caps)),
-            ("bind80", "ok".into()),
+            ("bind", bound(ROOT_PORT)),
         ],
     });
 
     // Ambient: uid 1000, NET_BIND_SERVICE in every set including ambient, NNP on; a plain
     // binary keeps it across exec (P' = E' = ambient).
-    let mut p = process(&["/bin/probe", "observe", "ambient", "bind80"], 1000, 1000);
+    let mut p = process(&["/bin/probe", "observe", "ambient", &bind(AMBIENT_PORT)], 1000, 1000);
     p["noNewPrivileges"] = json!(true);
     p["capabilities"] = json!({
         "bounding": cap_names(&nbs), "effective": cap_names(&nbs), "permitted": cap_names(&nbs),
@@ -146,7 +162,7 @@ pub fn services() -> Vec<Service> {
             ("CapInh", mask(&nbs)),
             ("CapPrm", mask(&nbs)),
             ("CapEff", mask(&nbs)),
-            ("bind80", "ok".into()),
+            ("bind", bound(AMBIENT_PORT)),
         ],
     });
 

@@ -2,7 +2,7 @@
 //!
 //! | mode | what it does |
 //! |---|---|
-//! | `observe TAG [bind80] [hold]` | reports credentials, caps, NNP, seccomp, umask, rlimits, timing; optionally binds :80, optionally stays up |
+//! | `observe TAG [bindPORT] [hold]` | reports credentials, caps, NNP, seccomp, umask, rlimits, timing; optionally binds 0.0.0.0:PORT (key `bind`), optionally stays up |
 //! | `setcap SRC DST` | mounts a tmpfs on DST's directory, copies SRC to DST and gives the copy `cap_net_bind_service=ep` (security.capability xattr) |
 //! | `orphans N` | leaves N orphans (half already zombies) to PID 1 and checks that they are reaped |
 //! | `crash TAG` | reports its start time, then kills itself with SIGSEGV |
@@ -25,7 +25,11 @@ fn main(args: linker::Args) -> i32 {
     let rest =
         |from: usize| (from..args.len()).map(move |i| args.get(i).map(|s| s.to_bytes()).unwrap_or(b""));
     match arg(1) {
-        b"observe" => observe(arg(2), rest(3).any(|a| a == b"bind80"), rest(3).any(|a| a == b"hold")),
+        b"observe" => observe(
+            arg(2),
+            rest(3).find_map(|a| a.strip_prefix(b"bind").and_then(parse_dec)).map(|p| p as u16),
+            rest(3).any(|a| a == b"hold"),
+        ),
         b"setcap" => setcap(arg(2), arg(3)),
         b"orphans" => orphans(parse_dec(arg(2)).unwrap_or(4) as usize),
         b"crash" => crash(arg(2)),
@@ -148,7 +152,7 @@ const RLIMITS: [(u32, &[u8]); 5] = [
     (nr::RLIMIT_STACK, b"rlimit-stack"),
 ];
 
-fn observe(tag: &[u8], bind80: bool, hold: bool) -> i32 {
+fn observe(tag: &[u8], bind: Option<u16>, hold: bool) -> i32 {
     timing(tag);
     let mut buf = [0u8; 4096];
     match read_file(b"/proc/self/status\0", &mut buf) {
@@ -178,11 +182,11 @@ fn observe(tag: &[u8], bind80: bool, hold: bool) -> i32 {
         };
         l.emit();
     }
-    if bind80 {
+    if let Some(port) = bind {
         let mut l = Line::new(OBS);
-        l.push(tag).push(b" bind80 ");
-        match sys::bind_tcp4(80) {
-            Ok(_) => l.push(b"ok"),
+        l.push(tag).push(b" bind ");
+        match sys::bind_tcp4(port) {
+            Ok(_) => l.push(b"ok 0.0.0.0:").dec(port as u64),
             Err(e) => l.errno(e),
         };
         l.emit();
