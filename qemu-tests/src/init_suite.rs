@@ -89,39 +89,60 @@ const IGNORE_TERM_TIMEOUT_MS: u32 = 1000;
 const POWEROFF_AFTER_MS: u64 = 5000;
 const WATCHDOG_TIMEOUT_S: u32 = 2;
 
-fn root_task(tag: &'static str, args: &[&str]) -> Service {
+/// A root unit with exactly the capabilities `caps` (a config without a `capabilities`
+/// object gets none, as with runc).
+fn root_task(tag: &'static str, args: &[&str], caps: &[u32]) -> Service {
+    let names = scenario::cap_names(caps);
     Service {
         tag,
         about: "",
-        process: json!({ "user": { "uid": 0, "gid": 0 }, "args": args, "env": ["PATH=/bin", "HOME=/"], "cwd": "/" }),
+        process: json!({
+            "user": { "uid": 0, "gid": 0 }, "args": args, "env": ["PATH=/bin", "HOME=/"], "cwd": "/",
+            "capabilities": { "bounding": names, "effective": names, "permitted": names },
+        }),
         expect: vec![],
     }
 }
 
+/// The setup task mounts a tmpfs (SYS_ADMIN), sets security.capability (SETFCAP), and reads
+/// the kernel log for the boot timing (SYSLOG).
+const SETCAP_CAPS: [u32; 3] = [scenario::CAP_SYS_ADMIN, scenario::CAP_SETFCAP, scenario::CAP_SYSLOG];
+
+fn setcap_task() -> Unit {
+    Unit::once(root_task(
+        "setcap",
+        &["/bin/probe", "setcap", "/bin/probe", scenario::CAPS_COPY],
+        &SETCAP_CAPS,
+    ))
+}
+
 pub fn plan(arch: Arch) -> Plan {
-    let mut tasks =
-        vec![Unit::once(root_task("setcap", &["/bin/probe", "setcap", "/bin/probe", scenario::CAPS_COPY]))];
+    let mut tasks = vec![setcap_task()];
     if arch.has_watchdog() {
-        tasks.push(Unit::once(root_task("modules", &["/bin/probe", "modload", "/lib/modules"])));
+        tasks.push(Unit::once(root_task(
+            "modules",
+            &["/bin/probe", "modload", "/lib/modules"],
+            &[scenario::CAP_SYS_MODULE],
+        )));
     }
 
     let mut services: Vec<Unit> = scenario::services().into_iter().map(Unit::once).collect();
-    services.push(Unit::once(root_task("orphans", &["/bin/probe", "orphans", "8"])));
+    services.push(Unit::once(root_task("orphans", &["/bin/probe", "orphans", "8"], &[])));
     services.push(Unit {
         restart: Restart::OnFailure,
         restart_delay_ms: CRASH_DELAY_MS,
         restart_delay_max_ms: CRASH_DELAY_MAX_MS,
         restart_limit: CRASH_LIMIT,
-        ..Unit::once(root_task("crasher", &["/bin/probe", "crash", "crasher"]))
+        ..Unit::once(root_task("crasher", &["/bin/probe", "crash", "crasher"], &[]))
     });
-    services.push(Unit::once(root_task("hold", &["/bin/probe", "observe", "hold", "hold"])));
+    services.push(Unit::once(root_task("hold", &["/bin/probe", "observe", "hold", "hold"], &[])));
     services.push(Unit {
         stop_timeout_ms: IGNORE_TERM_TIMEOUT_MS,
-        ..Unit::once(root_task("ignore-term", &["/bin/probe", "ignore-term", "ignore-term"]))
+        ..Unit::once(root_task("ignore-term", &["/bin/probe", "ignore-term", "ignore-term"], &[]))
     });
     let sig = SIGUSR2.to_string();
     let after = POWEROFF_AFTER_MS.to_string();
-    services.push(Unit::once(root_task("poweroff", &["/bin/probe", "signal-init", &sig, &after])));
+    services.push(Unit::once(root_task("poweroff", &["/bin/probe", "signal-init", &sig, &after], &[])));
     Plan {
         hostname: format!("dmzkit-{}", arch.name()),
         error_delay_s: 1,
@@ -146,13 +167,10 @@ pub fn demo_plan(arch: Arch) -> Plan {
         error_delay_s: 1,
         shutdown_grace_ms: 1000,
         watchdog: None,
-        tasks: vec![Unit::once(root_task(
-            "setcap",
-            &["/bin/probe", "setcap", "/bin/probe", scenario::CAPS_COPY],
-        ))],
+        tasks: vec![setcap_task()],
         services: vec![
             Unit::once(seed),
-            Unit::once(root_task("poweroff", &["/bin/probe", "signal-init", &sig, "1000"])),
+            Unit::once(root_task("poweroff", &["/bin/probe", "signal-init", &sig, "1000"], &[])),
         ],
     }
 }

@@ -7,6 +7,10 @@ use serde_json::{json, Value};
 pub const CAP_NET_BIND_SERVICE: u32 = 10;
 pub const CAP_CHOWN: u32 = 0;
 pub const CAP_KILL: u32 = 5;
+pub const CAP_SYS_MODULE: u32 = 16;
+pub const CAP_SYS_ADMIN: u32 = 21;
+pub const CAP_SETFCAP: u32 = 31;
+pub const CAP_SYSLOG: u32 = 34;
 
 /// Privileged ports the services bind, one each: services run at the same time under init,
 /// and two binds of one port race (EADDRINUSE). The seed scenario's is 80.
@@ -47,14 +51,20 @@ impl Service {
     }
 }
 
-fn cap_names(caps: &[u32]) -> Vec<&'static str> {
+/// The capabilities the services and tasks name.
+const CAP_NAMES: [(u32, &str); 7] = [
+    (CAP_CHOWN, "CAP_CHOWN"),
+    (CAP_KILL, "CAP_KILL"),
+    (CAP_NET_BIND_SERVICE, "CAP_NET_BIND_SERVICE"),
+    (CAP_SYS_MODULE, "CAP_SYS_MODULE"),
+    (CAP_SYS_ADMIN, "CAP_SYS_ADMIN"),
+    (CAP_SETFCAP, "CAP_SETFCAP"),
+    (CAP_SYSLOG, "CAP_SYSLOG"),
+];
+
+pub fn cap_names(caps: &[u32]) -> Vec<&'static str> {
     caps.iter()
-        .map(|c| match *c {
-            CAP_CHOWN => "CAP_CHOWN",
-            CAP_KILL => "CAP_KILL",
-            CAP_NET_BIND_SERVICE => "CAP_NET_BIND_SERVICE",
-            _ => unreachable!("add the name"),
-        })
+        .map(|c| CAP_NAMES.iter().find(|(n, _)| n == c).map(|(_, s)| *s).expect("add the name to CAP_NAMES"))
         .collect()
 }
 
