@@ -156,13 +156,28 @@ pub fn wait4(pid: isize, flags: u32) -> Result<(usize, i32), Errno> {
     check(r).map(|p| (p, status))
 }
 
-/// `execve(path, argv, envp)`. Returns only on failure.
-///
-/// # Safety
-/// `path` NUL-terminated; `argv`, `envp` NULL-terminated arrays of NUL-terminated strings.
-pub unsafe fn execve(path: *const u8, argv: *const *const u8, envp: *const *const u8) -> Errno {
-    // SAFETY: forwarded contract.
-    let r = unsafe { syscall6(nr::__NR_execve, path as usize, argv as usize, envp as usize, 0, 0, 0) };
+/// Most arguments (and environment entries) [`execv`] passes.
+pub const EXEC_MAX: usize = 16;
+
+/// `execve(argv[0], argv, envp)`. Returns only on failure, with the errno (E2BIG when a
+/// list is longer than [`EXEC_MAX`], ENOENT when `argv` is empty).
+pub fn execv(argv: &[&core::ffi::CStr], envp: &[&core::ffi::CStr]) -> Errno {
+    if argv.len() > EXEC_MAX || envp.len() > EXEC_MAX {
+        return linux_raw_sys::errno::E2BIG as Errno;
+    }
+    let Some(prog) = argv.first() else { return linux_raw_sys::errno::ENOENT as Errno };
+    let (mut a, mut e) = ([core::ptr::null(); EXEC_MAX + 1], [core::ptr::null(); EXEC_MAX + 1]);
+    for (slot, s) in a.iter_mut().zip(argv) {
+        *slot = s.as_ptr();
+    }
+    for (slot, s) in e.iter_mut().zip(envp) {
+        *slot = s.as_ptr();
+    }
+    // SAFETY: every pointer comes from a live &CStr (NUL-terminated), and both arrays end
+    // with a NULL (they are one longer than the longest list).
+    let r = unsafe {
+        syscall6(nr::__NR_execve, prog.as_ptr() as usize, a.as_ptr() as usize, e.as_ptr() as usize, 0, 0, 0)
+    };
     check(r).err().unwrap_or(0)
 }
 

@@ -9,6 +9,7 @@
 #![no_std]
 #![no_main]
 
+use core::ffi::CStr;
 use linux_raw_sys::general as nr;
 use qemu_probes::{read_file, sys, Line, OBS};
 
@@ -76,7 +77,7 @@ fn run_line(line: &mut [u8]) {
     }
     // Copy the words into a buffer with room for every terminator.
     let mut words = [0u8; 1024];
-    let mut ptrs = [core::ptr::null::<u8>(); ARGS_MAX + 1];
+    let mut ends = [0usize; ARGS_MAX];
     let mut at = 0;
     let tag_end = line[starts[0]..].iter().position(|&b| b == 0).map_or(line.len(), |p| starts[0] + p);
     let tag = &line[starts[0]..tag_end];
@@ -88,15 +89,19 @@ fn run_line(line: &mut [u8]) {
         }
         words[at..at + w.len()].copy_from_slice(w);
         words[at + w.len()] = 0;
-        ptrs[k] = words[at..].as_ptr();
         at += w.len() + 1;
+        ends[k] = at;
     }
-    let env: [*const u8; 3] = [c"PATH=/bin".as_ptr().cast(), c"HOME=/".as_ptr().cast(), core::ptr::null()];
+    let mut argv = [c""; ARGS_MAX];
+    let mut from = 0;
+    for (k, &end) in ends[..n - 1].iter().enumerate() {
+        argv[k] = CStr::from_bytes_with_nul(&words[from..end]).unwrap_or(c"");
+        from = end;
+    }
+    let env = [c"PATH=/bin", c"HOME=/"];
     match sys::fork() {
         Ok(0) => {
-            // SAFETY: ptrs is a NULL-terminated array of pointers into `words`, each to a
-            // NUL-terminated string; env likewise; both outlive the call.
-            let e = unsafe { sys::execve(ptrs[0], ptrs.as_ptr(), env.as_ptr()) };
+            let e = sys::execv(&argv[..n - 1], &env);
             Line::new(OBS).push(tag).push(b" exec-error ").errno(e).emit();
             sys::exit(127);
         }
