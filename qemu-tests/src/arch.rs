@@ -38,6 +38,16 @@ impl Arch {
         }
     }
 
+    /// The launcher's name of the arch, for `compile --arch` (seccomp profiles).
+    pub fn launcher_arch(self) -> &'static str {
+        match self {
+            Arch::X86_64 => "x86_64",
+            Arch::Aarch64 => "aarch64",
+            Arch::Armv7 => "arm",
+            Arch::Riscv64 => "riscv64",
+        }
+    }
+
     /// Debian architecture of the kernel package.
     pub fn deb_arch(self) -> &'static str {
         match self {

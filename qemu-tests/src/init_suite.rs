@@ -101,6 +101,7 @@ fn root_task(tag: &'static str, args: &[&str], caps: &[u32]) -> Service {
             "capabilities": { "bounding": names, "effective": names, "permitted": names },
         }),
         expect: vec![],
+        seccomp: None,
     }
 }
 
@@ -116,7 +117,7 @@ fn setcap_task() -> Unit {
     ))
 }
 
-pub fn plan(arch: Arch) -> Plan {
+pub fn plan(arch: Arch, seccomp: bool) -> Plan {
     let mut tasks = vec![setcap_task()];
     if arch.has_watchdog() {
         tasks.push(Unit::once(root_task(
@@ -126,7 +127,7 @@ pub fn plan(arch: Arch) -> Plan {
         )));
     }
 
-    let mut services: Vec<Unit> = scenario::services().into_iter().map(Unit::once).collect();
+    let mut services: Vec<Unit> = scenario::classes(seccomp).into_iter().map(Unit::once).collect();
     services.push(Unit::once(root_task("orphans", &["/bin/probe", "orphans", "8"], &[])));
     services.push(Unit {
         restart: Restart::OnFailure,
@@ -181,7 +182,7 @@ pub fn demo_image(arch: Arch, art: &Artifacts, kernel: &Kernel, work: &Path) -> 
     let plan = demo_plan(arch);
     let mut a = suite::base(arch, art, kernel, work)?;
     a.file("init", 0o755, std::fs::read(init).map_err(|e| format!("{}: {e}", init.display()))?);
-    a.file("etc/dmzkit/init.pcfg", 0o644, compile(&plan, art, work)?);
+    a.file("etc/dmzkit/init.pcfg", 0o644, compile(arch, &plan, art, work)?);
     let seed = scenario::services().into_iter().next().expect("the seed scenario");
     let checks: Vec<(String, Check)> = vec![
         (seed.tag.to_string(), suite::service_check(&seed)),
@@ -199,10 +200,10 @@ pub fn demo_image(arch: Arch, art: &Artifacts, kernel: &Kernel, work: &Path) -> 
 ///
 /// Interim: until the launcher has `compile --init` (issue 4), the init config itself is
 /// encoded with the init crate's library (the same codec the launcher will use).
-fn compile(plan: &Plan, art: &Artifacts, work: &Path) -> Result<Vec<u8>, String> {
+fn compile(arch: Arch, plan: &Plan, art: &Artifacts, work: &Path) -> Result<Vec<u8>, String> {
     use init::config as ic;
     let blobs = |units: &[Unit]| -> Result<Vec<Vec<u8>>, String> {
-        units.iter().map(|u| suite::compile(art, &u.svc, work)).collect()
+        units.iter().map(|u| suite::compile(arch, art, &u.svc, work)).collect()
     };
     let (task_blobs, svc_blobs) = (blobs(&plan.tasks)?, blobs(&plan.services)?);
     let unit = |u: &'_ Unit, blob: &'_ [u8]| -> ic::Unit<'static> {
@@ -267,10 +268,10 @@ fn init_line(name: &'static str, pat: String) -> (String, Check) {
 /// The init image and its checks.
 pub fn image(arch: Arch, art: &Artifacts, kernel: &Kernel, work: &Path) -> Result<Image, String> {
     let init = art.init.as_ref().ok_or("the workspace has no init crate")?;
-    let plan = plan(arch);
+    let plan = plan(arch, art.launcher_seccomp);
     let mut a = suite::base(arch, art, kernel, work)?;
     a.file("init", 0o755, std::fs::read(init).map_err(|e| format!("{}: {e}", init.display()))?);
-    a.file("etc/dmzkit/init.pcfg", 0o644, compile(&plan, art, work)?);
+    a.file("etc/dmzkit/init.pcfg", 0o644, compile(arch, &plan, art, work)?);
 
     let mut checks: Vec<(String, Check)> = vec![init_line("boot (init as PID 1)", BOOT_MARKER.into())];
     checks.push(init_line("config loaded", "init: config ".into()));
@@ -286,7 +287,7 @@ pub fn image(arch: Arch, art: &Artifacts, kernel: &Kernel, work: &Path) -> Resul
         checks.push(("watchdog modules".into(), suite::verdict_check("modload")));
     }
     checks.push(("zombies (orphans reaped by init)".into(), suite::verdict_check("zombies")));
-    for s in scenario::services() {
+    for s in scenario::classes(art.launcher_seccomp) {
         checks.push((format!("{} ({})", s.tag, s.about), suite::service_check(&s)));
     }
     checks.push(("crash restart with backoff".into(), Box::new(crash_check)));
@@ -299,13 +300,7 @@ pub fn image(arch: Arch, art: &Artifacts, kernel: &Kernel, work: &Path) -> Resul
     if arch.has_watchdog() {
         checks.push(("watchdog (init arms, pets, magic-closes i6300esb)".into(), Box::new(watchdog_check)));
     }
-    Ok(Image {
-        archive: a,
-        checks,
-        todo: vec![suite::seccomp_todo()],
-        boot_marker: BOOT_MARKER,
-        append: APPEND,
-    })
+    Ok(Image { archive: a, checks, todo: suite::seccomp_todo(art), boot_marker: BOOT_MARKER, append: APPEND })
 }
 
 /// The crasher ran 1 + CRASH_LIMIT times, init scheduled restarts with doubling delays, gave

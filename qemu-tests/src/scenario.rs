@@ -18,6 +18,7 @@ pub const SEED_PORT: u16 = 80;
 const CONTROL_PORT: u16 = 81;
 const ROOT_PORT: u16 = 82;
 const AMBIENT_PORT: u16 = 83;
+const SECCOMP_PORT: u16 = 84;
 
 fn bind(port: u16) -> String {
     format!("bind{port}")
@@ -41,14 +42,53 @@ pub struct Service {
     pub process: Value,
     /// (key, value) pairs the probe must report (`DMZKIT-OBS <tag> <key> <value>`).
     pub expect: Vec<(&'static str, String)>,
+    /// `linux.seccomp` of the config, compiled by the launcher for the target arch.
+    pub seccomp: Option<Value>,
 }
 
 impl Service {
     /// A whole OCI config.json around the process object.
     pub fn config_json(&self) -> String {
-        serde_json::to_string_pretty(&json!({ "ociVersion": "1.0.2", "process": self.process }))
-            .expect("json")
+        let mut cfg = json!({ "ociVersion": "1.0.2", "process": self.process });
+        if let Some(sc) = &self.seccomp {
+            cfg["linux"] = json!({ "seccomp": sc });
+        }
+        serde_json::to_string_pretty(&cfg).expect("json")
     }
+}
+
+/// The seccomp class: uid 1000, no_new_privs, a profile that allows everything but bind(2),
+/// which fails with EOPNOTSUPP. Needs a launcher that compiles `linux.seccomp` for the target
+/// arch (`compile --arch`).
+pub fn seccomp_service() -> Service {
+    let mut p = process(&["/bin/probe", "observe", "seccomp", &bind(SECCOMP_PORT)], 1000, 1000);
+    p["noNewPrivileges"] = json!(true);
+    Service {
+        tag: "seccomp",
+        about: "uid 1000 + NNP + seccomp profile: bind(2) fails with EOPNOTSUPP, the rest allowed",
+        process: p,
+        expect: vec![
+            ("Uid", ids(1000)),
+            ("NoNewPrivs", "1".into()),
+            ("Seccomp", "2".into()),
+            ("Seccomp_filters", "1".into()),
+            ("bind", "EOPNOTSUPP".into()),
+        ],
+        seccomp: Some(json!({
+            "defaultAction": "SCMP_ACT_ALLOW",
+            "syscalls": [{ "names": ["bind"], "action": "SCMP_ACT_ERRNO", "errnoRet": 95 }],
+        })),
+    }
+}
+
+/// Every class this launcher can compile: [`services`], plus [`seccomp_service`] when
+/// `seccomp` says the launcher compiles seccomp profiles.
+pub fn classes(seccomp: bool) -> Vec<Service> {
+    let mut v = services();
+    if seccomp {
+        v.push(seccomp_service());
+    }
+    v
 }
 
 /// The capabilities the services and tasks name.
@@ -114,6 +154,7 @@ pub fn services() -> Vec<Service> {
             ("CapAmb", mask(&[])),
             ("bind", bound(SEED_PORT)),
         ],
+        seccomp: None,
     });
 
     // Control for the seed scenario: the same config on a binary without file caps. The
@@ -131,6 +172,7 @@ pub fn services() -> Vec<Service> {
             ("CapEff", mask(&[])),
             ("bind", "EACCES".into()),
         ],
+        seccomp: None,
     });
 
     // Root with a reduced bounding set: a root exec gets P' = E' = bounding.
@@ -152,6 +194,7 @@ pub fn services() -> Vec<Service> {
             ("CapEff", mask(&root_caps)),
             ("bind", bound(ROOT_PORT)),
         ],
+        seccomp: None,
     });
 
     // Ambient: uid 1000, NET_BIND_SERVICE in every set including ambient, NNP on; a plain
@@ -174,6 +217,7 @@ pub fn services() -> Vec<Service> {
             ("CapEff", mask(&nbs)),
             ("bind", bound(AMBIENT_PORT)),
         ],
+        seccomp: None,
     });
 
     // Groups and umask: uid/gid 1001/1002, supplementary groups (the kernel keeps them sorted).
@@ -195,6 +239,7 @@ pub fn services() -> Vec<Service> {
             ("CapPrm", mask(&[])),
             ("CapEff", mask(&[])),
         ],
+        seccomp: None,
     });
 
     // rlimits: lowered and raised limits applied before the uid change.
@@ -214,6 +259,7 @@ pub fn services() -> Vec<Service> {
             ("rlimit-core", "1024 2048".into()),
             ("rlimit-nproc", "300 400".into()),
         ],
+        seccomp: None,
     });
     v
 }

@@ -129,7 +129,7 @@ fn kmsg_clock(tag: &[u8]) {
 }
 
 /// The /proc/self/status fields a config controls.
-const STATUS_KEYS: [&[u8]; 11] = [
+const STATUS_KEYS: [&[u8]; 12] = [
     b"Umask",
     b"Uid",
     b"Gid",
@@ -141,6 +141,7 @@ const STATUS_KEYS: [&[u8]; 11] = [
     b"CapAmb",
     b"NoNewPrivs",
     b"Seccomp",
+    b"Seccomp_filters",
 ];
 
 /// RLIMIT_* numbers and names reported.
