@@ -290,6 +290,14 @@ pub fn image(arch: Arch, art: &Artifacts, kernel: &Kernel, work: &Path) -> Resul
     for s in scenario::classes(art.launcher_seccomp) {
         checks.push((format!("{} ({})", s.tag, s.about), suite::service_check(&s)));
     }
+    let host = plan.hostname.clone();
+    checks.push((
+        "hostname set by init".into(),
+        Box::new(move |c: &Console| match c.get("seed", "hostname") {
+            Some(h) if h == host => Ok(h.to_string()),
+            other => Err(format!("the seed service sees hostname {other:?}, config says {host:?}")),
+        }),
+    ));
     checks.push(("crash restart with backoff".into(), Box::new(crash_check)));
     checks.push(("SIGTERM-ignoring service killed at shutdown".into(), Box::new(ignore_term_check)));
     let order: Vec<String> = plan.services.iter().map(|u| u.svc.tag.to_string()).collect();

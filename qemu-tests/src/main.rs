@@ -354,6 +354,8 @@ fn test(arches: &[Arch], opts: &BootOpts) -> Result<ExitCode, String> {
             };
             println!("boot {arch} {suite:?} ({accel:?})");
             let b = vm::boot(&spec)?;
+            let log = initrd.with_extension("console.log");
+            std::fs::write(&log, b.lines.join("\n") + "\n").map_err(|e| format!("{}: {e}", log.display()))?;
             let c = console::Console::parse(&b.lines);
             let mut outcomes: Vec<suite::Outcome> = img
                 .checks
@@ -381,7 +383,11 @@ fn test(arches: &[Arch], opts: &BootOpts) -> Result<ExitCode, String> {
                 }
             }
             if failed && !b.timed_out {
-                println!("  console tail ({arch}):\n{}", indent(&b.tail(25)));
+                println!(
+                    "  console tail ({arch}; whole console in {}):\n{}",
+                    log.display(),
+                    indent(&b.tail(25))
+                );
                 if !b.stderr.trim().is_empty() {
                     println!("  qemu stderr: {}", b.stderr.trim());
                 }

@@ -243,6 +243,19 @@ pub fn boottime_ms() -> u64 {
     boottime_us() / 1000
 }
 
+/// `uname(&buf)`: the node name (hostname), copied into `out`; returns its length.
+pub fn hostname(out: &mut [u8; 65]) -> usize {
+    // struct utsname (the "new" one every supported arch uses): six fields of 65 bytes;
+    // nodename is the second.
+    let mut uts = [0u8; 65 * 6];
+    // SAFETY: uts is a writable struct new_utsname.
+    if check(unsafe { syscall6(nr::__NR_uname, uts.as_mut_ptr() as usize, 0, 0, 0, 0, 0) }).is_err() {
+        return 0;
+    }
+    out.copy_from_slice(&uts[65..130]);
+    out.iter().position(|&b| b == 0).unwrap_or(65)
+}
+
 pub fn geteuid() -> usize {
     int_call(nr::__NR_geteuid, 0, 0, 0).unwrap_or(usize::MAX)
 }

@@ -2,7 +2,7 @@
 //!
 //! | mode | what it does |
 //! |---|---|
-//! | `observe TAG [bindPORT] [hold]` | reports credentials, caps, NNP, seccomp, umask, rlimits, timing; optionally binds 0.0.0.0:PORT (key `bind`), optionally stays up |
+//! | `observe TAG [bindPORT] [hold]` | reports hostname, credentials, caps, NNP, seccomp, umask, rlimits, timing; optionally binds 0.0.0.0:PORT (key `bind`), optionally stays up |
 //! | `setcap SRC DST` | mounts a tmpfs on DST's directory, copies SRC to DST and gives the copy `cap_net_bind_service=ep` (security.capability xattr) |
 //! | `orphans N` | leaves N orphans (half already zombies) to PID 1 and checks that they are reaped |
 //! | `crash TAG` | reports its start time, then kills itself with SIGSEGV |
@@ -155,6 +155,9 @@ const RLIMITS: [(u32, &[u8]); 5] = [
 
 fn observe(tag: &[u8], bind: Option<u16>, hold: bool) -> i32 {
     timing(tag);
+    let mut host = [0u8; 65];
+    let n = sys::hostname(&mut host);
+    obs(tag, b"hostname", &host[..n]);
     let mut buf = [0u8; 4096];
     match read_file(b"/proc/self/status\0", &mut buf) {
         Ok(status) => {
