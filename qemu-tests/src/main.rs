@@ -394,8 +394,9 @@ fn test(arches: &[Arch], opts: &BootOpts) -> Result<ExitCode, String> {
             }
             let timing = boot_timing(&c);
             println!(
-                "  {arch} {suite:?}: {:.1} s launch to power-off{}",
+                "  {arch} {suite:?}: {:.1} s {}{}",
                 b.elapsed.as_secs_f64(),
+                if b.timed_out { "launch to the kill at the deadline" } else { "launch to QEMU's exit" },
                 timing.map(|t| format!(", {}", t.describe())).unwrap_or_default()
             );
             runs.push(ArchRun {
