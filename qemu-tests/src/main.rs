@@ -424,6 +424,7 @@ fn test(arches: &[Arch], opts: &BootOpts) -> Result<ExitCode, String> {
             r.timing.map(|t| format!(", {}", t.describe())).unwrap_or_default()
         );
     }
+    print_matrix(&runs);
     println!("total {:.0} s", started.elapsed().as_secs_f64());
     let todo: usize = runs.iter().map(|r| r.todo).sum();
     if todo > 0 {
@@ -431,6 +432,46 @@ fn test(arches: &[Arch], opts: &BootOpts) -> Result<ExitCode, String> {
     }
     println!("{passed} passed, {failed} failed, {todo} skipped");
     Ok(if failed == 0 { ExitCode::SUCCESS } else { ExitCode::FAILURE })
+}
+
+/// Per suite, one row per check and one column per arch: `ok`, `FAIL` or `-` (not run there).
+fn print_matrix(runs: &[ArchRun]) {
+    let mut suites: Vec<SuiteSel> = Vec::new();
+    for r in runs {
+        if !suites.contains(&r.suite) {
+            suites.push(r.suite);
+        }
+    }
+    for suite in suites {
+        let cols: Vec<&ArchRun> = runs.iter().filter(|r| r.suite == suite).collect();
+        let mut names: Vec<&str> = Vec::new();
+        for r in &cols {
+            for o in &r.outcomes {
+                let short = o.name.split(" (").next().unwrap_or(&o.name);
+                if !names.contains(&short) {
+                    names.push(short);
+                }
+            }
+        }
+        println!();
+        let head: Vec<String> = cols.iter().map(|r| format!("{:>8}", r.arch.name())).collect();
+        println!("{:48}{}", format!("{suite:?} suite").to_lowercase(), head.join(""));
+        for n in names {
+            let cells: Vec<String> = cols
+                .iter()
+                .map(|r| {
+                    let cell = match r.outcomes.iter().find(|o| o.name.split(" (").next() == Some(n)) {
+                        Some(o) if o.result.is_ok() => "ok",
+                        Some(_) => "FAIL",
+                        None => "-",
+                    };
+                    format!("{cell:>8}")
+                })
+                .collect();
+            println!("  {n:46}{}", cells.join(""));
+        }
+    }
+    println!();
 }
 
 /// Boot timing on the kernel log's clock (µs since boot).
