@@ -8,6 +8,7 @@ mod console;
 mod cpio;
 mod init_suite;
 mod kernel;
+mod report;
 mod scenario;
 mod setup;
 mod suite;
@@ -15,6 +16,7 @@ mod vm;
 
 use arch::Arch;
 use clap::{Parser, Subcommand};
+use report::{boot_timing, indent, print_matrix, ArchRun};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
@@ -287,17 +289,6 @@ fn demo(arch: Arch, accel: AccelSel, echo: bool) -> Result<ExitCode, String> {
     Ok(if ok.is_ok() && off { ExitCode::SUCCESS } else { ExitCode::FAILURE })
 }
 
-/// One boot's results, for the summary.
-struct ArchRun {
-    arch: Arch,
-    suite: SuiteSel,
-    outcomes: Vec<suite::Outcome>,
-    /// Tests not yet implemented (reported as skipped).
-    todo: usize,
-    elapsed: Duration,
-    timing: Option<Timing>,
-}
-
 fn test(arches: &[Arch], opts: &BootOpts) -> Result<ExitCode, String> {
     let started = Instant::now();
     setup::ensure(arches, true)?;
@@ -432,88 +423,4 @@ fn test(arches: &[Arch], opts: &BootOpts) -> Result<ExitCode, String> {
     }
     println!("{passed} passed, {failed} failed, {todo} skipped");
     Ok(if failed == 0 { ExitCode::SUCCESS } else { ExitCode::FAILURE })
-}
-
-/// Per suite, one row per check and one column per arch: `ok`, `FAIL` or `-` (not run there).
-fn print_matrix(runs: &[ArchRun]) {
-    let mut suites: Vec<SuiteSel> = Vec::new();
-    for r in runs {
-        if !suites.contains(&r.suite) {
-            suites.push(r.suite);
-        }
-    }
-    for suite in suites {
-        let cols: Vec<&ArchRun> = runs.iter().filter(|r| r.suite == suite).collect();
-        let mut names: Vec<&str> = Vec::new();
-        for r in &cols {
-            for o in &r.outcomes {
-                let short = o.name.split(" (").next().unwrap_or(&o.name);
-                if !names.contains(&short) {
-                    names.push(short);
-                }
-            }
-        }
-        println!();
-        let head: Vec<String> = cols.iter().map(|r| format!("{:>8}", r.arch.name())).collect();
-        println!("{:48}{}", format!("{suite:?} suite").to_lowercase(), head.join(""));
-        for n in names {
-            let cells: Vec<String> = cols
-                .iter()
-                .map(|r| {
-                    let cell = match r.outcomes.iter().find(|o| o.name.split(" (").next() == Some(n)) {
-                        Some(o) if o.result.is_ok() => "ok",
-                        Some(_) => "FAIL",
-                        None => "-",
-                    };
-                    format!("{cell:>8}")
-                })
-                .collect();
-            println!("  {n:46}{}", cells.join(""));
-        }
-    }
-    println!();
-}
-
-/// Boot timing on the kernel log's clock (µs since boot).
-#[derive(Clone, Copy, Debug)]
-struct Timing {
-    /// The kernel's "Run /init as init process".
-    run_init: u64,
-    /// The first program PID 1 started (the setup task).
-    first_child: u64,
-    /// The first service (the seed scenario's, through dmz).
-    first_service: u64,
-}
-
-impl Timing {
-    fn describe(&self) -> String {
-        format!(
-            "kernel→/init {:.0} ms, /init→first child {:.0} ms, /init→first service {:.0} ms",
-            self.run_init as f64 / 1000.0,
-            self.first_child.saturating_sub(self.run_init) as f64 / 1000.0,
-            self.first_service.saturating_sub(self.run_init) as f64 / 1000.0
-        )
-    }
-}
-
-/// Probes report their exec time on CLOCK_BOOTTIME; a root probe also reports the kernel
-/// log's timestamp of "Run /init" and one (log, CLOCK_BOOTTIME) pair to convert between them.
-fn boot_timing(c: &console::Console) -> Option<Timing> {
-    let (key, clock) = c.obs.iter().find(|((_, k), _)| k == "kmsg-clock")?;
-    let run_init: u64 = c.get(&key.0, "kmsg-run-init-us")?.parse().ok()?;
-    let mut it = clock.first()?.split(' ').map(|v| v.parse::<i64>());
-    let (Some(Ok(log)), Some(Ok(boottime))) = (it.next(), it.next()) else { return None };
-    let on_log_clock = |v: &str| v.parse::<i64>().ok().map(|t| (t + log - boottime).max(0) as u64);
-    let first_child = c
-        .obs
-        .iter()
-        .filter(|((_, k), _)| k == "exec-us")
-        .filter_map(|(_, v)| on_log_clock(v.first()?))
-        .min()?;
-    let first_service = on_log_clock(c.get(scenario::services()[0].tag, "exec-us")?)?;
-    Some(Timing { run_init, first_child, first_service })
-}
-
-fn indent(s: &str) -> String {
-    s.lines().map(|l| format!("    | {l}")).collect::<Vec<_>>().join("\n")
 }
