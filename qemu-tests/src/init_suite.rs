@@ -196,11 +196,84 @@ pub fn demo_image(arch: Arch, art: &Artifacts, kernel: &Kernel, work: &Path) -> 
     Ok(Image { archive: a, checks, todo: vec![], boot_marker: BOOT_MARKER, append: APPEND })
 }
 
-/// init.pcfg for `plan`. The unit configs are compiled by `launcher compile --oci`.
+/// A TOML basic string.
+fn toml_str(s: &str) -> String {
+    format!("\"{}\"", s.replace('\\', "\\\\").replace('"', "\\\""))
+}
+
+/// init.toml for `plan` (the format of init/README.md); each unit names the OCI config.json
+/// written next to it (`<tag>.json`, the file `launcher compile --oci` takes too).
+pub fn to_toml(plan: &Plan) -> String {
+    let mut t =
+        String::from("# Written by qemu-tests (init_suite.rs); compiled with `launcher compile --init`.\n");
+    t += &format!("hostname = {}\n", toml_str(&plan.hostname));
+    t += "on_error = \"poweroff\"\n";
+    t += &format!("error_delay_s = {}\n", plan.error_delay_s);
+    t += &format!("shutdown_grace_ms = {}\n", plan.shutdown_grace_ms);
+    if let Some(w) = &plan.watchdog {
+        t += &format!(
+            "\n[watchdog]\ndevice = {}\ntimeout_s = {}\ninterval_ms = {}\n",
+            toml_str(w.device),
+            w.timeout_s,
+            w.interval_ms
+        );
+    }
+    for u in &plan.tasks {
+        t += &format!(
+            "\n[[task]]\nname = {}\noci = {}\n",
+            toml_str(u.svc.tag),
+            toml_str(&format!("{}.json", u.svc.tag))
+        );
+    }
+    for u in &plan.services {
+        t += &format!(
+            "\n[[service]]\nname = {}\noci = {}\n",
+            toml_str(u.svc.tag),
+            toml_str(&format!("{}.json", u.svc.tag))
+        );
+        match u.restart {
+            Restart::Never => t += "restart = \"never\"\n",
+            Restart::OnFailure => {
+                t += &format!(
+                    "restart = \"on-failure\"\nrestart_delay_ms = {}\nrestart_delay_max_ms = {}\nrestart_limit = {}\n",
+                    u.restart_delay_ms, u.restart_delay_max_ms, u.restart_limit
+                );
+            }
+        }
+        let sig = match u.stop_signal {
+            SIGTERM => "SIGTERM".to_string(),
+            SIGUSR2 => "SIGUSR2".to_string(),
+            n => n.to_string(),
+        };
+        t += &format!("stop_signal = \"{sig}\"\nstop_timeout_ms = {}\n", u.stop_timeout_ms);
+    }
+    t
+}
+
+/// init.pcfg for `plan`: init.toml compiled by `launcher compile --init`, the unit configs
+/// being the OCI config.json files `launcher compile --oci` takes.
 ///
-/// Interim: until the launcher has `compile --init` (issue 4), the init config itself is
-/// encoded with the init crate's library (the same codec the launcher will use).
+/// Fallback while the launcher in this tree has no `compile --init`: the unit configs are
+/// compiled by `launcher compile --oci` and the init config is encoded with the init crate's
+/// codec (the one `compile --init` uses), and a note says so.
 fn compile(arch: Arch, plan: &Plan, art: &Artifacts, work: &Path) -> Result<Vec<u8>, String> {
+    if art.launcher_init {
+        for u in plan.tasks.iter().chain(&plan.services) {
+            let json = work.join(format!("{}.json", u.svc.tag));
+            std::fs::write(&json, u.svc.config_json()).map_err(|e| format!("{}: {e}", json.display()))?;
+        }
+        let toml = work.join("init.toml");
+        let pcfg = work.join("init.pcfg");
+        std::fs::write(&toml, to_toml(plan)).map_err(|e| format!("{}: {e}", toml.display()))?;
+        let mut c = std::process::Command::new(&art.launcher);
+        c.arg("compile").arg("--init").arg(&toml).arg("-o").arg(&pcfg);
+        if art.launcher_seccomp && plan.services.iter().any(|u| u.svc.seccomp.is_some()) {
+            c.args(["--arch", arch.launcher_arch()]);
+        }
+        crate::cmd::output(&mut c)?;
+        return std::fs::read(&pcfg).map_err(|e| format!("{}: {e}", pcfg.display()));
+    }
+    eprintln!("note: this launcher has no `compile --init`: init.pcfg encoded with the init crate's codec");
     use init::config as ic;
     let blobs = |units: &[Unit]| -> Result<Vec<Vec<u8>>, String> {
         units.iter().map(|u| suite::compile(arch, art, &u.svc, work)).collect()
