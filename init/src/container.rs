@@ -144,6 +144,7 @@ fn failed(log: &Log, what: &[u8], e: Errno) -> i32 {
 
 #[rustfmt::skip] // one step a line, the why beside it
 pub fn main(args: Args, pid1: bool) -> i32 {
+    let ppid = sys::getppid();                              // for -p: the parent at start
     let o = match parse(&args) {
         Ok(o) => o,
         Err(status) => return status,
@@ -156,6 +157,9 @@ pub fn main(args: Args, pid1: bool) -> i32 {
     if o.pdeathsig != 0 {
         if let Err(e) = sys::set_parent_death_signal(o.pdeathsig) {
             return failed(&log, b"set parent death signal", e);
+        }
+        if sys::getppid() != ppid {
+            let _ = sys::kill(sys::getpid(), o.pdeathsig);  // the parent died before prctl
         }
     }
     if o.subreaper {

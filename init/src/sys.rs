@@ -157,6 +157,12 @@ pub fn getpid() -> i32 {
     rustix::process::getpid().as_raw_nonzero().get()
 }
 
+/// `getppid()`: 0 when the parent is outside the caller's pid namespace.
+/// References: getppid(2).
+pub fn getppid() -> i32 {
+    rustix::process::getppid().map_or(0, |p| p.as_raw_nonzero().get())
+}
+
 /// `setpgid(pid, pid)`: makes `pid` (0: the caller) the leader of a new process group. The
 /// parent calls it too, so a signal forwarded to the group right after fork finds it; one of
 /// the two calls fails harmlessly (EACCES after the child's exec). References: setpgid(2).

@@ -101,9 +101,13 @@ pub fn main(args: &Args) -> ! {
     if args.len() > 1 {
         log.emit(Msg::warn().s(b"system mode ignores its arguments (use `init -- CMD` for container mode)"));
     }
-    let e = sys::reboot(Reboot::CadOff);            // ctrl-alt-del becomes SIGINT to us
-    if e != 0 {
-        log.emit(Msg::warn().unable(b"disable ctrl-alt-del", e, b""));
+    // Ctrl-alt-del becomes SIGINT to us. Only the initial pid namespace has one: elsewhere the
+    // kernel refuses the request (EINVAL) and nothing needs disabling.
+    if sys::in_initial_pid_namespace() {
+        let e = sys::reboot(Reboot::CadOff);
+        if e != 0 {
+            log.emit(Msg::warn().unable(b"disable ctrl-alt-del", e, b""));
+        }
     }
     let boot = boot_params();
     let mut sys = System {
@@ -112,7 +116,7 @@ pub fn main(args: &Args) -> ! {
         error_delay_s: boot.error_delay_s.unwrap_or(DEFAULT_ERROR_DELAY_S),
         svcs: [IDLE; MAX_UNITS],
     };
-    let path = sys::cstr(&boot.config).unwrap_or(CONFIG_PATH);
+    let path = sys::cstr(&boot.config).filter(|p| !p.is_empty()).unwrap_or(CONFIG_PATH);
     let cfg = sys.load_config(path);                // fatal when missing or invalid
     sys.on_error = boot.on_error.unwrap_or(cfg.on_error);
     sys.error_delay_s = boot.error_delay_s.unwrap_or(cfg.error_delay_s);

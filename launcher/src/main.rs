@@ -4,6 +4,7 @@
 //! Exit status: 125 when the launcher fails before exec (bad input, dmz missing), like dmz;
 //! 2 for command-line usage errors. After exec, dmz's and then the target's status apply.
 
+mod init_config;
 mod inspect;
 mod names;
 mod oci;
@@ -34,10 +35,14 @@ enum Cmd {
         #[arg(last = true, value_name = "ARGS")]
         args: Vec<String>,
     },
-    /// Write the compiled config to a file (for images; run it with `dmz FILE`).
+    /// Write the compiled config to a file (for images; run it with `dmz FILE`), or with
+    /// --init the system-mode config of `init` from a TOML file.
     Compile {
-        #[arg(long, value_name = "CONFIG.json")]
-        oci: PathBuf,
+        #[arg(long, value_name = "CONFIG.json", required_unless_present = "init", conflicts_with = "init")]
+        oci: Option<PathBuf>,
+        /// init's system-mode config (TOML; see init/README.md).
+        #[arg(long, value_name = "INIT.toml")]
+        init: Option<PathBuf>,
         #[arg(short, long, value_name = "FILE.pcfg")]
         output: PathBuf,
         /// Replace process.args.
@@ -71,13 +76,19 @@ fn run(cli: Cli) -> Result<(), String> {
             let dmz = find_dmz(dmz)?;
             exec_dmz(&dmz, compiled)
         }
-        Cmd::Compile { oci, output, args } => {
-            let blob = load(&oci, args)?.encode()?;
+        Cmd::Compile { oci, init, output, args } => {
+            let blob = match (oci, init) {
+                (_, Some(toml)) => init_config::compile_file(&toml, &mut |w| eprintln!("launcher: {w}"))?,
+                (Some(oci), None) => load(&oci, args)?.encode()?,
+                (None, None) => unreachable!("clap requires --oci or --init"),
+            };
             std::fs::write(&output, blob).map_err(|e| format!("{}: {e}", output.display()))
         }
         Cmd::Inspect { file } => {
             let blob = std::fs::read(&file).map_err(|e| format!("{}: {e}", file.display()))?;
-            let json = inspect::to_json(&blob).map_err(|e| format!("{}: {e}", file.display()))?;
+            let json = init_config::inspect(&blob)
+                .unwrap_or_else(|| inspect::to_json(&blob))
+                .map_err(|e| format!("{}: {e}", file.display()))?;
             println!("{}", serde_json::to_string_pretty(&json).expect("JSON value serializes"));
             Ok(())
         }

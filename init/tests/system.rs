@@ -1,0 +1,611 @@
+//! System mode on the host, inside new pid, mount, UTS, network and IPC namespaces, with a
+//! fresh tmpfs as its root (static busybox for the services): early mounts, services with
+//! their own uid and capabilities, restarts with backoff, a crash loop that stays cheap, the
+//! ordered shutdown, and the end the kernel gives a pid namespace's init on reboot(2).
+//!
+//! The root holds only virtual filesystems, and init remounts filesystems read-only only in
+//! the initial pid namespace, so nothing here can touch the host's filesystems.
+
+mod common;
+
+use common::*;
+use init::config::{Action, Config, Mount, Restart, Unit};
+use std::io::{BufRead, BufReader, Read};
+use std::os::unix::process::ExitStatusExt;
+use std::path::PathBuf;
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+const SIGHUP: i32 = 1;
+const SIGINT: i32 = 2;
+const NET_BIND_SERVICE: u64 = 1 << 10;
+
+/// A unit running `sh -c script` as `uid` with `caps` (bounding = all sets), PATH=/bin.
+struct Spec {
+    name: &'static str,
+    script: String,
+    uid: u32,
+    caps: Option<u64>,
+    restart: Restart,
+    delay_ms: u32,
+    delay_max_ms: u32,
+    limit: u32,
+    stop_signal: u8,
+    stop_timeout_ms: u32,
+}
+
+fn spec(name: &'static str, script: &str) -> Spec {
+    Spec {
+        name,
+        script: script.to_string(),
+        uid: 0,
+        caps: None,
+        restart: Restart::Never,
+        delay_ms: 100,
+        delay_max_ms: 1000,
+        limit: 0,
+        stop_signal: 15,
+        stop_timeout_ms: 2000,
+    }
+}
+
+/// Everything a boot needs besides the units.
+struct Setup {
+    hostname: &'static str,
+    on_error: Action,
+    error_delay_s: u32,
+    grace_ms: u32,
+    mounts: Vec<(&'static str, &'static str, &'static str, u64, &'static str)>,
+    tasks: Vec<Spec>,
+    services: Vec<Spec>,
+    /// Argument list for the dmz config of a unit: `sh -c script` unless replaced.
+    raw_args: Vec<(&'static str, Vec<&'static str>)>,
+}
+
+fn setup() -> Setup {
+    Setup {
+        hostname: "dmzkit-test",
+        on_error: Action::PowerOff,
+        error_delay_s: 1,
+        grace_ms: 500,
+        mounts: vec![],
+        tasks: vec![],
+        services: vec![],
+        raw_args: vec![],
+    }
+}
+
+fn z(s: &str) -> Vec<u8> {
+    let mut v = s.as_bytes().to_vec();
+    v.push(0);
+    v
+}
+
+fn unit<'a>(s: &'a Spec, b: &'a [u8]) -> Unit<'a> {
+    Unit {
+        name: s.name.as_bytes(),
+        dmz: b,
+        restart: s.restart,
+        restart_delay_ms: s.delay_ms,
+        restart_delay_max_ms: s.delay_max_ms,
+        restart_limit: s.limit,
+        stop_signal: s.stop_signal,
+        stop_timeout_ms: s.stop_timeout_ms,
+    }
+}
+
+impl Setup {
+    /// The compiled config, encoded with init's own encoder.
+    fn encode(&self) -> Vec<u8> {
+        let blob = |s: &Spec| {
+            let args: Vec<&str> = match self.raw_args.iter().find(|(n, _)| *n == s.name) {
+                Some((_, a)) => a.clone(),
+                None => vec!["/bin/sh", "-c", &s.script],
+            };
+            dmz_blob(&args, &["PATH=/bin:/sbin"], s.uid, s.uid, s.caps, false)
+        };
+        let task_blobs: Vec<Vec<u8>> = self.tasks.iter().map(blob).collect();
+        let svc_blobs: Vec<Vec<u8>> = self.services.iter().map(blob).collect();
+        let mount_strs: Vec<[Vec<u8>; 4]> = self
+            .mounts
+            .iter()
+            .map(|&(src, target, fstype, _, data)| {
+                [z(src), z(target), z(fstype), if data.is_empty() { vec![] } else { z(data) }]
+            })
+            .collect();
+        let mut cfg = Config {
+            hostname: self.hostname.as_bytes(),
+            ctrl_alt_del: Action::Reboot,
+            on_error: self.on_error,
+            error_delay_s: self.error_delay_s,
+            shutdown_grace_ms: self.grace_ms,
+            watchdog: None,
+            mounts: heapless::Vec::new(),
+            tasks: heapless::Vec::new(),
+            services: heapless::Vec::new(),
+        };
+        for (m, st) in self.mounts.iter().zip(&mount_strs) {
+            let mount = Mount { source: &st[0], target: &st[1], fstype: &st[2], flags: m.3, data: &st[3] };
+            cfg.mounts.push(mount).unwrap();
+        }
+        for (s, b) in self.tasks.iter().zip(&task_blobs) {
+            cfg.tasks.push(unit(s, b)).unwrap();
+        }
+        for (s, b) in self.services.iter().zip(&svc_blobs) {
+            cfg.services.push(unit(s, b)).unwrap();
+        }
+        let mut buf = vec![0u8; 1 << 20];
+        let n = cfg.encode(&mut buf).unwrap();
+        buf.truncate(n);
+        buf
+    }
+}
+
+/// A booted system: init as PID 1 of new namespaces on a tmpfs root, with its console
+/// (stderr) and the services' stdout collected line by line.
+struct Booted {
+    child: Child,
+    console: Arc<Mutex<Vec<(Instant, String)>>>,
+    stdout: Arc<Mutex<String>>,
+}
+
+/// Stages the root: init, busybox, the config (unless `config` is None).
+fn stage(name: &str, config: Option<&[u8]>) -> PathBuf {
+    let dir = scratch(name);
+    let root = dir.join("root");
+    for d in ["bin", "sbin", "etc/dmzkit", "tmp"] {
+        std::fs::create_dir_all(root.join(d)).unwrap();
+    }
+    std::fs::copy(init_bin(), root.join("sbin/init")).unwrap();
+    std::fs::copy("/bin/busybox", root.join("bin/busybox")).expect("busybox-static is needed (/bin/busybox)");
+    for applet in [
+        "sh", "sleep", "cat", "echo", "grep", "hostname", "id", "kill", "true", "seq", "setsid", "awk", "wc",
+        "ls", "trap",
+    ] {
+        std::os::unix::fs::symlink("busybox", root.join("bin").join(applet)).unwrap();
+    }
+    if let Some(c) = config {
+        std::fs::write(root.join("etc/dmzkit/init.pcfg"), c).unwrap();
+    }
+    dir
+}
+
+fn boot(name: &str, config: Option<&[u8]>) -> Booted {
+    require_root();
+    let dir = stage(name, config);
+    let mnt = dir.join("mnt");
+    std::fs::create_dir_all(&mnt).unwrap();
+    // A private mount namespace gets a tmpfs root with the staged files; the second unshare
+    // makes init PID 1 of new pid/uts/net/ipc namespaces, chrooted there, and re-raises the
+    // signal that ended init (util-linux does), so its exit status is init's end.
+    let script = format!(
+        "mount -t tmpfs -o mode=0755 dmzkit-root {m} && cp -a {r}/. {m}/ && \
+         exec unshare --pid --fork --uts --net --ipc --root={m} /sbin/init",
+        m = mnt.display(),
+        r = dir.join("root").display()
+    );
+    let mut child = Command::new("unshare")
+        .args(["--mount", "--propagation", "private", "sh", "-c", &script])
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let console = Arc::new(Mutex::new(Vec::new()));
+    let stdout = Arc::new(Mutex::new(String::new()));
+    let (c, e) = (console.clone(), child.stderr.take().unwrap());
+    std::thread::spawn(move || {
+        for line in BufReader::new(e).lines().map_while(Result::ok) {
+            c.lock().unwrap().push((Instant::now(), line));
+        }
+    });
+    let (s, mut o) = (stdout.clone(), child.stdout.take().unwrap());
+    std::thread::spawn(move || {
+        let mut buf = [0u8; 4096];
+        while let Ok(n) = o.read(&mut buf) {
+            if n == 0 {
+                break;
+            }
+            s.lock().unwrap().push_str(&String::from_utf8_lossy(&buf[..n]));
+        }
+    });
+    Booted { child, console, stdout }
+}
+
+impl Booted {
+    /// Waits for a console line satisfying `pred`; returns when it arrived.
+    fn wait_line(&self, limit: Duration, pred: impl Fn(&str) -> bool) -> Instant {
+        let deadline = Instant::now() + limit;
+        loop {
+            if let Some((t, _)) = self.console.lock().unwrap().iter().find(|(_, l)| pred(l)) {
+                return *t;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "no such console line within {limit:?}; console:\n{}",
+                self.console_text()
+            );
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    }
+
+    fn wait_for(&self, line: &str) -> Instant {
+        self.wait_line(Duration::from_secs(15), |l| l == line)
+    }
+
+    fn console_text(&self) -> String {
+        self.console.lock().unwrap().iter().map(|(_, l)| format!("{l}\n")).collect()
+    }
+
+    /// init's pid in the host's namespace: the only child of the (exec'd) unshare.
+    fn init_pid(&self) -> i32 {
+        let p = self.child.id();
+        let mut kids = String::new();
+        assert!(
+            eventually(Duration::from_secs(5), || {
+                kids = std::fs::read_to_string(format!("/proc/{p}/task/{p}/children")).unwrap_or_default();
+                !kids.trim().is_empty()
+            }),
+            "init did not start"
+        );
+        kids.trim().parse().unwrap()
+    }
+
+    /// Waits for init to end; returns how, and everything printed.
+    fn end(&mut self, limit: Duration) -> (ExitStatus, String, String) {
+        let deadline = Instant::now() + limit;
+        let status = loop {
+            if let Some(st) = self.child.try_wait().unwrap() {
+                break st;
+            }
+            if Instant::now() > deadline {
+                let _ = self.child.kill();
+                let _ = self.child.wait();
+                panic!("the system did not end within {limit:?}; console:\n{}", self.console_text());
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        };
+        std::thread::sleep(Duration::from_millis(50)); // let the reader threads drain
+        let out = self.stdout.lock().unwrap().clone();
+        (status, out, self.console_text())
+    }
+}
+
+impl Drop for Booted {
+    /// A failed test must not leave a system running: SIGKILL to a pid namespace's init from
+    /// an ancestor namespace ends the whole namespace.
+    fn drop(&mut self) {
+        if self.child.try_wait().ok().flatten().is_none() {
+            let p = self.child.id();
+            if let Ok(kids) = std::fs::read_to_string(format!("/proc/{p}/task/{p}/children")) {
+                if let Ok(init) = kids.trim().parse::<i32>() {
+                    kill(init, 9);
+                }
+            }
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+    }
+}
+
+/// The console lines of one boot that every boot prints, in order.
+fn assert_in_order(lines: &[String], expected: &[&str]) {
+    let mut at = 0;
+    for e in expected {
+        match lines[at..].iter().position(|l| l == e) {
+            Some(k) => at += k + 1,
+            None => panic!("missing or out of order: {e:?}\nconsole:\n{}", lines.join("\n")),
+        }
+    }
+}
+
+#[test]
+fn boots_mounts_and_powers_off_like_a_pid_namespace_init() {
+    let mut s = setup();
+    s.mounts.push(("tmpfs", "/data", "tmpfs", 2 /* MS_NOSUID */, "size=1m,mode=0700"));
+    s.tasks.push(spec(
+        "probe",
+        "cat /proc/self/mounts; echo hostname=$(hostname); echo lo=$(cat /sys/class/net/lo/flags); \
+         echo fds=$(ls /proc/self/fd | wc -l); echo pid1=$(cat /proc/1/comm)",
+    ));
+    s.services.push(spec("stopper", "sleep 0.3; /sbin/init poweroff"));
+    let mut b = boot("boot-poweroff", Some(&s.encode()));
+    let (status, out, console) = b.end(Duration::from_secs(20));
+    assert_eq!(status.signal(), Some(SIGINT), "poweroff in a pid namespace ends init by SIGINT:\n{console}");
+    for m in [
+        "devtmpfs /dev devtmpfs rw,nosuid",
+        "devpts /dev/pts devpts rw,nosuid,noexec",
+        "tmpfs /dev/shm tmpfs rw,nosuid,nodev",
+        "proc /proc proc rw,nosuid,nodev,noexec",
+        "sysfs /sys sysfs rw,nosuid,nodev,noexec",
+        "tmpfs /run tmpfs rw,nosuid,nodev",
+        "tmpfs /data tmpfs rw,nosuid",
+    ] {
+        assert!(
+            out.lines().any(|l| l.starts_with(m)),
+            "no mount line starting {m:?}:\n{out}\nconsole:\n{console}"
+        );
+    }
+    assert!(out.contains("size=1024k,mode=700"), "the mount's data reached the kernel:\n{out}");
+    assert!(out.contains("hostname=dmzkit-test\n"), "{out}");
+    assert!(out.contains("lo=0x9\n"), "lo is up (IFF_UP|IFF_LOOPBACK):\n{out}");
+    assert!(out.contains("pid1=init\n"), "{out}");
+    let lines: Vec<String> = console.lines().map(String::from).collect();
+    assert_in_order(
+        &lines,
+        &[
+            "init: dmzkit init starting",
+            "init: config /etc/dmzkit/init.pcfg: 1 tasks, 1 services",
+            "init: mounted /data",
+            "init: task probe exited status 0",
+            "init: shutdown: poweroff",
+            "init: poweroff now",
+        ],
+    );
+    assert!(lines.iter().any(|l| l.starts_with("init: task probe started pid ")), "{console}");
+    assert!(lines.iter().any(|l| l.starts_with("init: service stopper started pid ")), "{console}");
+}
+
+#[test]
+fn reboot_and_halt_signals_end_it_as_the_kernel_does() {
+    // SIGTERM: reboot → the kernel ends the namespace's init as if by SIGHUP.
+    // SIGUSR1: halt → SIGINT.  SIGUSR2 is poweroff (above).  SIGINT is ctrl-alt-del → reboot.
+    for (sig, action, ended_by) in [(15, "reboot", SIGHUP), (10, "halt", SIGINT), (2, "reboot", SIGHUP)] {
+        let mut s = setup();
+        s.services.push(spec("idle", "exec sleep 100"));
+        let mut b = boot(&format!("boot-signal-{sig}"), Some(&s.encode()));
+        b.wait_line(Duration::from_secs(15), |l| l.starts_with("init: service idle started pid "));
+        kill(b.init_pid(), sig);
+        let (status, _, console) = b.end(Duration::from_secs(20));
+        assert_eq!(status.signal(), Some(ended_by), "signal {sig}:\n{console}");
+        assert!(console.contains(&format!("init: shutdown: {action}\n")), "{console}");
+        assert!(console.contains("init: service idle stopping pid "), "{console}");
+        assert!(console.contains("init: service idle killed signal 15\n"), "{console}");
+    }
+}
+
+#[test]
+fn services_run_with_their_own_uid_and_capabilities() {
+    let mut s = setup();
+    let mut a = spec("web", "");
+    a.uid = 1000;
+    a.caps = Some(NET_BIND_SERVICE);
+    let mut b = spec("worker", "");
+    b.uid = 2000;
+    b.caps = Some(0);
+    let mut root = spec("rooty", "");
+    root.caps = None;
+    s.services = vec![a, b, root];
+    // Each probe is cat itself (exec'd by dmz), so /proc/self is the service.
+    for n in ["web", "worker", "rooty"] {
+        s.raw_args.push((n, vec!["/bin/cat", "/proc/self/status"]));
+    }
+    s.services.push(spec("stopper", "sleep 0.5; /sbin/init poweroff"));
+    let mut boot = boot("boot-creds", Some(&s.encode()));
+    let (status, out, console) = boot.end(Duration::from_secs(20));
+    assert_eq!(status.signal(), Some(SIGINT), "{console}");
+    let dumps: Vec<&str> = out.split("Name:").filter(|d| d.contains("Uid:")).collect();
+    assert_eq!(dumps.len(), 3, "{out}");
+    let by_uid = |uid: &str| {
+        *dumps
+            .iter()
+            .find(|d| status_line(d, "Uid").unwrap() == format!("Uid: {uid} {uid} {uid} {uid}"))
+            .unwrap_or_else(|| panic!("no probe ran as {uid}:\n{out}"))
+    };
+    let web = by_uid("1000");
+    assert_eq!(status_line(web, "Gid").unwrap(), "Gid: 1000 1000 1000 1000");
+    for k in ["CapPrm", "CapEff", "CapBnd", "CapAmb"] {
+        assert_eq!(status_line(web, k).unwrap(), format!("{k}: 0000000000000400"));
+    }
+    let worker = by_uid("2000");
+    for k in ["CapPrm", "CapEff", "CapBnd", "CapAmb"] {
+        assert_eq!(status_line(worker, k).unwrap(), format!("{k}: 0000000000000000"));
+    }
+    let rooty = by_uid("0");
+    assert_ne!(status_line(rooty, "CapEff").unwrap(), "CapEff: 0000000000000000");
+    for d in [web, worker, rooty] {
+        assert_eq!(status_line(d, "NoNewPrivs").unwrap(), "NoNewPrivs: 0");
+        // Its own session: the service is not in init's process group or session.
+        let sid: Vec<&str> =
+            d.lines().filter(|l| l.starts_with("NSsid:") || l.starts_with("NSpgid:")).collect();
+        let pid = status_line(d, "NSpid").unwrap();
+        let pid = pid.rsplit(' ').next().unwrap();
+        for l in sid {
+            assert_eq!(l.split_whitespace().last().unwrap(), pid, "{l}");
+        }
+    }
+}
+
+#[test]
+fn failed_services_restart_with_exponential_backoff_up_to_the_limit() {
+    let mut s = setup();
+    let mut c = spec("crasher", "exit 3");
+    c.restart = Restart::OnFailure;
+    c.delay_ms = 200;
+    c.delay_max_ms = 1600;
+    c.limit = 4;
+    let mut ok = spec("once", "exit 0");
+    ok.restart = Restart::OnFailure;
+    let mut always = spec("always", "exit 0");
+    always.restart = Restart::Always;
+    always.delay_ms = 300;
+    always.delay_max_ms = 300;
+    always.limit = 2;
+    let mut never = spec("never", "exit 1");
+    never.restart = Restart::Never;
+    s.services = vec![c, ok, always, never];
+    let mut b = boot("boot-backoff", Some(&s.encode()));
+    b.wait_for("init: warning: service crasher failed: restart limit reached");
+    kill(b.init_pid(), 12);
+    let pid_line = |l: &str| l.starts_with("init: service crasher started pid ");
+    let console = b.console.lock().unwrap().clone();
+    let starts: Vec<Instant> = console.iter().filter(|(_, l)| pid_line(l)).map(|(t, _)| *t).collect();
+    assert_eq!(starts.len(), 5, "first run and 4 restarts:\n{}", b.console_text());
+    for (k, want) in [200u64, 400, 800, 1600].iter().enumerate() {
+        let gap = starts[k + 1] - starts[k];
+        assert!(
+            gap >= Duration::from_millis(want - 30) && gap < Duration::from_millis(want + 700),
+            "restart {}: {gap:?} after the previous start, expected {want} ms",
+            k + 1
+        );
+    }
+    let (status, _, text) = b.end(Duration::from_secs(20));
+    assert_eq!(status.signal(), Some(SIGINT));
+    let lines: Vec<String> = text.lines().map(String::from).collect();
+    assert_in_order(
+        &lines,
+        &[
+            "init: service crasher exited status 3",
+            "init: service crasher restart 1 in 200 ms",
+            "init: service crasher restart 2 in 400 ms",
+            "init: service crasher restart 3 in 800 ms",
+            "init: service crasher restart 4 in 1600 ms",
+            "init: warning: service crasher failed: restart limit reached",
+        ],
+    );
+    let count = |l: &str| lines.iter().filter(|x| *x == l).count();
+    assert_eq!(count("init: service once exited status 0"), 1, "on-failure does not restart a success");
+    assert_eq!(count("init: service never exited status 1"), 1, "never does not restart");
+    assert_eq!(
+        count("init: service always exited status 0"),
+        3,
+        "always restarts a success, up to the limit"
+    );
+}
+
+#[test]
+fn a_crash_looping_service_does_not_eat_the_cpu() {
+    let mut s = setup();
+    let mut c = spec("loop", "exit 1");
+    c.restart = Restart::Always;
+    c.delay_ms = 0; // init still waits its minimum of 100 ms, then backs off to the maximum
+    c.delay_max_ms = 500;
+    s.services.push(c);
+    let mut b = boot("boot-crashloop", Some(&s.encode()));
+    b.wait_line(Duration::from_secs(15), |l| l.starts_with("init: service loop started pid "));
+    let pid = b.init_pid();
+    let cpu = || {
+        let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap();
+        let f: Vec<u64> = stat
+            .rsplit_once(')')
+            .unwrap()
+            .1
+            .split_whitespace()
+            .skip(11)
+            .take(2)
+            .map(|x| x.parse().unwrap())
+            .collect();
+        f[0] + f[1] // utime + stime, in clock ticks (100 per second)
+    };
+    let (c0, t0) = (cpu(), Instant::now());
+    std::thread::sleep(Duration::from_secs(3));
+    let (ticks, wall) = (cpu() - c0, t0.elapsed());
+    kill(pid, 12);
+    let (_, _, console) = b.end(Duration::from_secs(20));
+    let starts = console.lines().filter(|l| l.starts_with("init: service loop started pid ")).count();
+    // 100, 200, 400, then 500 ms apart: about 8 starts in 3.5 s, never hundreds.
+    assert!((5..=12).contains(&starts), "{starts} starts:\n{console}");
+    assert!(ticks <= 15, "init used {ticks} ticks of CPU in {wall:?}");
+    assert!(console.contains("init: service loop restart 1 in 100 ms\n"), "{console}");
+    assert!(console.contains("in 500 ms\n"), "the backoff reaches its maximum:\n{console}");
+}
+
+#[test]
+fn ordered_shutdown_stops_services_in_reverse_with_timeouts() {
+    let mut s = setup();
+    s.grace_ms = 500;
+    // "first" leaves a daemon in a session of its own that ignores SIGTERM: only the final
+    // SIGKILL to everyone ends it.
+    s.services.push(spec(
+        "first",
+        "setsid sh -c 'trap \"\" TERM; while :; do sleep 0.05; done' & \
+         trap 'echo first got TERM; exit 0' TERM; while :; do sleep 0.05; done",
+    ));
+    let mut stubborn =
+        spec("stubborn", "trap 'echo stubborn ignores TERM' TERM; while :; do sleep 0.05; done");
+    stubborn.stop_timeout_ms = 1000;
+    let mut hup = spec("hupper", "trap 'echo hupper got HUP; exit 0' HUP; while :; do sleep 0.05; done");
+    hup.stop_signal = 1;
+    s.services = vec![s.services.remove(0), stubborn, hup];
+    let mut b = boot("boot-shutdown", Some(&s.encode()));
+    b.wait_line(Duration::from_secs(15), |l| l.starts_with("init: service hupper started pid "));
+    std::thread::sleep(Duration::from_millis(300));
+    let t0 = Instant::now();
+    kill(b.init_pid(), 12);
+    let (status, out, console) = b.end(Duration::from_secs(20));
+    let took = t0.elapsed();
+    assert_eq!(status.signal(), Some(SIGINT), "{console}");
+    let lines: Vec<String> = console.lines().map(String::from).collect();
+    let find = |prefix: &str| {
+        lines
+            .iter()
+            .position(|l| l.starts_with(prefix))
+            .unwrap_or_else(|| panic!("no {prefix:?}:\n{console}"))
+    };
+    let order = [
+        find("init: shutdown: poweroff"),
+        find("init: service hupper stopping pid "),
+        find("init: service hupper exited status 0"),
+        find("init: service stubborn stopping pid "),
+        find("init: warning: service stubborn stop timeout, killing pid "),
+        find("init: service stubborn killed signal 9"),
+        find("init: service first stopping pid "),
+        find("init: service first exited status 0"),
+        find("init: sent signal 15 to all processes"),
+        find("init: sent signal 9 to all processes"),
+        find("init: poweroff now"),
+    ];
+    assert!(order.windows(2).all(|w| w[0] < w[1]), "out of order {order:?}:\n{console}");
+    assert!(lines[order[1]].ends_with(" signal 1"), "hupper's stop signal is SIGHUP");
+    assert!(
+        out.contains("hupper got HUP\n")
+            && out.contains("stubborn ignores TERM\n")
+            && out.contains("first got TERM\n")
+    );
+    // 1 s for stubborn's timeout and 0.5 s of grace for the daemon; nothing waits longer.
+    assert!(took >= Duration::from_millis(1500) && took < Duration::from_secs(5), "shutdown took {took:?}");
+}
+
+#[test]
+fn a_missing_config_is_fatal_then_reboots_after_the_delay() {
+    let mut b = boot("boot-noconfig", None);
+    let (status, _, console) = b.end(Duration::from_secs(30));
+    assert_eq!(status.signal(), Some(SIGHUP), "reboot by default:\n{console}");
+    let lines: Vec<String> = console.lines().map(String::from).collect();
+    assert_in_order(
+        &lines,
+        &[
+            "init: dmzkit init starting",
+            "init: unable to read config: ENOENT (/etc/dmzkit/init.pcfg)",
+            "init: reboot in 10 s",
+            "init: shutdown: reboot",
+            "init: reboot now",
+        ],
+    );
+}
+
+#[test]
+fn a_failed_mount_is_fatal_with_the_configured_action_and_delay() {
+    let mut s = setup();
+    s.on_error = Action::PowerOff;
+    s.error_delay_s = 1;
+    s.mounts.push(("/dev/no-such-disk", "/data", "ext4", 0, ""));
+    s.services.push(spec("never-started", "echo should not run"));
+    let t0 = Instant::now();
+    let mut b = boot("boot-badmount", Some(&s.encode()));
+    let (status, out, console) = b.end(Duration::from_secs(20));
+    assert_eq!(status.signal(), Some(SIGINT), "{console}");
+    assert!(t0.elapsed() >= Duration::from_secs(1));
+    assert!(console.contains("init: unable to mount: ENOENT (/data)\ninit: poweroff in 1 s\n"), "{console}");
+    assert!(!out.contains("should not run"));
+
+    // A corrupt config: the blob's own CRC catches it.
+    let mut blob = s.encode();
+    let last = blob.len() - 1;
+    blob[last] ^= 0xff;
+    let mut b = boot("boot-corrupt", Some(&blob));
+    let (status, _, console) = b.end(Duration::from_secs(30));
+    assert_eq!(status.signal(), Some(SIGHUP), "{console}");
+    assert!(console.contains("init: unable to load config: EINVAL (CRC mismatch)\n"), "{console}");
+}

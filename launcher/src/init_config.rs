@@ -1,0 +1,608 @@
+//! `launcher compile --init init.toml -o init.pcfg`: the system-mode config of `init`, from
+//! a human-written TOML file; and `launcher inspect` of such a blob.
+//!
+//! Each task and service carries a complete dmz config, compiled from an OCI `process`
+//! object written inline (`[service.process]`, the config.json schema in TOML) or from an
+//! OCI config.json named by `oci = "path"` (relative to the TOML file), exactly as
+//! `launcher compile --oci` does. See init/README.md for the file format.
+
+use crate::oci;
+use init::config::{Action, Config, Mount, Restart, Unit, Watchdog, MAX_CONFIG_LEN, MAX_MOUNTS, MAX_UNITS};
+use serde::Deserialize;
+use serde_json::{json, Value};
+use std::path::{Path, PathBuf};
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct InitToml {
+    hostname: Option<String>,
+    ctrl_alt_del: Option<String>,
+    on_error: Option<String>,
+    error_delay_s: Option<u32>,
+    shutdown_grace_ms: Option<u32>,
+    watchdog: Option<WatchdogToml>,
+    #[serde(default)]
+    mount: Vec<MountToml>,
+    #[serde(default)]
+    task: Vec<UnitToml>,
+    #[serde(default)]
+    service: Vec<UnitToml>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct WatchdogToml {
+    device: Option<String>,
+    timeout_s: Option<u32>,
+    interval_ms: Option<u32>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct MountToml {
+    source: String,
+    target: String,
+    fstype: String,
+    options: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct UnitToml {
+    name: String,
+    oci: Option<PathBuf>,
+    process: Option<toml::Value>,
+    args: Option<Vec<String>>,
+    restart: Option<String>,
+    restart_delay_ms: Option<u32>,
+    restart_delay_max_ms: Option<u32>,
+    restart_limit: Option<u32>,
+    stop_signal: Option<String>,
+    stop_timeout_ms: Option<u32>,
+}
+
+/// Defaults for what the TOML leaves out (documented in init/README.md).
+const RESTART_DELAY_MS: u32 = 1000;
+const RESTART_DELAY_MAX_MS: u32 = 60_000;
+const STOP_TIMEOUT_MS: u32 = 5000;
+const ERROR_DELAY_S: u32 = 10;
+const SHUTDOWN_GRACE_MS: u32 = 2000;
+const WATCHDOG_INTERVAL_MS: u32 = 10_000;
+
+/// A unit, compiled: everything [`Unit`] borrows, owned.
+struct OwnedUnit {
+    name: String,
+    dmz: Vec<u8>,
+    restart: Restart,
+    restart_delay_ms: u32,
+    restart_delay_max_ms: u32,
+    restart_limit: u32,
+    stop_signal: u8,
+    stop_timeout_ms: u32,
+}
+
+impl OwnedUnit {
+    fn as_unit(&self) -> Unit<'_> {
+        Unit {
+            name: self.name.as_bytes(),
+            dmz: &self.dmz,
+            restart: self.restart,
+            restart_delay_ms: self.restart_delay_ms,
+            restart_delay_max_ms: self.restart_delay_max_ms,
+            restart_limit: self.restart_limit,
+            stop_signal: self.stop_signal,
+            stop_timeout_ms: self.stop_timeout_ms,
+        }
+    }
+}
+
+/// Compiles `path` into an init config blob. Warnings go to `warn`, one line each.
+pub fn compile_file(path: &Path, warn: &mut dyn FnMut(String)) -> Result<Vec<u8>, String> {
+    let file = path.display().to_string();
+    let text = std::fs::read_to_string(path).map_err(|e| format!("{file}: {e}"))?;
+    let base = path.parent().unwrap_or(Path::new("."));
+    compile(&file, &text, base, warn)
+}
+
+/// Compiles TOML `text` (named `file` in messages; relative paths are taken from `base`).
+pub fn compile(file: &str, text: &str, base: &Path, warn: &mut dyn FnMut(String)) -> Result<Vec<u8>, String> {
+    let de = toml::Deserializer::parse(text).map_err(|e| format!("{file}: {}", e.to_string().trim_end()))?;
+    let t: InitToml = serde_path_to_error::deserialize(de).map_err(|e| {
+        let path = e.path().to_string();
+        format!("{file}: {path}: {}", e.into_inner().message())
+    })?;
+    let at = |path: &str, msg: String| format!("{file}: {path}: {msg}");
+
+    let action =
+        |key: &str, v: &Option<String>, default: Action, ignore_ok: bool| -> Result<Action, String> {
+            let Some(s) = v else { return Ok(default) };
+            match Action::from_name(s.as_bytes()) {
+                Some(Action::Ignore) if !ignore_ok => {
+                    Err(at(key, format!("{s:?}: expected reboot, poweroff or halt")))
+                }
+                Some(a) => Ok(a),
+                None => Err(at(
+                    key,
+                    format!(
+                        "{s:?}: expected reboot, poweroff, halt{}",
+                        if ignore_ok { " or ignore" } else { "" }
+                    ),
+                )),
+            }
+        };
+    let ctrl_alt_del = action("ctrl_alt_del", &t.ctrl_alt_del, Action::Reboot, true)?;
+    let on_error = action("on_error", &t.on_error, Action::Reboot, false)?;
+    let hostname = t.hostname.clone().unwrap_or_default();
+    if hostname.len() > 64 || hostname.contains('\0') {
+        return Err(at("hostname", "longer than 64 bytes (HOST_NAME_MAX) or contains NUL".into()));
+    }
+
+    let watchdog = match &t.watchdog {
+        None => None,
+        Some(w) => {
+            let device = w.device.clone().unwrap_or_else(|| "/dev/watchdog".into());
+            let timeout_s = w.timeout_s.unwrap_or(0);
+            let interval_ms = w.interval_ms.unwrap_or(if timeout_s > 0 {
+                (timeout_s * 1000 / 3).max(1)
+            } else {
+                WATCHDOG_INTERVAL_MS
+            });
+            if interval_ms == 0 {
+                return Err(at("watchdog.interval_ms", "must be above 0".into()));
+            }
+            if timeout_s > 0 && interval_ms as u64 >= timeout_s as u64 * 1000 {
+                return Err(at(
+                    "watchdog.interval_ms",
+                    format!(
+                        "{interval_ms} ms is not below the timeout of {timeout_s} s: the device would reset"
+                    ),
+                ));
+            }
+            Some((c_path(&device).map_err(|m| at("watchdog.device", m))?, timeout_s, interval_ms))
+        }
+    };
+
+    if t.mount.len() > MAX_MOUNTS {
+        return Err(at("mount", format!("{} mounts, at most {MAX_MOUNTS}", t.mount.len())));
+    }
+    let mut mounts = Vec::new();
+    for (i, m) in t.mount.iter().enumerate() {
+        let p = format!("mount[{i}]");
+        let (flags, data) = mount_options(m.options.as_deref().unwrap_or(""));
+        let target = c_path(&m.target).map_err(|e| at(&format!("{p}.target"), e))?;
+        let nul = |s: &str, key: &str| -> Result<Vec<u8>, String> {
+            if s.is_empty() || s.contains('\0') {
+                return Err(at(&format!("{p}.{key}"), "empty or contains NUL".into()));
+            }
+            Ok(format!("{s}\0").into_bytes())
+        };
+        let data = if data.is_empty() { Vec::new() } else { nul(&data, "options")? };
+        mounts.push((nul(&m.source, "source")?, target, nul(&m.fstype, "fstype")?, flags, data));
+    }
+
+    let mut names: Vec<&str> = Vec::new();
+    let units =
+        |list: &[UnitToml], kind: &str, warn: &mut dyn FnMut(String)| -> Result<Vec<OwnedUnit>, String> {
+            if list.len() > MAX_UNITS {
+                return Err(at(kind, format!("{} entries, at most {MAX_UNITS}", list.len())));
+            }
+            let mut out = Vec::new();
+            for (i, u) in list.iter().enumerate() {
+                let p = format!("{kind}[{i}]");
+                out.push(compile_unit(file, &p, kind == "service", u, base, warn)?);
+            }
+            Ok(out)
+        };
+    let tasks = units(&t.task, "task", warn)?;
+    let services = units(&t.service, "service", warn)?;
+    for u in tasks.iter().chain(services.iter()) {
+        if names.contains(&u.name.as_str()) {
+            return Err(at("name", format!("{:?} is used twice (log lines name units)", u.name)));
+        }
+        names.push(&u.name);
+    }
+
+    let mut cfg = Config {
+        hostname: hostname.as_bytes(),
+        ctrl_alt_del,
+        on_error,
+        error_delay_s: t.error_delay_s.unwrap_or(ERROR_DELAY_S),
+        shutdown_grace_ms: t.shutdown_grace_ms.unwrap_or(SHUTDOWN_GRACE_MS),
+        watchdog: watchdog.as_ref().map(|(device, timeout_s, interval_ms)| Watchdog {
+            device,
+            timeout_s: *timeout_s,
+            interval_ms: *interval_ms,
+        }),
+        mounts: heapless::Vec::new(),
+        tasks: heapless::Vec::new(),
+        services: heapless::Vec::new(),
+    };
+    for (source, target, fstype, flags, data) in &mounts {
+        let m = Mount { source, target, fstype, flags: *flags, data };
+        cfg.mounts.push(m).map_err(|_| at("mount", "too many".into()))?;
+    }
+    for u in &tasks {
+        cfg.tasks.push(u.as_unit()).map_err(|_| at("task", "too many".into()))?;
+    }
+    for u in &services {
+        cfg.services.push(u.as_unit()).map_err(|_| at("service", "too many".into()))?;
+    }
+    let mut out = vec![0u8; MAX_CONFIG_LEN];
+    let n = cfg
+        .encode(&mut out)
+        .ok_or_else(|| format!("{file}: the compiled config is larger than {MAX_CONFIG_LEN} bytes"))?;
+    out.truncate(n);
+    // What init will decode, checked here with init's own decoder.
+    Config::decode(&out).map_err(|e| format!("{file}: compiled config does not decode: {}", e.text()))?;
+    Ok(out)
+}
+
+/// An absolute path, as stored: with its NUL.
+fn c_path(s: &str) -> Result<Vec<u8>, String> {
+    if !s.starts_with('/') || s.contains('\0') {
+        return Err(format!("{s:?} is not an absolute path"));
+    }
+    Ok(format!("{s}\0").into_bytes())
+}
+
+/// mount(8)-style options: the words that are MS_* flags become flags, the rest is the
+/// filesystem's data string, in order.
+fn mount_options(options: &str) -> (u64, String) {
+    const FLAGS: &[(&str, u64)] = &[
+        ("ro", 1),
+        ("rw", 0),
+        ("nosuid", 2),
+        ("suid", 0),
+        ("nodev", 4),
+        ("dev", 0),
+        ("noexec", 8),
+        ("exec", 0),
+        ("sync", 16),
+        ("async", 0),
+        ("dirsync", 128),
+        ("noatime", 1024),
+        ("nodiratime", 2048),
+        ("bind", 4096),
+        ("rbind", 4096 | 16384),
+        ("relatime", 1 << 21),
+        ("strictatime", 1 << 24),
+        ("lazytime", 1 << 25),
+        ("defaults", 0),
+    ];
+    let mut flags = 0;
+    let mut data: Vec<&str> = Vec::new();
+    for word in options.split(',').filter(|w| !w.is_empty()) {
+        match FLAGS.iter().find(|(n, _)| *n == word) {
+            Some((_, f)) => flags |= f,
+            None => data.push(word),
+        }
+    }
+    (flags, data.join(","))
+}
+
+fn compile_unit(
+    file: &str,
+    p: &str,
+    service: bool,
+    u: &UnitToml,
+    base: &Path,
+    warn: &mut dyn FnMut(String),
+) -> Result<OwnedUnit, String> {
+    let at = |key: &str, msg: String| format!("{file}: {p}.{key}: {msg}");
+    if !init::config::valid_name(u.name.as_bytes()) {
+        return Err(at(
+            "name",
+            format!("{:?}: 1 to {} characters of A-Z a-z 0-9 . _ -", u.name, init::config::MAX_NAME),
+        ));
+    }
+    if !service {
+        let given = [
+            ("restart", u.restart.is_some()),
+            ("restart_delay_ms", u.restart_delay_ms.is_some()),
+            ("restart_delay_max_ms", u.restart_delay_max_ms.is_some()),
+            ("restart_limit", u.restart_limit.is_some()),
+            ("stop_signal", u.stop_signal.is_some()),
+            ("stop_timeout_ms", u.stop_timeout_ms.is_some()),
+        ];
+        if let Some((key, _)) = given.iter().find(|(_, g)| *g) {
+            return Err(at(key, "only services have it; tasks run once and are waited for".into()));
+        }
+    }
+    let (origin, mut process) = match (&u.oci, &u.process) {
+        (Some(_), Some(_)) => return Err(at("oci", "give either oci or process, not both".into())),
+        (None, None) => return Err(at("process", "missing (or give oci = \"config.json\")".into())),
+        (Some(path), None) => {
+            let path = base.join(path);
+            let name = path.display().to_string();
+            let text = std::fs::read_to_string(&path).map_err(|e| at("oci", format!("{name}: {e}")))?;
+            let spec = oci::parse(&name, &text)?;
+            if spec.seccomp.is_some() {
+                return Err(format!(
+                    "{name}: linux.seccomp: seccomp profiles are not supported by this launcher yet"
+                ));
+            }
+            if !spec.not_applied.is_empty() {
+                warn(format!("{name}: not applied: {}", spec.not_applied.join(", ")));
+            }
+            (name, spec.process)
+        }
+        (None, Some(v)) => {
+            let process: oci::Process = serde_path_to_error::deserialize(v.clone())
+                .map_err(|e| at(&format!("process.{}", e.path()), e.into_inner().message().to_string()))?;
+            (format!("{file}: {p}"), process)
+        }
+    };
+    if u.process.is_some() && process.cwd.is_none() {
+        process.cwd = Some("/".into()); // inline processes default to the root directory
+    }
+    if let Some(args) = &u.args {
+        process.args = Some(args.clone());
+    }
+    let compiled = compile_process(&origin, &process, warn)?;
+    let dmz = compiled.encode().map_err(|m| format!("{origin}: {m}"))?;
+    let restart = match u.restart.as_deref() {
+        None | Some("on-failure") => Restart::OnFailure,
+        Some("always") => Restart::Always,
+        Some("never") => Restart::Never,
+        Some(other) => return Err(at("restart", format!("{other:?}: expected never, on-failure or always"))),
+    };
+    let restart = if service { restart } else { Restart::Never };
+    let restart_delay_ms = u.restart_delay_ms.unwrap_or(RESTART_DELAY_MS);
+    let restart_delay_max_ms = u.restart_delay_max_ms.unwrap_or(RESTART_DELAY_MAX_MS.max(restart_delay_ms));
+    if restart_delay_max_ms < restart_delay_ms {
+        return Err(at("restart_delay_max_ms", format!("{restart_delay_max_ms} is below restart_delay_ms")));
+    }
+    if restart_delay_ms < init::config::MIN_RESTART_DELAY_MS {
+        warn(format!(
+            "{file}: {p}.restart_delay_ms: {restart_delay_ms} ms; init waits at least {} ms",
+            init::config::MIN_RESTART_DELAY_MS
+        ));
+    }
+    let stop_signal = match &u.stop_signal {
+        None => init::signal::SIGTERM,
+        Some(s) => init::signal::parse(s.as_bytes())
+            .ok_or_else(|| at("stop_signal", format!("{s:?}: not a signal name or number 1..64")))?,
+    };
+    Ok(OwnedUnit {
+        name: u.name.clone(),
+        dmz,
+        restart,
+        restart_delay_ms,
+        restart_delay_max_ms,
+        restart_limit: u.restart_limit.unwrap_or(0),
+        stop_signal,
+        stop_timeout_ms: u.stop_timeout_ms.unwrap_or(STOP_TIMEOUT_MS),
+    })
+}
+
+/// The same compilation `launcher compile --oci` applies to a config.json's process.
+fn compile_process(
+    origin: &str,
+    p: &oci::Process,
+    warn: &mut dyn FnMut(String),
+) -> Result<oci::Compiled, String> {
+    oci::compile(origin, p, &mut |w| warn(w))
+}
+
+/// A unit's dmz config, as `launcher inspect` shows a dmz blob.
+fn dmz_json(blob: &[u8]) -> Result<Value, String> {
+    crate::inspect::to_json(blob)
+}
+
+/// `launcher inspect` of an init config: `None` when `blob` is not one (no `DMZI` magic).
+pub fn inspect(blob: &[u8]) -> Option<Result<Value, String>> {
+    if !blob.starts_with(&init::config::MAGIC) {
+        return None;
+    }
+    Some(to_json(blob))
+}
+
+fn to_json(blob: &[u8]) -> Result<Value, String> {
+    let c = Config::decode(blob).map_err(|e| format!("not a valid init config: {}", e.text()))?;
+    let text = |b: &[u8]| String::from_utf8_lossy(b.strip_suffix(&[0]).unwrap_or(b)).into_owned();
+    let unit = |u: &Unit, service: bool| -> Result<Value, String> {
+        let mut v = json!({ "name": text(u.name), "dmz": dmz_json(u.dmz)? });
+        if service {
+            let o = v.as_object_mut().expect("object");
+            o.insert("restart".into(), json!(u.restart.name()));
+            o.insert("restart_delay_ms".into(), json!(u.restart_delay_ms));
+            o.insert("restart_delay_max_ms".into(), json!(u.restart_delay_max_ms));
+            o.insert("restart_limit".into(), json!(u.restart_limit));
+            let sig = init::signal::name(u.stop_signal)
+                .map_or_else(|| u.stop_signal.to_string(), |n| format!("SIG{}", text(n)));
+            o.insert("stop_signal".into(), json!(sig));
+            o.insert("stop_timeout_ms".into(), json!(u.stop_timeout_ms));
+        }
+        Ok(v)
+    };
+    Ok(json!({
+        "formatVersion": init::config::VERSION,
+        "hostname": text(c.hostname),
+        "ctrl_alt_del": c.ctrl_alt_del.name(),
+        "on_error": c.on_error.name(),
+        "error_delay_s": c.error_delay_s,
+        "shutdown_grace_ms": c.shutdown_grace_ms,
+        "watchdog": c.watchdog.map(|w| json!({
+            "device": text(w.device), "timeout_s": w.timeout_s, "interval_ms": w.interval_ms,
+        })),
+        "mount": c.mounts.iter().map(|m| json!({
+            "source": text(m.source), "target": text(m.target), "fstype": text(m.fstype),
+            "flags": m.flags, "data": text(m.data),
+        })).collect::<Vec<_>>(),
+        "task": c.tasks.iter().map(|u| unit(u, false)).collect::<Result<Vec<_>, _>>()?,
+        "service": c.services.iter().map(|u| unit(u, true)).collect::<Result<Vec<_>, _>>()?,
+    }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn compile_str(text: &str) -> Result<Vec<u8>, String> {
+        compile("init.toml", text, Path::new("/nonexistent"), &mut |_| {})
+    }
+
+    const SAMPLE: &str = r#"
+hostname = "edge-1"
+on_error = "poweroff"
+error_delay_s = 5
+ctrl_alt_del = "ignore"
+shutdown_grace_ms = 1500
+
+[watchdog]
+device = "/dev/watchdog0"
+timeout_s = 30
+
+[[mount]]
+source = "tmpfs"
+target = "/var"
+fstype = "tmpfs"
+options = "nosuid,nodev,size=16m,mode=0755"
+
+[[task]]
+name = "net-setup"
+process = { args = ["/sbin/ip", "link", "set", "eth0", "up"] }
+
+[[service]]
+name = "web"
+restart = "always"
+restart_delay_ms = 500
+restart_limit = 10
+stop_signal = "SIGINT"
+stop_timeout_ms = 3000
+[service.process]
+args = ["/usr/bin/web", "--port", "80"]
+env = ["PATH=/usr/bin:/bin"]
+cwd = "/srv"
+noNewPrivileges = true
+user = { uid = 1000, gid = 1000, additionalGids = [20] }
+capabilities = { bounding = ["CAP_NET_BIND_SERVICE"], permitted = ["CAP_NET_BIND_SERVICE"], effective = ["CAP_NET_BIND_SERVICE"], inheritable = ["CAP_NET_BIND_SERVICE"], ambient = ["CAP_NET_BIND_SERVICE"] }
+"#;
+
+    #[test]
+    fn compiles_every_field() {
+        let blob = compile_str(SAMPLE).unwrap();
+        let c = Config::decode(&blob).unwrap();
+        assert_eq!(c.hostname, b"edge-1");
+        assert_eq!(c.on_error, Action::PowerOff);
+        assert_eq!(c.ctrl_alt_del, Action::Ignore);
+        assert_eq!(c.error_delay_s, 5);
+        assert_eq!(c.shutdown_grace_ms, 1500);
+        assert_eq!(
+            c.watchdog,
+            Some(Watchdog { device: b"/dev/watchdog0\0", timeout_s: 30, interval_ms: 10_000 })
+        );
+        assert_eq!(c.mounts[0].flags, 2 | 4);
+        assert_eq!(c.mounts[0].data, b"size=16m,mode=0755\0");
+        assert_eq!(c.tasks[0].name, b"net-setup");
+        assert_eq!(c.tasks[0].restart, Restart::Never);
+        let t = dmz::Config::decode(c.tasks[0].dmz).unwrap();
+        assert_eq!(t.args.0, b"/sbin/ip\0link\0set\0eth0\0up\0");
+        assert_eq!(t.cwd.0, b"/\0", "inline processes default to /");
+        let s = &c.services[0];
+        assert_eq!(
+            (s.restart, s.restart_delay_ms, s.restart_delay_max_ms, s.restart_limit),
+            (Restart::Always, 500, 60_000, 10)
+        );
+        assert_eq!((s.stop_signal, s.stop_timeout_ms), (2, 3000));
+        let d = dmz::Config::decode(s.dmz).unwrap();
+        assert_eq!((d.uid, d.gid, &d.groups[..]), (1000, 1000, &[20][..]));
+        assert_eq!(d.caps.unwrap().ambient, 1 << 10);
+        assert!(d.no_new_privs);
+        assert_eq!(d.cwd.0, b"/srv\0");
+    }
+
+    #[test]
+    fn inspect_shows_it_back() {
+        let blob = compile_str(SAMPLE).unwrap();
+        let v = inspect(&blob).unwrap().unwrap();
+        assert_eq!(v["hostname"], "edge-1");
+        assert_eq!(v["on_error"], "poweroff");
+        assert_eq!(v["watchdog"]["interval_ms"], 10_000);
+        assert_eq!(v["mount"][0]["target"], "/var");
+        assert_eq!(v["service"][0]["restart"], "always");
+        assert_eq!(v["service"][0]["stop_signal"], "SIGINT");
+        assert_eq!(v["service"][0]["dmz"]["user"]["uid"], 1000);
+        assert_eq!(v["task"][0]["dmz"]["args"][0], "/sbin/ip");
+        assert!(inspect(b"DMZK....").is_none(), "a dmz blob is not an init config");
+    }
+
+    #[test]
+    fn errors_name_the_field() {
+        let err = |t: &str| compile_str(t).unwrap_err();
+        assert_eq!(err("hostnme = \"x\""), "init.toml: hostnme: unknown field `hostnme`, expected one of `hostname`, `ctrl_alt_del`, `on_error`, `error_delay_s`, `shutdown_grace_ms`, `watchdog`, `mount`, `task`, `service`");
+        assert_eq!(
+            err("[[service]]\nname = \"a b\"\nprocess = { args = [\"/x\"] }"),
+            "init.toml: service[0].name: \"a b\": 1 to 32 characters of A-Z a-z 0-9 . _ -"
+        );
+        assert_eq!(
+            err("[[service]]\nname = \"a\"\nrestart = \"sometimes\"\nprocess = { args = [\"/x\"] }"),
+            "init.toml: service[0].restart: \"sometimes\": expected never, on-failure or always"
+        );
+        assert_eq!(
+            err("[[task]]\nname = \"a\"\nrestart = \"always\"\nprocess = { args = [\"/x\"] }"),
+            "init.toml: task[0].restart: only services have it; tasks run once and are waited for"
+        );
+        assert_eq!(
+            err("[[service]]\nname = \"a\"\nprocess = { args = [\"/x\"], user = { uid = \"root\" } }"),
+            "init.toml: service[0].process.user.uid: invalid type: string \"root\", expected u32"
+        );
+        assert_eq!(
+            err("[[service]]\nname = \"a\"\nprocess = { args = [\"/x\"], capabilities = { bounding = [\"CAP_NET_BIND_SERVIC\"] } }"),
+            "init.toml: service[0]: process.capabilities.bounding[0]: unknown capability \"CAP_NET_BIND_SERVIC\" (did you mean CAP_NET_BIND_SERVICE?)"
+        );
+        assert_eq!(
+            err("[[service]]\nname = \"a\"\nprocess = { args = [\"/x\"] }\n[[service]]\nname = \"a\"\nprocess = { args = [\"/y\"] }"),
+            "init.toml: name: \"a\" is used twice (log lines name units)"
+        );
+        assert_eq!(
+            err("[[service]]\nname = \"a\"\nstop_signal = \"SIGNOPE\"\nprocess = { args = [\"/x\"] }"),
+            "init.toml: service[0].stop_signal: \"SIGNOPE\": not a signal name or number 1..64"
+        );
+        assert_eq!(
+            err("[[service]]\nname = \"a\""),
+            "init.toml: service[0].process: missing (or give oci = \"config.json\")"
+        );
+        assert_eq!(
+            err("[watchdog]\ntimeout_s = 10\ninterval_ms = 10000"),
+            "init.toml: watchdog.interval_ms: 10000 ms is not below the timeout of 10 s: the device would reset"
+        );
+        assert_eq!(
+            err("on_error = \"ignore\""),
+            "init.toml: on_error: \"ignore\": expected reboot, poweroff or halt"
+        );
+        assert!(
+            err("hostname = ").starts_with("init.toml: TOML parse error at line 1"),
+            "{}",
+            err("hostname = ")
+        );
+    }
+
+    #[test]
+    fn services_from_an_oci_config_json() {
+        let dir = std::env::temp_dir().join(format!("launcher-init-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(
+            dir.join("web.json"),
+            r#"{"ociVersion":"1.0.2","process":{"args":["/bin/web"],"cwd":"/","user":{"uid":33,"gid":33}},"hostname":"x"}"#,
+        )
+        .unwrap();
+        let toml = "[[service]]\nname = \"web\"\noci = \"web.json\"\nargs = [\"/bin/web\", \"-v\"]\n";
+        std::fs::write(dir.join("init.toml"), toml).unwrap();
+        let mut warnings = Vec::new();
+        let blob = compile_file(&dir.join("init.toml"), &mut |w| warnings.push(w)).unwrap();
+        let c = Config::decode(&blob).unwrap();
+        let d = dmz::Config::decode(c.services[0].dmz).unwrap();
+        assert_eq!((d.uid, d.gid), (33, 33));
+        assert_eq!(d.args.0, b"/bin/web\0-v\0", "args replace process.args");
+        assert_eq!(warnings, vec![format!("{}: not applied: hostname", dir.join("web.json").display())]);
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn mount_options_split_into_flags_and_data() {
+        assert_eq!(mount_options("ro,nosuid,size=1m,bind"), (1 | 2 | 4096, "size=1m".into()));
+        assert_eq!(mount_options("defaults"), (0, String::new()));
+        assert_eq!(mount_options("mode=0755,uid=0"), (0, "mode=0755,uid=0".into()));
+    }
+}
