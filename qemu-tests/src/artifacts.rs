@@ -18,8 +18,6 @@ pub struct Artifacts {
     pub launcher: PathBuf,
     /// Whether the launcher compiles seccomp profiles for another arch (`compile --arch`).
     pub launcher_seccomp: bool,
-    /// Whether the launcher compiles init's TOML config (`compile --init`).
-    pub launcher_init: bool,
 }
 
 /// Whether the workspace has the `init` crate.
@@ -44,7 +42,6 @@ pub fn build(root: &Path, target_dir: &Path, arches: &[Arch]) -> Result<Vec<(Arc
     let launcher = target_dir.join("release/launcher");
     let help = cmd::output(Command::new(&launcher).args(["compile", "--help"]))?;
     let launcher_seccomp = help.contains("--arch");
-    let launcher_init = help.contains("--init");
     let init = have_init(root);
     let mut out = Vec::new();
     for &a in arches {
@@ -65,7 +62,6 @@ pub fn build(root: &Path, target_dir: &Path, arches: &[Arch]) -> Result<Vec<(Arc
                 init: init.then(|| bin.join("init")),
                 launcher: launcher.clone(),
                 launcher_seccomp,
-                launcher_init,
             },
         ));
     }

@@ -17,11 +17,6 @@ use crate::suite::{self, Check, Image};
 use serde_json::json;
 use std::path::Path;
 
-/// The config path is given on the kernel command line although it is init's default:
-/// init's first system-mode commit reads an empty path when `dmzkit.config=` is absent
-/// (an all-zero buffer parses as an empty C string).
-pub const APPEND: &str = "dmzkit.config=/etc/dmzkit/init.pcfg";
-
 /// Marker of init's first console line.
 pub const BOOT_MARKER: &str = "init: dmzkit init starting";
 
@@ -193,7 +188,7 @@ pub fn demo_image(arch: Arch, art: &Artifacts, kernel: &Kernel, work: &Path) -> 
             }),
         ),
     ];
-    Ok(Image { archive: a, checks, todo: vec![], boot_marker: BOOT_MARKER, append: APPEND })
+    Ok(Image { archive: a, checks, todo: vec![], boot_marker: BOOT_MARKER, append: "" })
 }
 
 /// A TOML basic string.
@@ -252,79 +247,22 @@ pub fn to_toml(plan: &Plan) -> String {
 
 /// init.pcfg for `plan`: init.toml compiled by `launcher compile --init`, the unit configs
 /// being the OCI config.json files `launcher compile --oci` takes.
-///
-/// Fallback while the launcher in this tree has no `compile --init`: the unit configs are
-/// compiled by `launcher compile --oci` and the init config is encoded with the init crate's
-/// codec (the one `compile --init` uses), and a note says so.
 fn compile(arch: Arch, plan: &Plan, art: &Artifacts, work: &Path) -> Result<Vec<u8>, String> {
-    if art.launcher_init {
-        for u in plan.tasks.iter().chain(&plan.services) {
-            let json = work.join(format!("{}.json", u.svc.tag));
-            std::fs::write(&json, u.svc.config_json()).map_err(|e| format!("{}: {e}", json.display()))?;
-        }
-        let toml = work.join("init.toml");
-        let pcfg = work.join("init.pcfg");
-        std::fs::write(&toml, to_toml(plan)).map_err(|e| format!("{}: {e}", toml.display()))?;
-        let mut c = std::process::Command::new(&art.launcher);
-        c.arg("compile").arg("--init").arg(&toml).arg("-o").arg(&pcfg);
-        if art.launcher_seccomp && plan.services.iter().any(|u| u.svc.seccomp.is_some()) {
-            c.args(["--arch", arch.launcher_arch()]);
-        }
-        crate::cmd::output(&mut c)?;
-        return std::fs::read(&pcfg).map_err(|e| format!("{}: {e}", pcfg.display()));
+    std::fs::create_dir_all(work).map_err(|e| format!("{}: {e}", work.display()))?;
+    for u in plan.tasks.iter().chain(&plan.services) {
+        let json = work.join(format!("{}.json", u.svc.tag));
+        std::fs::write(&json, u.svc.config_json()).map_err(|e| format!("{}: {e}", json.display()))?;
     }
-    eprintln!("note: this launcher has no `compile --init`: init.pcfg encoded with the init crate's codec");
-    use init::config as ic;
-    let blobs = |units: &[Unit]| -> Result<Vec<Vec<u8>>, String> {
-        units.iter().map(|u| suite::compile(arch, art, &u.svc, work)).collect()
-    };
-    let (task_blobs, svc_blobs) = (blobs(&plan.tasks)?, blobs(&plan.services)?);
-    let unit = |u: &'_ Unit, blob: &'_ [u8]| -> ic::Unit<'static> {
-        let name: &'static [u8] = u.svc.tag.as_bytes();
-        let blob: &'static [u8] = Box::leak(blob.to_vec().into_boxed_slice());
-        ic::Unit {
-            name,
-            dmz: blob,
-            restart: match u.restart {
-                Restart::Never => ic::Restart::Never,
-                Restart::OnFailure => ic::Restart::OnFailure,
-            },
-            restart_delay_ms: u.restart_delay_ms,
-            restart_delay_max_ms: u.restart_delay_max_ms,
-            restart_limit: u.restart_limit,
-            stop_signal: u.stop_signal,
-            stop_timeout_ms: u.stop_timeout_ms,
-        }
-    };
-    let mut tasks = heapless::Vec::new();
-    for (u, b) in plan.tasks.iter().zip(&task_blobs) {
-        tasks.push(unit(u, b)).map_err(|_| "too many tasks")?;
+    let toml = work.join("init.toml");
+    let pcfg = work.join("init.pcfg");
+    std::fs::write(&toml, to_toml(plan)).map_err(|e| format!("{}: {e}", toml.display()))?;
+    let mut c = std::process::Command::new(&art.launcher);
+    c.arg("compile").arg("--init").arg(&toml).arg("-o").arg(&pcfg);
+    if art.launcher_seccomp && plan.services.iter().any(|u| u.svc.seccomp.is_some()) {
+        c.args(["--arch", arch.launcher_arch()]); // seccomp profiles are compiled for the target
     }
-    let mut services = heapless::Vec::new();
-    for (u, b) in plan.services.iter().zip(&svc_blobs) {
-        services.push(unit(u, b)).map_err(|_| "too many services")?;
-    }
-    let device = plan.watchdog.as_ref().map(|w| format!("{}\0", w.device));
-    let cfg = ic::Config {
-        hostname: plan.hostname.as_bytes(),
-        ctrl_alt_del: ic::Action::Reboot,
-        on_error: ic::Action::PowerOff,
-        error_delay_s: plan.error_delay_s,
-        shutdown_grace_ms: plan.shutdown_grace_ms,
-        watchdog: plan.watchdog.as_ref().zip(device.as_ref()).map(|(w, d)| ic::Watchdog {
-            device: d.as_bytes(),
-            timeout_s: w.timeout_s,
-            interval_ms: w.interval_ms,
-        }),
-        mounts: heapless::Vec::new(),
-        tasks,
-        services,
-    };
-    let mut out = vec![0u8; ic::MAX_CONFIG_LEN];
-    let n = cfg.encode(&mut out).ok_or("init config does not fit")?;
-    out.truncate(n);
-    ic::Config::decode(&out).map_err(|e| format!("init config does not decode: {}", e.text()))?;
-    Ok(out)
+    crate::cmd::output(&mut c)?;
+    std::fs::read(&pcfg).map_err(|e| format!("{}: {e}", pcfg.display()))
 }
 
 fn lines<'c>(c: &'c Console, pat: &'c str) -> impl Iterator<Item = (usize, &'c String)> + 'c {
@@ -381,7 +319,7 @@ pub fn image(arch: Arch, art: &Artifacts, kernel: &Kernel, work: &Path) -> Resul
     if arch.has_watchdog() {
         checks.push(("watchdog (init arms, pets, magic-closes i6300esb)".into(), Box::new(watchdog_check)));
     }
-    Ok(Image { archive: a, checks, todo: suite::seccomp_todo(art), boot_marker: BOOT_MARKER, append: APPEND })
+    Ok(Image { archive: a, checks, todo: suite::seccomp_todo(art), boot_marker: BOOT_MARKER, append: "" })
 }
 
 /// The crasher ran 1 + CRASH_LIMIT times, init scheduled restarts with doubling delays, gave
