@@ -1,0 +1,69 @@
+//! Building what goes into an image: dmz, init and the probes for the target architecture
+//! (static, no libc), and the host launcher that compiles their configs.
+
+use crate::arch::Arch;
+use crate::cmd;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+/// The binaries for one architecture.
+#[derive(Clone, Debug)]
+pub struct Artifacts {
+    pub dmz: PathBuf,
+    pub probe: PathBuf,
+    pub smoke_init: PathBuf,
+    /// dmzkit's init, when the workspace has the `init` crate.
+    pub init: Option<PathBuf>,
+    /// The host launcher (compiles `.pcfg` files).
+    pub launcher: PathBuf,
+    /// Whether the launcher compiles seccomp profiles for another arch (`compile --arch`).
+    pub launcher_seccomp: bool,
+}
+
+/// Whether the workspace has the `init` crate.
+pub fn have_init(root: &Path) -> bool {
+    root.join("init/Cargo.toml").is_file()
+}
+
+fn cargo() -> Command {
+    // `cargo run` sets $CARGO to the cargo that built us; use the same one.
+    let mut c = Command::new(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()));
+    // A nested build must not inherit variables meant for the outer build of this binary.
+    for v in ["CARGO_PRIMARY_PACKAGE", "CARGO_MANIFEST_DIR", "CARGO_BIN_NAME", "CARGO_CRATE_NAME"] {
+        c.env_remove(v);
+    }
+    c
+}
+
+/// Builds the host launcher and, for each arch, dmz + probes (+ init when present).
+pub fn build(root: &Path, target_dir: &Path, arches: &[Arch]) -> Result<Vec<(Arch, Artifacts)>, String> {
+    eprintln!("build: launcher (host)");
+    cmd::run(cargo().args(["build", "--release", "-q", "-p", "launcher"]).current_dir(root))?;
+    let launcher = target_dir.join("release/launcher");
+    let help = cmd::output(Command::new(&launcher).args(["compile", "--help"]))?;
+    let launcher_seccomp = help.contains("--arch");
+    let init = have_init(root);
+    let mut out = Vec::new();
+    for &a in arches {
+        eprintln!("build: dmz, qemu-probes{} for {}", if init { ", init" } else { "" }, a.rust_target());
+        let mut c = cargo();
+        c.args(["build", "--release", "-q", "--target", a.rust_target(), "-p", "dmz", "-p", "qemu-probes"]);
+        if init {
+            c.args(["-p", "init"]);
+        }
+        cmd::run(c.current_dir(root))?;
+        let bin = target_dir.join(a.rust_target()).join("release");
+        out.push((
+            a,
+            Artifacts {
+                dmz: bin.join("dmz"),
+                probe: bin.join("probe"),
+                smoke_init: bin.join("smoke-init"),
+                init: init.then(|| bin.join("init")),
+                launcher: launcher.clone(),
+                launcher_seccomp,
+            },
+        ));
+    }
+    Ok(out)
+}
