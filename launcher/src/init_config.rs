@@ -96,16 +96,29 @@ impl OwnedUnit {
     }
 }
 
+/// The machine the image is for: units' seccomp profiles are compiled for its architecture,
+/// Docker profiles' minKernel against its kernel (`None`: the running one).
+pub struct Target {
+    pub arch: crate::seccomp::Arch,
+    pub kernel: Option<crate::seccomp::KernelVersion>,
+}
+
 /// Compiles `path` into an init config blob. Warnings go to `warn`, one line each.
-pub fn compile_file(path: &Path, warn: &mut dyn FnMut(String)) -> Result<Vec<u8>, String> {
+pub fn compile_file(path: &Path, target: &Target, warn: &mut dyn FnMut(String)) -> Result<Vec<u8>, String> {
     let file = path.display().to_string();
     let text = std::fs::read_to_string(path).map_err(|e| format!("{file}: {e}"))?;
     let base = path.parent().unwrap_or(Path::new("."));
-    compile(&file, &text, base, warn)
+    compile(&file, &text, base, target, warn)
 }
 
 /// Compiles TOML `text` (named `file` in messages; relative paths are taken from `base`).
-pub fn compile(file: &str, text: &str, base: &Path, warn: &mut dyn FnMut(String)) -> Result<Vec<u8>, String> {
+pub fn compile(
+    file: &str,
+    text: &str,
+    base: &Path,
+    target: &Target,
+    warn: &mut dyn FnMut(String),
+) -> Result<Vec<u8>, String> {
     let de = toml::Deserializer::parse(text).map_err(|e| format!("{file}: {}", e.to_string().trim_end()))?;
     let t: InitToml = serde_path_to_error::deserialize(de).map_err(|e| {
         let path = e.path().to_string();
@@ -189,7 +202,7 @@ pub fn compile(file: &str, text: &str, base: &Path, warn: &mut dyn FnMut(String)
             let mut out = Vec::new();
             for (i, u) in list.iter().enumerate() {
                 let p = format!("{kind}[{i}]");
-                out.push(compile_unit(file, &p, kind == "service", u, base, warn)?);
+                out.push(compile_unit(file, &p, kind == "service", u, base, target, warn)?);
             }
             Ok(out)
         };
@@ -286,6 +299,7 @@ fn compile_unit(
     service: bool,
     u: &UnitToml,
     base: &Path,
+    target: &Target,
     warn: &mut dyn FnMut(String),
 ) -> Result<OwnedUnit, String> {
     let at = |key: &str, msg: String| format!("{file}: {p}.{key}: {msg}");
@@ -308,6 +322,7 @@ fn compile_unit(
             return Err(at(key, "only services have it; tasks run once and are waited for".into()));
         }
     }
+    let mut seccomp = None;
     let (origin, mut process) = match (&u.oci, &u.process) {
         (Some(_), Some(_)) => return Err(at("oci", "give either oci or process, not both".into())),
         (None, None) => return Err(at("process", "missing (or give oci = \"config.json\")".into())),
@@ -316,14 +331,10 @@ fn compile_unit(
             let name = path.display().to_string();
             let text = std::fs::read_to_string(&path).map_err(|e| at("oci", format!("{name}: {e}")))?;
             let spec = oci::parse(&name, &text)?;
-            if spec.seccomp.is_some() {
-                return Err(format!(
-                    "{name}: linux.seccomp: seccomp profiles are not supported by this launcher yet"
-                ));
-            }
             if !spec.not_applied.is_empty() {
                 warn(format!("{name}: not applied: {}", spec.not_applied.join(", ")));
             }
+            seccomp = spec.seccomp;
             (name, spec.process)
         }
         (None, Some(v)) => {
@@ -338,7 +349,11 @@ fn compile_unit(
     if let Some(args) = &u.args {
         process.args = Some(args.clone());
     }
-    let compiled = compile_process(&origin, &process, warn)?;
+    let mut compiled = compile_process(&origin, &process, warn)?;
+    if let Some(profile) = &seccomp {
+        compiled.seccomp =
+            crate::compile_seccomp(&origin, "linux.seccomp", profile, &compiled, target.arch, target.kernel)?;
+    }
     let dmz = compiled.encode().map_err(|m| format!("{origin}: {m}"))?;
     let restart = match u.restart.as_deref() {
         None | Some("on-failure") => Restart::OnFailure,
@@ -444,7 +459,8 @@ mod tests {
     use super::*;
 
     fn compile_str(text: &str) -> Result<Vec<u8>, String> {
-        compile("init.toml", text, Path::new("/nonexistent"), &mut |_| {})
+        let target = Target { arch: crate::seccomp::Arch::native(), kernel: None };
+        compile("init.toml", text, Path::new("/nonexistent"), &target, &mut |_| {})
     }
 
     const SAMPLE: &str = r#"
@@ -595,7 +611,8 @@ capabilities = { bounding = ["CAP_NET_BIND_SERVICE"], permitted = ["CAP_NET_BIND
         let toml = "[[service]]\nname = \"web\"\noci = \"web.json\"\nargs = [\"/bin/web\", \"-v\"]\n";
         std::fs::write(dir.join("init.toml"), toml).unwrap();
         let mut warnings = Vec::new();
-        let blob = compile_file(&dir.join("init.toml"), &mut |w| warnings.push(w)).unwrap();
+        let target = Target { arch: crate::seccomp::Arch::native(), kernel: None };
+        let blob = compile_file(&dir.join("init.toml"), &target, &mut |w| warnings.push(w)).unwrap();
         let c = Config::decode(&blob).unwrap();
         let d = dmz::Config::decode(c.services[0].dmz).unwrap();
         assert_eq!((d.uid, d.gid), (33, 33));

@@ -118,7 +118,11 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
         }
         Cmd::Compile { source, init, output, arch, kernel } => {
             let blob = match init {
-                Some(toml) => init_config::compile_file(&toml, &mut |w| eprintln!("launcher: {w}"))?,
+                Some(toml) => {
+                    let target =
+                        init_config::Target { arch: arch.unwrap_or_else(seccomp::Arch::native), kernel };
+                    init_config::compile_file(&toml, &target, &mut |w| eprintln!("launcher: {w}"))?
+                }
                 None => {
                     load(&source, true, arch.unwrap_or_else(seccomp::Arch::native), kernel)?.0.encode()?
                 }
