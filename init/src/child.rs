@@ -6,7 +6,7 @@
 //! argv/envp pointers on the stack, and if that frame were part of the parent's, the stack
 //! probes on entry would make those pages resident in PID 1 for good.
 
-use crate::log::{Log, Msg};
+use crate::log::{Log, E, S};
 use crate::sys::{self, Errno};
 use dmz::config::Bytes;
 use dmz::sys::Linux;
@@ -26,7 +26,10 @@ pub fn spawn(child: impl FnOnce() -> i32) -> Result<i32, Errno> {
 
 /// Reports a failed setup step in the child and returns [`FAILED`].
 fn fail(what: &[u8], e: Errno, detail: &[u8]) -> i32 {
-    Log::new(false).emit(Msg::error().unable(what, e, detail));
+    match detail {
+        b"" => Log::new(false).error(b"unable to %: %", &[S(what), E(e)]),
+        _ => Log::new(false).error(b"unable to %: % (%)", &[S(what), E(e), S(detail)]),
+    }
     FAILED
 }
 
@@ -99,7 +102,7 @@ pub fn exec_search(argv: *const *const u8, envp: *const *const u8, name: &[u8], 
             ENOENT
         }
     };
-    Log::new(false).emit(Msg::error().unable(b"exec", err, name));
+    Log::new(false).error(b"unable to exec: % (%)", &[E(err), S(name)]);
     match err {
         ENOENT | ENOTDIR => 127,
         _ => 126,

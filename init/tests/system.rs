@@ -9,7 +9,7 @@
 mod common;
 
 use common::*;
-use init::config::{Action, Config, Mount, Restart, Unit};
+use init::config::{Action, Config, List, Mount, Restart, Unit};
 use std::io::{BufRead, BufReader, Read};
 use std::os::unix::process::ExitStatusExt;
 use std::path::PathBuf;
@@ -114,27 +114,25 @@ impl Setup {
                 [z(src), z(target), z(fstype), if data.is_empty() { vec![] } else { z(data) }]
             })
             .collect();
-        let mut cfg = Config {
+        let mounts: Vec<Mount> = self
+            .mounts
+            .iter()
+            .zip(&mount_strs)
+            .map(|(m, st)| Mount { source: &st[0], target: &st[1], fstype: &st[2], flags: m.3, data: &st[3] })
+            .collect();
+        let tasks: Vec<Unit> = self.tasks.iter().zip(&task_blobs).map(|(s, b)| unit(s, b)).collect();
+        let services: Vec<Unit> = self.services.iter().zip(&svc_blobs).map(|(s, b)| unit(s, b)).collect();
+        let cfg = Config {
             hostname: self.hostname.as_bytes(),
             ctrl_alt_del: Action::Reboot,
             on_error: self.on_error,
             error_delay_s: self.error_delay_s,
             shutdown_grace_ms: self.grace_ms,
             watchdog: None,
-            mounts: heapless::Vec::new(),
-            tasks: heapless::Vec::new(),
-            services: heapless::Vec::new(),
+            mounts: List::Items(&mounts),
+            tasks: List::Items(&tasks),
+            services: List::Items(&services),
         };
-        for (m, st) in self.mounts.iter().zip(&mount_strs) {
-            let mount = Mount { source: &st[0], target: &st[1], fstype: &st[2], flags: m.3, data: &st[3] };
-            cfg.mounts.push(mount).unwrap();
-        }
-        for (s, b) in self.tasks.iter().zip(&task_blobs) {
-            cfg.tasks.push(unit(s, b)).unwrap();
-        }
-        for (s, b) in self.services.iter().zip(&svc_blobs) {
-            cfg.services.push(unit(s, b)).unwrap();
-        }
         let mut buf = vec![0u8; 1 << 20];
         let n = cfg.encode(&mut buf).unwrap();
         buf.truncate(n);
