@@ -187,17 +187,15 @@ fn requested(sig: u8, cad: Action) -> Option<Action> {
     }
 }
 
-/// Nothing can be supervised without signals: say so, wait, reboot.
+/// Nothing can be supervised without signals: say so, wait, reboot (again and again, should
+/// reboot(2) fail: PID 1 never exits).
 fn unrecoverable(log: &Log, what: &[u8], e: Errno) -> ! {
     log.error(b"unable to %: %", &[S(what), E(e)]);
-    let _ = rustix::thread::nanosleep(&rustix::thread::Timespec {
-        tv_sec: DEFAULT_ERROR_DELAY_S as _,
-        tv_nsec: 0,
-    });
-    sys::sync();
-    sys::reboot(Reboot::Restart);
     loop {
-        let _ = rustix::thread::nanosleep(&rustix::thread::Timespec { tv_sec: 3600, tv_nsec: 0 });
+        let delay = rustix::thread::Timespec { tv_sec: DEFAULT_ERROR_DELAY_S as _, tv_nsec: 0 };
+        let _ = rustix::thread::nanosleep(&delay);
+        sys::sync();
+        sys::reboot(Reboot::Restart);
     }
 }
 
@@ -236,12 +234,7 @@ impl System {
 
     /// Starts a task and waits for it; a shutdown signal meanwhile shuts down at once.
     fn run_task(&mut self, cfg: &Config, u: &Unit) {
-        let mask = self.mask;
-        let pid = match child::spawn(|| unit_child(u.dmz, mask)) {
-            Ok(pid) => pid,
-            Err(e) => return self.log.warn(b"task %: unable to fork: %", &[S(u.name), E(e)]),
-        };
-        self.log.info(b"task % started pid %", &[S(u.name), N(pid as u64)]);
+        let Some(pid) = start(&self.log, b"task", u, self.mask) else { return };
         loop {
             match self.events.next(NEVER) {
                 Event::Exited(p, exit) if p == pid => {
@@ -278,16 +271,9 @@ impl System {
             if s.due <= t {
                 s.due = NEVER;
                 s.started = t;
-                let mask = self.mask;
-                match child::spawn(|| unit_child(u.dmz, mask)) {
-                    Ok(pid) => {
-                        s.pid = pid;
-                        self.log.info(b"service % started pid %", &[S(u.name), N(pid as u64)]);
-                    }
-                    Err(e) => {
-                        self.log.warn(b"service %: unable to fork: %", &[S(u.name), E(e)]);
-                        schedule(&self.log, &u, s, t);
-                    }
+                match start(&self.log, b"service", &u, self.mask) {
+                    Some(pid) => s.pid = pid,
+                    None => schedule(&self.log, &u, s, t),
                 }
             }
             next = next.min(s.due);
@@ -433,6 +419,21 @@ fn schedule(log: &Log, u: &Unit, s: &mut Svc, t: u64) {
 fn signal_service(pid: i32, sig: u8) {
     if sys::kill_group(pid, sig).is_err() {
         let _ = sys::kill(pid, sig);
+    }
+}
+
+/// Starts a task or service (`kind`), logging it; `None` if fork failed.
+#[inline(never)]
+fn start(log: &Log, kind: &[u8], u: &Unit, mask: SigSet) -> Option<i32> {
+    match child::spawn(|| unit_child(u.dmz, mask)) {
+        Ok(pid) => {
+            log.info(b"% % started pid %", &[S(kind), S(u.name), N(pid as u64)]);
+            Some(pid)
+        }
+        Err(e) => {
+            log.warn(b"% %: unable to fork: %", &[S(kind), S(u.name), E(e)]);
+            None
+        }
     }
 }
 
