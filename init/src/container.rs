@@ -217,9 +217,7 @@ fn command(args: &Args, o: &Opts, mask: SigSet) -> i32 {
         return status;
     }
     let Some(path) = o.dmz else {
-        let name = args.get(o.cmd).map_or(&b""[..], |c| c.to_bytes());
-        let argv = args.argv().wrapping_add(o.cmd);
-        return child::exec_search(argv, args.envp(), name, args.env(b"PATH"));
+        return child::exec_search(args, o.cmd);
     };
     let blob = match sys::load_file(path, dmz::config::MAX_CONFIG_LEN) {
         Ok(b) => b,

@@ -206,14 +206,17 @@ pub fn set_parent_death_signal(sig: u8) -> Result<(), Errno> {
     rustix::process::set_parent_process_death_signal(Some(signal(sig))).map_err(errno)
 }
 
-/// `execve(path, argv, envp)`. Returns only on failure, with the errno.
-///
-/// # Safety
-/// `path` must end in NUL; `argv` and `envp` must be NULL-terminated arrays of pointers to
-/// NUL-terminated strings, all valid for the call. References: execve(2).
-pub unsafe fn execve(path: &[u8], argv: *const *const u8, envp: *const *const u8) -> Errno {
-    // SAFETY: forwarded from the caller.
-    unsafe { linker::execve(path.as_ptr(), argv, envp) }
+/// `execve(path, argv[from..], envp)` with init's own arguments and environment. Returns only
+/// on failure, with the errno. References: execve(2).
+pub fn exec_args(path: &CStr, args: &linker::Args, from: usize) -> Errno {
+    if from >= args.len() {
+        return EINVAL;
+    }
+    let argv = args.argv().wrapping_add(from);
+    // SAFETY: path is a C string; the kernel laid out argv (NULL-terminated after argc
+    // entries, so from `from < argc` on it is still a valid argv) and envp, which live
+    // unmodified for the whole process.
+    unsafe { linker::execve(path.as_ptr().cast(), argv, args.envp()) }
 }
 
 /// `open(path, O_RDONLY|O_CLOEXEC)`, `fstat`, an anonymous private mapping of the file's size
