@@ -9,6 +9,11 @@
 
 /// Emits `cargo:rustc-link-arg-bins` for the linker script and flags.
 fn emit_link_recipe() {
+    emit_link_recipe_for("bins");
+}
+
+/// The same recipe for another kind of target, e.g. `examples` (no-libc helper programs).
+fn emit_link_recipe_for(kind: &str) {
     let manifest = std::path::PathBuf::from(std::env::var("CARGO_MANIFEST_DIR").unwrap());
     let script = manifest.join("../linker/link.ld").canonicalize().expect("linker/link.ld");
     println!("cargo:rerun-if-changed={}", script.display());
@@ -29,15 +34,15 @@ fn emit_link_recipe() {
     ];
     if direct {
         for a in &ld {
-            println!("cargo:rustc-link-arg-bins={a}");
+            println!("cargo:rustc-link-arg-{kind}={a}");
         }
     } else {
         // cc driver: no crt objects, no libc, no PIE (there is no self-relocation code).
         for a in ["-nostartfiles", "-nostdlib", "-static", "-no-pie"] {
-            println!("cargo:rustc-link-arg-bins={a}");
+            println!("cargo:rustc-link-arg-{kind}={a}");
         }
         for a in &ld {
-            println!("cargo:rustc-link-arg-bins=-Wl,{a}");
+            println!("cargo:rustc-link-arg-{kind}=-Wl,{a}");
         }
     }
 }

@@ -6,7 +6,7 @@
 //! argv/envp pointers on the stack, and if that frame were part of the parent's, the stack
 //! probes on entry would make those pages resident in PID 1 for good.
 
-use crate::log::{Log, Msg};
+use crate::log::{Log, E, S};
 use crate::sys::{self, Errno};
 use dmz::config::Bytes;
 use dmz::sys::Linux;
@@ -26,7 +26,10 @@ pub fn spawn(child: impl FnOnce() -> i32) -> Result<i32, Errno> {
 
 /// Reports a failed setup step in the child and returns [`FAILED`].
 fn fail(what: &[u8], e: Errno, detail: &[u8]) -> i32 {
-    Log::new(false).emit(Msg::error().unable(what, e, detail));
+    match detail {
+        b"" => Log::new(false).error(b"unable to %: %", &[S(what), E(e)]),
+        _ => Log::new(false).error(b"unable to %: % (%)", &[S(what), E(e), S(detail)]),
+    }
     FAILED
 }
 
@@ -52,12 +55,14 @@ pub fn detach(mask: SigSet) -> Result<(), i32> {
 /// The search path when the environment has no PATH (the same default as dmz).
 const DEFAULT_PATH: &[u8] = dmz::transition::DEFAULT_PATH;
 
-/// Execs `argv[0]` like execvp(3): a name with '/' as is, otherwise each directory of PATH
+/// Execs init's argument `from` with the arguments after it, like execvp(3): a name with '/' as is, otherwise each directory of PATH
 /// (from `path`, else the default) in turn; a candidate that exists but cannot be executed
 /// (EACCES) is remembered and the search goes on. Returns only on failure, after reporting
 /// it: 127 when the program was not found, 126 when it could not be executed.
 #[inline(never)]
-pub fn exec_search(argv: *const *const u8, envp: *const *const u8, name: &[u8], path: Option<&[u8]>) -> i32 {
+pub fn exec_search(args: &linker::Args, from: usize) -> i32 {
+    let name = args.get(from).map_or(&b""[..], |c| c.to_bytes());
+    let path = args.env(b"PATH");
     const ENOENT: Errno = 2;
     const EACCES: Errno = 13;
     const ENOTDIR: Errno = 20;
@@ -74,9 +79,7 @@ pub fn exec_search(argv: *const *const u8, envp: *const *const u8, name: &[u8], 
             at += p.len();
         }
         buf[len] = 0;
-        // SAFETY: buf holds the candidate path and its NUL; argv and envp are the kernel's
-        // NULL-terminated arrays, alive for the whole process.
-        unsafe { sys::execve(&buf[..=len], argv, envp) }
+        sys::exec_args(sys::c(&buf[..=len]), args, from)
     };
     #[allow(clippy::manual_contains)] // slice::contains brings in memchr
     let err = 'search: {
@@ -99,7 +102,7 @@ pub fn exec_search(argv: *const *const u8, envp: *const *const u8, name: &[u8], 
             ENOENT
         }
     };
-    Log::new(false).emit(Msg::error().unable(b"exec", err, name));
+    Log::new(false).error(b"unable to exec: % (%)", &[E(err), S(name)]);
     match err {
         ENOENT | ENOTDIR => 127,
         _ => 126,

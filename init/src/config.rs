@@ -20,7 +20,6 @@
 //! forked child. Paths that reach a syscall are stored with their terminating NUL.
 
 use dmz::config::crc32;
-use heapless::Vec;
 
 pub const MAGIC: [u8; 4] = *b"DMZI";
 pub const VERSION: u16 = 1;
@@ -74,7 +73,7 @@ impl Action {
     pub fn from_name(s: &[u8]) -> Option<Self> {
         [Action::Reboot, Action::PowerOff, Action::Halt, Action::Ignore]
             .into_iter()
-            .find(|a| a.name().as_bytes() == s)
+            .find(|a| crate::text::eq(a.name().as_bytes(), s))
     }
 }
 
@@ -156,9 +155,151 @@ pub struct Config<'a> {
     /// and SIGKILL.
     pub shutdown_grace_ms: u32,
     pub watchdog: Option<Watchdog<'a>>,
-    pub mounts: Vec<Mount<'a>, MAX_MOUNTS>,
-    pub tasks: Vec<Unit<'a>, MAX_UNITS>,
-    pub services: Vec<Unit<'a>, MAX_UNITS>,
+    pub mounts: List<'a, Mount<'a>>,
+    pub tasks: List<'a, Unit<'a>>,
+    pub services: List<'a, Unit<'a>>,
+}
+
+/// A list in the config: the items themselves (to encode), or, once decoded, their encoded
+/// bytes, read item by item on demand. Decoding into arrays would put every unit of a full
+/// config on PID 1's stack (several KB, resident for good); a decoded [`Config`] is ~150 bytes.
+#[derive(Clone, Copy, Debug)]
+pub enum List<'a, T> {
+    Items(&'a [T]),
+    Encoded { count: u32, bytes: &'a [u8] },
+}
+
+/// An item of a [`List`]: how it is read from and written to the body.
+pub trait Item<'a>: Copy {
+    #[doc(hidden)]
+    fn read(r: &mut Reader<'a>) -> Option<Self>;
+    #[doc(hidden)]
+    fn write(&self, w: &mut Writer) -> Option<()>;
+}
+
+impl<'a, T: Item<'a>> List<'a, T> {
+    pub fn len(&self) -> usize {
+        match self {
+            List::Items(items) => items.len(),
+            List::Encoded { count, .. } => *count as usize,
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    pub fn iter(&self) -> Iter<'a, T> {
+        match *self {
+            List::Items(items) => Iter { items, bytes: &[], left: 0 },
+            List::Encoded { count, bytes } => Iter { items: &[], bytes, left: count },
+        }
+    }
+
+    /// Item `i` (decoding the ones before it: lists are short).
+    pub fn get(&self, i: usize) -> Option<T> {
+        self.iter().nth(i)
+    }
+}
+
+impl<'a, T: Item<'a> + PartialEq> PartialEq for List<'a, T> {
+    fn eq(&self, other: &Self) -> bool {
+        self.len() == other.len() && self.iter().eq(other.iter())
+    }
+}
+
+impl<'a, T: Item<'a> + Eq> Eq for List<'a, T> {}
+
+pub struct Iter<'a, T> {
+    items: &'a [T],
+    bytes: &'a [u8],
+    left: u32,
+}
+
+impl<'a, T: Item<'a>> Iterator for Iter<'a, T> {
+    type Item = T;
+
+    #[inline(never)] // one copy per item type, not one per loop
+    fn next(&mut self) -> Option<T> {
+        if let Some((first, rest)) = self.items.split_first() {
+            self.items = rest;
+            return Some(*first);
+        }
+        if self.left == 0 {
+            return None;
+        }
+        self.left -= 1;
+        let mut r = Reader { rest: self.bytes, bad: Invalid::Malformed };
+        let item = T::read(&mut r)?; // checked when the config was decoded
+        self.bytes = r.rest;
+        Some(item)
+    }
+}
+
+impl<'a> Item<'a> for Mount<'a> {
+    fn read(r: &mut Reader<'a>) -> Option<Self> {
+        let m = Mount {
+            source: r.bytes()?,
+            target: r.bytes()?,
+            fstype: r.bytes()?,
+            flags: r.varint(10)?,
+            data: r.bytes()?,
+        };
+        let data_ok = m.data.is_empty() || c_string(m.data);
+        if !(c_string(m.source) && c_string(m.target) && c_string(m.fstype) && data_ok) {
+            return r.fail(Invalid::Path);
+        }
+        Some(m)
+    }
+
+    fn write(&self, w: &mut Writer) -> Option<()> {
+        w.bytes(self.source)?;
+        w.bytes(self.target)?;
+        w.bytes(self.fstype)?;
+        w.varint(self.flags)?;
+        w.bytes(self.data)
+    }
+}
+
+impl<'a> Item<'a> for Unit<'a> {
+    fn read(r: &mut Reader<'a>) -> Option<Self> {
+        let u = Unit {
+            name: r.bytes()?,
+            dmz: r.bytes()?,
+            restart: match r.u8()? {
+                0 => Restart::Never,
+                1 => Restart::OnFailure,
+                2 => Restart::Always,
+                _ => return None,
+            },
+            restart_delay_ms: r.u32()?,
+            restart_delay_max_ms: r.u32()?,
+            restart_limit: r.u32()?,
+            stop_signal: r.u8()?,
+            stop_timeout_ms: r.u32()?,
+        };
+        if !valid_name(u.name) {
+            return r.fail(Invalid::Name);
+        }
+        if !(1..=64).contains(&u.stop_signal) {
+            return r.fail(Invalid::Signal);
+        }
+        if dmz::Config::decode(u.dmz).is_err() {
+            return r.fail(Invalid::UnitDmz);
+        }
+        Some(u)
+    }
+
+    fn write(&self, w: &mut Writer) -> Option<()> {
+        w.bytes(self.name)?;
+        w.bytes(self.dmz)?;
+        w.varint(self.restart as u64)?;
+        w.varint(self.restart_delay_ms as u64)?;
+        w.varint(self.restart_delay_max_ms as u64)?;
+        w.varint(self.restart_limit as u64)?;
+        w.varint(self.stop_signal as u64)?;
+        w.varint(self.stop_timeout_ms as u64)
+    }
 }
 
 /// What is wrong with a blob. `Copy`, one byte; [`Invalid::text`] says it in words.
@@ -179,6 +320,7 @@ pub enum Invalid {
     Path,
     Signal,
     Watchdog,
+    TooMany,
 }
 
 impl Invalid {
@@ -198,6 +340,7 @@ impl Invalid {
             Invalid::Path => "path not NUL-terminated or with interior NUL",
             Invalid::Signal => "stop signal outside 1..=64",
             Invalid::Watchdog => "watchdog interval is 0",
+            Invalid::TooMany => "more than 32 mounts, tasks or services",
         }
     }
 }
@@ -219,8 +362,9 @@ pub fn valid_name(s: &[u8]) -> bool {
 }
 
 impl<'a> Config<'a> {
-    /// Checks the header, decodes the body and validates every field, each unit's dmz config
-    /// included (its structure; the values are validated by the transition in the child).
+    /// Checks the header, decodes the body and validates every field while reading it, each
+    /// unit's dmz config included (its structure; the values are validated by the transition
+    /// in the child).
     #[inline(never)]
     pub fn decode(blob: &'a [u8]) -> Result<Self, Invalid> {
         if blob.len() > MAX_CONFIG_LEN {
@@ -246,42 +390,12 @@ impl<'a> Config<'a> {
         if crc32(body) != le32(&head[12..]) {
             return Err(Invalid::Crc);
         }
-        let mut r = Reader(body);
-        let cfg = r.config().ok_or(Invalid::Malformed)?;
-        if !r.0.is_empty() {
+        let mut r = Reader { rest: body, bad: Invalid::Malformed };
+        let cfg = r.config().ok_or(r.bad)?;
+        if !r.rest.is_empty() {
             return Err(Invalid::TrailingInBody);
         }
-        cfg.validate()?;
         Ok(cfg)
-    }
-
-    fn validate(&self) -> Result<(), Invalid> {
-        for m in &self.mounts {
-            let data_ok = m.data.is_empty() || c_string(m.data);
-            if !(c_string(m.source) && c_string(m.target) && c_string(m.fstype) && data_ok) {
-                return Err(Invalid::Path);
-            }
-        }
-        if let Some(w) = &self.watchdog {
-            if !c_string(w.device) {
-                return Err(Invalid::Path);
-            }
-            if w.interval_ms == 0 {
-                return Err(Invalid::Watchdog);
-            }
-        }
-        for u in self.tasks.iter().chain(self.services.iter()) {
-            if !valid_name(u.name) {
-                return Err(Invalid::Name);
-            }
-            if dmz::Config::decode(u.dmz).is_err() {
-                return Err(Invalid::UnitDmz);
-            }
-            if !(1..=64).contains(&u.stop_signal) {
-                return Err(Invalid::Signal);
-            }
-        }
-        Ok(())
     }
 
     /// Encodes header + body into `out`; returns the blob's length, or `None` if it does not
@@ -302,13 +416,23 @@ impl<'a> Config<'a> {
     }
 }
 
-/// Decoder for the body.
-struct Reader<'a>(&'a [u8]);
+/// Decoder for the body. A read that fails returns `None`; `bad` says why, when it is more
+/// than malformed bytes.
+#[doc(hidden)]
+pub struct Reader<'a> {
+    rest: &'a [u8],
+    bad: Invalid,
+}
 
 impl<'a> Reader<'a> {
+    fn fail<T>(&mut self, why: Invalid) -> Option<T> {
+        self.bad = why;
+        None
+    }
+
     fn byte(&mut self) -> Option<u8> {
-        let (&b, rest) = self.0.split_first()?;
-        self.0 = rest;
+        let (&b, rest) = self.rest.split_first()?;
+        self.rest = rest;
         Some(b)
     }
 
@@ -334,43 +458,29 @@ impl<'a> Reader<'a> {
 
     fn bytes(&mut self) -> Option<&'a [u8]> {
         let n = self.u32()? as usize;
-        if n > self.0.len() {
+        if n > self.rest.len() {
             return None;
         }
-        let (b, rest) = self.0.split_at(n);
-        self.0 = rest;
+        let (b, rest) = self.rest.split_at(n);
+        self.rest = rest;
         Some(b)
     }
 
-    fn vec<T, const N: usize>(&mut self, mut f: impl FnMut(&mut Self) -> Option<T>) -> Option<Vec<T, N>> {
-        let n = self.u32()?;
-        let mut v = Vec::new();
-        for _ in 0..n {
-            v.push(f(self)?).ok()?;
+    /// A list: its count, then its items, each read once here to check it and to find the end.
+    fn list<T: Item<'a>>(&mut self, max: usize) -> Option<List<'a, T>> {
+        let count = self.u32()?;
+        if count as usize > max {
+            return self.fail(Invalid::TooMany);
         }
-        Some(v)
+        let start = self.rest;
+        for _ in 0..count {
+            T::read(self)?;
+        }
+        Some(List::Encoded { count, bytes: &start[..start.len() - self.rest.len()] })
     }
 
     fn action(&mut self) -> Option<Action> {
         Action::from_u8(self.u8()?)
-    }
-
-    fn unit(&mut self) -> Option<Unit<'a>> {
-        Some(Unit {
-            name: self.bytes()?,
-            dmz: self.bytes()?,
-            restart: match self.u8()? {
-                0 => Restart::Never,
-                1 => Restart::OnFailure,
-                2 => Restart::Always,
-                _ => return None,
-            },
-            restart_delay_ms: self.u32()?,
-            restart_delay_max_ms: self.u32()?,
-            restart_limit: self.u32()?,
-            stop_signal: self.u8()?,
-            stop_timeout_ms: self.u32()?,
-        })
     }
 
     #[inline(never)]
@@ -384,27 +494,28 @@ impl<'a> Reader<'a> {
             watchdog: match self.byte()? {
                 0 => None,
                 1 => {
-                    Some(Watchdog { device: self.bytes()?, timeout_s: self.u32()?, interval_ms: self.u32()? })
+                    let w =
+                        Watchdog { device: self.bytes()?, timeout_s: self.u32()?, interval_ms: self.u32()? };
+                    if !c_string(w.device) {
+                        return self.fail(Invalid::Path);
+                    }
+                    if w.interval_ms == 0 {
+                        return self.fail(Invalid::Watchdog);
+                    }
+                    Some(w)
                 }
                 _ => return None,
             },
-            mounts: self.vec(|r| {
-                Some(Mount {
-                    source: r.bytes()?,
-                    target: r.bytes()?,
-                    fstype: r.bytes()?,
-                    flags: r.varint(10)?,
-                    data: r.bytes()?,
-                })
-            })?,
-            tasks: self.vec(Self::unit)?,
-            services: self.vec(Self::unit)?,
+            mounts: self.list(MAX_MOUNTS)?,
+            tasks: self.list(MAX_UNITS)?,
+            services: self.list(MAX_UNITS)?,
         })
     }
 }
 
 /// Encoder for the body: the mirror image of [`Reader`].
-struct Writer<'b> {
+#[doc(hidden)]
+pub struct Writer<'b> {
     buf: &'b mut [u8],
     len: usize,
 }
@@ -432,15 +543,9 @@ impl Writer<'_> {
         Some(())
     }
 
-    fn unit(&mut self, u: &Unit) -> Option<()> {
-        self.bytes(u.name)?;
-        self.bytes(u.dmz)?;
-        self.varint(u.restart as u64)?;
-        self.varint(u.restart_delay_ms as u64)?;
-        self.varint(u.restart_delay_max_ms as u64)?;
-        self.varint(u.restart_limit as u64)?;
-        self.varint(u.stop_signal as u64)?;
-        self.varint(u.stop_timeout_ms as u64)
+    fn list<'a, T: Item<'a>>(&mut self, l: &List<'a, T>) -> Option<()> {
+        self.varint(l.len() as u64)?;
+        l.iter().try_for_each(|item| item.write(self))
     }
 
     fn config(&mut self, c: &Config) -> Option<()> {
@@ -458,22 +563,9 @@ impl Writer<'_> {
                 self.varint(w.interval_ms as u64)?;
             }
         }
-        self.varint(c.mounts.len() as u64)?;
-        for m in &c.mounts {
-            self.bytes(m.source)?;
-            self.bytes(m.target)?;
-            self.bytes(m.fstype)?;
-            self.varint(m.flags)?;
-            self.bytes(m.data)?;
-        }
-        self.varint(c.tasks.len() as u64)?;
-        for u in &c.tasks {
-            self.unit(u)?;
-        }
-        self.varint(c.services.len() as u64)?;
-        for u in &c.services {
-            self.unit(u)?;
-        }
+        self.list(&c.mounts)?;
+        self.list(&c.tasks)?;
+        self.list(&c.services)?;
         Some(())
     }
 }
@@ -489,14 +581,14 @@ mod tests {
             cwd: dmz::config::Bytes(b"/\0"),
             uid: 1000,
             gid: 1000,
-            groups: Vec::new(),
+            groups: heapless::Vec::new(),
             umask: 0o22,
             caps: None,
             securebits: None,
             no_new_privs: true,
-            rlimits: Vec::new(),
+            rlimits: heapless::Vec::new(),
             oom_score_adj: None,
-            preserve_fds: Vec::new(),
+            preserve_fds: heapless::Vec::new(),
             seccomp: None,
         };
         let mut buf = vec![0u8; 4096];
@@ -518,25 +610,30 @@ mod tests {
         }
     }
 
-    fn sample(dmz: &[u8]) -> Config<'_> {
-        let mut c = Config {
+    fn leak<T>(v: std::vec::Vec<T>) -> &'static [T] {
+        std::boxed::Box::leak(v.into_boxed_slice())
+    }
+
+    fn sample(dmz: &'static [u8]) -> Config<'static> {
+        let mount = Mount { source: b"tmpfs\0", target: b"/var\0", fstype: b"tmpfs\0", flags: 6, data: b"" };
+        Config {
             hostname: b"edge-1",
             ctrl_alt_del: Action::Reboot,
             on_error: Action::PowerOff,
             error_delay_s: 10,
             shutdown_grace_ms: 2000,
             watchdog: Some(Watchdog { device: b"/dev/watchdog\0", timeout_s: 30, interval_ms: 10_000 }),
-            mounts: Vec::new(),
-            tasks: Vec::new(),
-            services: Vec::new(),
-        };
-        c.mounts
-            .push(Mount { source: b"tmpfs\0", target: b"/var\0", fstype: b"tmpfs\0", flags: 6, data: b"" })
-            .unwrap();
-        c.tasks.push(unit(b"setup", dmz)).unwrap();
-        c.services.push(unit(b"web", dmz)).unwrap();
-        c.services.push(unit(b"probe.1", dmz)).unwrap();
-        c
+            mounts: List::Items(leak(vec![mount])),
+            tasks: List::Items(leak(vec![unit(b"setup", dmz)])),
+            services: List::Items(leak(vec![unit(b"web", dmz), unit(b"probe.1", dmz)])),
+        }
+    }
+
+    /// `c` with item `i` of its services (or tasks, mounts) changed by `f`.
+    fn with_service(c: &Config<'static>, i: usize, f: impl Fn(&mut Unit<'static>)) -> Config<'static> {
+        let mut v: std::vec::Vec<_> = c.services.iter().collect();
+        f(&mut v[i]);
+        Config { services: List::Items(leak(v)), ..c.clone() }
     }
 
     fn encode(c: &Config) -> std::vec::Vec<u8> {
@@ -548,16 +645,21 @@ mod tests {
 
     #[test]
     fn round_trips() {
-        let d = dmz_blob();
-        let c = sample(&d);
+        let d = leak(dmz_blob());
+        let c = sample(d);
         let blob = encode(&c);
-        assert_eq!(Config::decode(&blob), Ok(c));
+        let back = Config::decode(&blob).unwrap();
+        assert!(matches!(back.services, List::Encoded { count: 2, .. }));
+        assert_eq!(back, c);
+        assert_eq!(back.services.get(1).unwrap().name, b"probe.1");
+        assert_eq!(back.services.get(2), None);
+        assert!(core::mem::size_of::<Config>() <= 200, "a decoded config stays small");
     }
 
     #[test]
     fn refuses_damage() {
-        let d = dmz_blob();
-        let blob = encode(&sample(&d));
+        let d = leak(dmz_blob());
+        let blob = encode(&sample(d));
         let mut bad = blob.clone();
         bad[0] = b'X';
         assert_eq!(Config::decode(&bad), Err(Invalid::Magic));
@@ -576,28 +678,29 @@ mod tests {
 
     #[test]
     fn validates_fields() {
-        let d = dmz_blob();
-        let mut c = sample(&d);
-        c.services[0].name = b"has space";
-        assert_eq!(Config::decode(&encode(&c)), Err(Invalid::Name));
-        let mut c = sample(&d);
-        c.services[1].stop_signal = 65;
-        assert_eq!(Config::decode(&encode(&c)), Err(Invalid::Signal));
-        let mut c = sample(&d);
-        c.mounts[0].target = b"/var";
-        assert_eq!(Config::decode(&encode(&c)), Err(Invalid::Path));
-        let mut c = sample(&d);
-        c.tasks[0].dmz = &d[..d.len() - 1];
-        assert_eq!(Config::decode(&encode(&c)), Err(Invalid::UnitDmz));
-        let mut c = sample(&d);
-        c.watchdog.as_mut().unwrap().interval_ms = 0;
-        assert_eq!(Config::decode(&encode(&c)), Err(Invalid::Watchdog));
+        let d = leak(dmz_blob());
+        let c = sample(d);
+        let bad = with_service(&c, 0, |u| u.name = b"has space");
+        assert_eq!(Config::decode(&encode(&bad)), Err(Invalid::Name));
+        let bad = with_service(&c, 1, |u| u.stop_signal = 65);
+        assert_eq!(Config::decode(&encode(&bad)), Err(Invalid::Signal));
+        let bad = with_service(&c, 1, |u| u.dmz = &d[..d.len() - 1]);
+        assert_eq!(Config::decode(&encode(&bad)), Err(Invalid::UnitDmz));
+        let m = Mount { source: b"tmpfs\0", target: b"/var", fstype: b"tmpfs\0", flags: 0, data: b"" };
+        let bad = Config { mounts: List::Items(leak(vec![m])), ..c.clone() };
+        assert_eq!(Config::decode(&encode(&bad)), Err(Invalid::Path));
+        let mut bad = c.clone();
+        bad.watchdog.as_mut().unwrap().interval_ms = 0;
+        assert_eq!(Config::decode(&encode(&bad)), Err(Invalid::Watchdog));
+        let many: std::vec::Vec<_> = (0..33).map(|_| unit(b"x", d)).collect();
+        let bad = Config { tasks: List::Items(leak(many)), ..c.clone() };
+        assert_eq!(Config::decode(&encode(&bad)), Err(Invalid::TooMany));
     }
 
     #[test]
     fn encode_refuses_a_short_buffer() {
-        let d = dmz_blob();
-        let c = sample(&d);
+        let d = leak(dmz_blob());
+        let c = sample(d);
         let n = encode(&c).len();
         let mut buf = vec![0u8; n - 1];
         assert_eq!(c.encode(&mut buf), None);

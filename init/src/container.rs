@@ -19,9 +19,10 @@
 
 use crate::child::{self, FAILED};
 use crate::events::{Event, Events, NEVER};
-use crate::log::{Log, Msg};
+use crate::log::{Log, E, N, S, X};
 use crate::sys::{self, Errno};
 use core::ffi::CStr;
+use init::text::eq;
 use linker::sys::SigSet;
 use linker::Args;
 
@@ -48,21 +49,35 @@ struct Opts {
 /// A usage error: the message and the usage text on stderr, exit 125 (init failed before
 /// CMD ran, like any other failure of its own).
 fn usage_error(what: &[u8], arg: &[u8]) -> i32 {
-    Log::new(false).emit(Msg::error().s(what).s(arg));
-    sys::write(sys::fd(2), USAGE);
-    FAILED
+    Log::new(false).error(b"%%", &[S(what), S(arg)]);
+    usage(FAILED)
+}
+
+/// The usage text, on stdout for -h (status 0), else on stderr; returns `status`.
+fn usage(status: i32) -> i32 {
+    sys::write(sys::fd(if status == 0 { 1 } else { 2 }), USAGE);
+    status
 }
 
 /// A decimal exit code 0..=255.
 fn parse_code(s: &[u8]) -> Option<u8> {
-    if s.is_empty() || s.len() > 3 || !s.iter().all(u8::is_ascii_digit) {
-        return None;
+    init::text::number(s, 255).map(|n| n as u8)
+}
+
+/// The value of `-p` or `-e`.
+#[inline(never)]
+fn option_value(o: &mut Opts, flag: u8, value: &[u8]) -> Result<(), i32> {
+    if flag == b'p' {
+        o.pdeathsig = init::signal::parse(value).ok_or_else(|| usage_error(b"-p: not a signal: ", value))?;
+    } else {
+        let c = parse_code(value).ok_or_else(|| usage_error(b"-e: not an exit code 0..255: ", value))?;
+        o.expect[c as usize / 32] |= 1 << (c % 32);
     }
-    let n = s.iter().fold(0u32, |n, &d| n * 10 + (d - b'0') as u32);
-    u8::try_from(n).ok()
+    Ok(())
 }
 
 /// Parses the options; `Err(status)` when init should exit right away (usage error, -h).
+#[inline(never)]
 fn parse(args: &Args) -> Result<Opts, i32> {
     let mut o = Opts {
         subreaper: args.env(b"TINI_SUBREAPER").is_some(),
@@ -74,59 +89,43 @@ fn parse(args: &Args) -> Result<Opts, i32> {
         dmz: None,
         cmd: args.len(),
     };
+    let arg = |i| args.get(i).map(|a| a.to_bytes());
     let mut i = 1;
-    while let Some(arg) = args.get(i) {
-        let a = arg.to_bytes();
+    while let Some(a) = arg(i) {
         i += 1;
-        match a {
-            b"--" => {
-                o.cmd = i;
-                break;
-            }
-            b"-h" | b"--help" => {
-                sys::write(sys::fd(1), USAGE);
-                return Err(0);
-            }
-            b"--dmz" => {
-                o.dmz = Some(args.get(i).ok_or_else(|| usage_error(b"--dmz needs a file", b""))?);
-                i += 1;
-            }
-            _ if a.len() > 1 && a[0] == b'-' && a[1] != b'-' => {
-                // A cluster of short options; -p and -e take the rest of it or the next arg.
-                let mut k = 1;
-                while k < a.len() {
-                    let flag = a[k];
-                    k += 1;
-                    match flag {
-                        b's' => o.subreaper = true,
-                        b'g' => o.group = true,
-                        b'w' => o.wait_all = true,
-                        b'v' => o.verbose = true,
-                        b'p' | b'e' => {
-                            let value = if k < a.len() {
-                                &a[k..]
-                            } else {
+        if a.first() != Some(&b'-') {
+            o.cmd = i - 1; // the command
+            break;
+        } else if eq(a, b"--") {
+            o.cmd = i;
+            break;
+        } else if eq(a, b"--dmz") {
+            o.dmz = Some(args.get(i).ok_or_else(|| usage_error(b"--dmz needs a file", b""))?);
+            i += 1;
+        } else if eq(a, b"--help") {
+            return Err(usage(0));
+        } else {
+            // A cluster of short options; -p and -e take the rest of it or the next argument.
+            for (k, &flag) in a.iter().enumerate().skip(1) {
+                match flag {
+                    b's' => o.subreaper = true,
+                    b'g' => o.group = true,
+                    b'w' => o.wait_all = true,
+                    b'v' => o.verbose = true,
+                    b'h' => return Err(usage(0)),
+                    b'p' | b'e' => {
+                        let value = match &a[k + 1..] {
+                            [] => {
                                 i += 1;
-                                args.get(i - 1).map_or(&b""[..], |v| v.to_bytes())
-                            };
-                            k = a.len();
-                            if flag == b'p' {
-                                o.pdeathsig = init::signal::parse(value)
-                                    .ok_or_else(|| usage_error(b"-p: not a signal: ", value))?;
-                            } else {
-                                let c = parse_code(value)
-                                    .ok_or_else(|| usage_error(b"-e: not an exit code 0..255: ", value))?;
-                                o.expect[c as usize / 32] |= 1 << (c % 32);
+                                arg(i - 1).unwrap_or(b"")
                             }
-                        }
-                        _ => return Err(usage_error(b"unknown option: ", a)),
+                            rest => rest,
+                        };
+                        option_value(&mut o, flag, value)?;
+                        break;
                     }
+                    _ => return Err(usage_error(b"unknown option: ", a)),
                 }
-            }
-            _ if a.starts_with(b"-") => return Err(usage_error(b"unknown option: ", a)),
-            _ => {
-                o.cmd = i - 1;
-                break;
             }
         }
     }
@@ -138,11 +137,12 @@ fn parse(args: &Args) -> Result<Opts, i32> {
 
 /// Reports a failure of init itself and returns [`FAILED`].
 fn failed(log: &Log, what: &[u8], e: Errno) -> i32 {
-    log.emit(Msg::error().unable(what, e, b""));
+    log.error(b"unable to %: %", &[S(what), E(e)]);
     FAILED
 }
 
 #[rustfmt::skip] // one step a line, the why beside it
+#[inline(never)]
 pub fn main(args: Args, pid1: bool) -> i32 {
     let ppid = sys::getppid();                              // for -p: the parent at start
     let o = match parse(&args) {
@@ -167,26 +167,26 @@ pub fn main(args: Args, pid1: bool) -> i32 {
             return failed(&log, b"become child subreaper", e);
         }
     } else if !pid1 {
-        log.emit(Msg::warn().s(b"not PID 1 and not a child subreaper (use -s): orphaned processes will not be reaped"));
+        log.warn(b"not PID 1 and not a child subreaper (use -s): orphaned processes will not be reaped", &[]);
     }
     let child = match child::spawn(|| command(&args, &o, mask)) {
         Ok(pid) => pid,
         Err(e) => return failed(&log, b"fork", e),
     };
     let _ = sys::new_process_group(child);                  // before any signal is forwarded
-    log.emit(Msg::info().s(b"command started pid ").n(child as u64));
+    log.info(b"command started pid %", &[N(child as u64)]);
 
     let mut status = None;
     loop {
         match events.next(NEVER) {
             Event::Exited(pid, exit) if pid == child => {
-                log.emit(Msg::info().s(b"command").exit(exit));
+                log.info(b"command %", &[X(exit)]);
                 status = Some(exit.shell_code());
                 if !o.wait_all {
                     break;
                 }
             }
-            Event::Exited(pid, exit) => log.emit(Msg::info().s(b"reaped pid ").n(pid as u64).exit(exit)),
+            Event::Exited(pid, exit) => log.info(b"reaped pid % %", &[N(pid as u64), X(exit)]),
             Event::NoChildren => break,                     // only after the command was reaped
             Event::Signal(sig) => {
                 // After the command exited (-w), what is left of its group gets the signal.
@@ -195,12 +195,10 @@ pub fn main(args: Args, pid1: bool) -> i32 {
                 } else {
                     sys::kill(child, sig)
                 };
-                let mut m = Msg::info();
-                m.s(b"forwarded signal ").n(sig as u64);
-                if let Err(e) = r {
-                    m.s(b": ").errno(e);
+                match r {
+                    Ok(()) => log.info(b"forwarded signal %", &[N(sig as u64)]),
+                    Err(e) => log.info(b"forwarded signal %: %", &[N(sig as u64), E(e)]),
                 }
-                log.emit(&mut m);
             }
             Event::Timeout => {}
         }
@@ -219,14 +217,12 @@ fn command(args: &Args, o: &Opts, mask: SigSet) -> i32 {
         return status;
     }
     let Some(path) = o.dmz else {
-        let name = args.get(o.cmd).map_or(&b""[..], |c| c.to_bytes());
-        let argv = args.argv().wrapping_add(o.cmd);
-        return child::exec_search(argv, args.envp(), name, args.env(b"PATH"));
+        return child::exec_search(args, o.cmd);
     };
     let blob = match sys::load_file(path, dmz::config::MAX_CONFIG_LEN) {
         Ok(b) => b,
         Err(e) => {
-            Log::new(false).emit(Msg::error().unable(b"read dmz config", e, path.to_bytes()));
+            Log::new(false).error(b"unable to read dmz config: % (%)", &[E(e), S(path.to_bytes())]);
             return FAILED;
         }
     };

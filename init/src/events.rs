@@ -68,7 +68,7 @@ impl Events {
 
     /// Keeps `fd` alive every `interval_ms` from now on, starting with a keep-alive now.
     pub fn watch(&mut self, fd: OwnedFd, interval_ms: u32) {
-        let _ = sys::watchdog_keepalive(fd.as_fd());
+        sys::watchdog_keepalive(fd.as_fd());
         self.dog = Some(Dog { fd, interval_ms: interval_ms as u64, due: now() + interval_ms as u64 });
     }
 
@@ -100,7 +100,7 @@ impl Events {
             let mut wake = deadline;
             if let Some(d) = &mut self.dog {
                 if t >= d.due {
-                    let _ = sys::watchdog_keepalive(d.fd.as_fd());
+                    sys::watchdog_keepalive(d.fd.as_fd());
                     d.due = t + d.interval_ms;
                 }
                 wake = wake.min(d.due);

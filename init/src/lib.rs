@@ -9,3 +9,4 @@
 
 pub mod config;
 pub mod signal;
+pub mod text;

@@ -2,92 +2,33 @@
 //! console in system mode) and, once /dev/kmsg is open, to the kernel log with a syslog
 //! priority prefix (`<30>` daemon.info, `<28>` daemon.warning) so it shows in dmesg.
 //!
-//! The exact lines a harness may parse are listed in README.md.
+//! A line is a template whose `%` are replaced by the arguments in order:
+//! `log.info(b"service % started pid %", &[S(name), N(pid)])`. One call per line keeps every
+//! log site a few bytes of code. The exact lines a harness may parse are listed in README.md.
 
 use crate::sys;
 use dmz::error::{push_errno, Line};
 use rustix::fd::{AsFd, OwnedFd};
+
+/// An argument of a log line.
+pub enum Arg<'a> {
+    /// Bytes as they are.
+    Str(&'a [u8]),
+    /// A decimal number.
+    Num(u64),
+    /// An errno's symbolic name (`ENOENT`).
+    Errno(u16),
+    /// How a child ended: `exited status N` or `killed signal N`.
+    Exit(sys::Exit),
+}
+
+pub use Arg::{Errno as E, Exit as X, Num as N, Str as S};
 
 /// The priority prefixes have the same length, so a line is built once with its prefix and
 /// the console gets it without the first [`PRIO_LEN`] bytes.
 const PRIO_LEN: usize = 4;
 const INFO: &[u8; PRIO_LEN] = b"<30>";
 const WARN: &[u8; PRIO_LEN] = b"<28>";
-
-/// One line being built.
-pub struct Msg(Line);
-
-impl Msg {
-    fn new(prio: &[u8; PRIO_LEN]) -> Self {
-        let mut l = Line::default();
-        l.push(prio);
-        l.push(b"init: ");
-        Msg(l)
-    }
-
-    /// An informational line: `init: ...`.
-    pub fn info() -> Self {
-        Msg::new(INFO)
-    }
-
-    /// A warning: `init: warning: ...`.
-    pub fn warn() -> Self {
-        let mut m = Msg::new(WARN);
-        m.s(b"warning: ");
-        m
-    }
-
-    /// An error that stops what init was doing: `init: ...` at warning priority.
-    pub fn error() -> Self {
-        Msg::new(WARN)
-    }
-
-    /// Appends bytes.
-    pub fn s(&mut self, s: &[u8]) -> &mut Self {
-        self.0.push(s);
-        self
-    }
-
-    /// Appends a decimal number. `Line::num` takes a u32 (all dmz needs), so larger values go
-    /// out as two parts, the low one zero-padded to 9 digits.
-    pub fn n(&mut self, n: u64) -> &mut Self {
-        let (hi, lo) = (n / 1_000_000_000, (n % 1_000_000_000) as u32);
-        if hi > 0 {
-            self.n(hi);
-            let mut p = 100_000_000;
-            while p > 1 && lo < p {
-                self.0.push(b"0");
-                p /= 10;
-            }
-        }
-        self.0.num(lo);
-        self
-    }
-
-    /// Appends an errno's symbolic name (`ENOENT`).
-    pub fn errno(&mut self, e: u16) -> &mut Self {
-        push_errno(&mut self.0, e);
-        self
-    }
-
-    /// Appends `unable to <what>: <ERRNO>` and ` (<detail>)` unless `detail` is empty:
-    /// DESIGN §4's shape.
-    pub fn unable(&mut self, what: &[u8], e: u16, detail: &[u8]) -> &mut Self {
-        self.s(b"unable to ").s(what).s(b": ").errno(e);
-        if !detail.is_empty() {
-            self.s(b" (").s(detail).s(b")");
-        }
-        self
-    }
-
-    /// Appends ` exited status N` or ` killed signal N`.
-    pub fn exit(&mut self, e: sys::Exit) -> &mut Self {
-        match e {
-            sys::Exit::Code(c) => self.s(b" exited status ").n(c as u64),
-            sys::Exit::Signal(s) => self.s(b" killed signal ").n(s as u64),
-        }
-    }
-}
 
 /// Where lines go.
 pub struct Log {
@@ -106,17 +47,67 @@ impl Log {
         self.kmsg = sys::open_write(c"/dev/kmsg").ok();
     }
 
-    /// Writes `m` and a newline if it is a warning or error, or if verbose.
-    pub fn emit(&self, m: &mut Msg) {
-        let warning = m.0.as_bytes().starts_with(WARN);
-        if !(warning || self.verbose) {
-            return;
+    /// An informational line (only when verbose).
+    pub fn info(&self, template: &[u8], args: &[Arg]) {
+        if self.verbose {
+            self.write(INFO, b"", template, args);
         }
-        m.0.push(b"\n");
-        let bytes = m.0.as_bytes();
+    }
+
+    /// `init: warning: ...`: something failed, init goes on.
+    pub fn warn(&self, template: &[u8], args: &[Arg]) {
+        self.write(WARN, b"warning: ", template, args);
+    }
+
+    /// `init: ...` at warning priority: something failed that stops what init was doing.
+    pub fn error(&self, template: &[u8], args: &[Arg]) {
+        self.write(WARN, b"", template, args);
+    }
+
+    #[inline(never)]
+    fn write(&self, prio: &[u8; PRIO_LEN], prefix: &[u8], template: &[u8], args: &[Arg]) {
+        let mut l = Line::default();
+        l.push(prio);
+        l.push(b"init: ");
+        l.push(prefix);
+        let mut args = args.iter();
+        for &b in template {
+            let arg = if b == b'%' { args.next() } else { None };
+            match arg {
+                Some(Arg::Str(s)) => l.push(s),
+                Some(&Arg::Num(n)) => num64(&mut l, n),
+                Some(&Arg::Errno(e)) => push_errno(&mut l, e),
+                Some(&Arg::Exit(sys::Exit::Code(c))) => {
+                    l.push(b"exited status ");
+                    l.num(c as u32);
+                }
+                Some(&Arg::Exit(sys::Exit::Signal(s))) => {
+                    l.push(b"killed signal ");
+                    l.num(s as u32);
+                }
+                None => l.push(&[b]),
+            }
+        }
+        l.push(b"\n");
+        let bytes = l.as_bytes();
         sys::write(sys::fd(2), &bytes[PRIO_LEN..]);
         if let Some(k) = &self.kmsg {
             sys::write(k.as_fd(), bytes);
         }
     }
+}
+
+/// Appends `n` in decimal. `Line::num` takes a u32 (all dmz needs), so a larger value goes out
+/// as two parts, the low one zero-padded to 9 digits.
+fn num64(l: &mut Line, n: u64) {
+    let (hi, lo) = (n / 1_000_000_000, (n % 1_000_000_000) as u32);
+    if hi > 0 {
+        num64(l, hi);
+        let mut p = 100_000_000;
+        while p > 1 && lo < p {
+            l.push(b"0");
+            p /= 10;
+        }
+    }
+    l.num(lo);
 }

@@ -17,7 +17,8 @@ mod sys;
 mod system;
 
 use init::signal::{SIGTERM, SIGUSR1, SIGUSR2};
-use log::{Log, Msg};
+use init::text::eq;
+use log::{Log, E};
 
 linker::entry!(main);
 
@@ -26,7 +27,7 @@ fn main(args: linker::Args) -> i32 {
         return match sys::kill(1, sig) {
             Ok(()) => 0,
             Err(e) => {
-                Log::new(false).emit(Msg::error().unable(b"signal PID 1", e, b""));
+                Log::new(false).error(b"unable to signal PID 1: %", &[E(e)]);
                 1
             }
         };
@@ -42,17 +43,14 @@ fn main(args: linker::Args) -> i32 {
 /// The signal for `init poweroff|reboot|halt`, or for init invoked as `poweroff`, `reboot`
 /// or `halt` (a symlink), with no other argument.
 fn control_request(args: &linker::Args) -> Option<u8> {
-    let arg0 = args.get(0).map_or(&b""[..], |a| a.to_bytes());
+    const WORDS: [(&[u8], u8); 3] = [(b"poweroff", SIGUSR2), (b"reboot", SIGTERM), (b"halt", SIGUSR1)];
+    let lookup = |w: &[u8]| WORDS.iter().find(|(word, _)| eq(word, w)).map(|&(_, sig)| sig);
+    let arg = |i| args.get(i).map_or(&b""[..], |a| a.to_bytes());
+    let arg0 = arg(0);
     let name = arg0.rsplit(|&b| b == b'/').next().unwrap_or(arg0);
-    let word = match (name, args.len()) {
-        (b"poweroff" | b"reboot" | b"halt", 1) => name,
-        (_, 2) => args.get(1).map_or(&b""[..], |a| a.to_bytes()),
-        _ => return None,
-    };
-    match word {
-        b"poweroff" => Some(SIGUSR2),
-        b"reboot" => Some(SIGTERM),
-        b"halt" => Some(SIGUSR1),
+    match args.len() {
+        1 => lookup(name),
+        2 => lookup(arg(1)),
         _ => None,
     }
 }

@@ -24,15 +24,11 @@ pub fn name(n: u8) -> Option<&'static [u8]> {
 
 /// A signal given as "SIGTERM", "TERM" or a number 1..=64.
 pub fn parse(s: &[u8]) -> Option<u8> {
-    if !s.is_empty() && s.iter().all(u8::is_ascii_digit) {
-        let mut n: u32 = 0;
-        for &d in s.iter().take(3) {
-            n = n * 10 + (d - b'0') as u32;
-        }
-        return (s.len() <= 3 && (1..=MAX as u32).contains(&n)).then_some(n as u8);
+    if s.first().is_some_and(u8::is_ascii_digit) {
+        return crate::text::number(s, MAX as u32).filter(|&n| n > 0 && s.len() <= 3).map(|n| n as u8);
     }
-    let bare = s.strip_prefix(b"SIG").unwrap_or(s);
-    (1..32).find(|&n| name(n) == Some(bare))
+    let bare = crate::text::strip(s, b"SIG").unwrap_or(s);
+    (1..32).find(|&n| name(n).is_some_and(|name| crate::text::eq(name, bare)))
 }
 
 #[cfg(test)]

@@ -32,7 +32,15 @@ pub fn fd(n: i32) -> BorrowedFd<'static> {
 /// `NUL`-terminated bytes as a C string; `None` without a NUL. The config stores its paths
 /// with the NUL, so this never copies.
 pub fn cstr(s: &[u8]) -> Option<&CStr> {
-    CStr::from_bytes_until_nul(s).ok()
+    // A plain loop: CStr::from_bytes_until_nul brings a generic memchr (~200 bytes).
+    let n = s.iter().position(|&b| b == 0)?;
+    // SAFETY: s[..=n] ends in its first NUL, so it holds exactly one NUL, at the end.
+    Some(unsafe { CStr::from_bytes_with_nul_unchecked(&s[..=n]) })
+}
+
+/// Like [`cstr`], for strings already checked: an empty string if there is no NUL.
+pub fn c(s: &[u8]) -> &CStr {
+    cstr(s).unwrap_or(c"")
 }
 
 fn pid(n: i32) -> Option<Pid> {
@@ -198,14 +206,17 @@ pub fn set_parent_death_signal(sig: u8) -> Result<(), Errno> {
     rustix::process::set_parent_process_death_signal(Some(signal(sig))).map_err(errno)
 }
 
-/// `execve(path, argv, envp)`. Returns only on failure, with the errno.
-///
-/// # Safety
-/// `path` must end in NUL; `argv` and `envp` must be NULL-terminated arrays of pointers to
-/// NUL-terminated strings, all valid for the call. References: execve(2).
-pub unsafe fn execve(path: &[u8], argv: *const *const u8, envp: *const *const u8) -> Errno {
-    // SAFETY: forwarded from the caller.
-    unsafe { linker::execve(path.as_ptr(), argv, envp) }
+/// `execve(path, argv[from..], envp)` with init's own arguments and environment. Returns only
+/// on failure, with the errno. References: execve(2).
+pub fn exec_args(path: &CStr, args: &linker::Args, from: usize) -> Errno {
+    if from >= args.len() {
+        return EINVAL;
+    }
+    let argv = args.argv().wrapping_add(from);
+    // SAFETY: path is a C string; the kernel laid out argv (NULL-terminated after argc
+    // entries, so from `from < argc` on it is still a valid argv) and envp, which live
+    // unmodified for the whole process.
+    unsafe { linker::execve(path.as_ptr().cast(), argv, args.envp()) }
 }
 
 /// `open(path, O_RDONLY|O_CLOEXEC)`, `fstat`, an anonymous private mapping of the file's size
@@ -214,38 +225,41 @@ pub unsafe fn execve(path: &[u8], argv: *const *const u8, envp: *const *const u8
 /// References: open(2), fstat(2), mmap(2), read(2).
 pub fn load_file(path: &CStr, max: usize) -> Result<&'static [u8], Errno> {
     use rustix::mm::{mmap_anonymous, MapFlags, ProtFlags};
-    let f = rustix::fs::open(path, OFlags::RDONLY | OFlags::CLOEXEC, Mode::empty()).map_err(errno)?;
+    let f = open_read(path)?;
     let size = rustix::fs::fstat(&f).map_err(errno)?.st_size as usize;
     if size > max {
         return Err(27); // EFBIG
     }
-    if size == 0 {
-        return Ok(&[]);
-    }
     // SAFETY: a fresh anonymous mapping at an address the kernel picks overlaps nothing.
     let p = unsafe {
-        mmap_anonymous(core::ptr::null_mut(), size, ProtFlags::READ | ProtFlags::WRITE, MapFlags::PRIVATE)
+        mmap_anonymous(
+            core::ptr::null_mut(),
+            size.max(1),
+            ProtFlags::READ | ProtFlags::WRITE,
+            MapFlags::PRIVATE,
+        )
     }
     .map_err(errno)?;
-    // SAFETY: the mapping is `size` bytes, readable and writable, zero-filled, and is never
-    // unmapped, so a 'static slice over it stays valid; nothing else refers to it.
+    // SAFETY: the mapping is at least `size` bytes, readable and writable, zero-filled, and is
+    // never unmapped, so a 'static slice over it stays valid; nothing else refers to it.
     let buf: &'static mut [u8] = unsafe { core::slice::from_raw_parts_mut(p.cast(), size) };
-    let mut n = 0;
-    while n < size {
-        match rustix::io::read(&f, &mut buf[n..]) {
-            Ok(0) => break,
-            Ok(k) => n += k,
-            Err(rustix::io::Errno::INTR) => {}
-            Err(e) => return Err(errno(e)),
-        }
-    }
+    let n = read_all(f, buf)?;
     Ok(&buf[..n])
 }
 
-/// `open(path, O_RDONLY)` + `read` into `buf` until EOF or full: small kernel files such as
-/// /proc/cmdline and /proc/self/mounts. References: open(2), read(2).
+/// `open(path, O_RDONLY|O_CLOEXEC)` + `read` into `buf` until EOF or full: small kernel files
+/// such as /proc/cmdline and /proc/self/mounts. References: open(2), read(2).
 pub fn read_file(path: &CStr, buf: &mut [u8]) -> Result<usize, Errno> {
-    let f = rustix::fs::open(path, OFlags::RDONLY | OFlags::CLOEXEC, Mode::empty()).map_err(errno)?;
+    read_all(open_read(path)?, buf)
+}
+
+fn open_read(path: &CStr) -> Result<OwnedFd, Errno> {
+    rustix::fs::open(path, OFlags::RDONLY | OFlags::CLOEXEC, Mode::empty()).map_err(errno)
+}
+
+/// `read` until EOF or `buf` is full, then `close`.
+#[inline(never)]
+fn read_all(f: OwnedFd, buf: &mut [u8]) -> Result<usize, Errno> {
     let mut n = 0;
     while n < buf.len() {
         match rustix::io::read(&f, &mut buf[n..]) {
@@ -309,15 +323,14 @@ pub fn mkdir(path: &CStr, mode: u32) -> Result<(), Errno> {
     }
 }
 
-/// `stat(path)` and `stat(parent)`: something is mounted at `path` when the two are on
-/// different devices (or `path` is the root itself). Used to skip early mounts the kernel or
-/// an initramfs already made: mounting a second tmpfs over /run would hide the first.
-/// References: stat(2).
-pub fn is_mountpoint(path: &CStr, parent: &CStr) -> bool {
-    match (rustix::fs::stat(path), rustix::fs::stat(parent)) {
-        (Ok(a), Ok(b)) => a.st_dev != b.st_dev || a.st_ino == b.st_ino,
-        _ => false,
-    }
+/// `statx(path)`, STATX_ATTR_MOUNT_ROOT (Linux 5.8; dmzkit needs 5.11 for close_range):
+/// whether something is mounted at `path`. Used to skip early mounts the kernel or an
+/// initramfs already made: mounting a second tmpfs over /run would hide the first.
+/// References: statx(2).
+pub fn is_mountpoint(path: &CStr) -> bool {
+    use rustix::fs::{statx, AtFlags, StatxAttributes, StatxFlags, CWD};
+    statx(CWD, path, AtFlags::SYMLINK_NOFOLLOW, StatxFlags::empty())
+        .is_ok_and(|st| st.stx_attributes.contains(StatxAttributes::MOUNT_ROOT))
 }
 
 /// `mount(source, target, fstype, flags, data)`. References: mount(2).
@@ -433,15 +446,11 @@ pub fn watchdog_set_timeout(fd: BorrowedFd<'_>, seconds: u32) -> Result<(), Errn
         .map_err(errno)
 }
 
-/// `ioctl(fd, WDIOC_KEEPALIVE)`: restarts the watchdog's countdown. References:
-/// Documentation/watchdog/watchdog-api.rst "The simplest API".
-pub fn watchdog_keepalive(fd: BorrowedFd<'_>) -> Result<(), Errno> {
-    use rustix::ioctl::{ioctl, Updater};
-    let mut unused = 0i32;
-    // SAFETY: WDIOC_KEEPALIVE is declared _IOR(int); the kernel may write one int to `unused`.
-    unsafe { ioctl(fd, Updater::<{ linux_raw_sys::ioctl::WDIOC_KEEPALIVE as _ }, i32>::new(&mut unused)) }
-        .map(drop)
-        .map_err(errno)
+/// `write(fd, "\0")`: restarts the watchdog's countdown; every driver accepts a write (the
+/// WDIOC_KEEPALIVE ioctl does the same). References: Documentation/watchdog/watchdog-api.rst
+/// "The simplest API".
+pub fn watchdog_keepalive(fd: BorrowedFd<'_>) {
+    write(fd, b"\0");
 }
 
 /// `write(fd, "V")` then `close(fd)`: the magic close that stops the watchdog (unless the

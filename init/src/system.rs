@@ -8,11 +8,12 @@
 
 use crate::child;
 use crate::events::{now, Event, Events, NEVER};
-use crate::log::{Log, Msg};
+use crate::log::{Arg, Log, E, N, S, X};
 use crate::sys::{self, Errno, Exit, Reboot};
 use core::ffi::CStr;
-use init::config::{Action, Config, Restart, Unit, MAX_CONFIG_LEN, MAX_UNITS, MIN_RESTART_DELAY_MS};
+use init::config::{Action, Config, List, Restart, Unit, MAX_CONFIG_LEN, MAX_UNITS, MIN_RESTART_DELAY_MS};
 use init::signal::{SIGINT, SIGKILL, SIGTERM, SIGUSR1, SIGUSR2};
+use init::text::{eq, strip};
 use linker::sys::SigSet;
 use linker::Args;
 
@@ -26,15 +27,15 @@ const DEFAULT_GRACE_MS: u32 = 2000;
 /// uninterruptible sleep never is; shutdown goes on without it).
 const KILL_WAIT_MS: u64 = 2000;
 
-/// Early mounts: (fstype, target, parent, flags, data). devtmpfs first: the console and
-/// /dev/kmsg live there. Skipped when something is already mounted on the target.
-const EARLY: [(&CStr, &CStr, &CStr, u64, &CStr); 6] = [
-    (c"devtmpfs", c"/dev", c"/", NOSUID, c"mode=0755"),
-    (c"devpts", c"/dev/pts", c"/dev", NOSUID | NOEXEC, c"mode=0620,ptmxmode=0666"),
-    (c"tmpfs", c"/dev/shm", c"/dev", NOSUID | NODEV, c"mode=1777"),
-    (c"proc", c"/proc", c"/", NOSUID | NODEV | NOEXEC, c""),
-    (c"sysfs", c"/sys", c"/", NOSUID | NODEV | NOEXEC, c""),
-    (c"tmpfs", c"/run", c"/", NOSUID | NODEV, c"mode=0755"),
+/// Early mounts: (fstype, target, flags, data). devtmpfs first: the console and /dev/kmsg
+/// live there. Skipped when something is already mounted on the target.
+const EARLY: [(&CStr, &CStr, u64, &CStr); 6] = [
+    (c"devtmpfs", c"/dev", NOSUID, c"mode=0755"),
+    (c"devpts", c"/dev/pts", NOSUID | NOEXEC, c"mode=0620,ptmxmode=0666"),
+    (c"tmpfs", c"/dev/shm", NOSUID | NODEV, c"mode=1777"),
+    (c"proc", c"/proc", NOSUID | NODEV | NOEXEC, c""),
+    (c"sysfs", c"/sys", NOSUID | NODEV | NOEXEC, c""),
+    (c"tmpfs", c"/run", NOSUID | NODEV, c"mode=0755"),
 ];
 const NOSUID: u64 = 2; // MS_NOSUID
 const NODEV: u64 = 4; // MS_NODEV
@@ -68,21 +69,10 @@ struct System {
     mask: SigSet,
     on_error: Action,
     error_delay_s: u32,
+    /// Shutdown has begun: no service starts again.
+    stopping: bool,
     svcs: [Svc; MAX_UNITS],
 }
-
-/// The config in effect until one is loaded: no mounts, tasks or services.
-static NONE: Config<'static> = Config {
-    hostname: b"",
-    ctrl_alt_del: Action::Reboot,
-    on_error: DEFAULT_ON_ERROR,
-    error_delay_s: DEFAULT_ERROR_DELAY_S,
-    shutdown_grace_ms: DEFAULT_GRACE_MS,
-    watchdog: None,
-    mounts: heapless::Vec::new(),
-    tasks: heapless::Vec::new(),
-    services: heapless::Vec::new(),
-};
 
 #[rustfmt::skip] // one step a line, the why beside it
 pub fn main(args: &Args) -> ! {
@@ -93,20 +83,20 @@ pub fn main(args: &Args) -> ! {
     };
     mount_early(&log, &EARLY[..1]);                 // devtmpfs: /dev/console and /dev/kmsg
     if let Err(e) = sys::console_stdio() {          // fds 0-2, if the kernel could not open them
-        log.emit(Msg::warn().unable(b"open /dev/console", e, b""));
+        log.warn(b"unable to open /dev/console: %", &[E(e)]);
     }
     log.open_kmsg();                                // events in dmesg too
-    log.emit(Msg::info().s(b"dmzkit init starting"));
+    log.info(b"dmzkit init starting", &[]);
     mount_early(&log, &EARLY[1..]);                 // /dev/pts, /dev/shm, /proc, /sys, /run
     if args.len() > 1 {
-        log.emit(Msg::warn().s(b"system mode ignores its arguments (use `init -- CMD` for container mode)"));
+        log.warn(b"system mode ignores its arguments (use `init -- CMD` for container mode)", &[]);
     }
     // Ctrl-alt-del becomes SIGINT to us. Only the initial pid namespace has one: elsewhere the
     // kernel refuses the request (EINVAL) and nothing needs disabling.
     if sys::in_initial_pid_namespace() {
         let e = sys::reboot(Reboot::CadOff);
         if e != 0 {
-            log.emit(Msg::warn().unable(b"disable ctrl-alt-del", e, b""));
+            log.warn(b"unable to disable ctrl-alt-del: %", &[E(e)]);
         }
     }
     let boot = boot_params();
@@ -114,6 +104,7 @@ pub fn main(args: &Args) -> ! {
         log, events, mask,
         on_error: boot.on_error.unwrap_or(DEFAULT_ON_ERROR),
         error_delay_s: boot.error_delay_s.unwrap_or(DEFAULT_ERROR_DELAY_S),
+        stopping: false,
         svcs: [IDLE; MAX_UNITS],
     };
     let path = sys::cstr(&boot.config).filter(|p| !p.is_empty()).unwrap_or(CONFIG_PATH);
@@ -123,14 +114,14 @@ pub fn main(args: &Args) -> ! {
     sys.mount_extra(&cfg);                          // fatal: services expect their filesystems
     if !cfg.hostname.is_empty() {
         if let Err(e) = sys::sethostname(cfg.hostname) {
-            sys.log.emit(Msg::warn().unable(b"set hostname", e, cfg.hostname));
+            sys.log.warn(b"unable to set hostname: % (%)", &[E(e), S(cfg.hostname)]);
         }
     }
     if let Err(e) = sys::loopback_up() {
-        sys.log.emit(Msg::warn().unable(b"bring up lo", e, b""));
+        sys.log.warn(b"unable to bring up lo: %", &[E(e)]);
     }
-    for task in &cfg.tasks {
-        sys.run_task(&cfg, task);                    // in order, each waited for
+    for task in cfg.tasks.iter() {
+        sys.run_task(&cfg, &task);                   // in order, each waited for
     }
     sys.arm_watchdog(&cfg);                         // after tasks: they may load its driver
     for s in sys.svcs.iter_mut().take(cfg.services.len()) {
@@ -139,7 +130,7 @@ pub fn main(args: &Args) -> ! {
     loop {
         let deadline = sys.start_due(&cfg);
         match sys.events.next(deadline) {
-            Event::Exited(pid, exit) => sys.exited(&cfg, pid, exit),
+            Event::Exited(pid, exit) => sys.exited(cfg.services, pid, exit),
             Event::Signal(sig) => sys.signal(&cfg, sig),
             Event::NoChildren | Event::Timeout => {}
         }
@@ -147,15 +138,15 @@ pub fn main(args: &Args) -> ! {
 }
 
 /// Mounts each early filesystem not already mounted; failures are warnings.
-fn mount_early(log: &Log, list: &[(&CStr, &CStr, &CStr, u64, &CStr)]) {
-    for &(fstype, target, parent, flags, data) in list {
-        if sys::is_mountpoint(target, parent) {
+fn mount_early(log: &Log, list: &[(&CStr, &CStr, u64, &CStr)]) {
+    for &(fstype, target, flags, data) in list {
+        if sys::is_mountpoint(target) {
             continue;
         }
         let r =
             sys::mkdir(target, 0o755).and_then(|()| sys::mount(fstype, target, fstype, flags, Some(data)));
         if let Err(e) = r {
-            log.emit(Msg::warn().unable(b"mount", e, target.to_bytes()));
+            log.warn(b"unable to mount: % (%)", &[E(e), S(target.to_bytes())]);
         }
     }
 }
@@ -169,16 +160,17 @@ fn boot_params() -> Boot {
     let mut buf = [0u8; 4096]; // COMMAND_LINE_SIZE is at most 4096 on the supported targets
     let n = sys::read_file(c"/proc/cmdline", &mut buf).unwrap_or(0);
     for word in buf[..n].split(|&b| b == b' ' || b == b'\n') {
-        if let Some(p) = word.strip_prefix(b"dmzkit.config=") {
-            if !p.is_empty() && p.len() < boot.config.len() {
-                boot.config[..p.len()].copy_from_slice(p);
+        let Some(setting) = strip(word, b"dmzkit.") else { continue };
+        let Some(eq_at) = setting.iter().position(|&b| b == b'=') else { continue };
+        let (key, value) = (&setting[..eq_at], &setting[eq_at + 1..]);
+        if eq(key, b"config") {
+            if value.len() < boot.config.len() {
+                boot.config[..value.len()].copy_from_slice(value);
             }
-        } else if let Some(a) = word.strip_prefix(b"dmzkit.on_error=") {
-            boot.on_error = Action::from_name(a).filter(|&a| a != Action::Ignore);
-        } else if let Some(d) = word.strip_prefix(b"dmzkit.error_delay=") {
-            if !d.is_empty() && d.len() <= 6 && d.iter().all(u8::is_ascii_digit) {
-                boot.error_delay_s = Some(d.iter().fold(0, |n, &c| n * 10 + (c - b'0') as u32));
-            }
+        } else if eq(key, b"on_error") {
+            boot.on_error = Action::from_name(value).filter(|&a| a != Action::Ignore);
+        } else if eq(key, b"error_delay") {
+            boot.error_delay_s = init::text::number(value, 999_999);
         }
     }
     boot
@@ -195,17 +187,15 @@ fn requested(sig: u8, cad: Action) -> Option<Action> {
     }
 }
 
-/// Nothing can be supervised without signals: say so, wait, reboot.
+/// Nothing can be supervised without signals: say so, wait, reboot (again and again, should
+/// reboot(2) fail: PID 1 never exits).
 fn unrecoverable(log: &Log, what: &[u8], e: Errno) -> ! {
-    log.emit(Msg::error().unable(what, e, b""));
-    let _ = rustix::thread::nanosleep(&rustix::thread::Timespec {
-        tv_sec: DEFAULT_ERROR_DELAY_S as _,
-        tv_nsec: 0,
-    });
-    sys::sync();
-    sys::reboot(Reboot::Restart);
+    log.error(b"unable to %: %", &[S(what), E(e)]);
     loop {
-        let _ = rustix::thread::nanosleep(&rustix::thread::Timespec { tv_sec: 3600, tv_nsec: 0 });
+        let delay = rustix::thread::Timespec { tv_sec: DEFAULT_ERROR_DELAY_S as _, tv_nsec: 0 };
+        let _ = rustix::thread::nanosleep(&delay);
+        sys::sync();
+        sys::reboot(Reboot::Restart);
     }
 }
 
@@ -214,59 +204,41 @@ impl System {
     fn load_config(&mut self, path: &CStr) -> Config<'static> {
         let blob = match sys::load_file(path, MAX_CONFIG_LEN) {
             Ok(b) => b,
-            Err(e) => self.fatal(&NONE, Msg::error().unable(b"read config", e, path.to_bytes())),
+            Err(e) => self.fatal(None, b"unable to read config: % (%)", &[E(e), S(path.to_bytes())]),
         };
         let cfg = match Config::decode(blob) {
             Ok(c) => c,
             Err(bad) => {
-                self.fatal(&NONE, Msg::error().unable(b"load config", sys::EINVAL, bad.text().as_bytes()))
+                self.fatal(None, b"unable to load config: % (%)", &[E(sys::EINVAL), S(bad.text().as_bytes())])
             }
         };
-        self.log.emit(
-            Msg::info()
-                .s(b"config ")
-                .s(path.to_bytes())
-                .s(b": ")
-                .n(cfg.tasks.len() as u64)
-                .s(b" tasks, ")
-                .n(cfg.services.len() as u64)
-                .s(b" services"),
-        );
+        let (tasks, services) = (N(cfg.tasks.len() as u64), N(cfg.services.len() as u64));
+        self.log.info(b"config %: % tasks, % services", &[S(path.to_bytes()), tasks, services]);
         cfg
     }
 
     /// The config's mounts, in order, each target created first; fatal on any error.
     fn mount_extra(&mut self, cfg: &Config) {
-        for m in &cfg.mounts {
-            let (Some(src), Some(target), Some(fstype)) =
-                (sys::cstr(m.source), sys::cstr(m.target), sys::cstr(m.fstype))
-            else {
-                continue; // validated at decode
-            };
+        for m in cfg.mounts.iter() {
+            // Decoding checked that each ends in its NUL.
+            let (src, target, fstype) = (sys::c(m.source), sys::c(m.target), sys::c(m.fstype));
             let data = sys::cstr(m.data);
             if let Err(e) =
                 sys::mkdir(target, 0o755).and_then(|()| sys::mount(src, target, fstype, m.flags, data))
             {
-                self.fatal(cfg, Msg::error().unable(b"mount", e, target.to_bytes()));
+                self.fatal(Some(cfg), b"unable to mount: % (%)", &[E(e), S(target.to_bytes())]);
             }
-            self.log.emit(Msg::info().s(b"mounted ").s(target.to_bytes()));
+            self.log.info(b"mounted %", &[S(target.to_bytes())]);
         }
     }
 
     /// Starts a task and waits for it; a shutdown signal meanwhile shuts down at once.
     fn run_task(&mut self, cfg: &Config, u: &Unit) {
-        let mask = self.mask;
-        let pid = match child::spawn(|| unit_child(u.dmz, mask)) {
-            Ok(pid) => pid,
-            Err(e) => {
-                return self.log.emit(Msg::warn().s(b"task ").s(u.name).s(b": ").unable(b"fork", e, b""))
-            }
-        };
-        self.log.emit(Msg::info().s(b"task ").s(u.name).s(b" started pid ").n(pid as u64));
+        let Some(pid) = start(&self.log, b"task", u, self.mask) else { return };
         loop {
             match self.events.next(NEVER) {
                 Event::Exited(p, exit) if p == pid => {
-                    return self.log.emit(Msg::info().s(b"task ").s(u.name).exit(exit));
+                    return self.log.info(b"task % %", &[S(u.name), X(exit)]);
                 }
                 Event::Signal(sig) => self.signal(cfg, sig),
                 Event::Exited(..) | Event::NoChildren | Event::Timeout => {}
@@ -277,18 +249,18 @@ impl System {
     /// Opens the watchdog, sets its timeout, and hands it to the event loop to keep alive.
     fn arm_watchdog(&mut self, cfg: &Config) {
         let Some(w) = &cfg.watchdog else { return };
-        let dev = sys::cstr(w.device).unwrap_or(c"/dev/watchdog");
+        let dev = sys::c(w.device);
         let fd = match sys::watchdog_open(dev) {
             Ok(fd) => fd,
-            Err(e) => return self.log.emit(Msg::warn().unable(b"open watchdog", e, dev.to_bytes())),
+            Err(e) => return self.log.warn(b"unable to open watchdog: % (%)", &[E(e), S(dev.to_bytes())]),
         };
         if w.timeout_s != 0 {
             if let Err(e) = sys::watchdog_set_timeout(rustix::fd::AsFd::as_fd(&fd), w.timeout_s) {
-                self.log.emit(Msg::warn().unable(b"set watchdog timeout", e, dev.to_bytes()));
+                self.log.warn(b"unable to set watchdog timeout: % (%)", &[E(e), S(dev.to_bytes())]);
             }
         }
         self.events.watch(fd, w.interval_ms);
-        self.log.emit(Msg::info().s(b"watchdog ").s(dev.to_bytes()).s(b" armed"));
+        self.log.info(b"watchdog % armed", &[S(dev.to_bytes())]);
     }
 
     /// Starts every service whose time has come; returns the next time one is due.
@@ -299,16 +271,9 @@ impl System {
             if s.due <= t {
                 s.due = NEVER;
                 s.started = t;
-                let mask = self.mask;
-                match child::spawn(|| unit_child(u.dmz, mask)) {
-                    Ok(pid) => {
-                        s.pid = pid;
-                        self.log.emit(Msg::info().s(b"service ").s(u.name).s(b" started pid ").n(pid as u64));
-                    }
-                    Err(e) => {
-                        self.log.emit(Msg::warn().s(b"service ").s(u.name).s(b": ").unable(b"fork", e, b""));
-                        schedule(&self.log, u, s, t);
-                    }
+                match start(&self.log, b"service", &u, self.mask) {
+                    Some(pid) => s.pid = pid,
+                    None => schedule(&self.log, &u, s, t),
                 }
             }
             next = next.min(s.due);
@@ -317,41 +282,41 @@ impl System {
     }
 
     /// A child was reaped: if it was a service, log it and apply its restart policy.
-    fn exited(&mut self, cfg: &Config, pid: i32, exit: Exit) {
+    /// During shutdown (`stopping`) nothing is restarted.
+    fn exited(&mut self, services: List<Unit>, pid: i32, exit: Exit) {
         let t = now();
-        let Some((u, s)) = cfg.services.iter().zip(self.svcs.iter_mut()).find(|(_, s)| s.pid == pid) else {
+        let Some((u, s)) = services.iter().zip(self.svcs.iter_mut()).find(|(_, s)| s.pid == pid) else {
             return; // an orphan re-parented to init, or a task that outlived a shutdown signal
         };
         s.pid = 0;
-        self.log.emit(Msg::info().s(b"service ").s(u.name).exit(exit));
+        self.log.info(b"service % %", &[S(u.name), X(exit)]);
         let again = match u.restart {
             Restart::Always => true,
             Restart::OnFailure => exit != Exit::Code(0),
             Restart::Never => false,
         };
-        if again {
+        if again && !self.stopping {
             if t - s.started >= u.restart_delay_max_ms as u64 {
                 s.restarts = 0; // it ran long enough to count as healthy
             }
-            schedule(&self.log, u, s, t);
+            schedule(&self.log, &u, s, t);
         }
     }
 
     /// A signal in the loop: a shutdown request, or nothing.
     fn signal(&mut self, cfg: &Config, sig: u8) {
         match requested(sig, cfg.ctrl_alt_del) {
-            Some(action) => self.shutdown(cfg, action),
-            None => self.log.emit(Msg::info().s(b"ignoring signal ").n(sig as u64)),
+            Some(action) => self.shutdown(Some(cfg), action),
+            None => self.log.info(b"ignoring signal %", &[N(sig as u64)]),
         }
     }
 
     /// A failure before the loop: report it, wait the configured delay (still reaping), then
     /// the configured shutdown.
-    fn fatal(&mut self, cfg: &Config, m: &mut Msg) -> ! {
-        self.log.emit(m);
+    fn fatal(&mut self, cfg: Option<&Config>, template: &[u8], args: &[Arg]) -> ! {
+        self.log.error(template, args);
         let action = self.on_error;
-        self.log
-            .emit(Msg::error().s(action.name().as_bytes()).s(b" in ").n(self.error_delay_s as u64).s(b" s"));
+        self.log.error(b"% in % s", &[S(action.name().as_bytes()), N(self.error_delay_s as u64)]);
         let deadline = now() + self.error_delay_s as u64 * 1000;
         while !matches!(self.events.next(deadline), Event::Timeout) {}
         self.shutdown(cfg, action)
@@ -362,18 +327,16 @@ impl System {
     /// watchdog magic close, reboot(2). If reboot(2) fails, init stays up reaping.
     #[inline(never)]
     #[rustfmt::skip]
-    fn shutdown(&mut self, cfg: &Config, action: Action) -> ! {
-        self.log.emit(Msg::info().s(b"shutdown: ").s(action.name().as_bytes()));
-        let services = &cfg.services[..];
-        for s in self.svcs.iter_mut() {
-            s.due = NEVER;                                      // nothing restarts from here on
-        }
-        for (i, u) in services.iter().enumerate().rev() {
-            if self.svcs[i].pid != 0 {
-                self.stop(services, i, u);                     // stop signal, timeout, SIGKILL
+    fn shutdown(&mut self, cfg: Option<&Config>, action: Action) -> ! {
+        self.log.info(b"shutdown: %", &[S(action.name().as_bytes())]);
+        let services = cfg.map_or(List::Items(&[]), |c| c.services);
+        self.stopping = true;                                  // nothing restarts from here on
+        for i in (0..services.len()).rev() {
+            if let (Some(u), true) = (services.get(i), self.svcs[i].pid != 0) {
+                self.stop(services, i, &u);                    // stop signal, timeout, SIGKILL
             }
         }
-        let grace = cfg.shutdown_grace_ms as u64;
+        let grace = cfg.map_or(DEFAULT_GRACE_MS, |c| c.shutdown_grace_ms) as u64;
         self.kill_everyone(SIGTERM, grace);                    // the rest: TERM, grace,
         self.kill_everyone(SIGKILL, KILL_WAIT_MS);             // then KILL
         sys::sync();                                           // flush before unmounting
@@ -382,13 +345,13 @@ impl System {
         if let Some(fd) = self.events.unwatch() {
             sys::watchdog_magic_close(fd);                     // 'V': an orderly stop
         }
-        self.log.emit(Msg::info().s(action.name().as_bytes()).s(b" now"));
+        self.log.info(b"% now", &[S(action.name().as_bytes())]);
         let e = sys::reboot(match action {
             Action::PowerOff => Reboot::PowerOff,
             Action::Halt => Reboot::Halt,
             Action::Reboot | Action::Ignore => Reboot::Restart,
         });
-        self.log.emit(Msg::error().unable(action.name().as_bytes(), e, b""));
+        self.log.error(b"unable to %: %", &[S(action.name().as_bytes()), E(e)]);
         loop {
             self.events.next(NEVER);                           // PID 1 never exits
         }
@@ -396,35 +359,25 @@ impl System {
 
     /// Stops service `i`: its stop signal to its process group, up to its stop timeout, then
     /// SIGKILL. Other children reaped meanwhile are accounted for.
-    fn stop(&mut self, services: &[Unit], i: usize, u: &Unit) {
+    fn stop(&mut self, services: List<Unit>, i: usize, u: &Unit) {
         let pid = self.svcs[i].pid;
-        self.log.emit(
-            Msg::info()
-                .s(b"service ")
-                .s(u.name)
-                .s(b" stopping pid ")
-                .n(pid as u64)
-                .s(b" signal ")
-                .n(u.stop_signal as u64),
-        );
+        let (name, sig) = (S(u.name), N(u.stop_signal as u64));
+        self.log.info(b"service % stopping pid % signal %", &[name, N(pid as u64), sig]);
         signal_service(pid, u.stop_signal);
         if self.wait_for(services, pid, now() + u.stop_timeout_ms as u64) {
             return;
         }
-        self.log.emit(Msg::warn().s(b"service ").s(u.name).s(b" stop timeout, killing pid ").n(pid as u64));
+        self.log.warn(b"service % stop timeout, killing pid %", &[S(u.name), N(pid as u64)]);
         signal_service(pid, SIGKILL);
         self.wait_for(services, pid, now() + KILL_WAIT_MS);
     }
 
     /// Reaps until `pid` is gone (true) or the deadline passes (false).
-    fn wait_for(&mut self, services: &[Unit], pid: i32, deadline: u64) -> bool {
+    fn wait_for(&mut self, services: List<Unit>, pid: i32, deadline: u64) -> bool {
         loop {
             match self.events.next(deadline) {
                 Event::Exited(p, exit) => {
-                    if let Some(k) = self.svcs.iter().position(|s| s.pid == p) {
-                        self.svcs[k].pid = 0;
-                        self.log.emit(Msg::info().s(b"service ").s(services[k].name).exit(exit));
-                    }
+                    self.exited(services, p, exit);
                     if p == pid {
                         return true;
                     }
@@ -440,7 +393,7 @@ impl System {
         if sys::kill_all(sig).is_err() {
             return; // ESRCH: nobody left
         }
-        self.log.emit(Msg::info().s(b"sent signal ").n(sig as u64).s(b" to all processes"));
+        self.log.info(b"sent signal % to all processes", &[N(sig as u64)]);
         self.events.rescan();
         let deadline = now() + wait_ms;
         while !matches!(self.events.next(deadline), Event::NoChildren | Event::Timeout) {}
@@ -451,23 +404,14 @@ impl System {
 /// doubled for each consecutive restart, capped; or never, past the restart limit.
 fn schedule(log: &Log, u: &Unit, s: &mut Svc, t: u64) {
     if u.restart_limit != 0 && s.restarts >= u.restart_limit {
-        log.emit(Msg::warn().s(b"service ").s(u.name).s(b" failed: restart limit reached"));
+        log.warn(b"service % failed: restart limit reached", &[S(u.name)]);
         return;
     }
     let first = u.restart_delay_ms.max(MIN_RESTART_DELAY_MS) as u64;
     let delay = (first << s.restarts.min(31)).min((u.restart_delay_max_ms as u64).max(first));
     s.restarts += 1;
     s.due = t + delay;
-    log.emit(
-        Msg::info()
-            .s(b"service ")
-            .s(u.name)
-            .s(b" restart ")
-            .n(s.restarts as u64)
-            .s(b" in ")
-            .n(delay)
-            .s(b" ms"),
-    );
+    log.info(b"service % restart % in % ms", &[S(u.name), N(s.restarts as u64), N(delay)]);
 }
 
 /// Signals a service's process group (it is the leader of its own session), or the process
@@ -478,13 +422,28 @@ fn signal_service(pid: i32, sig: u8) {
     }
 }
 
+/// Starts a task or service (`kind`), logging it; `None` if fork failed.
+#[inline(never)]
+fn start(log: &Log, kind: &[u8], u: &Unit, mask: SigSet) -> Option<i32> {
+    match child::spawn(|| unit_child(u.dmz, mask)) {
+        Ok(pid) => {
+            log.info(b"% % started pid %", &[S(kind), S(u.name), N(pid as u64)]);
+            Some(pid)
+        }
+        Err(e) => {
+            log.warn(b"% %: unable to fork: %", &[S(kind), S(u.name), E(e)]);
+            None
+        }
+    }
+}
+
 /// The child of a task or service: its own session, init's signal mask, the dmz transition.
 #[inline(never)]
 fn unit_child(blob: &[u8], mask: SigSet) -> i32 {
     if let Err(status) = child::detach(mask) {
         return status;
     }
-    dmz::run(&mut dmz::sys::Linux, blob)
+    child::run_dmz(blob, None)
 }
 
 /// Filesystems without a backing store: nothing to flush, nothing to unmount at shutdown.
@@ -500,41 +459,49 @@ securityfs pstore bpf configfs fusectl hugetlbfs binfmt_misc efivarfs autofs nsf
 #[inline(never)]
 fn unmount_all(log: &Log) {
     let mut buf = [0u8; 16384];
-    let Ok(n) = sys::read_file(c"/proc/self/mounts", &mut buf) else { return };
+    let Ok(mut end) = sys::read_file(c"/proc/self/mounts", &mut buf) else { return };
     let initial_ns = sys::in_initial_pid_namespace();
-    let mut path = [0u8; 512];
-    for line in buf[..n].rsplit(|&b| b == b'\n') {
-        let mut f = line.split(|&b| b == b' ');
-        let (Some(_src), Some(target), Some(fstype)) = (f.next(), f.next(), f.next()) else { continue };
-        if fstype.is_empty() || VIRTUAL.split(|&b| b == b' ').any(|v| v == fstype) {
+    while end > 0 {
+        // The last line not yet handled: "source target fstype options 0 0".
+        let start = buf[..end - 1].iter().rposition(|&b| b == b'\n').map_or(0, |i| i + 1);
+        let line = &mut buf[start..end];
+        end = start;
+        let space = |line: &[u8], from: usize| line[from..].iter().position(|&b| b == b' ').map(|i| from + i);
+        let (Some(a), Some(b)) = (space(line, 0), line.iter().rposition(|&b| b == b' ')) else { continue };
+        let Some(b) = space(line, a + 1).filter(|&b2| b2 < b) else { continue };
+        let fstype_end = space(line, b + 1).unwrap_or(line.len());
+        if VIRTUAL.split(|&c| c == b' ').any(|v| eq(v, &line[b + 1..fstype_end])) {
             continue;
         }
-        let Some(p) = unescape(target, &mut path) else { continue };
+        let Some(p) = unescape_in_place(&mut line[a + 1..=b]) else { continue };
         match sys::unmount(p) {
-            Ok(()) => log.emit(Msg::info().s(b"unmounted ").s(p.to_bytes())),
+            Ok(()) => log.info(b"unmounted %", &[S(p.to_bytes())]),
             Err(_) if initial_ns => match sys::remount_read_only(p) {
-                Ok(()) => log.emit(Msg::info().s(b"remounted read-only ").s(p.to_bytes())),
-                Err(e) => log.emit(Msg::warn().unable(b"remount read-only", e, p.to_bytes())),
+                Ok(()) => log.info(b"remounted read-only %", &[S(p.to_bytes())]),
+                Err(e) => log.warn(b"unable to remount read-only: % (%)", &[E(e), S(p.to_bytes())]),
             },
-            Err(e) => log.emit(Msg::warn().unable(b"unmount", e, p.to_bytes())),
+            Err(e) => log.warn(b"unable to unmount: % (%)", &[E(e), S(p.to_bytes())]),
         }
     }
 }
 
 /// A mount point from /proc/self/mounts, where space, tab, newline and backslash appear as
-/// octal escapes (`\040`), as a C string in `out`.
-fn unescape<'o>(s: &[u8], out: &'o mut [u8]) -> Option<&'o CStr> {
+/// octal escapes (`\040`), decoded in place into a C string: `field` is the path and the
+/// separator after it, which makes room for the NUL.
+fn unescape_in_place(field: &mut [u8]) -> Option<&CStr> {
     let (mut i, mut n) = (0, 0);
-    while i < s.len() {
-        let mut b = s[i];
+    while i + 1 < field.len() {
+        let mut b = field[i];
         i += 1;
-        if b == b'\\' && i + 3 <= s.len() {
-            b = s[i..i + 3].iter().fold(0u8, |v, &d| v.wrapping_mul(8).wrapping_add(d.wrapping_sub(b'0')));
+        if b == b'\\' && i + 3 < field.len() {
+            b = field[i..i + 3]
+                .iter()
+                .fold(0u8, |v, &d| v.wrapping_mul(8).wrapping_add(d.wrapping_sub(b'0')));
             i += 3;
         }
-        *out.get_mut(n)? = b;
+        field[n] = b;
         n += 1;
     }
-    *out.get_mut(n)? = 0;
-    CStr::from_bytes_with_nul(&out[..=n]).ok()
+    field[n] = 0;
+    sys::cstr(&field[..=n])
 }

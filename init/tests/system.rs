@@ -9,7 +9,7 @@
 mod common;
 
 use common::*;
-use init::config::{Action, Config, Mount, Restart, Unit};
+use init::config::{Action, Config, List, Mount, Restart, Unit};
 use std::io::{BufRead, BufReader, Read};
 use std::os::unix::process::ExitStatusExt;
 use std::path::PathBuf;
@@ -114,27 +114,25 @@ impl Setup {
                 [z(src), z(target), z(fstype), if data.is_empty() { vec![] } else { z(data) }]
             })
             .collect();
-        let mut cfg = Config {
+        let mounts: Vec<Mount> = self
+            .mounts
+            .iter()
+            .zip(&mount_strs)
+            .map(|(m, st)| Mount { source: &st[0], target: &st[1], fstype: &st[2], flags: m.3, data: &st[3] })
+            .collect();
+        let tasks: Vec<Unit> = self.tasks.iter().zip(&task_blobs).map(|(s, b)| unit(s, b)).collect();
+        let services: Vec<Unit> = self.services.iter().zip(&svc_blobs).map(|(s, b)| unit(s, b)).collect();
+        let cfg = Config {
             hostname: self.hostname.as_bytes(),
             ctrl_alt_del: Action::Reboot,
             on_error: self.on_error,
             error_delay_s: self.error_delay_s,
             shutdown_grace_ms: self.grace_ms,
             watchdog: None,
-            mounts: heapless::Vec::new(),
-            tasks: heapless::Vec::new(),
-            services: heapless::Vec::new(),
+            mounts: List::Items(&mounts),
+            tasks: List::Items(&tasks),
+            services: List::Items(&services),
         };
-        for (m, st) in self.mounts.iter().zip(&mount_strs) {
-            let mount = Mount { source: &st[0], target: &st[1], fstype: &st[2], flags: m.3, data: &st[3] };
-            cfg.mounts.push(mount).unwrap();
-        }
-        for (s, b) in self.tasks.iter().zip(&task_blobs) {
-            cfg.tasks.push(unit(s, b)).unwrap();
-        }
-        for (s, b) in self.services.iter().zip(&svc_blobs) {
-            cfg.services.push(unit(s, b)).unwrap();
-        }
         let mut buf = vec![0u8; 1 << 20];
         let n = cfg.encode(&mut buf).unwrap();
         buf.truncate(n);
@@ -608,4 +606,59 @@ fn a_failed_mount_is_fatal_with_the_configured_action_and_delay() {
     let (status, _, console) = b.end(Duration::from_secs(30));
     assert_eq!(status.signal(), Some(SIGHUP), "{console}");
     assert!(console.contains("init: unable to load config: EINVAL (CRC mismatch)\n"), "{console}");
+}
+
+/// A loop device over a fresh ext2 image, detached when dropped.
+struct LoopDevice {
+    dev: String,
+}
+
+impl LoopDevice {
+    fn new(img: &std::path::Path) -> Self {
+        let ok = |c: &mut Command| assert!(c.status().unwrap().success(), "{c:?}");
+        ok(Command::new("truncate").arg("-s").arg("8M").arg(img));
+        ok(Command::new("mkfs.ext2").arg("-q").arg("-F").arg(img));
+        let out = Command::new("losetup").arg("-f").arg("--show").arg(img).output().unwrap();
+        assert!(out.status.success(), "losetup: {out:?}");
+        LoopDevice { dev: String::from_utf8(out.stdout).unwrap().trim().to_string() }
+    }
+}
+
+impl Drop for LoopDevice {
+    fn drop(&mut self) {
+        let _ = Command::new("losetup").arg("-d").arg(&self.dev).status();
+    }
+}
+
+#[test]
+fn shutdown_unmounts_filesystems_with_a_backing_store() {
+    require_root();
+    let dir = scratch("ext2");
+    let img = dir.join("data.img");
+    let lo = LoopDevice::new(&img);
+    let mut s = setup();
+    s.mounts.push((Box::leak(lo.dev.clone().into_boxed_str()), "/data", "ext2", 0, ""));
+    s.tasks.push(spec("writer", "echo persisted > /data/hello"));
+    // A service keeps a file on /data open and ignores SIGTERM: /data can only be unmounted
+    // once the shutdown has killed it.
+    s.services.push(spec("holder", "exec 3</data/hello; trap '' TERM; while :; do sleep 0.05; done"));
+    s.services.push(spec("stopper", "sleep 0.3; /sbin/init poweroff"));
+    let mut b = boot("boot-unmount", Some(&s.encode()));
+    let (status, _, console) = b.end(Duration::from_secs(30));
+    assert_eq!(status.signal(), Some(SIGINT), "{console}");
+    let lines: Vec<String> = console.lines().map(String::from).collect();
+    assert_in_order(
+        &lines,
+        &[
+            "init: mounted /data",
+            "init: task writer exited status 0",
+            "init: shutdown: poweroff",
+            "init: service holder killed signal 9",
+            "init: unmounted /data",
+            "init: poweroff now",
+        ],
+    );
+    // Written through init's mount, and there after it.
+    let out = Command::new("debugfs").arg("-R").arg("cat /hello").arg(&img).output().unwrap();
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "persisted\n");
 }

@@ -7,7 +7,9 @@
 //! `launcher compile --oci` does. See init/README.md for the file format.
 
 use crate::oci;
-use init::config::{Action, Config, Mount, Restart, Unit, Watchdog, MAX_CONFIG_LEN, MAX_MOUNTS, MAX_UNITS};
+use init::config::{
+    Action, Config, List, Mount, Restart, Unit, Watchdog, MAX_CONFIG_LEN, MAX_MOUNTS, MAX_UNITS,
+};
 use serde::Deserialize;
 use serde_json::{json, Value};
 use std::path::{Path, PathBuf};
@@ -215,7 +217,13 @@ pub fn compile(
         names.push(&u.name);
     }
 
-    let mut cfg = Config {
+    let mount_list: Vec<Mount> = mounts
+        .iter()
+        .map(|(source, target, fstype, flags, data)| Mount { source, target, fstype, flags: *flags, data })
+        .collect();
+    let task_list: Vec<Unit> = tasks.iter().map(OwnedUnit::as_unit).collect();
+    let service_list: Vec<Unit> = services.iter().map(OwnedUnit::as_unit).collect();
+    let cfg = Config {
         hostname: hostname.as_bytes(),
         ctrl_alt_del,
         on_error,
@@ -226,20 +234,10 @@ pub fn compile(
             timeout_s: *timeout_s,
             interval_ms: *interval_ms,
         }),
-        mounts: heapless::Vec::new(),
-        tasks: heapless::Vec::new(),
-        services: heapless::Vec::new(),
+        mounts: List::Items(&mount_list),
+        tasks: List::Items(&task_list),
+        services: List::Items(&service_list),
     };
-    for (source, target, fstype, flags, data) in &mounts {
-        let m = Mount { source, target, fstype, flags: *flags, data };
-        cfg.mounts.push(m).map_err(|_| at("mount", "too many".into()))?;
-    }
-    for u in &tasks {
-        cfg.tasks.push(u.as_unit()).map_err(|_| at("task", "too many".into()))?;
-    }
-    for u in &services {
-        cfg.services.push(u.as_unit()).map_err(|_| at("service", "too many".into()))?;
-    }
     let mut out = vec![0u8; MAX_CONFIG_LEN];
     let n = cfg
         .encode(&mut out)
@@ -449,8 +447,8 @@ fn to_json(blob: &[u8]) -> Result<Value, String> {
             "source": text(m.source), "target": text(m.target), "fstype": text(m.fstype),
             "flags": m.flags, "data": text(m.data),
         })).collect::<Vec<_>>(),
-        "task": c.tasks.iter().map(|u| unit(u, false)).collect::<Result<Vec<_>, _>>()?,
-        "service": c.services.iter().map(|u| unit(u, true)).collect::<Result<Vec<_>, _>>()?,
+        "task": c.tasks.iter().map(|u| unit(&u, false)).collect::<Result<Vec<_>, _>>()?,
+        "service": c.services.iter().map(|u| unit(&u, true)).collect::<Result<Vec<_>, _>>()?,
     }))
 }
 
@@ -513,14 +511,14 @@ capabilities = { bounding = ["CAP_NET_BIND_SERVICE"], permitted = ["CAP_NET_BIND
             c.watchdog,
             Some(Watchdog { device: b"/dev/watchdog0\0", timeout_s: 30, interval_ms: 10_000 })
         );
-        assert_eq!(c.mounts[0].flags, 2 | 4);
-        assert_eq!(c.mounts[0].data, b"size=16m,mode=0755\0");
-        assert_eq!(c.tasks[0].name, b"net-setup");
-        assert_eq!(c.tasks[0].restart, Restart::Never);
-        let t = dmz::Config::decode(c.tasks[0].dmz).unwrap();
+        let (m, task, s) = (c.mounts.get(0).unwrap(), c.tasks.get(0).unwrap(), c.services.get(0).unwrap());
+        assert_eq!(m.flags, 2 | 4);
+        assert_eq!(m.data, b"size=16m,mode=0755\0");
+        assert_eq!(task.name, b"net-setup");
+        assert_eq!(task.restart, Restart::Never);
+        let t = dmz::Config::decode(task.dmz).unwrap();
         assert_eq!(t.args.0, b"/sbin/ip\0link\0set\0eth0\0up\0");
         assert_eq!(t.cwd.0, b"/\0", "inline processes default to /");
-        let s = &c.services[0];
         assert_eq!(
             (s.restart, s.restart_delay_ms, s.restart_delay_max_ms, s.restart_limit),
             (Restart::Always, 500, 60_000, 10)
@@ -614,7 +612,7 @@ capabilities = { bounding = ["CAP_NET_BIND_SERVICE"], permitted = ["CAP_NET_BIND
         let target = Target { arch: crate::seccomp::Arch::native(), kernel: None };
         let blob = compile_file(&dir.join("init.toml"), &target, &mut |w| warnings.push(w)).unwrap();
         let c = Config::decode(&blob).unwrap();
-        let d = dmz::Config::decode(c.services[0].dmz).unwrap();
+        let d = dmz::Config::decode(c.services.get(0).unwrap().dmz).unwrap();
         assert_eq!((d.uid, d.gid), (33, 33));
         assert_eq!(d.args.0, b"/bin/web\0-v\0", "args replace process.args");
         assert_eq!(warnings, vec![format!("{}: not applied: hostname", dir.join("web.json").display())]);
