@@ -41,11 +41,11 @@ impl Args {
     /// order into one block). `None` if there is no argument `i`, or if the strings are
     /// somehow not contiguous (checked, never assumed).
     pub fn strings_from(&self, i: usize) -> Option<&'static [u8]> {
-        let first = self.get(i)?.as_ptr() as *const u8;
+        let first = self.get(i)?.as_ptr().cast::<u8>();
         let mut end = first;
         for k in i..self.argc {
             let s = self.get(k)?;
-            if s.as_ptr() as *const u8 != end {
+            if !core::ptr::eq(s.as_ptr().cast::<u8>(), end) {
                 return None;
             }
             // SAFETY: `s` and its NUL lie in the kernel's argument block, so one past its NUL

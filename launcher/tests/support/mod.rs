@@ -143,7 +143,10 @@ pub fn build_c(name: &str) -> PathBuf {
         return out;
     }
     let gcc = require_tool("gcc", "gcc");
-    let tmp = dir.join(format!("{name}.{}.tmp", std::process::id()));
+    // Unique per process and thread: two tests may build the same program at once.
+    static SEQ: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    let seq = SEQ.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let tmp = dir.join(format!("{name}.{}.{seq}.tmp", std::process::id()));
     let res = Command::new(gcc).args(FLAGS).arg("-o").arg(&tmp).arg(&src).output().expect("spawn gcc");
     assert!(
         res.status.success(),
