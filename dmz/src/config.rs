@@ -200,7 +200,7 @@ impl<'a> Config<'a> {
             return Err(EncodeError::TooLarge);
         }
         let (head, body) = out.split_at_mut(HEADER_LEN);
-        let mut w = Writer { buf: body, len: 0 };
+        let mut w = Writer::new(body);
         w.config(self).ok_or(EncodeError::TooLarge)?;
         let n = w.len;
         let crc = crc32(&body[..n]);
@@ -343,20 +343,40 @@ impl<'a> Reader<'a> {
     }
 }
 
-/// Encoder for the body: the mirror image of [`Reader`].
-struct Writer<'b> {
+/// Encoder for the body: the mirror image of [`Reader`]. Public so init's config, which
+/// embeds dmz configs, writes the same wire format with the same code.
+pub struct Writer<'b> {
     buf: &'b mut [u8],
     len: usize,
 }
 
+impl<'b> Writer<'b> {
+    /// Writes into `buf` from its start.
+    pub fn new(buf: &'b mut [u8]) -> Self {
+        Writer { buf, len: 0 }
+    }
+
+    /// Bytes written so far.
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    /// Whether nothing was written yet.
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+}
+
 impl Writer<'_> {
-    fn byte(&mut self, b: u8) -> Option<()> {
+    /// One raw byte (a `bool` or an `Option` tag). `None` when the buffer is full.
+    pub fn byte(&mut self, b: u8) -> Option<()> {
         *self.buf.get_mut(self.len)? = b;
         self.len += 1;
         Some(())
     }
 
-    fn varint(&mut self, mut v: u64) -> Option<()> {
+    /// An unsigned integer as a LEB128 varint.
+    pub fn varint(&mut self, mut v: u64) -> Option<()> {
         while v >= 0x80 {
             self.byte(v as u8 | 0x80)?;
             v >>= 7;
@@ -372,7 +392,8 @@ impl Writer<'_> {
         self.byte(b as u8)
     }
 
-    fn bytes(&mut self, b: &[u8]) -> Option<()> {
+    /// A byte string: varint length, then the bytes.
+    pub fn bytes(&mut self, b: &[u8]) -> Option<()> {
         self.varint(b.len() as u64)?;
         let end = self.len.checked_add(b.len())?;
         self.buf.get_mut(self.len..end)?.copy_from_slice(b);

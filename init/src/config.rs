@@ -19,7 +19,7 @@
 //! complete dmz config blob, header included, which init hands to the dmz transition in the
 //! forked child. Paths that reach a syscall are stored with their terminating NUL.
 
-use dmz::config::crc32;
+use dmz::config::{crc32, Writer};
 
 pub const MAGIC: [u8; 4] = *b"DMZI";
 pub const VERSION: u16 = 1;
@@ -403,9 +403,9 @@ impl<'a> Config<'a> {
     pub fn encode(&self, out: &mut [u8]) -> Option<usize> {
         let limit = out.len().min(MAX_CONFIG_LEN);
         let (head, body) = out.get_mut(..limit)?.split_at_mut_checked(HEADER_LEN)?;
-        let mut w = Writer { buf: body, len: 0 };
-        w.config(self)?;
-        let n = w.len;
+        let mut w = Writer::new(body);
+        ConfigWriter::config(&mut w, self)?;
+        let n = w.len();
         let crc = crc32(&body[..n]);
         head[..4].copy_from_slice(&MAGIC);
         head[4..6].copy_from_slice(&VERSION.to_le_bytes());
@@ -513,59 +513,34 @@ impl<'a> Reader<'a> {
     }
 }
 
-/// Encoder for the body: the mirror image of [`Reader`].
-#[doc(hidden)]
-pub struct Writer<'b> {
-    buf: &'b mut [u8],
-    len: usize,
-}
+/// Encoder for the body: dmz's config writer (the same wire format), plus init's lists and
+/// config below.
+struct ConfigWriter;
 
-impl Writer<'_> {
-    fn byte(&mut self, b: u8) -> Option<()> {
-        *self.buf.get_mut(self.len)? = b;
-        self.len += 1;
-        Some(())
+impl ConfigWriter {
+    fn list<'a, T: Item<'a>>(w: &mut Writer, l: &List<'a, T>) -> Option<()> {
+        w.varint(l.len() as u64)?;
+        l.iter().try_for_each(|item| item.write(w))
     }
 
-    fn varint(&mut self, mut v: u64) -> Option<()> {
-        while v >= 0x80 {
-            self.byte(v as u8 | 0x80)?;
-            v >>= 7;
-        }
-        self.byte(v as u8)
-    }
-
-    fn bytes(&mut self, b: &[u8]) -> Option<()> {
-        self.varint(b.len() as u64)?;
-        let end = self.len.checked_add(b.len())?;
-        self.buf.get_mut(self.len..end)?.copy_from_slice(b);
-        self.len = end;
-        Some(())
-    }
-
-    fn list<'a, T: Item<'a>>(&mut self, l: &List<'a, T>) -> Option<()> {
-        self.varint(l.len() as u64)?;
-        l.iter().try_for_each(|item| item.write(self))
-    }
-
-    fn config(&mut self, c: &Config) -> Option<()> {
-        self.bytes(c.hostname)?;
-        self.varint(c.ctrl_alt_del as u64)?;
-        self.varint(c.on_error as u64)?;
-        self.varint(c.error_delay_s as u64)?;
-        self.varint(c.shutdown_grace_ms as u64)?;
+    fn config(w: &mut Writer, c: &Config) -> Option<()> {
+        w.bytes(c.hostname)?;
+        w.varint(c.ctrl_alt_del as u64)?;
+        w.varint(c.on_error as u64)?;
+        w.varint(c.error_delay_s as u64)?;
+        w.varint(c.shutdown_grace_ms as u64)?;
         match &c.watchdog {
-            None => self.byte(0)?,
-            Some(w) => {
-                self.byte(1)?;
-                self.bytes(w.device)?;
-                self.varint(w.timeout_s as u64)?;
-                self.varint(w.interval_ms as u64)?;
+            None => w.byte(0)?,
+            Some(d) => {
+                w.byte(1)?;
+                w.bytes(d.device)?;
+                w.varint(d.timeout_s as u64)?;
+                w.varint(d.interval_ms as u64)?;
             }
         }
-        self.list(&c.mounts)?;
-        self.list(&c.tasks)?;
-        self.list(&c.services)?;
+        Self::list(w, &c.mounts)?;
+        Self::list(w, &c.tasks)?;
+        Self::list(w, &c.services)?;
         Some(())
     }
 }
