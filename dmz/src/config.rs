@@ -203,14 +203,19 @@ impl<'a> Config<'a> {
         let mut w = Writer::new(body);
         w.config(self).ok_or(EncodeError::TooLarge)?;
         let n = w.len;
-        let crc = crc32(&body[..n]);
-        head[..4].copy_from_slice(&MAGIC);
-        head[4..6].copy_from_slice(&VERSION.to_le_bytes());
-        head[6..8].copy_from_slice(&[0, 0]);
-        head[8..12].copy_from_slice(&(n as u32).to_le_bytes());
-        head[12..16].copy_from_slice(&crc.to_le_bytes());
+        write_header(head, MAGIC, VERSION, &body[..n]);
         Ok(HEADER_LEN + n)
     }
+}
+
+/// Fills the 16-byte header (layout above) for `body`. Shared with init's config, which uses
+/// the same header with its own magic and version.
+pub fn write_header(head: &mut [u8], magic: [u8; 4], version: u16, body: &[u8]) {
+    head[..4].copy_from_slice(&magic);
+    head[4..6].copy_from_slice(&version.to_le_bytes());
+    head[6..8].copy_from_slice(&[0, 0]);
+    head[8..12].copy_from_slice(&(body.len() as u32).to_le_bytes());
+    head[12..16].copy_from_slice(&crc32(body).to_le_bytes());
 }
 
 // The body is in the postcard 1.x wire format, written out for [`Config`]'s fields in order:

@@ -19,7 +19,7 @@
 //! complete dmz config blob, header included, which init hands to the dmz transition in the
 //! forked child. Paths that reach a syscall are stored with their terminating NUL.
 
-use dmz::config::{crc32, Writer};
+use dmz::config::{crc32, write_header, Writer};
 
 pub const MAGIC: [u8; 4] = *b"DMZI";
 pub const VERSION: u16 = 1;
@@ -406,12 +406,7 @@ impl<'a> Config<'a> {
         let mut w = Writer::new(body);
         ConfigWriter::config(&mut w, self)?;
         let n = w.len();
-        let crc = crc32(&body[..n]);
-        head[..4].copy_from_slice(&MAGIC);
-        head[4..6].copy_from_slice(&VERSION.to_le_bytes());
-        head[6..8].copy_from_slice(&[0, 0]);
-        head[8..12].copy_from_slice(&(n as u32).to_le_bytes());
-        head[12..16].copy_from_slice(&crc.to_le_bytes());
+        write_header(head, MAGIC, VERSION, &body[..n]);
         Some(HEADER_LEN + n)
     }
 }
