@@ -45,22 +45,8 @@ fn encode_with<'a>(marker: &Path, edit: impl FnOnce(&mut Config<'a>)) -> Vec<u8>
     // Leaked: a few bytes per test process, and it lets edits borrow with the same lifetime.
     let args: &'a [u8] = Vec::leak(list(&["/bin/sh", "-c", &script]));
     let env: &'a [u8] = Vec::leak(list(&["PATH=/usr/bin:/bin"]));
-    let mut c = Config {
-        args: Bytes(args),
-        env: Bytes(env),
-        cwd: Bytes(b"/\0"),
-        uid: 0,
-        gid: 0,
-        groups: heapless::Vec::new(),
-        umask: 0o022,
-        caps: None,
-        securebits: None,
-        no_new_privs: false,
-        rlimits: heapless::Vec::new(),
-        oom_score_adj: None,
-        preserve_fds: heapless::Vec::new(),
-        seccomp: None,
-    };
+    let mut c =
+        Config { args: Bytes(args), env: Bytes(env), cwd: Bytes(b"/\0"), umask: 0o022, ..Config::default() };
     edit(&mut c);
     let mut out = vec![0; MAX_CONFIG_LEN];
     let n = c.encode(&mut out).unwrap();

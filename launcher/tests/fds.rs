@@ -72,17 +72,9 @@ fn explicitly_preserved_fd_passes_and_must_be_open() {
         args: Bytes(&args),
         env: Bytes(b""),
         cwd: Bytes(b"/\0"),
-        uid: 0,
-        gid: 0,
-        groups: heapless::Vec::new(),
         umask: 0o022,
-        caps: None,
-        securebits: None,
-        no_new_privs: false,
-        rlimits: heapless::Vec::new(),
-        oom_score_adj: None,
         preserve_fds: heapless::Vec::from_slice(&[5]).unwrap(),
-        seccomp: None,
+        ..Config::default()
     };
     let mut blob = vec![0; dmz::config::MAX_CONFIG_LEN];
     let n = cfg.encode(&mut blob).unwrap();

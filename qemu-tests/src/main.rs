@@ -28,50 +28,38 @@ struct Cli {
     cmd: Cmd,
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
-enum ArchSel {
-    #[value(name = "x86_64")]
-    X86_64,
-    #[value(name = "aarch64")]
-    Aarch64,
-    #[value(name = "armv7")]
-    Armv7,
-    #[value(name = "riscv64")]
-    Riscv64,
-    All,
-}
+/// `--arch`: one of [`Arch`]'s names, or `all`.
+#[derive(Clone, Debug)]
+struct Arches(Vec<Arch>);
 
-impl ArchSel {
-    fn arches(self) -> Vec<Arch> {
-        match self {
-            ArchSel::X86_64 => vec![Arch::X86_64],
-            ArchSel::Aarch64 => vec![Arch::Aarch64],
-            ArchSel::Armv7 => vec![Arch::Armv7],
-            ArchSel::Riscv64 => vec![Arch::Riscv64],
-            ArchSel::All => arch::ALL.to_vec(),
-        }
+fn arch_sel(s: &str) -> Result<Arches, String> {
+    if s == "all" {
+        return Ok(Arches(arch::ALL.to_vec()));
     }
+    <Arch as clap::ValueEnum>::from_str(s, false)
+        .map(|a| Arches(vec![a]))
+        .map_err(|_| format!("unknown arch {s:?} (x86_64, aarch64, armv7, riscv64 or all)"))
 }
 
 #[derive(Subcommand)]
 enum Cmd {
     /// Install what is missing (QEMU system emulators), or say what is.
     Setup {
-        #[arg(long, value_enum, default_value = "all")]
-        arch: ArchSel,
+        #[arg(long, value_parser = arch_sel, default_value = "all")]
+        arch: Arches,
     },
     /// Download (or show the cached) Debian kernels and print their versions.
     FetchKernels {
-        #[arg(long, value_enum, default_value = "all")]
-        arch: ArchSel,
+        #[arg(long, value_parser = arch_sel, default_value = "all")]
+        arch: Arches,
         /// Re-resolve the meta-packages even when a kernel is cached.
         #[arg(long)]
         refresh: bool,
     },
     /// Build, boot every selected arch and suite, check from inside, report.
     Test {
-        #[arg(long, value_enum, default_value = "all")]
-        arch: ArchSel,
+        #[arg(long, value_parser = arch_sel, default_value = "all")]
+        arch: Arches,
         #[command(flatten)]
         opts: BootOpts,
     },
@@ -154,17 +142,17 @@ fn main() -> ExitCode {
 fn run(cli: Cli) -> Result<ExitCode, String> {
     match cli.cmd {
         Cmd::Setup { arch } => {
-            setup::ensure(&arch.arches(), true)?;
+            setup::ensure(&arch.0, true)?;
             println!("setup: everything needed is installed");
         }
         Cmd::FetchKernels { arch, refresh } => {
             let cache = kernel::cache_dir(&target_dir());
-            for a in arch.arches() {
+            for a in arch.0 {
                 let k = kernel::get(&cache, a, refresh)?;
                 println!("{a}: {} {} ({})", k.package, k.version, k.image.display());
             }
         }
-        Cmd::Test { arch, opts } => return test(&arch.arches(), &opts),
+        Cmd::Test { arch, opts } => return test(&arch.0, &opts),
         Cmd::Demo { arch, accel, echo } => return demo(arch, accel, echo),
         Cmd::Image { arch, suite, output } => {
             setup::ensure(&[], false)?;
