@@ -137,11 +137,25 @@ pub fn check(c: &Compiled, not_applied: &[String]) -> Vec<Finding> {
         if !status.lines().any(|l| l.starts_with("Seccomp_filters:") || l.starts_with("Seccomp:")) {
             out.push(Finding::Fail("kernel: no seccomp support".into()));
         } else {
-            out.push(Finding::Ok(format!(
+            // A filter built for another architecture (compile --arch) sends every syscall to
+            // its bad-arch action: the target would be killed at its first syscall.
+            let arches = crate::seccomp::program_arches(prog);
+            let native = crate::seccomp::Arch::native().name();
+            let summary = format!(
                 "seccomp: {} instructions, flags {flags:#x}, for {}",
                 prog.len() / 8,
-                std::env::consts::ARCH
-            )));
+                arches.join(", ")
+            );
+            if arches.iter().any(|a| a == native) {
+                out.push(Finding::Ok(summary));
+            } else if arches.is_empty() {
+                out.push(Finding::Warn(format!(
+                    "seccomp: {} instructions, flags {flags:#x}: the filter does not check the architecture",
+                    prog.len() / 8
+                )));
+            } else {
+                out.push(Finding::Fail(format!("{summary}: not for this machine ({native})")));
+            }
         }
         if !c.no_new_privs && !root_like(CAP_SYS_ADMIN) {
             out.push(Finding::Fail(

@@ -35,6 +35,9 @@ struct Source {
     /// A config as `launcher inspect --json` prints it.
     #[arg(long, value_name = "FILE.json")]
     from_json: Option<PathBuf>,
+    /// A compiled config, as `compile` writes it (e.g. to check an image's file on its machine).
+    #[arg(long, value_name = "FILE.pcfg", conflicts_with_all = ["oci", "from_json"])]
+    pcfg: Option<PathBuf>,
     /// Refuse instead of adjusting (runc skips, with a warning, an ambient capability that is
     /// not both permitted and inheritable).
     #[arg(long)]
@@ -67,7 +70,7 @@ enum Cmd {
         #[command(flatten)]
         source: Source,
         /// init's system-mode config (TOML; see init/README.md) instead of a dmz config.
-        #[arg(long, value_name = "INIT.toml", conflicts_with_all = ["oci", "from_json"])]
+        #[arg(long, value_name = "INIT.toml", conflicts_with_all = ["oci", "from_json", "pcfg"])]
         init: Option<PathBuf>,
         #[arg(short, long, value_name = "FILE.pcfg")]
         output: PathBuf,
@@ -190,10 +193,15 @@ fn load(
         src.flags.apply(&mut c)?;
         oci::add_home(&mut c);
         (name, c)
-    } else if let Some(path) = &src.from_json {
+    } else if let Some(path) = src.from_json.as_ref().or(src.pcfg.as_ref()) {
         let name = path.display().to_string();
-        let text = std::fs::read_to_string(path).map_err(|e| format!("{name}: {e}"))?;
-        let v: view::View = serde_json::from_str(&text).map_err(|e| format!("{name}: {e}"))?;
+        let v: view::View = if src.pcfg.is_some() {
+            let blob = std::fs::read(path).map_err(|e| format!("{name}: {e}"))?;
+            view::decode(&blob).map_err(|e| format!("{name}: {e}"))?
+        } else {
+            let text = std::fs::read_to_string(path).map_err(|e| format!("{name}: {e}"))?;
+            serde_json::from_str(&text).map_err(|e| format!("{name}: {e}"))?
+        };
         let mut c = v.to_compiled().map_err(|e| format!("{name}: {e}"))?;
         if !src.args.is_empty() {
             c.args = src.args.clone();
@@ -202,7 +210,9 @@ fn load(
         (name, c)
     } else {
         if src.args.is_empty() {
-            return Err("no program: give --oci CONFIG.json, --from-json FILE, or -- CMD [ARGS]".into());
+            return Err(
+                "no program: give --oci CONFIG.json, --from-json FILE, --pcfg FILE, or -- CMD [ARGS]".into(),
+            );
         }
         let mut c = flags::Current::read().base();
         c.args = src.args.clone();

@@ -58,6 +58,10 @@ pub struct RlimitView {
 pub struct SeccompView {
     pub flags: u32,
     pub instructions: usize,
+    /// The architectures the program checks for (from its `seccomp_data.arch` tests); must
+    /// match the program when given.
+    #[serde(default)]
+    pub architectures: Vec<String>,
     /// The BPF program, hex, in the target architecture's byte order.
     pub program: String,
 }
@@ -107,6 +111,7 @@ pub fn decode(blob: &[u8]) -> Result<View, String> {
         seccomp: c.seccomp.map(|s| SeccompView {
             flags: s.flags,
             instructions: s.program.0.len() / 8,
+            architectures: crate::seccomp::program_arches(s.program.0),
             program: s.program.0.iter().map(|b| format!("{b:02x}")).collect(),
         }),
     })
@@ -165,6 +170,13 @@ impl View {
                     return Err(format!(
                         "seccomp.instructions: {} does not match the program",
                         s.instructions
+                    ));
+                }
+                let arches = crate::seccomp::program_arches(&prog);
+                if !s.architectures.is_empty() && s.architectures != arches {
+                    return Err(format!(
+                        "seccomp.architectures: {:?} does not match the program ({arches:?})",
+                        s.architectures
                     ));
                 }
                 Some((s.flags, prog))
@@ -229,7 +241,12 @@ impl View {
         line(
             "seccomp",
             self.seccomp.as_ref().map_or("(none)".into(), |s| {
-                format!("{} instructions, flags {:#x}", s.instructions, s.flags)
+                format!(
+                    "{} instructions, flags {:#x}, for {}",
+                    s.instructions,
+                    s.flags,
+                    s.architectures.join(", ")
+                )
             }),
         );
         t

@@ -397,3 +397,66 @@ fn seccomp_profile_from_the_command_line() {
     let err = stderr(&o);
     assert!(err.starts_with(&format!("launcher: {}: syscalls[0].action: ", profile.display())), "{err}");
 }
+
+/// `--pcfg` reads a compiled file, so `check` can judge an image's config on its machine: a
+/// seccomp filter compiled for another architecture fails the check (its bad-arch action would
+/// meet the target's first syscall), the native one passes. `inspect` names the architectures.
+#[test]
+fn check_a_compiled_file_for_this_machine() {
+    let dir = TempDir::new("cli-check-pcfg");
+    let cfg = format!("{TESTDATA}/oci/runc-spec-default.json");
+    let profile = format!("{TESTDATA}/seccomp/moby-default.json");
+    let native = std::env::consts::ARCH; // the launcher's names are Rust's
+                                         // Docker's archMap: x86_64's filter also covers x86 (and x32), aarch64's covers arm.
+    let foreign = if native == "riscv64" { "x86_64" } else { "riscv64" };
+    let compile = |arch: Option<&str>, out: &str| {
+        let out = dir.path().join(out);
+        let mut args = vec!["compile", "--oci", &cfg, "--seccomp", &profile, "-o", out.to_str().unwrap()];
+        args.extend(arch.map(|a| ["--arch", a]).into_iter().flatten());
+        let o = launcher(&args);
+        assert!(o.status.success(), "{}", stderr(&o));
+        out.display().to_string()
+    };
+    let native_file = compile(None, "native.pcfg");
+    let foreign_file = compile(Some(foreign), "foreign.pcfg");
+
+    let o = launcher(&["check", "--pcfg", &native_file]);
+    assert_eq!(o.status.code(), Some(0), "{}", lines(&o).join("\n"));
+    let seccomp = lines(&o).into_iter().find(|l| l.contains("seccomp:")).unwrap();
+    assert!(seccomp.starts_with("ok:   seccomp: ") && seccomp.contains(native), "{seccomp}");
+
+    let o = launcher(&["check", "--pcfg", &foreign_file]);
+    assert_eq!(o.status.code(), Some(1), "{}", lines(&o).join("\n"));
+    let seccomp = lines(&o).into_iter().find(|l| l.contains("seccomp:")).unwrap();
+    assert!(
+        seccomp.starts_with("FAIL: seccomp: ")
+            && seccomp.ends_with(&format!(", for {foreign}: not for this machine ({native})")),
+        "{seccomp}"
+    );
+
+    let o = launcher(&["inspect", "--json", &foreign_file]);
+    let mut v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(v["seccomp"]["architectures"], json!([foreign]));
+    // The list is checked against the program on the way back.
+    v["seccomp"]["architectures"] = json!([native]);
+    let j = dir.path().join("edited.json");
+    std::fs::write(&j, v.to_string()).unwrap();
+    let o = launcher(&["compile", "--from-json", j.to_str().unwrap(), "-o", "/dev/null"]);
+    assert_eq!(o.status.code(), Some(125));
+    assert_eq!(
+        stderr(&o),
+        format!(
+            "launcher: {}: seccomp.architectures: [\"{native}\"] does not match the program ([\"{foreign}\"])\n",
+            j.display()
+        )
+    );
+
+    // A damaged file is refused with dmz's words.
+    let mut bytes = std::fs::read(&native_file).unwrap();
+    bytes[0] = b'X';
+    std::fs::write(&native_file, &bytes).unwrap();
+    let o = launcher(&["check", "--pcfg", &native_file]);
+    assert_eq!(o.status.code(), Some(125));
+    let prefix = format!("launcher: {native_file}: load config: EINVAL (");
+    assert!(stderr(&o).starts_with(&prefix), "{}", stderr(&o));
+}

@@ -24,7 +24,6 @@ pub const AUDIT_ARCH_RISCV64: u32 = 0xc000_00f3;
 pub const AUDIT_ARCH_I386: u32 = 0x4000_0003;
 
 impl Arch {
-    #[cfg(test)]
     pub const ALL: [Arch; 5] = [Arch::X86_64, Arch::Aarch64, Arch::Arm, Arch::Riscv64, Arch::X86];
 
     /// The name used in messages and accepted by `--arch` (uname -m style).
@@ -91,6 +90,16 @@ impl Arch {
             Arch::Riscv64 => AUDIT_ARCH_RISCV64,
             Arch::X86 => AUDIT_ARCH_I386,
         }
+    }
+
+    /// Name of the architecture whose `AUDIT_ARCH_*` is `audit`, or the number in hex.
+    pub fn audit_name(audit: u32) -> String {
+        Arch::from_audit(audit).map_or(format!("audit arch {audit:#x}"), |a| a.name().to_string())
+    }
+
+    /// The architecture whose `AUDIT_ARCH_*` is `audit` (x86_64 for x32's too).
+    pub fn from_audit(audit: u32) -> Option<Arch> {
+        Arch::ALL.into_iter().find(|a| a.audit() == audit)
     }
 
     /// The arch string Docker's profile conditions (`includes.arches`) use: libseccomp-golang's

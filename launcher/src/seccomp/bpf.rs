@@ -116,6 +116,27 @@ pub fn decode(bytes: &[u8]) -> Option<Vec<Insn>> {
     Some(bytes.chunks_exact(8).map(|c| Insn::from_bytes(c.try_into().expect("8 bytes"))).collect())
 }
 
+/// Offset of `seccomp_data.arch` (after the u32 `nr`).
+const ARCH_OFFSET: u32 = 4;
+
+/// The `AUDIT_ARCH_*` values the program compares `seccomp_data.arch` with (`ld [4]`, then
+/// `jeq #k`), in order of first appearance: the architectures it was compiled for. Empty for
+/// a filter that never looks at the architecture.
+pub fn arch_tests(prog: &[Insn]) -> Vec<u32> {
+    let mut out = Vec::new();
+    let mut a_is_arch = false;
+    for i in prog {
+        match i.code & 0x07 {
+            LD => a_is_arch = i.code == LD | W | ABS && i.k == ARCH_OFFSET,
+            ALU => a_is_arch = false,
+            MISC if i.code == MISC | TXA => a_is_arch = false,
+            JMP if a_is_arch && i.code == JMP | JEQ | K && !out.contains(&i.k) => out.push(i.k),
+            _ => {}
+        }
+    }
+    out
+}
+
 /// What the kernel checks when the filter is installed: 1..=4096 instructions, only the
 /// opcodes seccomp allows, loads inside `struct seccomp_data` and 32-bit aligned, scratch
 /// cells in range, no division by a zero constant, every jump inside the program, and a
@@ -285,6 +306,25 @@ pub fn verdict_name(ret: u32) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Only comparisons of the loaded arch count; a later load of the syscall number ends them.
+    #[test]
+    fn arch_tests_are_the_jeqs_on_the_arch_word() {
+        let prog = [
+            Insn::ld_abs(4),
+            Insn::jeq(0xc000_003e, 2, 0), // x86_64
+            Insn::jeq(0x4000_0003, 1, 0), // i386
+            Insn::ret(RET_KILL_PROCESS),
+            Insn::ld_abs(0),
+            Insn::jeq(0xc000_00b7, 0, 1), // a syscall number that happens to equal aarch64's
+            Insn::ret(RET_ERRNO | 1),
+            Insn::jeq(0xc000_003e, 0, 1), // still the number, and a repeat
+            Insn::ret(RET_ALLOW),
+            Insn::ret(RET_ALLOW),
+        ];
+        assert_eq!(arch_tests(&prog), [0xc000_003e, 0x4000_0003]);
+        assert_eq!(arch_tests(&prog[4..]), Vec::<u32>::new());
+    }
 
     #[test]
     fn bytes_round_trip() {

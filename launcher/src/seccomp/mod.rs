@@ -15,6 +15,13 @@ mod profile;
 mod syscalls;
 
 pub use arch::{Arch, KernelVersion, Target};
+
+/// Names of the architectures a compiled program (dmz's `struct sock_filter[]` bytes) was
+/// built for, from its `seccomp_data.arch` tests.
+pub fn program_arches(prog: &[u8]) -> Vec<String> {
+    bpf::decode(prog)
+        .map_or_else(Vec::new, |p| bpf::arch_tests(&p).into_iter().map(Arch::audit_name).collect())
+}
 use filter::{Action, Rule};
 use libseccomp::{ScmpArch, ScmpSyscall};
 
