@@ -3,6 +3,10 @@
 //! (it costs ~4 KB).
 //!
 //! Message: `dmz: unable to <step>: <ERRNO> (<detail>)`.
+//!
+//! The texts are most of what the message code weighs, so they are stored Huffman-coded
+//! (see [`text`]): about 4.5 bits a character instead of 8. They are written out in full
+//! below and packed at compile time.
 
 /// A step of loading the config or of the transition.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -33,59 +37,8 @@ pub enum Step {
     Exec,
 }
 
-impl Step {
-    /// What "unable to ..." says.
-    pub fn name(self) -> &'static [u8] {
-        entry(STEPS, 2 * self as usize)
-    }
-
-    /// The label of the step's number in the detail; empty if the detail is the path or
-    /// program the step worked on instead.
-    fn label(self) -> &'static [u8] {
-        entry(STEPS, 2 * self as usize + 1)
-    }
-}
-
-/// Per [`Step`], in declaration order: its name, then the label of its number (or nothing).
-/// A table of NUL-terminated strings rather than a `match`: a match compiles to a jump table
-/// plus a pointer and a length per arm, several times the size of the text itself.
-const STEPS: &[u8] = b"\
-parse arguments\0\0\
-open config\0\0\
-read config\0\0\
-load config\0\0\
-set rlimit\0resource \0\
-set oom_score_adj\0\0\
-install seccomp filter\0\0\
-change directory\0\0\
-drop bounding set\0capability \0\
-set securebits\0\0\
-set keep-caps\0\0\
-set groups\0\0\
-set gid\0gid \0\
-set uid\0uid \0\
-clear keep-caps\0\0\
-set capabilities\0\0\
-clear ambient capabilities\0\0\
-raise ambient capability\0capability \0\
-set no_new_privs\0\0\
-keep fd\0fd \0\
-close fds\0\0\
-exec\0\0";
-
-/// Entry `n` of `table`, a list of NUL-terminated strings; empty past the end.
-fn entry(table: &'static [u8], n: usize) -> &'static [u8] {
-    let mut rest = table;
-    for _ in 0..n {
-        let Some(len) = rest.iter().position(|&b| b == 0) else { return b"" };
-        rest = rest.get(len + 1..).unwrap_or_default();
-    }
-    let len = rest.iter().position(|&b| b == 0).unwrap_or(0);
-    rest.get(..len).unwrap_or_default()
-}
-
 /// What is wrong with a config (step [`Step::LoadConfig`]); `Error::num` adds a number where
-/// the message ends in one.
+/// the message has one.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[repr(u8)]
 pub enum Bad {
@@ -119,22 +72,72 @@ pub enum Bad {
     CapAmbient,
 }
 
-impl Bad {
-    /// The detail text. One that ends in a space is followed by [`Error::num`]; the
-    /// capability sets' texts are only the set's name (see [`Error::write_message`]).
-    pub fn text(self) -> &'static [u8] {
-        entry(BAD_TEXTS, self as usize)
-    }
-}
+/// Where a text has [`Error::num`] (or the errno) in decimal.
+const NUM: u8 = b'%';
 
-/// Per [`Bad`], in declaration order (a table, like [`STEPS`]).
-const BAD_TEXTS: &[u8] = b"\
+/// The texts, each NUL-terminated, in sections whose first entries are at [`STEP_NAMES`],
+/// [`STEP_LABELS`], ... Tables of strings rather than `match`es: a match compiles to a jump
+/// table plus a pointer and a length per arm, several times the size of the text itself.
+const FIXED: &[u8] = b"\
+dmz: unable to \0\
+capabilities.\0\
+: unknown to this kernel: capability %\0\
+errno %\0";
+const PREFIX: usize = 0;
+const CAP_PREFIX: usize = 1;
+const CAP_SUFFIX: usize = 2;
+const ERRNO_NUM: usize = 3;
+
+/// Per [`Step`], in declaration order: what "unable to ..." says.
+const STEPS: &[u8] = b"\
+parse arguments\0\
+open config\0\
+read config\0\
+load config\0\
+set rlimit\0\
+set oom_score_adj\0\
+install seccomp filter\0\
+change directory\0\
+drop bounding set\0\
+set securebits\0\
+set keep-caps\0\
+set groups\0\
+set gid\0\
+set uid\0\
+clear keep-caps\0\
+set capabilities\0\
+clear ambient capabilities\0\
+raise ambient capability\0\
+set no_new_privs\0\
+keep fd\0\
+close fds\0\
+exec\0";
+
+/// Per [`Step`]: the detail when the step has a number; empty if the detail is the path or
+/// program the step worked on instead.
+const LABELS: &[u8] = b"\
+\0\0\0\0\
+resource %\0\
+\0\0\0\
+capability %\0\
+\0\0\0\
+gid %\0\
+uid %\0\
+\0\0\0\
+capability %\0\
+\0\
+fd %\0\
+\0\0";
+
+/// Per [`Bad`], in declaration order: the detail. A capability set's text is only the set's
+/// name (see [`Error::write_message`]).
+const BADS: &[u8] = b"\
 \0\
 usage: dmz FILE | dmz --fd N\0\
 larger than 131072 bytes\0\
 truncated header\0\
 bad magic: not a dmz config\0\
-format version \0\
+format version %, expected 1\0\
 truncated body\0\
 trailing bytes after body\0\
 CRC mismatch\0\
@@ -144,12 +147,12 @@ args: empty, unterminated or too many\0\
 args: empty program name\0\
 env: unterminated or too many\0\
 cwd: interior NUL or unterminated\0\
-umask above 0777: \0\
-rlimits: unknown resource \0\
-rlimits: soft limit above hard limit for resource \0\
+umask above 0777: %\0\
+rlimits: unknown resource %\0\
+rlimits: soft limit above hard limit for resource %\0\
 oom_score_adj outside -1000..=1000\0\
-preserve_fds: not ascending above 2 at fd \0\
-securebits: unknown bits \0\
+preserve_fds: not ascending above 2 at fd %\0\
+securebits: unknown bits %\0\
 securebits: keep-caps locked off\0\
 seccomp: program size\0\
 bounding\0\
@@ -157,6 +160,25 @@ effective\0\
 permitted\0\
 inheritable\0\
 ambient\0";
+
+// The version text above names the version this dmz reads.
+const _: () = assert!(crate::config::VERSION == 1);
+
+/// Names of errno 1..=40, which are the same on every architecture dmzkit supports
+/// (asm-generic/errno-base.h and errno.h). Lower case, which packs with the other texts'
+/// letters; [`text`] writes them in upper case. Last, so that "upper case" is "index at or
+/// past [`ERRNOS`]".
+const ERRNO_NAMES: &[u8] = b"eperm\0enoent\0esrch\0eintr\0eio\0enxio\0e2big\0enoexec\0ebadf\0echild\0\
+eagain\0enomem\0eacces\0efault\0enotblk\0ebusy\0eexist\0exdev\0enodev\0enotdir\0eisdir\0einval\0enfile\0\
+emfile\0enotty\0etxtbsy\0efbig\0enospc\0espipe\0erofs\0emlink\0epipe\0edom\0erange\0edeadlk\0enametoolong\0\
+enolck\0enosys\0enotempty\0eloop\0";
+
+const SECTIONS: &[&[u8]] = &[FIXED, STEPS, LABELS, BADS, ERRNO_NAMES];
+const STEP_NAMES: usize = entries(FIXED);
+const STEP_LABELS: usize = STEP_NAMES + entries(STEPS);
+const BAD_TEXTS: usize = STEP_LABELS + entries(LABELS);
+const ERRNOS: usize = BAD_TEXTS + entries(BADS);
+const ERRNO_COUNT: usize = entries(ERRNO_NAMES);
 
 /// A failed step. 8 bytes: cheap to build at every call site and to pass up.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -202,63 +224,44 @@ impl Error {
         }
     }
 
-    /// Writes `dmz: unable to <step>: <ERRNO> (<detail>)\n`. `name` is the path or program
-    /// the step worked on (chdir, exec, open), if any.
+    /// Writes `dmz: unable to <step>: <ERRNO> (<detail>)\n`. The detail is the config
+    /// problem, else the step's number, else `name`, the path or program the step worked on
+    /// (chdir, exec, open); without any, there is no `(...)`.
     pub fn write_message(&self, out: &mut Line, name: &[u8]) {
-        out.push(b"dmz: unable to ");
-        out.push(self.step.name());
+        text(out, PREFIX, 0);
+        text(out, STEP_NAMES + self.step as usize, 0);
         out.push(b": ");
         push_errno(out, self.errno);
-        let has_detail =
-            self.step == Step::LoadConfig || self.step == Step::Usage || !self.step.label().is_empty();
-        if !has_detail && name.is_empty() {
-            out.push(b"\n");
-            return;
-        }
+        let start = out.len;
         out.push(b" (");
-        let label = self.step.label();
-        if self.step == Step::LoadConfig || self.step == Step::Usage {
-            let cap_set = self.bad as u8 >= Bad::CapBounding as u8;
-            if cap_set {
-                out.push(b"capabilities.");
-            }
-            out.push(self.bad.text());
-            if cap_set {
-                out.push(b": unknown to this kernel: capability ");
-            }
-            if cap_set || self.bad.text().ends_with(b" ") {
-                out.num(self.num);
-            }
-            if self.bad == Bad::Version {
-                out.push(b", expected ");
-                out.num(crate::config::VERSION as u32);
-            }
-        } else if label.is_empty() {
-            out.push(name);
-        } else {
-            out.push(label);
-            out.num(self.num);
+        let cap_set = self.bad as u8 >= Bad::CapBounding as u8;
+        if cap_set {
+            text(out, CAP_PREFIX, 0);
         }
-        out.push(b")\n");
+        let detail = match self.bad {
+            Bad::None => STEP_LABELS + self.step as usize,
+            bad => BAD_TEXTS + bad as usize,
+        };
+        text(out, detail, self.num);
+        if cap_set {
+            text(out, CAP_SUFFIX, self.num);
+        }
+        if out.len == start + 2 {
+            out.push(name);
+        }
+        if out.len == start + 2 {
+            out.len = start;
+        } else {
+            out.push(b")");
+        }
+        out.push(b"\n");
     }
 }
 
-/// Names of errno 1..=40, which are the same on every architecture dmzkit supports
-/// (asm-generic/errno-base.h and errno.h). A table, like [`STEPS`].
-const ERRNO_NAMES: &[u8] = b"EPERM\0ENOENT\0ESRCH\0EINTR\0EIO\0ENXIO\0E2BIG\0ENOEXEC\0EBADF\0ECHILD\0\
-EAGAIN\0ENOMEM\0EACCES\0EFAULT\0ENOTBLK\0EBUSY\0EEXIST\0EXDEV\0ENODEV\0ENOTDIR\0EISDIR\0EINVAL\0ENFILE\0\
-EMFILE\0ENOTTY\0ETXTBSY\0EFBIG\0ENOSPC\0ESPIPE\0EROFS\0EMLINK\0EPIPE\0EDOM\0ERANGE\0EDEADLK\0ENAMETOOLONG\0\
-ENOLCK\0ENOSYS\0ENOTEMPTY\0ELOOP\0";
-
 /// The symbolic name of `errno`, or `errno <n>` outside the table.
 pub fn push_errno(out: &mut Line, errno: u16) {
-    let name = entry(ERRNO_NAMES, (errno as usize).wrapping_sub(1));
-    if name.is_empty() {
-        out.push(b"errno ");
-        out.num(errno as u32);
-    } else {
-        out.push(name);
-    }
+    let n = (errno as usize).wrapping_sub(1);
+    text(out, if n < ERRNO_COUNT { ERRNOS + n } else { ERRNO_NUM }, errno as u32);
 }
 
 /// A fixed buffer for one message line; what does not fit is cut.
@@ -276,10 +279,14 @@ impl Default for Line {
 impl Line {
     pub fn push(&mut self, s: &[u8]) {
         for &b in s {
-            if self.len < self.buf.len() {
-                self.buf[self.len] = b;
-                self.len += 1;
-            }
+            self.byte(b);
+        }
+    }
+
+    fn byte(&mut self, b: u8) {
+        if let Some(slot) = self.buf.get_mut(self.len) {
+            *slot = b;
+            self.len += 1;
         }
     }
 
@@ -305,4 +312,228 @@ impl Line {
     pub fn as_bytes(&self) -> &[u8] {
         self.buf.get(..self.len).unwrap_or_default() // len ≤ 512 (push): no panic site
     }
+}
+
+/// Appends text `n` (an index into [`SECTIONS`] read as one list), with `num` in decimal for
+/// each [`NUM`]; errno names in upper case.
+///
+/// The texts are one canonical Huffman-coded bit stream (codes MSB first, the stream LSB
+/// first in each byte), decoded symbol by symbol from the start: a few thousand bits, once
+/// per message. The decoder is the canonical one of zlib's puff.c: a code of length `len`
+/// is `first + i` for the `i`-th symbol of that length, `first` following from the counts
+/// of the shorter lengths.
+fn text(out: &mut Line, n: usize, num: u32) {
+    let upper = n >= ERRNOS;
+    let mut skip = n;
+    let mut bit = 0;
+    loop {
+        let (mut code, mut first, mut index) = (0, 0, 0);
+        let mut sym = None;
+        for &count in &COUNTS {
+            let Some(byte) = PACKED.get(bit / 8) else { return };
+            code |= (byte >> (bit % 8)) as usize & 1;
+            bit += 1;
+            let count = count as usize;
+            if code < first + count {
+                sym = SYMBOLS.get(index + code - first);
+                break;
+            }
+            index += count;
+            first = (first + count) << 1;
+            code <<= 1;
+        }
+        match sym {
+            None => return,
+            Some(0) if skip == 0 => return,
+            Some(0) => skip -= 1,
+            Some(_) if skip > 0 => {}
+            Some(&NUM) => out.num(num),
+            Some(&b) if upper && b > b'`' => out.byte(b - 32),
+            Some(&b) => out.byte(b),
+        }
+    }
+}
+
+// The packed form, computed at compile time from the texts above.
+
+const LENGTHS: [u8; 256] = code_lengths(SECTIONS);
+const MAX_LEN: usize = max(&LENGTHS);
+/// How many symbols have each code length 1..=MAX_LEN.
+static COUNTS: [u8; MAX_LEN] = counts(&LENGTHS);
+/// The symbols by code length, then by value.
+static SYMBOLS: [u8; symbol_count(&LENGTHS)] = symbols(&LENGTHS);
+static PACKED: [u8; packed_bits(SECTIONS, &LENGTHS).div_ceil(8)] = pack(SECTIONS, &LENGTHS);
+
+/// How many NUL-terminated entries `s` holds.
+const fn entries(s: &[u8]) -> usize {
+    let (mut i, mut n) = (0, 0);
+    while i < s.len() {
+        n += (s[i] == 0) as usize;
+        i += 1;
+    }
+    n
+}
+
+/// Huffman code lengths of the bytes of `parts`: repeatedly merge the two lightest trees;
+/// a byte's length is its leaf's depth. 0 for a byte that does not occur.
+const fn code_lengths(parts: &[&[u8]]) -> [u8; 256] {
+    // Nodes 0..256 are the leaves, later ones the merged trees.
+    let mut weight = [0usize; 512];
+    let mut parent = [0usize; 512];
+    let mut live = [false; 512];
+    let mut p = 0;
+    while p < parts.len() {
+        let mut i = 0;
+        while i < parts[p].len() {
+            weight[parts[p][i] as usize] += 1;
+            live[parts[p][i] as usize] = true;
+            i += 1;
+        }
+        p += 1;
+    }
+    let mut next = 256;
+    loop {
+        let (mut a, mut b) = (usize::MAX, usize::MAX);
+        let mut i = 0;
+        while i < next {
+            if live[i] {
+                if a == usize::MAX || weight[i] < weight[a] {
+                    b = a;
+                    a = i;
+                } else if b == usize::MAX || weight[i] < weight[b] {
+                    b = i;
+                }
+            }
+            i += 1;
+        }
+        if b == usize::MAX {
+            break;
+        }
+        weight[next] = weight[a] + weight[b];
+        parent[a] = next;
+        parent[b] = next;
+        live[a] = false;
+        live[b] = false;
+        live[next] = true;
+        next += 1;
+    }
+    let root = next - 1;
+    let mut lengths = [0u8; 256];
+    let mut s = 0;
+    while s < 256 {
+        if weight[s] > 0 {
+            let mut node = s;
+            while node != root {
+                node = parent[node];
+                lengths[s] += 1;
+            }
+        }
+        s += 1;
+    }
+    lengths
+}
+
+const fn max(lengths: &[u8; 256]) -> usize {
+    let (mut m, mut s) = (0, 0);
+    while s < 256 {
+        if lengths[s] as usize > m {
+            m = lengths[s] as usize;
+        }
+        s += 1;
+    }
+    m
+}
+
+const fn counts<const N: usize>(lengths: &[u8; 256]) -> [u8; N] {
+    let mut c = [0u8; N];
+    let mut s = 0;
+    while s < 256 {
+        if lengths[s] > 0 {
+            c[lengths[s] as usize - 1] += 1;
+        }
+        s += 1;
+    }
+    c
+}
+
+const fn symbol_count(lengths: &[u8; 256]) -> usize {
+    let (mut n, mut s) = (0, 0);
+    while s < 256 {
+        n += (lengths[s] > 0) as usize;
+        s += 1;
+    }
+    n
+}
+
+const fn symbols<const N: usize>(lengths: &[u8; 256]) -> [u8; N] {
+    let mut out = [0u8; N];
+    let mut i = 0;
+    let mut len = 1;
+    while len <= MAX_LEN {
+        let mut s = 0;
+        while s < 256 {
+            if lengths[s] as usize == len {
+                out[i] = s as u8;
+                i += 1;
+            }
+            s += 1;
+        }
+        len += 1;
+    }
+    out
+}
+
+/// The canonical code of each byte: codes of one length are consecutive, in byte order,
+/// and follow on from the shorter lengths' codes shifted left.
+const fn codes(lengths: &[u8; 256]) -> [usize; 256] {
+    let mut codes = [0usize; 256];
+    let mut next = 0;
+    let mut len = 1;
+    while len <= MAX_LEN {
+        let mut s = 0;
+        while s < 256 {
+            if lengths[s] as usize == len {
+                codes[s] = next;
+                next += 1;
+            }
+            s += 1;
+        }
+        next <<= 1;
+        len += 1;
+    }
+    codes
+}
+
+const fn packed_bits(parts: &[&[u8]], lengths: &[u8; 256]) -> usize {
+    let (mut bits, mut p) = (0, 0);
+    while p < parts.len() {
+        let mut i = 0;
+        while i < parts[p].len() {
+            bits += lengths[parts[p][i] as usize] as usize;
+            i += 1;
+        }
+        p += 1;
+    }
+    bits
+}
+
+const fn pack<const N: usize>(parts: &[&[u8]], lengths: &[u8; 256]) -> [u8; N] {
+    let codes = codes(lengths);
+    let mut out = [0u8; N];
+    let (mut bit, mut p) = (0, 0);
+    while p < parts.len() {
+        let mut i = 0;
+        while i < parts[p].len() {
+            let s = parts[p][i] as usize;
+            let mut k = lengths[s];
+            while k > 0 {
+                k -= 1;
+                out[bit / 8] |= (((codes[s] >> k) & 1) as u8) << (bit % 8);
+                bit += 1;
+            }
+            i += 1;
+        }
+        p += 1;
+    }
+    out
 }
