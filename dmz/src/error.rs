@@ -291,22 +291,16 @@ impl Line {
     }
 
     /// `n` in decimal. u32, not u64: 64-bit division is a library call on 32-bit targets.
-    pub fn num(&mut self, mut n: u32) {
-        let mut digits = [0u8; 10];
-        let mut start = digits.len();
-        for slot in digits.iter_mut().rev() {
-            // n / 10 as a multiplication, exact for every u32: at opt-level z a division by a
-            // constant stays a division, a 512-byte library call where the CPU has no divide
-            // instruction (armv7).
-            let q = ((n as u64 * 0xCCCC_CCCD) >> 35) as u32;
-            *slot = b'0' + (n - q * 10) as u8;
-            start -= 1;
-            n = q;
-            if n == 0 {
-                break;
-            }
+    /// Recursive, the leading digits first: at most 10 deep, and smaller than a digit buffer.
+    pub fn num(&mut self, n: u32) {
+        // n / 10 as a multiplication, exact for every u32: at opt-level z a division by a
+        // constant stays a division, a 512-byte library call where the CPU has no divide
+        // instruction (armv7).
+        let q = ((n as u64 * 0xCCCC_CCCD) >> 35) as u32;
+        if q > 0 {
+            self.num(q);
         }
-        self.push(digits.get(start..).unwrap_or_default());
+        self.byte(b'0' + (n - q * 10) as u8);
     }
 
     pub fn as_bytes(&self) -> &[u8] {
