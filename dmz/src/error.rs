@@ -165,10 +165,11 @@ ambient\0";
 const _: () = assert!(crate::config::VERSION == 1);
 
 /// Names of errno 1..=40, which are the same on every architecture dmzkit supports
-/// (asm-generic/errno-base.h and errno.h). Lower case, which packs with the other texts'
-/// letters; [`text`] writes them in upper case. Last, so that "upper case" is "index at or
-/// past [`ERRNOS`]".
-const ERRNO_NAMES: &[u8] = b"eperm\0enoent\0esrch\0eintr\0eio\0enxio\0e2big\0enoexec\0ebadf\0echild\0\
+/// (asm-generic/errno-base.h and errno.h). In lower case, which packs with the other texts'
+/// letters; [`text`] flips bit 5 of each byte to write them in upper case (hence E2BIG's
+/// `\x12`, `2` with that bit clear). Last, so that "upper case" is "index at or past
+/// [`ERRNOS`]".
+const ERRNO_NAMES: &[u8] = b"eperm\0enoent\0esrch\0eintr\0eio\0enxio\0e\x12big\0enoexec\0ebadf\0echild\0\
 eagain\0enomem\0eacces\0efault\0enotblk\0ebusy\0eexist\0exdev\0enodev\0enotdir\0eisdir\0einval\0enfile\0\
 emfile\0enotty\0etxtbsy\0efbig\0enospc\0espipe\0erofs\0emlink\0epipe\0edom\0erange\0edeadlk\0enametoolong\0\
 enolck\0enosys\0enotempty\0eloop\0";
@@ -317,7 +318,7 @@ impl Line {
 /// is `first + i` for the `i`-th symbol of that length, `first` following from the counts
 /// of the shorter lengths.
 fn text(out: &mut Line, n: usize, num: u32) {
-    let upper = n >= ERRNOS;
+    let case = if n >= ERRNOS { 0x20 } else { 0 };
     let mut skip = n;
     let mut bit = 0;
     loop {
@@ -342,8 +343,7 @@ fn text(out: &mut Line, n: usize, num: u32) {
             Some(0) => skip -= 1,
             Some(_) if skip > 0 => {}
             Some(&NUM) => out.num(num),
-            Some(&b) if upper && b > b'`' => out.byte(b - 32),
-            Some(&b) => out.byte(b),
+            Some(&b) => out.byte(b ^ case),
         }
     }
 }
