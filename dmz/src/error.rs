@@ -74,6 +74,9 @@ pub enum Bad {
 
 /// Where a text has [`Error::num`] (or the errno) in decimal.
 const NUM: u8 = b'%';
+/// A byte below this in a text stands for the text of that number ([`FIXED`]'s 1 or 2):
+/// words that several texts share, written once.
+const SHARED: u8 = 3;
 
 /// The texts, each NUL-terminated, in sections whose first entries are at [`STEP_NAMES`],
 /// [`STEP_LABELS`], ... Tables of strings rather than `match`es: a match compiles to a jump
@@ -84,8 +87,6 @@ capabilities.\0\
 : unknown to this kernel: capability %\0\
 errno %\0";
 const PREFIX: usize = 0;
-const CAP_PREFIX: usize = 1;
-const CAP_SUFFIX: usize = 2;
 const ERRNO_NUM: usize = 3;
 
 /// Per [`Step`], in declaration order: what "unable to ..." says.
@@ -129,8 +130,7 @@ capability %\0\
 fd %\0\
 \0\0";
 
-/// Per [`Bad`], in declaration order: the detail. A capability set's text is only the set's
-/// name (see [`Error::write_message`]).
+/// Per [`Bad`], in declaration order: the detail.
 const BADS: &[u8] = b"\
 \0\
 usage: dmz FILE | dmz --fd N\0\
@@ -155,11 +155,11 @@ preserve_fds: not ascending above 2 at fd %\0\
 securebits: unknown bits %\0\
 securebits: keep-caps locked off\0\
 seccomp: program size\0\
-bounding\0\
-effective\0\
-permitted\0\
-inheritable\0\
-ambient\0";
+\x01bounding\x02\0\
+\x01effective\x02\0\
+\x01permitted\x02\0\
+\x01inheritable\x02\0\
+\x01ambient\x02\0";
 
 // The version text above names the version this dmz reads.
 const _: () = assert!(crate::config::VERSION == 1);
@@ -235,18 +235,11 @@ impl Error {
         push_errno(out, self.errno);
         let start = out.len;
         out.push(b" (");
-        let cap_set = self.bad as u8 >= Bad::CapBounding as u8;
-        if cap_set {
-            text(out, CAP_PREFIX, 0);
-        }
         let detail = match self.bad {
             Bad::None => STEP_LABELS + self.step as usize,
             bad => BAD_TEXTS + bad as usize,
         };
         text(out, detail, self.num);
-        if cap_set {
-            text(out, CAP_SUFFIX, self.num);
-        }
         if out.len == start + 2 {
             out.push(name);
         }
@@ -310,7 +303,8 @@ impl Line {
 }
 
 /// Appends text `n` (an index into [`SECTIONS`] read as one list), with `num` in decimal for
-/// each [`NUM`]; errno names in upper case.
+/// each [`NUM`] and the shared words for each byte below [`SHARED`]; errno names in upper
+/// case.
 ///
 /// The texts are one canonical Huffman-coded bit stream (codes MSB first, the stream LSB
 /// first in each byte), decoded symbol by symbol from the start: a few thousand bits, once
@@ -343,6 +337,7 @@ fn text(out: &mut Line, n: usize, num: u32) {
             Some(0) => skip -= 1,
             Some(_) if skip > 0 => {}
             Some(&NUM) => out.num(num),
+            Some(&b) if b < SHARED => text(out, b as usize, num),
             Some(&b) => out.byte(b ^ case),
         }
     }
