@@ -271,8 +271,13 @@ impl Default for Line {
 }
 
 impl Line {
+    /// Appends `s` up to its first NUL, if any: the config's strings (a path, a program)
+    /// come NUL-terminated.
     pub fn push(&mut self, s: &[u8]) {
         for &b in s {
+            if b == 0 {
+                return;
+            }
             self.byte(b);
         }
     }

@@ -125,3 +125,10 @@ fn steps_without_a_name_have_no_detail() {
         assert_eq!(message(e, b""), want);
     }
 }
+
+/// The config's strings come NUL-terminated; the name ends at its NUL.
+#[test]
+fn names_end_at_their_nul() {
+    let msg = message(Error::new(Step::Chdir, 2, 0), b"/srv\0");
+    assert_eq!(msg, "dmz: unable to change directory: ENOENT (/srv)\n");
+}
