@@ -81,13 +81,23 @@ const SHARED: u8 = 3;
 /// The texts, each NUL-terminated, in sections whose first entries are at [`STEP_NAMES`],
 /// [`STEP_LABELS`], ... Tables of strings rather than `match`es: a match compiles to a jump
 /// table plus a pointer and a length per arm, several times the size of the text itself.
+/// Even the punctuation is a text: a call with an index is smaller than one with a pointer
+/// and a length.
 const FIXED: &[u8] = b"\
 dmz: unable to \0\
 capabilities.\0\
 : unknown to this kernel: capability %\0\
-errno %\0";
+errno %\0\
+: \0\
+\x20(\0\
+)\0\
+\n\0";
 const PREFIX: usize = 0;
 const ERRNO_NUM: usize = 3;
+const COLON: usize = 4;
+const OPEN: usize = 5;
+const CLOSE: usize = 6;
+const NEWLINE: usize = 7;
 
 /// Per [`Step`], in declaration order: what "unable to ..." says.
 const STEPS: &[u8] = b"\
@@ -231,10 +241,10 @@ impl Error {
     pub fn write_message(&self, out: &mut Line, name: &[u8]) {
         text(out, PREFIX, 0);
         text(out, STEP_NAMES + self.step as usize, 0);
-        out.push(b": ");
+        text(out, COLON, 0);
         push_errno(out, self.errno);
         let start = out.len;
-        out.push(b" (");
+        text(out, OPEN, 0);
         let detail = match self.bad {
             Bad::None => STEP_LABELS + self.step as usize,
             bad => BAD_TEXTS + bad as usize,
@@ -246,9 +256,9 @@ impl Error {
         if out.len == start + 2 {
             out.len = start;
         } else {
-            out.push(b")");
+            text(out, CLOSE, 0);
         }
-        out.push(b"\n");
+        text(out, NEWLINE, 0);
     }
 }
 
