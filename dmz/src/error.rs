@@ -323,28 +323,28 @@ impl Line {
 ///
 /// The texts are one canonical Huffman-coded bit stream (codes MSB first, the stream LSB
 /// first in each byte), decoded symbol by symbol from the start: a few thousand bits, once
-/// per message. The decoder is the canonical one of zlib's puff.c: a code of length `len`
-/// is `first + i` for the `i`-th symbol of that length, `first` following from the counts
-/// of the shorter lengths.
+/// per message. The decoder is the canonical one of zlib's puff.c: the codes of one length
+/// are consecutive, in symbol order, and follow on from the shorter lengths' codes shifted
+/// left (see [`codes`]).
 fn text(out: &mut Line, n: usize, num: u32) {
     let case = if n >= ERRNOS { 0x20 } else { 0 };
     let mut skip = n;
-    let mut bit = 0;
+    let mut bit = 0u32;
     loop {
-        let (mut code, mut first, mut index) = (0, 0, 0);
+        // `code` is the bits read so far minus the first code of their length.
+        let (mut code, mut index) = (0, 0);
         let mut sym = None;
         for &count in &COUNTS {
-            let Some(byte) = PACKED.get(bit / 8) else { return };
-            code |= (byte >> (bit % 8)) as usize & 1;
+            let Some(byte) = PACKED.get(bit as usize / 8) else { return };
+            code = code << 1 | (byte >> (bit % 8)) as u32 & 1;
             bit += 1;
-            let count = count as usize;
-            if code < first + count {
-                sym = SYMBOLS.get(index + code - first);
+            let count = count as u32;
+            if code < count {
+                sym = SYMBOLS.get((index + code) as usize);
                 break;
             }
             index += count;
-            first = (first + count) << 1;
-            code <<= 1;
+            code -= count;
         }
         match sym {
             None => return,
