@@ -167,9 +167,9 @@ fd %\0\
 const BADS: &[u8] = b"\
 \0\
 usage: dmz FILE | dmz --fd N\0\
-larger than 131072 bytes\0\
+over 131072 bytes\0\
 truncated header\0\
-bad magic: not a dmz config\0\
+not a dmz config\0\
 format version %, expected 1\0\
 truncated body\0\
 trailing bytes after body\0\
@@ -194,8 +194,8 @@ capabilities.permitted: unknown to this kernel: capability %\0\
 capabilities.inheritable: unknown to this kernel: capability %\0\
 capabilities.ambient: unknown to this kernel: capability %\0";
 
-// The version text above names the version this dmz reads.
-const _: () = assert!(crate::config::VERSION == 1);
+// The texts above name the version this dmz reads and the largest config it takes.
+const _: () = assert!(crate::config::VERSION == 1 && crate::config::MAX_CONFIG_LEN == 131072);
 
 /// Names of errno 1..=40, which are the same on every architecture dmzkit supports
 /// (asm-generic/errno-base.h and errno.h). In lower case, which packs with the other texts'

@@ -46,9 +46,9 @@ fn every_config_problem_message() {
     let bads = [
         (Bad::None, "dmz: unable to load config: EINVAL (/ignored)\n"),
         (Bad::Usage, "dmz: unable to parse arguments: EINVAL (usage: dmz FILE | dmz --fd N)\n"),
-        (Bad::TooLarge, "dmz: unable to load config: EFBIG (larger than 131072 bytes)\n"),
+        (Bad::TooLarge, "dmz: unable to load config: EFBIG (over 131072 bytes)\n"),
         (Bad::TruncatedHeader, "dmz: unable to load config: EINVAL (truncated header)\n"),
-        (Bad::Magic, "dmz: unable to load config: EINVAL (bad magic: not a dmz config)\n"),
+        (Bad::Magic, "dmz: unable to load config: EINVAL (not a dmz config)\n"),
         (Bad::Version, "dmz: unable to load config: EINVAL (format version 4294967290, expected 1)\n"),
         (Bad::TruncatedBody, "dmz: unable to load config: EINVAL (truncated body)\n"),
         (Bad::TrailingBytes, "dmz: unable to load config: EINVAL (trailing bytes after body)\n"),
