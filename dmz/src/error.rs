@@ -316,6 +316,8 @@ impl Line {
         }
     }
 
+    /// Out of line: push, num and the text decoder each call it.
+    #[inline(never)]
     fn byte(&mut self, b: u8) {
         if let Some(slot) = self.buf.get_mut(self.len) {
             *slot = b;
