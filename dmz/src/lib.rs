@@ -42,10 +42,6 @@ pub fn run<K: Kernel>(k: &mut K, blob: &[u8]) -> i32 {
 /// Reports `err` (with `name`, the path it concerns, if any) and returns its exit status.
 pub fn fail<K: Kernel>(k: &mut K, err: Error, name: &[u8]) -> i32 {
     let mut line = error::Line::default();
-    let name = match name {
-        [name @ .., 0] => name,
-        name => name,
-    };
     err.write_message(&mut line, name);
     k.report(line.as_bytes());
     err.exit_code()

@@ -12,10 +12,10 @@ fn message(e: Error, name: &[u8]) -> String {
 #[test]
 fn every_step_message() {
     let steps = [
-        (Step::Usage, "dmz: unable to parse arguments: EPERM ()\n"),
+        (Step::Usage, "dmz: unable to parse arguments: EPERM (/some/path)\n"),
         (Step::OpenConfig, "dmz: unable to open config: ENOENT (/some/path)\n"),
         (Step::ReadConfig, "dmz: unable to read config: ESRCH (/some/path)\n"),
-        (Step::LoadConfig, "dmz: unable to load config: EINTR ()\n"),
+        (Step::LoadConfig, "dmz: unable to load config: EINTR (/some/path)\n"),
         (Step::SetRlimit, "dmz: unable to set rlimit: EIO (resource 4000000004)\n"),
         (Step::SetOomScoreAdj, "dmz: unable to set oom_score_adj: ENXIO (/some/path)\n"),
         (Step::InstallSeccomp, "dmz: unable to install seccomp filter: E2BIG (/some/path)\n"),
@@ -44,11 +44,11 @@ fn every_step_message() {
 #[test]
 fn every_config_problem_message() {
     let bads = [
-        (Bad::None, "dmz: unable to load config: EINVAL ()\n"),
+        (Bad::None, "dmz: unable to load config: EINVAL (/ignored)\n"),
         (Bad::Usage, "dmz: unable to parse arguments: EINVAL (usage: dmz FILE | dmz --fd N)\n"),
-        (Bad::TooLarge, "dmz: unable to load config: EFBIG (larger than 131072 bytes)\n"),
+        (Bad::TooLarge, "dmz: unable to load config: EFBIG (over 131072 bytes)\n"),
         (Bad::TruncatedHeader, "dmz: unable to load config: EINVAL (truncated header)\n"),
-        (Bad::Magic, "dmz: unable to load config: EINVAL (bad magic: not a dmz config)\n"),
+        (Bad::Magic, "dmz: unable to load config: EINVAL (not a dmz config)\n"),
         (Bad::Version, "dmz: unable to load config: EINVAL (format version 4294967290, expected 1)\n"),
         (Bad::TruncatedBody, "dmz: unable to load config: EINVAL (truncated body)\n"),
         (Bad::TrailingBytes, "dmz: unable to load config: EINVAL (trailing bytes after body)\n"),
@@ -79,6 +79,19 @@ fn every_config_problem_message() {
 }
 
 #[test]
+fn every_errno_name() {
+    let names = "EPERM ENOENT ESRCH EINTR EIO ENXIO E2BIG ENOEXEC EBADF ECHILD EAGAIN ENOMEM EACCES \
+        EFAULT ENOTBLK EBUSY EEXIST EXDEV ENODEV ENOTDIR EISDIR EINVAL ENFILE EMFILE ENOTTY ETXTBSY \
+        EFBIG ENOSPC ESPIPE EROFS EMLINK EPIPE EDOM ERANGE EDEADLK ENAMETOOLONG ENOLCK ENOSYS \
+        ENOTEMPTY ELOOP";
+    for (i, want) in names.split(' ').enumerate() {
+        let mut line = Line::default();
+        push_errno(&mut line, i as u16 + 1);
+        assert_eq!(line.as_bytes(), want.as_bytes());
+    }
+}
+
+#[test]
 fn errno_names_and_numbers() {
     for (errno, want) in
         [(0, "errno 0"), (1, "EPERM"), (40, "ELOOP"), (41, "errno 41"), (65535, "errno 65535")]
@@ -98,8 +111,8 @@ fn long_names_are_cut() {
     assert!(msg.starts_with("dmz: unable to exec: ENOENT (xxx"));
 }
 
-/// A step without a label, given no name, has no "( )" at all; labelled steps and config
-/// problems always have their detail.
+/// A step without a number, given no name, has no "( )" at all; steps with a number and
+/// config problems always have their detail.
 #[test]
 fn steps_without_a_name_have_no_detail() {
     for (e, want) in [
@@ -107,8 +120,15 @@ fn steps_without_a_name_have_no_detail() {
         (Error::new(Step::Exec, 2, 0), "dmz: unable to exec: ENOENT\n"),
         (Error::new(Step::SetResUid, 1, 5), "dmz: unable to set uid: EPERM (uid 5)\n"),
         (Error::invalid(Bad::Crc, 0), "dmz: unable to load config: EINVAL (CRC mismatch)\n"),
-        (Error::invalid(Bad::None, 0), "dmz: unable to load config: EINVAL ()\n"),
+        (Error::invalid(Bad::None, 0), "dmz: unable to load config: EINVAL\n"),
     ] {
         assert_eq!(message(e, b""), want);
     }
+}
+
+/// The config's strings come NUL-terminated; the name ends at its NUL.
+#[test]
+fn names_end_at_their_nul() {
+    let msg = message(Error::new(Step::Chdir, 2, 0), b"/srv\0");
+    assert_eq!(msg, "dmz: unable to change directory: ENOENT (/srv)\n");
 }

@@ -498,11 +498,11 @@ fn header_problems_are_named() {
         (good[..10].to_vec(), "load config: EINVAL (truncated header)"),
         (good[..good.len() - 1].to_vec(), "load config: EINVAL (truncated body)"),
         ([&good[..], b"x"].concat(), "load config: EINVAL (trailing bytes after body)"),
-        (vec![0u8; dmz::config::MAX_CONFIG_LEN + 1], "load config: EFBIG (larger than 131072 bytes)"),
+        (vec![0u8; dmz::config::MAX_CONFIG_LEN + 1], "load config: EFBIG (over 131072 bytes)"),
     ];
     let mut magic = good.clone();
     magic[0] = b'X';
-    cases.push((magic, "load config: EINVAL (bad magic: not a dmz config)"));
+    cases.push((magic, "load config: EINVAL (not a dmz config)"));
     let mut version = good.clone();
     version[4] = 7;
     cases.push((version, "load config: EINVAL (format version 7, expected 1)"));

@@ -87,7 +87,7 @@ fn header_and_body_problems() {
     ];
     let mut m = good.clone();
     m[..4].copy_from_slice(b"ELF\x7f");
-    cases.push((m, "bad magic: not a dmz config"));
+    cases.push((m, "not a dmz config"));
     let mut v = good.clone();
     v[4] = 2;
     cases.push((v, "format version 2, expected 1"));
@@ -105,7 +105,7 @@ fn oversized_config() {
     let s = Scratch::new("big");
     let blob = vec![b'D'; MAX_CONFIG_LEN + 100];
     let out = run_file(&s, &blob);
-    assert_refused(&s, &out, 125, "dmz: unable to load config: EFBIG (larger than 131072 bytes)");
+    assert_refused(&s, &out, 125, "dmz: unable to load config: EFBIG (over 131072 bytes)");
 }
 
 #[test]
