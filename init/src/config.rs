@@ -328,7 +328,7 @@ impl Invalid {
         match self {
             Invalid::TooLarge => "larger than the maximum of 4 MiB",
             Invalid::TruncatedHeader => "truncated header",
-            Invalid::Magic => "bad magic: not an init config",
+            Invalid::Magic => "not an init config",
             Invalid::Version => "unsupported format version",
             Invalid::TruncatedBody => "truncated body",
             Invalid::TrailingBytes => "trailing bytes after body",
