@@ -68,7 +68,9 @@ impl Prepared {
 
 impl Default for Prepared {
     fn default() -> Self {
-        Prepared { last_cap: 0, ptrs: [core::ptr::null(); MAX_ARGS + 1 + MAX_ENV + 1] }
+        // SAFETY: all zeros is a valid Prepared (last_cap 0, every pointer null); a memset
+        // writes it in place, where a repeat expression is built aside and copied (16 KiB).
+        unsafe { core::mem::zeroed() }
     }
 }
 
@@ -90,6 +92,10 @@ fn pointers(list: &[u8], out: &mut [*const u8]) -> Option<usize> {
     *out.get_mut(n)? = core::ptr::null();
     Some(n)
 }
+
+/// The capability sets in [`crate::config::Caps`]'s order, as [`validate`] names them.
+const CAP_SETS: [Bad; 5] =
+    [Bad::CapBounding, Bad::CapEffective, Bad::CapPermitted, Bad::CapInheritable, Bad::CapAmbient];
 
 /// Step 1 (after decoding): everything the transition uses is checked before any state
 /// changes, so a config that fails here changes nothing. Also prepares argv/envp and probes
@@ -152,13 +158,8 @@ pub fn validate<K: Kernel>(k: &mut K, c: &Config, p: &mut Prepared) -> Result<()
     }
     if let Some(caps) = &c.caps {
         let unknown = !0u64 << p.last_cap << 1;
-        for (bad, set) in [
-            (Bad::CapBounding, caps.bounding),
-            (Bad::CapEffective, caps.effective),
-            (Bad::CapPermitted, caps.permitted),
-            (Bad::CapInheritable, caps.inheritable),
-            (Bad::CapAmbient, caps.ambient),
-        ] {
+        let sets = [caps.bounding, caps.effective, caps.permitted, caps.inheritable, caps.ambient];
+        for (&bad, set) in CAP_SETS.iter().zip(sets) {
             if set & unknown != 0 {
                 return Err(Error::invalid(bad, 63 - (set & unknown).leading_zeros()));
             }
