@@ -281,14 +281,11 @@ impl<'a> Reader<'a> {
     }
 
     fn bool(&mut self) -> bool {
-        match self.byte() {
-            0 => false,
-            1 => true,
-            _ => {
-                self.bad = true;
-                false
-            }
+        let b = self.byte();
+        if b > 1 {
+            self.bad = true;
         }
+        b != 0
     }
 
     fn bytes(&mut self) -> Bytes<'a> {
