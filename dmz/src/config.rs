@@ -252,15 +252,19 @@ impl<'a> Reader<'a> {
 
     fn varint(&mut self, max_bytes: u32) -> u64 {
         let mut v = 0u64;
-        for i in 0..max_bytes {
+        let mut shift = 0;
+        loop {
             let b = self.byte();
-            v |= ((b & 0x7f) as u64) << (7 * i);
+            v |= ((b & 0x7f) as u64) << shift;
             if b & 0x80 == 0 {
                 return v;
             }
+            shift += 7;
+            if shift == 7 * max_bytes {
+                self.bad = true;
+                return 0;
+            }
         }
-        self.bad = true;
-        0
     }
 
     fn u32(&mut self) -> u32 {
