@@ -157,39 +157,47 @@ impl<'a> Config<'a> {
     /// place: no 1 KiB copy of the result).
     #[inline(never)]
     pub fn decode_into(&mut self, blob: &'a [u8]) -> Result<(), Error> {
-        let bad = |b| Err(Error::invalid(b, 0));
+        match self.decode_checked(blob) {
+            (Bad::None, _) => Ok(()),
+            (bad, num) => Err(Error::invalid(bad, num)),
+        }
+    }
+
+    /// [`Config::decode_into`]'s checks in order: what is wrong (with its number) or
+    /// [`Bad::None`]. One `Error` built at the end instead of one per check.
+    fn decode_checked(&mut self, blob: &'a [u8]) -> (Bad, u32) {
         if blob.len() > MAX_CONFIG_LEN {
-            return bad(Bad::TooLarge);
+            return (Bad::TooLarge, 0);
         }
         let Some((head, body)) = blob.split_first_chunk::<HEADER_LEN>() else {
-            return bad(Bad::TruncatedHeader);
+            return (Bad::TruncatedHeader, 0);
         };
         if head[..4] != MAGIC {
-            return bad(Bad::Magic);
+            return (Bad::Magic, 0);
         }
         let version = u16::from_le_bytes([head[4], head[5]]);
         if version != VERSION {
-            return Err(Error::invalid(Bad::Version, version as u32));
+            return (Bad::Version, version as u32);
         }
         let len = le32(head, 8) as usize;
         if body.len() < len {
-            return bad(Bad::TruncatedBody);
+            return (Bad::TruncatedBody, 0);
         }
         if body.len() > len {
-            return bad(Bad::TrailingBytes);
+            return (Bad::TrailingBytes, 0);
         }
         if crc32(body) != le32(head, 12) {
-            return bad(Bad::Crc);
+            return (Bad::Crc, 0);
         }
         let mut r = Reader { rest: body, bad: false };
         r.config(self);
         if r.bad {
-            return bad(Bad::Malformed);
+            return (Bad::Malformed, 0);
         }
         if !r.rest.is_empty() {
-            return bad(Bad::TrailingInBody);
+            return (Bad::TrailingInBody, 0);
         }
-        Ok(())
+        (Bad::None, 0)
     }
 
     /// Encodes header + body into `out`; returns the blob's length.
