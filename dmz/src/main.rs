@@ -14,21 +14,17 @@ linker::entry!(main);
 
 fn main(args: linker::Args) -> i32 {
     let k = &mut Linux;
-    let usage = Error::invalid(Bad::Usage, 0);
-    let arg = |i| args.get(i).unwrap_or_default();
-    let fd = match (arg(1).to_bytes(), args.len()) {
+    let fd = match (args.len(), args.get(1)) {
+        (2, Some(path)) if path.to_bytes().first() != Some(&b'-') => match dmz::sys::open(path, O_RDONLY) {
+            Ok(fd) => Some(fd),
+            Err(e) => return dmz::fail(k, Error::new(Step::OpenConfig, e, 0), path.to_bytes()),
+        },
         // The caller handed fd n to dmz; it is owned here and closed after reading. If it is
         // not open, read reports EBADF.
-        (b"--fd", 3) => match parse_fd(arg(2).to_bytes()) {
-            Some(fd) => fd,
-            None => return dmz::fail(k, usage, b""),
-        },
-        (path, 2) if !path.starts_with(b"-") => match dmz::sys::open(arg(1), O_RDONLY) {
-            Ok(fd) => fd,
-            Err(e) => return dmz::fail(k, Error::new(Step::OpenConfig, e, 0), path),
-        },
-        _ => return dmz::fail(k, usage, b""),
+        (3, Some(flag)) if flag.to_bytes() == b"--fd" => args.get(2).and_then(|n| parse_fd(n.to_bytes())),
+        _ => None,
     };
+    let Some(fd) = fd else { return dmz::fail(k, Error::invalid(Bad::Usage, 0), b"") };
     // The config lives on the stack: fixed size, nothing to free, gone at exec. One byte
     // more than the maximum tells "too large" from "exactly the maximum".
     let mut buf = [0u8; MAX_CONFIG_LEN + 1];
