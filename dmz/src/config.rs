@@ -44,14 +44,24 @@ pub const MAX_BPF_INSNS: usize = 4096;
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
 pub struct Bytes<'a>(pub &'a [u8]);
 
-/// The five capability sets as bit masks (bit n = capability n).
+/// The five capability sets as bit masks (bit n = capability n). `repr(C)`: laid out as
+/// `[u64; 5]`, which validation reads it as.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+#[repr(C)]
 pub struct Caps {
     pub bounding: u64,
     pub effective: u64,
     pub permitted: u64,
     pub inheritable: u64,
     pub ambient: u64,
+}
+
+impl Caps {
+    /// The five sets in field order, as one array.
+    pub(crate) fn sets(&self) -> &[u64; 5] {
+        // SAFETY: Caps is repr(C) with five u64 fields and no padding: the layout of [u64; 5].
+        unsafe { &*(self as *const Caps as *const [u64; 5]) }
+    }
 }
 
 /// One resource limit (`prlimit64`); `u64::MAX` is RLIM_INFINITY.

@@ -158,8 +158,7 @@ pub fn validate<K: Kernel>(k: &mut K, c: &Config, p: &mut Prepared) -> Result<()
     }
     if let Some(caps) = &c.caps {
         let unknown = !0u64 << p.last_cap << 1;
-        let sets = [caps.bounding, caps.effective, caps.permitted, caps.inheritable, caps.ambient];
-        for (&bad, set) in CAP_SETS.iter().zip(sets) {
+        for (&bad, &set) in CAP_SETS.iter().zip(caps.sets()) {
             if set & unknown != 0 {
                 return Err(Error::invalid(bad, 63 - (set & unknown).leading_zeros()));
             }
