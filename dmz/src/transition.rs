@@ -404,7 +404,13 @@ fn exec_program<K: Kernel>(k: &mut K, c: &Config, p: &Prepared) -> Error {
     if prog.iter().any(|&b| b == b'/') {
         return fail(k.execve(prog, p.argv(), p.envp()));
     }
-    let path = strings(c.env.0).find_map(|e| e.strip_prefix(b"PATH=")).unwrap_or(DEFAULT_PATH);
+    let path = strings(c.env.0)
+        .find_map(|e| {
+            let (name, value) = e.split_at_checked(5)?;
+            // A byte loop: strip_prefix's slice compare is a call to bcmp.
+            name.iter().eq(b"PATH=").then_some(value)
+        })
+        .unwrap_or(DEFAULT_PATH);
     let mut buf = [0u8; PATH_MAX];
     let mut seen_eacces = false;
     let mut len = 0;
