@@ -62,6 +62,11 @@ impl Caps {
         // SAFETY: Caps is repr(C) with five u64 fields and no padding: the layout of [u64; 5].
         unsafe { &*(self as *const Caps as *const [u64; 5]) }
     }
+
+    fn sets_mut(&mut self) -> &mut [u64; 5] {
+        // SAFETY: as in `sets`; every bit pattern is a valid u64.
+        unsafe { &mut *(self as *mut Caps as *mut [u64; 5]) }
+    }
 }
 
 /// One resource limit (`prlimit64`); `u64::MAX` is RLIM_INFINITY.
@@ -321,14 +326,6 @@ impl<'a> Reader<'a> {
         Bytes(b)
     }
 
-    fn option<T>(&mut self, f: impl FnOnce(&mut Self) -> T) -> Option<T> {
-        if self.bool() {
-            Some(f(self))
-        } else {
-            None
-        }
-    }
-
     /// A sequence into `v`; more items than `v` holds is malformed.
     fn vec<T, const N: usize>(&mut self, v: &mut Vec<T, N>, mut f: impl FnMut(&mut Self) -> T) {
         let n = self.u32();
@@ -351,19 +348,24 @@ impl<'a> Reader<'a> {
         c.gid = self.u32();
         self.vec(&mut c.groups, Self::u32);
         c.umask = self.u32();
-        c.caps = self.option(|r| Caps {
-            bounding: r.u64(),
-            effective: r.u64(),
-            permitted: r.u64(),
-            inheritable: r.u64(),
-            ambient: r.u64(),
-        });
-        c.securebits = self.option(Self::u32);
+        // Each Option: its tag, then the value, written in place (`c` starts with `None`).
+        if self.bool() {
+            for set in c.caps.insert(Caps::default()).sets_mut() {
+                *set = self.u64();
+            }
+        }
+        if self.bool() {
+            c.securebits = Some(self.u32());
+        }
         c.no_new_privs = self.bool();
         self.vec(&mut c.rlimits, |r| Rlimit { resource: r.u32(), soft: r.u64(), hard: r.u64() });
-        c.oom_score_adj = self.option(Self::i32);
+        if self.bool() {
+            c.oom_score_adj = Some(self.i32());
+        }
         self.vec(&mut c.preserve_fds, Self::u32);
-        c.seccomp = self.option(|r| Seccomp { flags: r.u32(), program: r.bytes() });
+        if self.bool() {
+            c.seccomp = Some(Seccomp { flags: self.u32(), program: self.bytes() });
+        }
     }
 }
 
