@@ -412,7 +412,7 @@ fn exec_program<K: Kernel>(k: &mut K, c: &Config, p: &Prepared) -> Error {
         })
         .unwrap_or(DEFAULT_PATH);
     let mut buf = [0u8; PATH_MAX];
-    let mut seen_eacces = false;
+    let mut err = ENOENT;
     let mut len = 0;
     // One pass over PATH: a directory's bytes go straight into `buf`; each ':' and the end
     // (None) complete the candidate and try it.
@@ -442,7 +442,7 @@ fn exec_program<K: Kernel>(k: &mut K, c: &Config, p: &Prepared) -> Error {
         // `get`, not `[..len]` (len ≤ PATH_MAX: every byte went through `put`): dmz keeps no
         // panic site, so the panic machinery is left out of the binary.
         match k.execve(buf.get(..len).unwrap_or_default(), p.argv(), p.envp()) {
-            EACCES => seen_eacces = true,
+            EACCES => err = EACCES,
             // Not here: try the next directory (the list musl's and glibc's execvpe use).
             ENOENT | ENOTDIR | 19 /* ENODEV */ | 110 /* ETIMEDOUT */ | 116 /* ESTALE */ => {}
             e => return fail(e),
@@ -452,5 +452,5 @@ fn exec_program<K: Kernel>(k: &mut K, c: &Config, p: &Prepared) -> Error {
             break;
         }
     }
-    fail(if seen_eacces { EACCES } else { ENOENT })
+    fail(err)
 }
