@@ -398,11 +398,16 @@ pub fn program<'a>(c: &Config<'a>) -> &'a [u8] {
 /// not executable (exit 126), else ENOENT (exit 127).
 /// References: execve(2), exec(3) "execvp".
 fn exec_program<K: Kernel>(k: &mut K, c: &Config, p: &Prepared) -> Error {
+    // One Error for every way out of the search.
+    Error::new(Step::Exec, exec_errno(k, c, p), 0)
+}
+
+/// [`exec_program`]'s search; returns the errno it fails with.
+fn exec_errno<K: Kernel>(k: &mut K, c: &Config, p: &Prepared) -> Errno {
     let prog = program(c);
-    let fail = |e| Error::new(Step::Exec, e, 0);
     #[allow(clippy::manual_contains)] // slice::contains brings in memchr: ~200 bytes
     if prog.iter().any(|&b| b == b'/') {
-        return fail(k.execve(prog, p.argv(), p.envp()));
+        return k.execve(prog, p.argv(), p.envp());
     }
     let path = strings(c.env.0)
         .find_map(|e| {
@@ -432,12 +437,12 @@ fn exec_program<K: Kernel>(k: &mut K, c: &Config, p: &Prepared) -> Error {
             if put(b) {
                 continue;
             }
-            return fail(ENAMETOOLONG);
+            return ENAMETOOLONG;
         }
         // dir + "/" + prog (with its NUL); an empty dir is the current one; longer than
         // PATH_MAX fails.
         if !((!empty || put(&b'.')) && put(&b'/') && prog.iter().all(put)) {
-            return fail(ENAMETOOLONG);
+            return ENAMETOOLONG;
         }
         // `get`, not `[..len]` (len ≤ PATH_MAX: every byte went through `put`): dmz keeps no
         // panic site, so the panic machinery is left out of the binary.
@@ -445,12 +450,12 @@ fn exec_program<K: Kernel>(k: &mut K, c: &Config, p: &Prepared) -> Error {
             EACCES => err = EACCES,
             // Not here: try the next directory (the list musl's and glibc's execvpe use).
             ENOENT | ENOTDIR | 19 /* ENODEV */ | 110 /* ETIMEDOUT */ | 116 /* ESTALE */ => {}
-            e => return fail(e),
+            e => return e,
         }
         len = 0;
         if next.is_none() {
             break;
         }
     }
-    fail(err)
+    err
 }
