@@ -77,9 +77,6 @@ impl Default for Prepared {
 /// Fills a NULL-terminated pointer array from a NUL-terminated string list; returns the
 /// number of strings, or `None` if the list does not end in NUL or does not fit.
 fn pointers(list: &[u8], out: &mut [*const u8]) -> Option<usize> {
-    if list.last().is_some_and(|&b| b != 0) {
-        return None;
-    }
     let mut n = 0;
     let mut start = true;
     for b in list {
@@ -88,6 +85,10 @@ fn pointers(list: &[u8], out: &mut [*const u8]) -> Option<usize> {
             n += 1;
         }
         start = *b == 0;
+    }
+    // `start` is left true by a final NUL (or an empty list).
+    if !start {
+        return None;
     }
     *out.get_mut(n)? = core::ptr::null();
     Some(n)
