@@ -154,11 +154,13 @@ pub fn validate<K: Kernel>(k: &mut K, c: &Config, p: &mut Prepared) -> Result<()
     }
     // The kernel's last capability: PR_CAPBSET_READ fails with EINVAL above it. Probing needs
     // no /proc (init may run dmz before /proc is mounted).
-    while p.last_cap < 63 && k.capbset_read(p.last_cap + 1).is_ok() {
-        p.last_cap += 1;
+    let mut last = 0;
+    while last < 63 && k.capbset_read(last + 1).is_ok() {
+        last += 1;
     }
+    p.last_cap = last;
     if let Some(caps) = &c.caps {
-        let unknown = !0u64 << p.last_cap << 1;
+        let unknown = !0u64 << last << 1;
         for (&bad, &set) in CAP_SETS.iter().zip(caps.sets()) {
             if set & unknown != 0 {
                 return Err(Error::invalid(bad, 63 - (set & unknown).leading_zeros()));
