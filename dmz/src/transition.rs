@@ -112,8 +112,8 @@ pub fn validate<K: Kernel>(k: &mut K, c: &Config, p: &mut Prepared) -> Result<()
     let Some(_) = pointers(c.env.0, envp) else {
         return Err(Error::invalid(Bad::Env, 0));
     };
-    let cwd = c.cwd.0;
-    if !cwd.is_empty() && cwd.iter().position(|&b| b == 0) != Some(cwd.len() - 1) {
+    // Empty, or one string whose NUL is its last byte.
+    if first_string(c.cwd.0).len() != c.cwd.0.len() {
         return Err(Error::invalid(Bad::Cwd, 0));
     }
     if c.umask > 0o777 {
@@ -389,8 +389,12 @@ fn close_other_fds<K: Kernel>(k: &mut K, c: &Config) -> Result<(), Error> {
 
 /// The program name: `args[0]` with its NUL.
 pub fn program<'a>(c: &Config<'a>) -> &'a [u8] {
-    let args = c.args.0;
-    &args[..args.iter().position(|&b| b == 0).map_or(0, |n| n + 1)]
+    first_string(c.args.0)
+}
+
+/// The first string of `list` with its NUL; empty if `list` has no NUL.
+fn first_string(list: &[u8]) -> &[u8] {
+    &list[..list.iter().position(|&b| b == 0).map_or(0, |n| n + 1)]
 }
 
 /// Looks the program up like execvpe(3), but in the **target's** PATH, and execs it.
