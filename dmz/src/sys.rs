@@ -178,7 +178,13 @@ impl Kernel for Linux {
     }
 
     fn cloexec_range(&mut self, first: u32, last: u32) -> KResult {
-        linker::close_range(first, last, linker::sys::CLOSE_RANGE_CLOEXEC)
+        // close_range(2) (Linux 5.11 for CLOSE_RANGE_CLOEXEC) takes integers only.
+        int_syscall(
+            nr::__NR_close_range,
+            first as usize,
+            last as usize,
+            linker::sys::CLOSE_RANGE_CLOEXEC as usize,
+        )
     }
 
     fn execve(&mut self, path: &[u8], argv: &[*const u8], envp: &[*const u8]) -> Errno {
