@@ -87,9 +87,8 @@ impl Kernel for Linux {
     fn write_oom_score_adj(&mut self, value: i32) -> KResult {
         let fd = open(OOM_PATH, nr::O_WRONLY)?;
         let mut line = crate::error::Line::default();
-        if value < 0 {
-            line.push(b"-");
-        }
+        // The sign, or nothing: one call, no branch.
+        line.push(&b"-"[..(value < 0) as usize]);
         line.num(value.unsigned_abs());
         let text = line.as_bytes();
         // SAFETY: text is a live readable slice for the call.
