@@ -428,9 +428,10 @@ fn exec_errno<K: Kernel>(k: &mut K, c: &Config, p: &Prepared) -> Errno {
     let mut len = 0;
     // One pass over PATH: a directory's bytes go straight into `buf`; each ':' and the end
     // (None) complete the candidate and try it.
-    let mut bytes = path.iter();
+    let mut at = 0;
     loop {
-        let next = bytes.next();
+        let next = path.get(at);
+        at += 1;
         let empty = len == 0;
         let mut put = |b: &u8| match buf.get_mut(len) {
             Some(slot) => {
