@@ -414,7 +414,7 @@ fn exec_errno<K: Kernel>(k: &mut K, c: &Config, p: &Prepared) -> Errno {
     let prog = program(c);
     #[allow(clippy::manual_contains)] // slice::contains brings in memchr: ~200 bytes
     if prog.iter().any(|&b| b == b'/') {
-        return k.execve(prog, p.argv(), p.envp());
+        return exec_prepared(k, prog, p);
     }
     let path = strings(c.env.0)
         .find_map(|e| {
@@ -454,7 +454,7 @@ fn exec_errno<K: Kernel>(k: &mut K, c: &Config, p: &Prepared) -> Errno {
         }
         // `get`, not `[..len]` (len ≤ PATH_MAX: every byte went through `put`): dmz keeps no
         // panic site, so the panic machinery is left out of the binary.
-        match k.execve(buf.get(..len).unwrap_or_default(), p.argv(), p.envp()) {
+        match exec_prepared(k, buf.get(..len).unwrap_or_default(), p) {
             EACCES => err = EACCES,
             // Not here: try the next directory (the list musl's and glibc's execvpe use).
             ENOENT | ENOTDIR | 19 /* ENODEV */ | 110 /* ETIMEDOUT */ | 116 /* ESTALE */ => {}
@@ -466,4 +466,11 @@ fn exec_errno<K: Kernel>(k: &mut K, c: &Config, p: &Prepared) -> Errno {
         }
     }
     err
+}
+
+/// `execve(path, argv, envp)` with the prepared arrays; out of line, so the search loop keeps
+/// only `p` across the call.
+#[inline(never)]
+fn exec_prepared<K: Kernel>(k: &mut K, path: &[u8], p: &Prepared) -> Errno {
+    k.execve(path, p.argv(), p.envp())
 }
