@@ -264,11 +264,10 @@ fn chdir_early<K: Kernel>(k: &mut K, c: &Config, retry: &mut bool) -> Result<(),
     Ok(())
 }
 
-/// `chdir(cwd)`, if a cwd is configured. References: chdir(2).
+/// `chdir(cwd)` again, as the target user. Only called when [`chdir_early`] asked for the
+/// retry, which it does only for a configured (non-empty, NUL-terminated) cwd.
+/// References: chdir(2).
 fn chdir<K: Kernel>(k: &mut K, c: &Config) -> Result<(), Error> {
-    if c.cwd.0.is_empty() {
-        return Ok(());
-    }
     k.chdir(c.cwd.0).map_err(|e| Error::new(Step::Chdir, e, 0))
 }
 
