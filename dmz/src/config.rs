@@ -44,14 +44,35 @@ pub const MAX_BPF_INSNS: usize = 4096;
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
 pub struct Bytes<'a>(pub &'a [u8]);
 
-/// The five capability sets as bit masks (bit n = capability n).
+/// The five capability sets as bit masks (bit n = capability n). `repr(C)`: laid out as
+/// `[u64; 5]`, the view validation and the decoder loop over.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+#[repr(C)]
 pub struct Caps {
     pub bounding: u64,
     pub effective: u64,
     pub permitted: u64,
     pub inheritable: u64,
     pub ambient: u64,
+}
+
+const _: () = assert!(
+    core::mem::size_of::<Caps>() == core::mem::size_of::<[u64; 5]>()
+        && core::mem::align_of::<Caps>() == core::mem::align_of::<[u64; 5]>()
+);
+
+impl Caps {
+    /// The five sets in field order, as one array.
+    pub(crate) fn sets(&self) -> &[u64; 5] {
+        // SAFETY: Caps is repr(C) with five u64 fields and no padding (size and alignment
+        // asserted above): the layout of [u64; 5].
+        unsafe { &*(self as *const Caps as *const [u64; 5]) }
+    }
+
+    fn sets_mut(&mut self) -> &mut [u64; 5] {
+        // SAFETY: as in `sets`; every bit pattern is a valid u64.
+        unsafe { &mut *(self as *mut Caps as *mut [u64; 5]) }
+    }
 }
 
 /// One resource limit (`prlimit64`); `u64::MAX` is RLIM_INFINITY.
@@ -157,39 +178,47 @@ impl<'a> Config<'a> {
     /// place: no 1 KiB copy of the result).
     #[inline(never)]
     pub fn decode_into(&mut self, blob: &'a [u8]) -> Result<(), Error> {
-        let bad = |b| Err(Error::invalid(b, 0));
+        match self.decode_checked(blob) {
+            (Bad::None, _) => Ok(()),
+            (bad, num) => Err(Error::invalid(bad, num)),
+        }
+    }
+
+    /// [`Config::decode_into`]'s checks in order: what is wrong (with its number) or
+    /// [`Bad::None`]. One `Error` built at the end instead of one per check.
+    fn decode_checked(&mut self, blob: &'a [u8]) -> (Bad, u32) {
         if blob.len() > MAX_CONFIG_LEN {
-            return bad(Bad::TooLarge);
+            return (Bad::TooLarge, 0);
         }
         let Some((head, body)) = blob.split_first_chunk::<HEADER_LEN>() else {
-            return bad(Bad::TruncatedHeader);
+            return (Bad::TruncatedHeader, 0);
         };
         if head[..4] != MAGIC {
-            return bad(Bad::Magic);
+            return (Bad::Magic, 0);
         }
         let version = u16::from_le_bytes([head[4], head[5]]);
         if version != VERSION {
-            return Err(Error::invalid(Bad::Version, version as u32));
+            return (Bad::Version, version as u32);
         }
         let len = le32(head, 8) as usize;
         if body.len() < len {
-            return bad(Bad::TruncatedBody);
+            return (Bad::TruncatedBody, 0);
         }
         if body.len() > len {
-            return bad(Bad::TrailingBytes);
+            return (Bad::TrailingBytes, 0);
         }
         if crc32(body) != le32(head, 12) {
-            return bad(Bad::Crc);
+            return (Bad::Crc, 0);
         }
         let mut r = Reader { rest: body, bad: false };
         r.config(self);
         if r.bad {
-            return bad(Bad::Malformed);
+            return (Bad::Malformed, 0);
         }
         if !r.rest.is_empty() {
-            return bad(Bad::TrailingInBody);
+            return (Bad::TrailingInBody, 0);
         }
-        Ok(())
+        (Bad::None, 0)
     }
 
     /// Encodes header + body into `out`; returns the blob's length.
@@ -252,15 +281,19 @@ impl<'a> Reader<'a> {
 
     fn varint(&mut self, max_bytes: u32) -> u64 {
         let mut v = 0u64;
-        for i in 0..max_bytes {
+        let mut shift = 0;
+        loop {
             let b = self.byte();
-            v |= ((b & 0x7f) as u64) << (7 * i);
+            v |= ((b & 0x7f) as u64) << shift;
             if b & 0x80 == 0 {
                 return v;
             }
+            shift += 7;
+            if shift == 7 * max_bytes {
+                self.bad = true;
+                return 0;
+            }
         }
-        self.bad = true;
-        0
     }
 
     fn u32(&mut self) -> u32 {
@@ -281,14 +314,11 @@ impl<'a> Reader<'a> {
     }
 
     fn bool(&mut self) -> bool {
-        match self.byte() {
-            0 => false,
-            1 => true,
-            _ => {
-                self.bad = true;
-                false
-            }
+        let b = self.byte();
+        if b > 1 {
+            self.bad = true;
         }
+        b != 0
     }
 
     fn bytes(&mut self) -> Bytes<'a> {
@@ -300,14 +330,6 @@ impl<'a> Reader<'a> {
         let (b, rest) = self.rest.split_at(n);
         self.rest = rest;
         Bytes(b)
-    }
-
-    fn option<T>(&mut self, f: impl FnOnce(&mut Self) -> T) -> Option<T> {
-        if self.bool() {
-            Some(f(self))
-        } else {
-            None
-        }
     }
 
     /// A sequence into `v`; more items than `v` holds is malformed.
@@ -332,19 +354,24 @@ impl<'a> Reader<'a> {
         c.gid = self.u32();
         self.vec(&mut c.groups, Self::u32);
         c.umask = self.u32();
-        c.caps = self.option(|r| Caps {
-            bounding: r.u64(),
-            effective: r.u64(),
-            permitted: r.u64(),
-            inheritable: r.u64(),
-            ambient: r.u64(),
-        });
-        c.securebits = self.option(Self::u32);
+        // Each Option: its tag, then the value, written in place (`c` starts with `None`).
+        if self.bool() {
+            for set in c.caps.insert(Caps::default()).sets_mut() {
+                *set = self.u64();
+            }
+        }
+        if self.bool() {
+            c.securebits = Some(self.u32());
+        }
         c.no_new_privs = self.bool();
         self.vec(&mut c.rlimits, |r| Rlimit { resource: r.u32(), soft: r.u64(), hard: r.u64() });
-        c.oom_score_adj = self.option(Self::i32);
+        if self.bool() {
+            c.oom_score_adj = Some(self.i32());
+        }
         self.vec(&mut c.preserve_fds, Self::u32);
-        c.seccomp = self.option(|r| Seccomp { flags: r.u32(), program: r.bytes() });
+        if self.bool() {
+            c.seccomp = Some(Seccomp { flags: self.u32(), program: self.bytes() });
+        }
     }
 }
 

@@ -14,32 +14,39 @@ linker::entry!(main);
 
 fn main(args: linker::Args) -> i32 {
     let k = &mut Linux;
-    let usage = Error::invalid(Bad::Usage, 0);
-    let arg = |i| args.get(i).unwrap_or_default();
-    let fd = match (arg(1).to_bytes(), args.len()) {
-        // The caller handed fd n to dmz; it is owned here and closed after reading. If it is
-        // not open, read reports EBADF.
-        (b"--fd", 3) => match parse_fd(arg(2).to_bytes()) {
-            Some(fd) => fd,
-            None => return dmz::fail(k, usage, b""),
-        },
-        (path, 2) if !path.starts_with(b"-") => match dmz::sys::open(arg(1), O_RDONLY) {
-            Ok(fd) => fd,
-            Err(e) => return dmz::fail(k, Error::new(Step::OpenConfig, e, 0), path),
-        },
-        _ => return dmz::fail(k, usage, b""),
+    // Every failure before the config runs ends in the one report below.
+    let (err, name): (Error, &[u8]) = 'fail: {
+        let fd = match (args.len(), args.get(1)) {
+            (2, Some(path)) if path.to_bytes().first() != Some(&b'-') => {
+                match dmz::sys::open(path, O_RDONLY) {
+                    Ok(fd) => fd,
+                    Err(e) => break 'fail (Error::new(Step::OpenConfig, e, 0), path.to_bytes()),
+                }
+            }
+            // The caller handed fd n to dmz; it is owned here and closed after reading. If it
+            // is not open, read reports EBADF.
+            (3, Some(flag)) if flag.to_bytes() == b"--fd" => {
+                match args.get(2).and_then(|n| parse_fd(n.to_bytes())) {
+                    Some(fd) => fd,
+                    None => break 'fail (Error::invalid(Bad::Usage, 0), b""),
+                }
+            }
+            _ => break 'fail (Error::invalid(Bad::Usage, 0), b""),
+        };
+        // The config lives on the stack: fixed size, nothing to free, gone at exec. One byte
+        // more than the maximum tells "too large" from "exactly the maximum".
+        let mut buf = [0u8; MAX_CONFIG_LEN + 1];
+        let r = read_all(fd, &mut buf);
+        // Closed before anything else happens, so it never reaches the target.
+        dmz::sys::close(fd);
+        match r {
+            // n ≤ buf.len(): read never returns more than asked (no panic site, see
+            // exec_program).
+            Ok(n) => return dmz::run(k, buf.get(..n).unwrap_or_default()),
+            Err(e) => (e, b""),
+        }
     };
-    // The config lives on the stack: fixed size, nothing to free, gone at exec. One byte
-    // more than the maximum tells "too large" from "exactly the maximum".
-    let mut buf = [0u8; MAX_CONFIG_LEN + 1];
-    let r = read_all(fd, &mut buf);
-    // Closed before anything else happens, so it never reaches the target.
-    dmz::sys::close(fd);
-    match r {
-        // n ≤ buf.len(): read never returns more than asked (no panic site, see exec_program).
-        Ok(n) => dmz::run(k, buf.get(..n).unwrap_or_default()),
-        Err(e) => dmz::fail(k, e, b""),
-    }
+    dmz::fail(k, err, name)
 }
 
 /// Reads to EOF from the fd's current offset: a file, a memfd (launcher rewinds it), a pipe.

@@ -87,9 +87,8 @@ impl Kernel for Linux {
     fn write_oom_score_adj(&mut self, value: i32) -> KResult {
         let fd = open(OOM_PATH, nr::O_WRONLY)?;
         let mut line = crate::error::Line::default();
-        if value < 0 {
-            line.push(b"-");
-        }
+        // The sign, or nothing: one call, no branch.
+        line.push(&b"-"[..(value < 0) as usize]);
         line.num(value.unsigned_abs());
         let text = line.as_bytes();
         // SAFETY: text is a live readable slice for the call.
@@ -178,7 +177,13 @@ impl Kernel for Linux {
     }
 
     fn cloexec_range(&mut self, first: u32, last: u32) -> KResult {
-        linker::close_range(first, last, linker::sys::CLOSE_RANGE_CLOEXEC)
+        // close_range(2) (Linux 5.11 for CLOSE_RANGE_CLOEXEC) takes integers only.
+        int_syscall(
+            nr::__NR_close_range,
+            first as usize,
+            last as usize,
+            linker::sys::CLOSE_RANGE_CLOEXEC as usize,
+        )
     }
 
     fn execve(&mut self, path: &[u8], argv: &[*const u8], envp: &[*const u8]) -> Errno {

@@ -68,16 +68,15 @@ impl Prepared {
 
 impl Default for Prepared {
     fn default() -> Self {
-        Prepared { last_cap: 0, ptrs: [core::ptr::null(); MAX_ARGS + 1 + MAX_ENV + 1] }
+        // SAFETY: all zeros is a valid Prepared (last_cap 0, every pointer null); a memset
+        // writes it in place, where a repeat expression is built aside and copied (16 KiB).
+        unsafe { core::mem::zeroed() }
     }
 }
 
 /// Fills a NULL-terminated pointer array from a NUL-terminated string list; returns the
 /// number of strings, or `None` if the list does not end in NUL or does not fit.
 fn pointers(list: &[u8], out: &mut [*const u8]) -> Option<usize> {
-    if list.last().is_some_and(|&b| b != 0) {
-        return None;
-    }
     let mut n = 0;
     let mut start = true;
     for b in list {
@@ -87,9 +86,17 @@ fn pointers(list: &[u8], out: &mut [*const u8]) -> Option<usize> {
         }
         start = *b == 0;
     }
+    // `start` is left true by a final NUL (or an empty list).
+    if !start {
+        return None;
+    }
     *out.get_mut(n)? = core::ptr::null();
     Some(n)
 }
+
+/// The capability sets in [`crate::config::Caps`]'s order, as [`validate`] names them.
+const CAP_SETS: [Bad; 5] =
+    [Bad::CapBounding, Bad::CapEffective, Bad::CapPermitted, Bad::CapInheritable, Bad::CapAmbient];
 
 /// Step 1 (after decoding): everything the transition uses is checked before any state
 /// changes, so a config that fails here changes nothing. Also prepares argv/envp and probes
@@ -105,8 +112,8 @@ pub fn validate<K: Kernel>(k: &mut K, c: &Config, p: &mut Prepared) -> Result<()
     let Some(_) = pointers(c.env.0, envp) else {
         return Err(Error::invalid(Bad::Env, 0));
     };
-    let cwd = c.cwd.0;
-    if !cwd.is_empty() && cwd.iter().position(|&b| b == 0) != Some(cwd.len() - 1) {
+    // Empty, or one string whose NUL is its last byte.
+    if first_string(c.cwd.0).len() != c.cwd.0.len() {
         return Err(Error::invalid(Bad::Cwd, 0));
     }
     if c.umask > 0o777 {
@@ -147,18 +154,14 @@ pub fn validate<K: Kernel>(k: &mut K, c: &Config, p: &mut Prepared) -> Result<()
     }
     // The kernel's last capability: PR_CAPBSET_READ fails with EINVAL above it. Probing needs
     // no /proc (init may run dmz before /proc is mounted).
-    while p.last_cap < 63 && k.capbset_read(p.last_cap + 1).is_ok() {
-        p.last_cap += 1;
+    let mut last = 0;
+    while last < 63 && k.capbset_read(last + 1).is_ok() {
+        last += 1;
     }
+    p.last_cap = last;
     if let Some(caps) = &c.caps {
-        let unknown = !0u64 << p.last_cap << 1;
-        for (bad, set) in [
-            (Bad::CapBounding, caps.bounding),
-            (Bad::CapEffective, caps.effective),
-            (Bad::CapPermitted, caps.permitted),
-            (Bad::CapInheritable, caps.inheritable),
-            (Bad::CapAmbient, caps.ambient),
-        ] {
+        let unknown = !0u64 << last << 1;
+        for (&bad, &set) in CAP_SETS.iter().zip(caps.sets()) {
             if set & unknown != 0 {
                 return Err(Error::invalid(bad, 63 - (set & unknown).leading_zeros()));
             }
@@ -261,11 +264,10 @@ fn chdir_early<K: Kernel>(k: &mut K, c: &Config, retry: &mut bool) -> Result<(),
     Ok(())
 }
 
-/// `chdir(cwd)`, if a cwd is configured. References: chdir(2).
+/// `chdir(cwd)` again, as the target user. Only called when [`chdir_early`] asked for the
+/// retry, which it does only for a configured (non-empty, NUL-terminated) cwd.
+/// References: chdir(2).
 fn chdir<K: Kernel>(k: &mut K, c: &Config) -> Result<(), Error> {
-    if c.cwd.0.is_empty() {
-        return Ok(());
-    }
     k.chdir(c.cwd.0).map_err(|e| Error::new(Step::Chdir, e, 0))
 }
 
@@ -386,8 +388,12 @@ fn close_other_fds<K: Kernel>(k: &mut K, c: &Config) -> Result<(), Error> {
 
 /// The program name: `args[0]` with its NUL.
 pub fn program<'a>(c: &Config<'a>) -> &'a [u8] {
-    let args = c.args.0;
-    &args[..args.iter().position(|&b| b == 0).map_or(0, |n| n + 1)]
+    first_string(c.args.0)
+}
+
+/// The first string of `list` with its NUL; empty if `list` has no NUL.
+fn first_string(list: &[u8]) -> &[u8] {
+    &list[..list.iter().position(|&b| b == 0).map_or(0, |n| n + 1)]
 }
 
 /// Looks the program up like execvpe(3), but in the **target's** PATH, and execs it.
@@ -398,21 +404,33 @@ pub fn program<'a>(c: &Config<'a>) -> &'a [u8] {
 /// not executable (exit 126), else ENOENT (exit 127).
 /// References: execve(2), exec(3) "execvp".
 fn exec_program<K: Kernel>(k: &mut K, c: &Config, p: &Prepared) -> Error {
+    // One Error for every way out of the search.
+    Error::new(Step::Exec, exec_errno(k, c, p), 0)
+}
+
+/// [`exec_program`]'s search; returns the errno it fails with.
+fn exec_errno<K: Kernel>(k: &mut K, c: &Config, p: &Prepared) -> Errno {
     let prog = program(c);
-    let fail = |e| Error::new(Step::Exec, e, 0);
     #[allow(clippy::manual_contains)] // slice::contains brings in memchr: ~200 bytes
     if prog.iter().any(|&b| b == b'/') {
-        return fail(k.execve(prog, p.argv(), p.envp()));
+        return exec_prepared(k, prog, p);
     }
-    let path = strings(c.env.0).find_map(|e| e.strip_prefix(b"PATH=")).unwrap_or(DEFAULT_PATH);
+    let path = strings(c.env.0)
+        .find_map(|e| {
+            let (name, value) = e.split_at_checked(5)?;
+            // A byte loop: strip_prefix's slice compare is a call to bcmp.
+            name.iter().eq(b"PATH=").then_some(value)
+        })
+        .unwrap_or(DEFAULT_PATH);
     let mut buf = [0u8; PATH_MAX];
-    let mut seen_eacces = false;
+    let mut err = ENOENT;
     let mut len = 0;
     // One pass over PATH: a directory's bytes go straight into `buf`; each ':' and the end
     // (None) complete the candidate and try it.
-    let mut bytes = path.iter();
+    let mut at = 0;
     loop {
-        let next = bytes.next();
+        let next = path.get(at);
+        at += 1;
         let empty = len == 0;
         let mut put = |b: &u8| match buf.get_mut(len) {
             Some(slot) => {
@@ -426,25 +444,32 @@ fn exec_program<K: Kernel>(k: &mut K, c: &Config, p: &Prepared) -> Error {
             if put(b) {
                 continue;
             }
-            return fail(ENAMETOOLONG);
+            return ENAMETOOLONG;
         }
         // dir + "/" + prog (with its NUL); an empty dir is the current one; longer than
         // PATH_MAX fails.
         if !((!empty || put(&b'.')) && put(&b'/') && prog.iter().all(put)) {
-            return fail(ENAMETOOLONG);
+            return ENAMETOOLONG;
         }
         // `get`, not `[..len]` (len ≤ PATH_MAX: every byte went through `put`): dmz keeps no
         // panic site, so the panic machinery is left out of the binary.
-        match k.execve(buf.get(..len).unwrap_or_default(), p.argv(), p.envp()) {
-            EACCES => seen_eacces = true,
+        match exec_prepared(k, buf.get(..len).unwrap_or_default(), p) {
+            EACCES => err = EACCES,
             // Not here: try the next directory (the list musl's and glibc's execvpe use).
             ENOENT | ENOTDIR | 19 /* ENODEV */ | 110 /* ETIMEDOUT */ | 116 /* ESTALE */ => {}
-            e => return fail(e),
+            e => return e,
         }
         len = 0;
         if next.is_none() {
             break;
         }
     }
-    fail(if seen_eacces { EACCES } else { ENOENT })
+    err
+}
+
+/// `execve(path, argv, envp)` with the prepared arrays; out of line, so the search loop keeps
+/// only `p` across the call.
+#[inline(never)]
+fn exec_prepared<K: Kernel>(k: &mut K, path: &[u8], p: &Prepared) -> Errno {
+    k.execve(path, p.argv(), p.envp())
 }

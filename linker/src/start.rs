@@ -94,6 +94,7 @@ unsafe fn cstr(p: *const u8) -> &'static CStr {
 /// # Safety
 /// Only `_start` may call this (through [`entry!`](crate::entry)), once, with the kernel's
 /// initial stack pointer: `[argc, argv[0..argc], NULL, envp..., NULL, auxv...]`.
+#[inline(always)] // called once, from `__dmzkit_start`
 pub unsafe fn start(sp: *const usize, main: fn(Args) -> i32) -> ! {
     // SAFETY: the kernel's initial stack layout (ELF ABI): argc first.
     let argc = unsafe { *sp };
