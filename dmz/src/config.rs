@@ -46,7 +46,7 @@ pub struct Bytes<'a>(pub &'a [u8]);
 
 /// The five capability sets as bit masks (bit n = capability n). `repr(C)`: laid out as
 /// `[u64; 5]`, the view validation and the decoder loop over.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default, bytemuck::Pod, bytemuck::Zeroable)]
 #[repr(C)]
 pub struct Caps {
     pub bounding: u64,
@@ -56,22 +56,14 @@ pub struct Caps {
     pub ambient: u64,
 }
 
-const _: () = assert!(
-    core::mem::size_of::<Caps>() == core::mem::size_of::<[u64; 5]>()
-        && core::mem::align_of::<Caps>() == core::mem::align_of::<[u64; 5]>()
-);
-
 impl Caps {
     /// The five sets in field order, as one array.
     pub(crate) fn sets(&self) -> &[u64; 5] {
-        // SAFETY: Caps is repr(C) with five u64 fields and no padding (size and alignment
-        // asserted above): the layout of [u64; 5].
-        unsafe { &*(self as *const Caps as *const [u64; 5]) }
+        bytemuck::cast_ref(self)
     }
 
     fn sets_mut(&mut self) -> &mut [u64; 5] {
-        // SAFETY: as in `sets`; every bit pattern is a valid u64.
-        unsafe { &mut *(self as *mut Caps as *mut [u64; 5]) }
+        bytemuck::cast_mut(self)
     }
 }
 

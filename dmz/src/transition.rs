@@ -48,6 +48,7 @@ pub const SECBITS_ALL: u32 = 0xff;
 
 /// What [`validate`] prepared for the transition: argv/envp pointer arrays into the config
 /// buffer, and the kernel's last capability.
+#[derive(bytemuck::Zeroable)]
 #[repr(C)] // last_cap first: a short offset where it is used
 pub struct Prepared {
     pub last_cap: u32,
@@ -67,10 +68,10 @@ impl Prepared {
 }
 
 impl Default for Prepared {
+    /// All zeros (last_cap 0, every pointer null), written in place by a memset; a repeat
+    /// expression would be built aside and copied (16 KiB).
     fn default() -> Self {
-        // SAFETY: all zeros is a valid Prepared (last_cap 0, every pointer null); a memset
-        // writes it in place, where a repeat expression is built aside and copied (16 KiB).
-        unsafe { core::mem::zeroed() }
+        bytemuck::Zeroable::zeroed()
     }
 }
 
