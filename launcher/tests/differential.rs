@@ -422,7 +422,10 @@ fn diff_rlimits() {
     let p = process(|p| {
         p["rlimits"] = json!([
             { "type": "RLIMIT_NOFILE", "soft": 512, "hard": 1000 },
-            { "type": "RLIMIT_NPROC", "soft": 300, "hard": 400 },
+            // NPROC counts every task of the real uid, here root's on the whole machine (the
+            // parallel tests, runc's Go threads, builds): a low limit makes runc's clone fail
+            // with EAGAIN at random. High enough never to bite, low enough to be a change.
+            { "type": "RLIMIT_NPROC", "soft": 30000, "hard": 40000 },
             { "type": "RLIMIT_CORE", "soft": 4096, "hard": 8192 }
         ]);
     });
