@@ -231,21 +231,15 @@ fn reaps_zombies_as_pid1_of_a_pid_namespace() {
 #[test]
 fn pid1_forwards_signals_from_outside_the_namespace() {
     require_root();
-    let mut child = Command::new("unshare")
-        .args([
-            "--pid",
-            "--fork",
-            init_bin(),
-            "--",
-            "sh",
-            "-c",
-            "trap 'exit 9' USR1; echo ready; while :; do sleep 0.02; done",
-        ])
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
+    let mut child = start(Command::new("unshare").args([
+        "--pid",
+        "--fork",
+        init_bin(),
+        "--",
+        "sh",
+        "-c",
+        "trap 'exit 9' USR1; echo ready; while :; do sleep 0.02; done",
+    ]));
     let mut out = BufReader::new(child.stdout.take().unwrap());
     let mut line = String::new();
     out.read_line(&mut line).unwrap();

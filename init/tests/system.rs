@@ -13,7 +13,7 @@ use init::config::{Action, Config, List, Mount, Restart, Unit};
 use std::io::{BufRead, BufReader, Read};
 use std::os::unix::process::ExitStatusExt;
 use std::path::PathBuf;
-use std::process::{Child, Command, ExitStatus, Stdio};
+use std::process::{Child, Command, ExitStatus};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -183,13 +183,8 @@ fn boot(name: &str, config: Option<&[u8]>) -> Booted {
         m = mnt.display(),
         r = dir.join("root").display()
     );
-    let mut child = Command::new("unshare")
-        .args(["--mount", "--propagation", "private", "sh", "-c", &script])
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
+    let mut child =
+        start(Command::new("unshare").args(["--mount", "--propagation", "private", "sh", "-c", &script]));
     let console = Arc::new(Mutex::new(Vec::new()));
     let stdout = Arc::new(Mutex::new(String::new()));
     let (c, e) = (console.clone(), child.stderr.take().unwrap());

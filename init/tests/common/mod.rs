@@ -66,9 +66,23 @@ pub fn finish(mut child: Child, limit: Duration) -> Outcome {
     Outcome { status, stdout, stderr, elapsed }
 }
 
-/// Starts `cmd` with stdin from /dev/null and stdout/stderr captured.
+/// Starts `cmd` with stdin from /dev/null, stdout/stderr captured, and every signal at its
+/// default action: a signal ignored by whoever started the tests (nohup, a CI runner) would
+/// stay ignored through every exec, and a shell cannot trap a signal it inherits ignored, so
+/// the forwarding tests would wait forever. (`env --default-signal` execs, the pid stays.)
 pub fn start(cmd: &mut Command) -> Child {
-    cmd.stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().expect("spawn")
+    let mut wrapped = Command::new("env");
+    wrapped.arg("--default-signal").arg(cmd.get_program()).args(cmd.get_args());
+    for (k, v) in cmd.get_envs() {
+        match v {
+            Some(v) => wrapped.env(k, v),
+            None => wrapped.env_remove(k),
+        };
+    }
+    if let Some(dir) = cmd.get_current_dir() {
+        wrapped.current_dir(dir);
+    }
+    wrapped.stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().expect("spawn")
 }
 
 /// Runs init with `args` to completion (at most `limit`).
