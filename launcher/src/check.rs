@@ -141,18 +141,12 @@ pub fn check(c: &Compiled, not_applied: &[String]) -> Vec<Finding> {
             // its bad-arch action: the target would be killed at its first syscall.
             let arches = crate::seccomp::program_arches(prog);
             let native = crate::seccomp::Arch::native().name();
-            let summary = format!(
-                "seccomp: {} instructions, flags {flags:#x}, for {}",
-                prog.len() / 8,
-                arches.join(", ")
-            );
+            let head = format!("seccomp: {} instructions, flags {flags:#x}", prog.len() / 8);
+            let summary = format!("{head}, for {}", arches.join(", "));
             if arches.iter().any(|a| a == native) {
                 out.push(Finding::Ok(summary));
             } else if arches.is_empty() {
-                out.push(Finding::Warn(format!(
-                    "seccomp: {} instructions, flags {flags:#x}: the filter does not check the architecture",
-                    prog.len() / 8
-                )));
+                out.push(Finding::Warn(format!("{head}: the filter does not check the architecture")));
             } else {
                 out.push(Finding::Fail(format!("{summary}: not for this machine ({native})")));
             }

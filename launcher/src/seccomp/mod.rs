@@ -15,6 +15,8 @@ mod profile;
 mod syscalls;
 
 pub use arch::{Arch, KernelVersion, Target};
+use filter::{Action, Rule};
+use libseccomp::{ScmpArch, ScmpSyscall};
 
 /// Names of the architectures a compiled program (dmz's `struct sock_filter[]` bytes) was
 /// built for, from its `seccomp_data.arch` tests.
@@ -22,8 +24,6 @@ pub fn program_arches(prog: &[u8]) -> Vec<String> {
     bpf::decode(prog)
         .map_or_else(Vec::new, |p| bpf::arch_tests(&p).into_iter().map(Arch::audit_name).collect())
 }
-use filter::{Action, Rule};
-use libseccomp::{ScmpArch, ScmpSyscall};
 
 /// Where something is in the input, for messages: `config.json: linux.seccomp.syscalls[3]`,
 /// or `profile.json: syscalls[3]` for a profile in a file of its own.
