@@ -41,7 +41,7 @@ use std::time::{Duration, Instant};
 use serde_json::Value;
 
 /// Where the shared, read-only test inputs live (relative to the launcher crate).
-pub const TESTDATA: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../shared/testdata");
+pub const TESTDATA: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../testdata");
 
 /// How long one run (runc or launcher) may take before it is killed and the test fails.
 const RUN_TIMEOUT: Duration = Duration::from_secs(60);
