@@ -250,7 +250,7 @@ impl Error {
         Error { step, bad, errno, num }
     }
 
-    /// The exit status of DESIGN §4: 127 not found, 126 not executable, 125 otherwise.
+    /// The exit status of docs/design.md §4: 127 not found, 126 not executable, 125 otherwise.
     pub fn exit_code(&self) -> i32 {
         match (self.step, self.errno) {
             (Step::Exec, ENOENT) | (Step::Exec, ENOTDIR) => 127,

@@ -1,6 +1,6 @@
 //! `dmz FILE` | `dmz --fd N`: read a compiled config, apply it, exec the target.
 //!
-//! Exit status when dmz itself fails (DESIGN §4): 125 before exec, 126 target not
+//! Exit status when dmz itself fails (docs/design.md §4): 125 before exec, 126 target not
 //! executable, 127 target not found. One line on stderr.
 #![no_std]
 #![no_main]

@@ -1,4 +1,4 @@
-//! The privilege transition (DESIGN §3): validate, then one flat function, a step a line.
+//! The privilege transition (docs/design.md §3): validate, then one flat function, a step a line.
 //!
 //! Everything talks to the kernel through [`Kernel`], so tests can record the exact call
 //! sequence and inject a failure at any step.
@@ -177,7 +177,7 @@ pub const DEFAULT_PATH: &[u8] = b"/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/
 /// Longest path dmz builds for the PATH lookup (PATH_MAX, NUL included).
 const PATH_MAX: usize = 4096;
 
-/// The whole transition, DESIGN §3. Returns only if a step failed; the caller exits with
+/// The whole transition, docs/design.md §3. Returns only if a step failed; the caller exits with
 /// [`Error::exit_code`] and never execs anything else.
 #[inline(never)]
 #[rustfmt::skip] // one step a line, the why aligned beside it
@@ -288,9 +288,9 @@ fn drop_bounding_set<K: Kernel>(k: &mut K, c: &Config, last_cap: u32) -> Result<
 /// `prctl(PR_SET_SECUREBITS, bits | SECBIT_KEEP_CAPS)` if securebits are configured, else
 /// `prctl(PR_SET_KEEPCAPS, 1)`: either way the permitted set survives setresuid.
 ///
-/// Deviation from DESIGN §3 (securebits at step 11): PR_SET_SECUREBITS needs CAP_SETPCAP in
-/// the effective set, which the uid change clears; so securebits go in here, while still
-/// privileged, with keep-caps forced on until [`clear_keep_caps`].
+/// Securebits go in here rather than after the capabilities (docs/design.md §3, step 6):
+/// PR_SET_SECUREBITS needs CAP_SETPCAP in the effective set, which the uid change clears; so
+/// they are set while still privileged, with keep-caps forced on until [`clear_keep_caps`].
 /// References: prctl(2), capabilities(7) "The securebits flags".
 fn set_keep_caps<K: Kernel>(k: &mut K, c: &Config) -> Result<(), Error> {
     match c.securebits {

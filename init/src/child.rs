@@ -1,6 +1,6 @@
 //! Starting children: fork, the child's own setup, and the exec, either directly (container
 //! mode) or through the dmz transition of a compiled config (one implementation of the
-//! transition, DESIGN §1).
+//! transition, docs/design.md §1).
 //!
 //! Everything a child runs is behind `#[inline(never)]`: the transition keeps ~16 KB of
 //! argv/envp pointers on the stack, and if that frame were part of the parent's, the stack
@@ -13,7 +13,7 @@ use dmz::sys::Linux;
 use dmz::transition::{program, transition, validate, Prepared};
 use linker::sys::SigSet;
 
-/// Exit status of a child whose setup failed before exec (DESIGN §4).
+/// Exit status of a child whose setup failed before exec (docs/design.md §4).
 pub const FAILED: i32 = 125;
 
 /// Forks; the child runs `child` and exits with its status. Returns the child's PID.

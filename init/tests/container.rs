@@ -201,6 +201,7 @@ fn subreaper_reaps_hundreds_of_orphans() {
 }
 
 #[test]
+#[ignore = "needs root (namespaces, uid changes): scripts/test runs it"]
 fn reaps_zombies_as_pid1_of_a_pid_namespace() {
     require_root();
     // As PID 1 no -s is needed and no warning is printed. 100 orphans are inherited; after they
@@ -229,6 +230,7 @@ fn reaps_zombies_as_pid1_of_a_pid_namespace() {
 }
 
 #[test]
+#[ignore = "needs root (namespaces, uid changes): scripts/test runs it"]
 fn pid1_forwards_signals_from_outside_the_namespace() {
     require_root();
     let mut child = start(Command::new("unshare").args([
@@ -274,6 +276,7 @@ fn parent_death_signal_with_p() {
 }
 
 #[test]
+#[ignore = "needs root (namespaces, uid changes): scripts/test runs it"]
 fn runs_the_command_through_dmz() {
     require_root();
     let dir = scratch("dmz");

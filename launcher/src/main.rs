@@ -99,7 +99,7 @@ enum Cmd {
     },
 }
 
-/// Exit status for failures before exec (DESIGN §4).
+/// Exit status for failures before exec (docs/design.md §4).
 const FAILED: u8 = 125;
 
 fn main() -> ExitCode {

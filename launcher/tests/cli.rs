@@ -35,6 +35,7 @@ fn config(dir: &TempDir, process: serde_json::Value) -> String {
 }
 
 #[test]
+#[ignore = "needs root: scripts/test runs it"]
 fn flags_alone_apply_everything() {
     require_root();
     let probe = probe();
@@ -95,6 +96,7 @@ fn flags_alone_apply_everything() {
 }
 
 #[test]
+#[ignore = "needs root: scripts/test runs it"]
 fn flags_override_the_oci_file() {
     require_root();
     let probe = probe();
@@ -112,6 +114,7 @@ fn flags_override_the_oci_file() {
 }
 
 #[test]
+#[ignore = "needs root: scripts/test runs it"]
 fn user_and_group_names_come_from_etc() {
     require_root();
     let probe = probe();
@@ -189,6 +192,7 @@ fn errors_name_the_file_the_json_path_and_a_fix() {
 }
 
 #[test]
+#[ignore = "needs root: scripts/test runs it"]
 fn ambient_caps_runc_cannot_raise_are_skipped_or_refused_under_strict() {
     require_root();
     let probe = probe();
@@ -269,6 +273,7 @@ fn inspect_and_compile_round_trip() {
 }
 
 #[test]
+#[ignore = "needs root: scripts/test runs it"]
 fn check_reports_and_fails_on_what_would_fail() {
     require_root();
     let dir = TempDir::new("cli-check");
@@ -305,6 +310,7 @@ fn check_reports_and_fails_on_what_would_fail() {
 /// through it. Without --sealed that rewrites the dmz file on disk; with --sealed it reaches
 /// only a sealed memfd copy, and the write fails.
 #[test]
+#[ignore = "needs root: scripts/test runs it"]
 fn sealed_protects_the_dmz_file_from_proc_self_exe() {
     require_root();
     for sealed in [false, true] {
@@ -360,6 +366,7 @@ fn sealed_protects_the_dmz_file_from_proc_self_exe() {
 }
 
 #[test]
+#[ignore = "needs root: scripts/test runs it"]
 fn seccomp_profile_from_the_command_line() {
     require_root();
     let dir = TempDir::new("cli-seccomp");
@@ -402,6 +409,7 @@ fn seccomp_profile_from_the_command_line() {
 /// seccomp filter compiled for another architecture fails the check (its bad-arch action would
 /// meet the target's first syscall), the native one passes. `inspect` names the architectures.
 #[test]
+#[ignore = "needs root: scripts/test runs it"]
 fn check_a_compiled_file_for_this_machine() {
     let dir = TempDir::new("cli-check-pcfg");
     let cfg = format!("{TESTDATA}/oci/runc-spec-default.json");

@@ -22,6 +22,7 @@ fn tool(name: &str) -> PathBuf {
 }
 
 #[test]
+#[ignore = "needs root and systemd tools: scripts/test runs it"]
 fn example_units_verify() {
     require_root();
     let dir = TempDir::new("units");
@@ -57,6 +58,7 @@ fn example_units_verify() {
 }
 
 #[test]
+#[ignore = "needs root and systemd tools: scripts/test runs it"]
 fn socket_activation_reaches_the_target_with_the_same_pid() {
     require_root();
     let dir = TempDir::new("socket-activate");
@@ -95,6 +97,7 @@ fn socket_activation_reaches_the_target_with_the_same_pid() {
 }
 
 #[test]
+#[ignore = "needs root and systemd tools: scripts/test runs it"]
 fn notify_socket_passes_through() {
     require_root();
     let dir = TempDir::new("notify");

@@ -1,6 +1,6 @@
 //! Booting one image under `qemu-system-*` and collecting its serial console.
 //!
-//! Common options (DESIGN §9): `-m 256 -display none -monitor none -serial stdio
+//! Common options (docs/design.md §9): `-m 256 -display none -monitor none -serial stdio
 //! -no-reboot`, `console=<tty> rdinit=/init panic=-1 quiet`, stdin from /dev/null. A VM that
 //! outlives its deadline is killed. QEMU's exit status says nothing about success (a kernel
 //! panic also ends it cleanly with `panic=-1 -no-reboot`): callers check the console markers.
