@@ -258,11 +258,21 @@ enum Outcome {
     Deliberate(&'static str),
 }
 
-/// The deliberate differences a generated config can meet: launcher → dmz refuses what runc
-/// runs. Each is (what the config has, the launcher's message, its name in
-/// docs/runc-differences.md).
-const DELIBERATE: [(fn(&Value) -> bool, &str, &str); 1] =
-    [(has_duplicate_rlimit, "duplicate rlimit", "a resource limit named twice is refused")];
+/// A deliberate difference a generated config can meet: launcher → dmz refuses what runc runs.
+struct Difference {
+    /// Whether the config has the property.
+    has: fn(&Value) -> bool,
+    /// What the launcher's message says.
+    message: &'static str,
+    /// Its row in docs/runc-differences.md.
+    name: &'static str,
+}
+
+const DELIBERATE: [Difference; 1] = [Difference {
+    has: has_duplicate_rlimit,
+    message: "duplicate rlimit",
+    name: "a resource limit named twice is refused",
+}];
 
 fn has_duplicate_rlimit(p: &Value) -> bool {
     let types: Vec<&Value> =
@@ -281,10 +291,9 @@ fn run_case(seed: u64, case: usize, process: &Value, file_caps: bool) -> Result<
             return Ok(Outcome::Same);
         }
         if refused {
-            if let Some((_, _, name)) =
-                DELIBERATE.iter().find(|(has, msg, _)| has(process) && actual.stderr.contains(msg))
+            if let Some(d) = DELIBERATE.iter().find(|d| (d.has)(process) && actual.stderr.contains(d.message))
             {
-                return Ok(Outcome::Deliberate(name));
+                return Ok(Outcome::Deliberate(d.name));
             }
         }
     } else if refused {
@@ -346,5 +355,15 @@ fn generated_configs_match_runc() {
         count(|o| matches!(o, Outcome::Deliberate(_))),
         failures.len()
     );
+    for d in &DELIBERATE {
+        let k = count_named(&outcomes, d.name);
+        if k > 0 {
+            eprintln!("  deliberate: {} ({k})", d.name);
+        }
+    }
     assert!(failures.is_empty(), "{} of {n} configs differ:\n\n{}", failures.len(), failures.join("\n\n"));
+}
+
+fn count_named(outcomes: &[Outcome], name: &str) -> usize {
+    outcomes.iter().filter(|o| matches!(o, Outcome::Deliberate(n) if *n == name)).count()
 }
