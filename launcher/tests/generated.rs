@@ -11,6 +11,10 @@
 //! Needs root, runc, gcc, setcap and unshare, like differential.rs.
 
 mod support;
+// The launcher's own table of capability names by number.
+#[path = "../src/names.rs"]
+#[allow(dead_code)]
+mod names;
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Mutex;
@@ -48,55 +52,10 @@ impl Rng {
     }
 }
 
-/// Capability names by number, as far as the running kernel knows them.
-const CAP_NAMES: [&str; 41] = [
-    "CAP_CHOWN",
-    "CAP_DAC_OVERRIDE",
-    "CAP_DAC_READ_SEARCH",
-    "CAP_FOWNER",
-    "CAP_FSETID",
-    "CAP_KILL",
-    "CAP_SETGID",
-    "CAP_SETUID",
-    "CAP_SETPCAP",
-    "CAP_LINUX_IMMUTABLE",
-    "CAP_NET_BIND_SERVICE",
-    "CAP_NET_BROADCAST",
-    "CAP_NET_ADMIN",
-    "CAP_NET_RAW",
-    "CAP_IPC_LOCK",
-    "CAP_IPC_OWNER",
-    "CAP_SYS_MODULE",
-    "CAP_SYS_RAWIO",
-    "CAP_SYS_CHROOT",
-    "CAP_SYS_PTRACE",
-    "CAP_SYS_PACCT",
-    "CAP_SYS_ADMIN",
-    "CAP_SYS_BOOT",
-    "CAP_SYS_NICE",
-    "CAP_SYS_RESOURCE",
-    "CAP_SYS_TIME",
-    "CAP_SYS_TTY_CONFIG",
-    "CAP_MKNOD",
-    "CAP_LEASE",
-    "CAP_AUDIT_WRITE",
-    "CAP_AUDIT_CONTROL",
-    "CAP_SETFCAP",
-    "CAP_MAC_OVERRIDE",
-    "CAP_MAC_ADMIN",
-    "CAP_SYSLOG",
-    "CAP_WAKE_ALARM",
-    "CAP_BLOCK_SUSPEND",
-    "CAP_AUDIT_READ",
-    "CAP_PERFMON",
-    "CAP_BPF",
-    "CAP_CHECKPOINT_RESTORE",
-];
-
 fn last_cap() -> usize {
     let text = std::fs::read_to_string("/proc/sys/kernel/cap_last_cap").expect("read cap_last_cap");
     let n: usize = text.trim().parse().expect("cap_last_cap is a number");
-    n.min(CAP_NAMES.len() - 1)
+    n.min(names::CAPS.len() - 1)
 }
 
 /// A random subset of the capabilities the kernel knows, as a bit mask.
@@ -105,7 +64,7 @@ fn cap_subset(r: &mut Rng, last: usize, percent: u64) -> u64 {
 }
 
 fn cap_names(mask: u64) -> Value {
-    Value::Array((0..64).filter(|c| mask & (1 << c) != 0).map(|c| json!(CAP_NAMES[c])).collect())
+    Value::Array((0..64).filter(|c| mask & (1 << c) != 0).map(|c| json!(names::CAPS[c])).collect())
 }
 
 /// An id as services use them: root, small system ids, 1000, nobody, the largest valid one,
