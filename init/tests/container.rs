@@ -204,12 +204,18 @@ fn subreaper_reaps_hundreds_of_orphans() {
 #[ignore = "needs root (namespaces, uid changes): scripts/test runs it"]
 fn reaps_zombies_as_pid1_of_a_pid_namespace() {
     require_root();
-    // As PID 1 no -s is needed and no warning is printed. 100 orphans are inherited; after they
-    // exit, not one zombie remains.
-    let script = "for i in $(seq 100); do sh -c 'sleep 0.3 &'; done; \
-        echo orphans=$(cat /proc/[0-9]*/stat 2>/dev/null | awk '$2==\"(sleep)\" && $4==1' | wc -l); \
-        sleep 1; \
-        echo zombies=$(cat /proc/[0-9]*/stat 2>/dev/null | awk '$3==\"Z\"' | wc -l); \
+    // As PID 1 no -s is needed and no warning is printed. 100 orphans are inherited (they sleep
+    // until killed, so a slow machine counts them all); once they are killed, not one zombie
+    // remains (polled for up to 10 s).
+    let script = "for i in $(seq 100); do sh -c 'sleep 600 &'; done; \
+        orphans=$(cat /proc/[0-9]*/stat 2>/dev/null | awk '$2==\"(sleep)\" && $4==1 {print $1}'); \
+        echo orphans=$(echo $orphans | wc -w); \
+        kill $orphans; \
+        for i in $(seq 100); do \
+            zombies=$(cat /proc/[0-9]*/stat 2>/dev/null | awk '$3==\"Z\" || $2==\"(sleep)\"' | wc -l); \
+            [ $zombies = 0 ] && break; sleep 0.1; \
+        done; \
+        echo zombies=$zombies; \
         echo pid=$$ ppid=$PPID";
     let o = finish(
         start(Command::new("unshare").args([
