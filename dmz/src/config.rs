@@ -22,8 +22,8 @@ pub const VERSION: u16 = 1;
 pub const HEADER_LEN: usize = 16;
 
 /// Largest blob dmz reads (header included): 32 KiB for a maximal BPF program
-/// (4096 instructions × 8 bytes) plus 96 KiB for args, env and paths. dmz reads it into a
-/// stack buffer, so the bound keeps its memory small and fixed.
+/// (4096 instructions × 8 bytes) plus 96 KiB for args, env and paths. dmz maps memory for
+/// the size the header names (src/main.rs), so the bound caps that mapping.
 pub const MAX_CONFIG_LEN: usize = 128 * 1024;
 /// Maximum number of arguments (argv[0] included): the size of dmz's argv pointer array.
 pub const MAX_ARGS: usize = 1024;

@@ -35,6 +35,8 @@ pub enum Step {
     KeepFd,
     CloseFds,
     Exec,
+    /// Probing the kernel's last capability (validation, before any change).
+    ReadBoundingSet,
 }
 
 /// What is wrong with a config (step [`Step::LoadConfig`]); `Error::num` adds a number where
@@ -145,7 +147,8 @@ raise ambient capability\0\
 set no_new_privs\0\
 keep fd\0\
 close fds\0\
-exec\0";
+exec\0\
+read bounding set\0";
 
 /// Per [`Step`]: the detail when the step has a number; empty if the detail is the path or
 /// program the step worked on instead.
@@ -161,7 +164,8 @@ uid %\0\
 capability %\0\
 \0\
 fd %\0\
-\0\0";
+\0\0\
+capability %\0";
 
 /// Per [`Bad`], in declaration order: the detail.
 const BADS: &[u8] = b"\

@@ -34,6 +34,7 @@ fn every_step_message() {
         (Step::KeepFd, "dmz: unable to keep fd: ENOTDIR (fd 4000000019)\n"),
         (Step::CloseFds, "dmz: unable to close fds: EISDIR (/some/path)\n"),
         (Step::Exec, "dmz: unable to exec: EINVAL (/some/path)\n"),
+        (Step::ReadBoundingSet, "dmz: unable to read bounding set: ENFILE (capability 4000000022)\n"),
     ];
     for (i, (step, want)) in steps.into_iter().enumerate() {
         let e = Error::new(step, (i + 1) as u16, 4_000_000_000 + i as u32);

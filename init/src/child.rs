@@ -10,7 +10,7 @@ use crate::log::{Log, E, S};
 use crate::sys::{self, Errno};
 use dmz::config::Bytes;
 use dmz::sys::Linux;
-use dmz::transition::{program, transition, validate, Prepared};
+use dmz::transition::{program, transition, validate, Prepared, PATH_MAX, PTR_SLOTS};
 use linker::sys::SigSet;
 
 /// Exit status of a child whose setup failed before exec (docs/design.md §4).
@@ -120,10 +120,12 @@ pub fn run_dmz(blob: &[u8], args: Option<&[u8]>) -> i32 {
     if let Some(a) = args {
         cfg.args = Bytes(a);
     }
-    let mut p = Prepared::default();
+    let mut ptrs = [core::ptr::null(); PTR_SLOTS];
+    let mut path = [0; PATH_MAX];
+    let mut p = Prepared::new(&mut ptrs, &mut path);
     let err = match validate(&mut Linux, &cfg, &mut p) {
         Err(e) => e,
-        Ok(()) => transition(&mut Linux, &cfg, &p),
+        Ok(()) => transition(&mut Linux, &cfg, &mut p),
     };
     let name = match err.step {
         dmz::Step::Chdir => cfg.cwd.0,
