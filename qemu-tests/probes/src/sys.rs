@@ -124,10 +124,14 @@ pub fn fsetxattr(fd: i32, name: &[u8], value: &[u8], flags: u32) -> Res {
     })
 }
 
-/// `finit_module(fd, "", 0)`: loads the kernel module in file `fd`.
-pub fn finit_module(fd: i32) -> Res {
-    // SAFETY: the parameter string is a static empty C string.
-    check(unsafe { syscall6(nr::__NR_finit_module, fd as usize, c"".as_ptr() as usize, 0, 0, 0, 0) })
+/// `finit_module(fd, params, 0)`: loads the kernel module in file `fd` with the module
+/// parameters `params` ("name=value ...", NUL-terminated).
+pub fn finit_module(fd: i32, params: &[u8]) -> Res {
+    if params.last() != Some(&0) {
+        return Err(linux_raw_sys::errno::EINVAL as Errno);
+    }
+    // SAFETY: params is a NUL-terminated string that lives through the call.
+    check(unsafe { syscall6(nr::__NR_finit_module, fd as usize, params.as_ptr() as usize, 0, 0, 0, 0) })
 }
 
 /// `ioctl(fd, request, &mut int)` for the watchdog's int-argument requests.
