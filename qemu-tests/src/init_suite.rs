@@ -288,6 +288,11 @@ pub fn image(arch: Arch, art: &Artifacts, kernel: &Kernel, work: &Path) -> Resul
     let init = art.init.as_ref().ok_or("the workspace has no init crate")?;
     let plan = plan(arch, art.launcher_seccomp);
     let mut a = suite::base(arch, art, kernel, work)?;
+    // A /dev/console the kernel cannot open (a directory: EISDIR; the kernel's built-in
+    // initramfs has the 5:1 node, which the unpacker replaces only by a different file type):
+    // the kernel starts init with no fds 0-2, and init must fill them (from devtmpfs's
+    // /dev/console) before it opens anything else.
+    a.dir("dev/console", 0o755);
     a.file("init", 0o755, std::fs::read(init).map_err(|e| format!("{}: {e}", init.display()))?);
     a.file("etc/dmzkit/init.pcfg", 0o644, compile(arch, &plan, art, work)?);
 
@@ -318,6 +323,20 @@ pub fn image(arch: Arch, art: &Artifacts, kernel: &Kernel, work: &Path) -> Resul
         Box::new(move |c: &Console| match c.get("seed", "hostname") {
             Some(h) if h == host => Ok(h.to_string()),
             other => Err(format!("the seed service sees hostname {other:?}, config says {host:?}")),
+        }),
+    ));
+    checks.push((
+        "started without fds 0-2, services get the console on them".into(),
+        Box::new(|c: &Console| {
+            let fds: Vec<String> = ["fd0", "fd1", "fd2"]
+                .iter()
+                .map(|k| c.get("hold", k).unwrap_or("none").to_string())
+                .collect();
+            if fds.iter().all(|f| f == "/dev/console") {
+                Ok(format!("fds 0-2 of a service: {}", fds.join(" ")))
+            } else {
+                Err(format!("fds 0-2 of a service: {} (want /dev/console)", fds.join(" ")))
+            }
         }),
     ));
     checks.push(("crash restart with backoff".into(), Box::new(crash_check)));

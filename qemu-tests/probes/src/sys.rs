@@ -82,6 +82,24 @@ pub fn open(path: &[u8], flags: u32, mode: u32) -> Result<i32, Errno> {
     check(r).map(|fd| fd as i32)
 }
 
+/// `readlinkat(AT_FDCWD, path, buf)`: the link's target, its length in `buf`; `path` must end
+/// with NUL.
+pub fn readlink(path: &[u8], buf: &mut [u8]) -> Res {
+    debug_assert!(path.ends_with(&[0]));
+    // SAFETY: path is a NUL-terminated string and buf a writable slice, alive during the call.
+    check(unsafe {
+        syscall6(
+            nr::__NR_readlinkat,
+            AT_FDCWD,
+            path.as_ptr() as usize,
+            buf.as_mut_ptr() as usize,
+            buf.len(),
+            0,
+            0,
+        )
+    })
+}
+
 pub fn close(fd: i32) {
     let _ = int_call(nr::__NR_close, fd as usize, 0, 0);
 }

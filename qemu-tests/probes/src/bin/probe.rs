@@ -2,7 +2,7 @@
 //!
 //! | mode | what it does |
 //! |---|---|
-//! | `observe TAG [bindPORT] [hold]` | reports hostname, credentials, caps, NNP, seccomp, umask, rlimits, timing; optionally binds 0.0.0.0:PORT (key `bind`), optionally stays up |
+//! | `observe TAG [bindPORT] [hold]` | reports hostname, credentials, caps, NNP, seccomp, umask, rlimits, what fds 0-2 are (`fd0`..`fd2`: a path, or `closed`), timing; optionally binds 0.0.0.0:PORT (key `bind`), optionally stays up |
 //! | `setcap SRC DST` | mounts a tmpfs on DST's directory, copies SRC to DST and gives the copy `cap_net_bind_service=ep` (security.capability xattr) |
 //! | `orphans N` | leaves N orphans (half already zombies) to PID 1 and checks that they are reaped |
 //! | `crash TAG` | reports its start time, then kills itself with SIGSEGV |
@@ -175,6 +175,14 @@ fn observe(tag: &[u8], bind: Option<u16>, hold: bool) -> i32 {
         }
         Err(e) => {
             Line::new(OBS).push(tag).push(b" status-error ").errno(e).emit();
+        }
+    }
+    for (n, key) in [(b'0', &b"fd0"[..]), (b'1', b"fd1"), (b'2', b"fd2")] {
+        let mut target = [0u8; 256];
+        let path = [b'/', b'p', b'r', b'o', b'c', b'/', b's', b'e', b'l', b'f', b'/', b'f', b'd', b'/', n, 0];
+        match sys::readlink(&path, &mut target) {
+            Ok(len) => obs(tag, key, &target[..len]),
+            Err(_) => obs(tag, key, b"closed"),
         }
     }
     for (res, name) in RLIMITS {
