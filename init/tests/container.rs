@@ -204,10 +204,11 @@ fn subreaper_reaps_hundreds_of_orphans() {
 fn reaps_zombies_as_pid1_of_a_pid_namespace() {
     require_root();
     // As PID 1 no -s is needed and no warning is printed. 100 orphans are inherited; after they
-    // exit, not one zombie remains.
-    let script = "for i in $(seq 100); do sh -c 'sleep 0.3 &'; done; \
+    // exit, not one zombie remains. (Each lives 3 s: starting 100 shells takes more than a
+    // second on a loaded machine, and none may have exited before they are counted.)
+    let script = "for i in $(seq 100); do sh -c 'sleep 3 &'; done; \
         echo orphans=$(cat /proc/[0-9]*/stat 2>/dev/null | awk '$2==\"(sleep)\" && $4==1' | wc -l); \
-        sleep 1; \
+        sleep 3.5; \
         echo zombies=$(cat /proc/[0-9]*/stat 2>/dev/null | awk '$3==\"Z\"' | wc -l); \
         echo pid=$$ ppid=$PPID";
     let o = finish(
