@@ -35,8 +35,10 @@ fn fail(what: &[u8], e: Errno, detail: &[u8]) -> i32 {
 
 /// Container mode's child setup, as tini's: its own process group, which becomes the
 /// terminal's foreground group when stdin is a terminal (job control: ctrl-C and ctrl-Z reach
-/// the command, not init), then init's original signal mask.
-pub fn isolate(mask: SigSet) -> Result<(), i32> {
+/// the command, not init), then init's original signal mask. `sigfd`, init's own fd, is
+/// closed: a `--dmz` config preserving its number must not get it.
+pub fn isolate(mask: SigSet, sigfd: i32) -> Result<(), i32> {
+    sys::close_fds(sigfd, sigfd).map_err(|e| fail(b"close init's fds", e, b""))?;
     sys::new_process_group(0).map_err(|e| fail(b"create process group", e, b""))?;
     match sys::foreground_stdin() {
         Ok(()) | Err(sys::ENOTTY) | Err(sys::ENXIO) => {}
@@ -46,9 +48,12 @@ pub fn isolate(mask: SigSet) -> Result<(), i32> {
 }
 
 /// System mode's child setup: a session of its own (no controlling terminal; stoppable as a
-/// process group), then init's original signal mask.
+/// process group), none of init's fds above stdio (init passes a unit none: a preserved fd
+/// then fails the transition with EBADF instead of handing over init's signalfd, /dev/kmsg or
+/// watchdog), then init's original signal mask.
 pub fn detach(mask: SigSet) -> Result<(), i32> {
     sys::setsid().map_err(|e| fail(b"create session", e, b""))?;
+    sys::close_fds(3, !0).map_err(|e| fail(b"close init's fds", e, b""))?;
     sys::set_signal_mask(mask).map_err(|e| fail(b"restore signal mask", e, b""))
 }
 

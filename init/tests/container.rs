@@ -362,3 +362,19 @@ fn command_gets_its_own_foreground_process_group() {
     assert_eq!(f[1], pid, "pgrp is the command's pid");
     assert_eq!(f[4], pid, "the command's group is the terminal's foreground group");
 }
+
+#[test]
+#[ignore = "needs root (namespaces, uid changes): scripts/test runs it"]
+fn a_dmz_config_cannot_preserve_inits_signalfd() {
+    // init's signalfd is the first fd it opens: 3 here. A config preserving fd 3 must not
+    // hand it to the command; with nothing else at 3 the transition fails on it (EBADF).
+    let dir = scratch("dmz-preserve");
+    let cfg = dir.join("keep3.pcfg");
+    let blob =
+        dmz_blob_preserving(&["/bin/ls", "-l", "/proc/self/fd/"], &["PATH=/bin"], 0, 0, None, false, &[3]);
+    std::fs::write(&cfg, blob).unwrap();
+    let o = run_init(&["-s", "--dmz", cfg.to_str().unwrap()], T);
+    assert!(!o.stdout.contains("signalfd"), "init's signalfd reached the command:\n{}", o.stdout);
+    assert_eq!(o.code(), Some(125), "{o:?}");
+    assert!(o.stderr.starts_with("dmz: unable to keep fd: EBADF"), "{}", o.stderr);
+}

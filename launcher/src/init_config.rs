@@ -61,6 +61,7 @@ struct UnitToml {
     restart_limit: Option<u32>,
     stop_signal: Option<String>,
     stop_timeout_ms: Option<u32>,
+    timeout_ms: Option<u32>,
 }
 
 /// Defaults for what the TOML leaves out (documented in init/README.md).
@@ -70,6 +71,9 @@ const STOP_TIMEOUT_MS: u32 = 5000;
 const ERROR_DELAY_S: u32 = 10;
 const SHUTDOWN_GRACE_MS: u32 = 2000;
 const WATCHDOG_INTERVAL_MS: u32 = 10_000;
+/// How long init waits for a task before killing it: a task that hangs must not keep the
+/// device from booting (and its watchdog from being armed) for ever.
+const TASK_TIMEOUT_MS: u32 = 60_000;
 
 /// A unit, compiled: everything [`Unit`] borrows, owned.
 struct OwnedUnit {
@@ -81,6 +85,7 @@ struct OwnedUnit {
     restart_limit: u32,
     stop_signal: u8,
     stop_timeout_ms: u32,
+    timeout_ms: u32,
 }
 
 impl OwnedUnit {
@@ -94,6 +99,7 @@ impl OwnedUnit {
             restart_limit: self.restart_limit,
             stop_signal: self.stop_signal,
             stop_timeout_ms: self.stop_timeout_ms,
+            timeout_ms: self.timeout_ms,
         }
     }
 }
@@ -158,7 +164,7 @@ pub fn compile(
             let device = w.device.clone().unwrap_or_else(|| "/dev/watchdog".into());
             let timeout_s = w.timeout_s.unwrap_or(0);
             let interval_ms = w.interval_ms.unwrap_or(if timeout_s > 0 {
-                (timeout_s * 1000 / 3).max(1)
+                init::config::third_of(timeout_s)
             } else {
                 WATCHDOG_INTERVAL_MS
             });
@@ -319,6 +325,8 @@ fn compile_unit(
         if let Some((key, _)) = given.iter().find(|(_, g)| *g) {
             return Err(at(key, "only services have it; tasks run once and are waited for".into()));
         }
+    } else if u.timeout_ms.is_some() {
+        return Err(at("timeout_ms", "only tasks have it (services have stop_timeout_ms)".into()));
     }
     let mut seccomp = None;
     let (origin, mut process) = match (&u.oci, &u.process) {
@@ -385,6 +393,7 @@ fn compile_unit(
         restart_limit: u.restart_limit.unwrap_or(0),
         stop_signal,
         stop_timeout_ms: u.stop_timeout_ms.unwrap_or(STOP_TIMEOUT_MS),
+        timeout_ms: if service { 0 } else { u.timeout_ms.unwrap_or(TASK_TIMEOUT_MS) },
     })
 }
 
@@ -420,6 +429,9 @@ fn to_json(blob: &[u8]) -> Result<Value, String> {
     let text = |b: &[u8]| String::from_utf8_lossy(b.strip_suffix(&[0]).unwrap_or(b)).into_owned();
     let unit = |u: &Unit, service: bool| -> Result<Value, String> {
         let mut v = json!({ "name": text(u.name), "dmz": dmz_json(u.dmz)? });
+        if !service {
+            v.as_object_mut().expect("object").insert("timeout_ms".into(), json!(u.timeout_ms));
+        }
         if service {
             let o = v.as_object_mut().expect("object");
             o.insert("restart".into(), json!(u.restart.name()));
@@ -480,6 +492,7 @@ options = "nosuid,nodev,size=16m,mode=0755"
 
 [[task]]
 name = "net-setup"
+timeout_ms = 5000
 process = { args = ["/sbin/ip", "link", "set", "eth0", "up"] }
 
 [[service]]
@@ -516,6 +529,8 @@ capabilities = { bounding = ["CAP_NET_BIND_SERVICE"], permitted = ["CAP_NET_BIND
         assert_eq!(m.data, b"size=16m,mode=0755\0");
         assert_eq!(task.name, b"net-setup");
         assert_eq!(task.restart, Restart::Never);
+        assert_eq!(task.timeout_ms, 5000);
+        assert_eq!(s.timeout_ms, 0, "services have no task timeout");
         let t = dmz::Config::decode(task.dmz).unwrap();
         assert_eq!(t.args.0, b"/sbin/ip\0link\0set\0eth0\0up\0");
         assert_eq!(t.cwd.0, b"/\0", "inline processes default to /");
@@ -543,6 +558,8 @@ capabilities = { bounding = ["CAP_NET_BIND_SERVICE"], permitted = ["CAP_NET_BIND
         assert_eq!(v["service"][0]["stop_signal"], "SIGINT");
         assert_eq!(v["service"][0]["dmz"]["user"]["uid"], 1000);
         assert_eq!(v["task"][0]["dmz"]["args"][0], "/sbin/ip");
+        assert_eq!(v["task"][0]["timeout_ms"], 5000);
+        assert!(v["service"][0].get("timeout_ms").is_none(), "{}", v["service"][0]);
         assert!(inspect(b"DMZK....").is_none(), "a dmz blob is not an init config");
     }
 
@@ -617,6 +634,28 @@ capabilities = { bounding = ["CAP_NET_BIND_SERVICE"], permitted = ["CAP_NET_BIND
         assert_eq!(d.args.0, b"/bin/web\0-v\0", "args replace process.args");
         assert_eq!(warnings, vec![format!("{}: not applied: hostname", dir.join("web.json").display())]);
         std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn task_timeout_defaults_and_belongs_to_tasks() {
+        let blob = compile_str("[[task]]\nname = \"t\"\nprocess = { args = [\"/x\"] }\n").unwrap();
+        assert_eq!(Config::decode(&blob).unwrap().tasks.get(0).unwrap().timeout_ms, TASK_TIMEOUT_MS);
+        let blob =
+            compile_str("[[task]]\nname = \"t\"\ntimeout_ms = 0\nprocess = { args = [\"/x\"] }\n").unwrap();
+        assert_eq!(Config::decode(&blob).unwrap().tasks.get(0).unwrap().timeout_ms, 0, "0: no timeout");
+        assert_eq!(
+            compile_str("[[service]]\nname = \"s\"\ntimeout_ms = 5\nprocess = { args = [\"/x\"] }\n")
+                .unwrap_err(),
+            "init.toml: service[0].timeout_ms: only tasks have it (services have stop_timeout_ms)"
+        );
+    }
+
+    #[test]
+    fn a_long_watchdog_timeout_does_not_overflow_the_interval() {
+        // 4294968 s * 1000 is above u32::MAX.
+        let blob = compile_str("[watchdog]\ntimeout_s = 4294968\n").unwrap();
+        let w = Config::decode(&blob).unwrap().watchdog.unwrap();
+        assert_eq!((w.timeout_s, w.interval_ms), (4_294_968, 1_431_656_000));
     }
 
     #[test]
