@@ -43,18 +43,22 @@ fn kernel_release() -> (u32, u32) {
     (parts.next().unwrap_or(0), parts.next().unwrap_or(0))
 }
 
+/// dmz's search path when the target's environment has no PATH.
+const DEFAULT_PATH: &str = match std::str::from_utf8(dmz::transition::DEFAULT_PATH) {
+    Ok(p) => p,
+    Err(_) => panic!("DEFAULT_PATH is ASCII"),
+};
+
 /// Where dmz would find the program (the same lookup: the target's PATH).
 fn resolve(c: &Compiled) -> Result<std::path::PathBuf, String> {
     use std::os::unix::fs::PermissionsExt;
-    let prog = &c.args[0];
+    let Some(prog) = c.args.first() else {
+        return Err("args: empty, no program to run (dmz would exit 125)".into());
+    };
     let candidates: Vec<std::path::PathBuf> = if prog.contains('/') {
         vec![prog.into()]
     } else {
-        let path = c
-            .env
-            .iter()
-            .find_map(|e| e.strip_prefix("PATH="))
-            .unwrap_or(std::str::from_utf8(dmz::transition::DEFAULT_PATH).unwrap());
+        let path = c.env.iter().find_map(|e| e.strip_prefix("PATH=")).unwrap_or(DEFAULT_PATH);
         path.split(':').map(|d| std::path::Path::new(if d.is_empty() { "." } else { d }).join(prog)).collect()
     };
     let mut found_not_exec = None;
@@ -184,8 +188,12 @@ pub fn check(c: &Compiled, not_applied: &[String]) -> Vec<Finding> {
         }
     }
     for r in &c.rlimits {
-        let res = crate::names::RLIMITS[r.resource as usize];
-        let cur = rustix::process::getrlimit(resource(r.resource));
+        let (Some(res), Some(kind)) = (crate::names::RLIMITS.get(r.resource as usize), resource(r.resource))
+        else {
+            out.push(Finding::Fail(format!("rlimit resource {}: not known to dmz", r.resource)));
+            continue;
+        };
+        let cur = rustix::process::getrlimit(kind);
         let cur_hard = cur.maximum.unwrap_or(u64::MAX);
         if r.hard > cur_hard && !root_like(CAP_SYS_RESOURCE) {
             out.push(Finding::Fail(format!(
@@ -206,10 +214,12 @@ pub fn check(c: &Compiled, not_applied: &[String]) -> Vec<Finding> {
     out
 }
 
-fn resource(n: u32) -> rustix::process::Resource {
+fn resource(n: u32) -> Option<rustix::process::Resource> {
     use rustix::process::Resource::*;
     [
         Cpu, Fsize, Data, Stack, Core, Rss, Nproc, Nofile, Memlock, As, Locks, Sigpending, Msgqueue, Nice,
         Rtprio, Rttime,
-    ][n as usize]
+    ]
+    .get(n as usize)
+    .copied()
 }

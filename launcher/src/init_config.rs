@@ -158,7 +158,7 @@ pub fn compile(
             let device = w.device.clone().unwrap_or_else(|| "/dev/watchdog".into());
             let timeout_s = w.timeout_s.unwrap_or(0);
             let interval_ms = w.interval_ms.unwrap_or(if timeout_s > 0 {
-                (timeout_s * 1000 / 3).max(1)
+                u32::try_from(u64::from(timeout_s) * 1000 / 3).unwrap_or(u32::MAX).max(1)
             } else {
                 WATCHDOG_INTERVAL_MS
             });
@@ -617,6 +617,17 @@ capabilities = { bounding = ["CAP_NET_BIND_SERVICE"], permitted = ["CAP_NET_BIND
         assert_eq!(d.args.0, b"/bin/web\0-v\0", "args replace process.args");
         assert_eq!(warnings, vec![format!("{}: not applied: hostname", dir.join("web.json").display())]);
         std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    /// The default keep-alive interval is a third of the timeout, computed without overflow:
+    /// a timeout of u32::MAX seconds gives the largest interval, not a wrapped small one.
+    #[test]
+    fn watchdog_interval_of_a_huge_timeout() {
+        let blob = compile_str("[watchdog]\ntimeout_s = 4294967295\n").unwrap();
+        let w = Config::decode(&blob).unwrap().watchdog.unwrap();
+        assert_eq!((w.timeout_s, w.interval_ms), (u32::MAX, u32::MAX));
+        let blob = compile_str("[watchdog]\ntimeout_s = 30\n").unwrap();
+        assert_eq!(Config::decode(&blob).unwrap().watchdog.unwrap().interval_ms, 10_000);
     }
 
     #[test]

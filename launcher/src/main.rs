@@ -12,6 +12,7 @@ mod names;
 mod oci;
 mod passwd;
 mod seccomp;
+mod validate;
 mod view;
 
 use clap::{Parser, Subcommand};
@@ -137,33 +138,43 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
             let blob = std::fs::read(&file).map_err(|e| format!("{}: {e}", file.display()))?;
             if let Some(json) = init_config::inspect(&blob) {
                 let json = json.map_err(|e| format!("{}: {e}", file.display()))?;
-                println!("{}", serde_json::to_string_pretty(&json).expect("JSON value serializes"));
+                emit(&format!("{}\n", to_json(&json)?))?;
                 return Ok(ExitCode::SUCCESS);
             }
             let view = view::decode(&blob).map_err(|e| format!("{}: {e}", file.display()))?;
-            if json {
-                println!("{}", serde_json::to_string_pretty(&view).expect("the view serializes"));
-            } else {
-                print!("{}", view.to_text());
-            }
+            emit(&if json { format!("{}\n", to_json(&view)?) } else { view.to_text() })?;
             Ok(ExitCode::SUCCESS)
         }
         Cmd::Check { source } => {
             let (compiled, not_applied) = load(&source, false, seccomp::Arch::native(), None)?;
             let mut failed = false;
+            let mut report = String::new();
             for f in check::check(&compiled, &not_applied) {
-                match f {
-                    check::Finding::Ok(m) => println!("ok:   {m}"),
-                    check::Finding::Warn(m) => println!("warn: {m}"),
+                let (tag, m) = match f {
+                    check::Finding::Ok(m) => ("ok:  ", m),
+                    check::Finding::Warn(m) => ("warn:", m),
                     check::Finding::Fail(m) => {
                         failed = true;
-                        println!("FAIL: {m}")
+                        ("FAIL:", m)
                     }
-                }
+                };
+                report.push_str(&format!("{tag} {m}\n"));
             }
+            emit(&report)?;
             Ok(if failed { ExitCode::from(1) } else { ExitCode::SUCCESS })
         }
     }
+}
+
+/// Writes `text` to stdout; a closed or full stdout is an error line, not a panic.
+fn emit(text: &str) -> Result<(), String> {
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
+    out.write_all(text.as_bytes()).and_then(|()| out.flush()).map_err(|e| format!("stdout: {e}"))
+}
+
+fn to_json(v: &impl serde::Serialize) -> Result<String, String> {
+    serde_json::to_string_pretty(v).map_err(|e| format!("cannot print JSON: {e}"))
 }
 
 /// Builds the final settings: the source (config.json, inspect JSON, or this process), then
@@ -228,6 +239,7 @@ fn load(
     if let Some((file, at, value)) = &profile {
         compiled.seccomp = compile_seccomp(file, at, value, &compiled, arch, kernel)?;
     }
+    validate::validate(&compiled).map_err(|e| format!("{name}: {e}"))?;
     if apply {
         if !not_applied.is_empty() {
             eprintln!(

@@ -460,3 +460,112 @@ fn check_a_compiled_file_for_this_machine() {
     let prefix = format!("launcher: {native_file}: load config: EINVAL (");
     assert!(stderr(&o).starts_with(&prefix), "{}", stderr(&o));
 }
+
+// ---- Bad input: one line, a documented exit status, never a panic ----
+
+/// `inspect --json` of a plain config, as a JSON value to edit.
+fn inspect_json(dir: &TempDir) -> serde_json::Value {
+    let pcfg = dir.path().join("base.pcfg");
+    let o = launcher(&[
+        "compile",
+        "--clear-env",
+        "--env",
+        "A=1",
+        "-o",
+        pcfg.to_str().unwrap(),
+        "--",
+        "/bin/true",
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let o = launcher(&["inspect", "--json", pcfg.to_str().unwrap()]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    serde_json::from_slice(&o.stdout).unwrap()
+}
+
+/// Asserts `o` failed before running anything with exit 125 and exactly one stderr line that
+/// starts with `prefix`.
+fn assert_one_line_error(o: &Output, prefix: &str) {
+    let err = stderr(o);
+    assert_eq!(o.status.code(), Some(125), "{prefix}: {err}");
+    assert!(err.starts_with(prefix) && err.lines().count() == 1, "expected {prefix:?}..., got {err:?}");
+}
+
+/// An `inspect --json` file edited into something dmz refuses (empty args, values out of
+/// range, too many entries): `check` and `compile` refuse it in one line naming the field,
+/// instead of panicking (empty args), reporting it as fine, or writing a file dmz cannot load.
+#[test]
+fn edited_json_that_dmz_would_refuse_is_refused_by_every_subcommand() {
+    let dir = TempDir::new("cli-bad-json");
+    let base = inspect_json(&dir);
+    let cases: Vec<(&str, serde_json::Value, &str)> = vec![
+        ("/args", json!([]), "args: must not be empty"),
+        ("/args", json!([""]), "args[0]: empty program name"),
+        ("/args", json!(vec!["/bin/true"; 1025]), "args: 1025 entries, at most 1024"),
+        ("/env", json!(vec!["A=1"; 1025]), "env: 1025 entries, at most 1024"),
+        ("/cwd", json!(""), "cwd: empty"),
+        ("/user/umask", json!("1777"), "user.umask: 0o1777 is above 0o777"),
+        ("/user/additionalGids", json!((0..65).collect::<Vec<u32>>()), "user.additionalGids: 65 entries"),
+        ("/rlimits", json!([{"type": "RLIMIT_NOFILE", "soft": 10, "hard": 5}]), "rlimits[0]: soft limit 10"),
+        (
+            "/rlimits",
+            json!([{"type": "RLIMIT_CORE", "soft": 0, "hard": 0}, {"type": "RLIMIT_CORE", "soft": 0, "hard": 0}]),
+            "rlimits[1]: resource 4 is set twice",
+        ),
+        ("/oomScoreAdj", json!(1001), "oomScoreAdj: 1001 is outside"),
+        ("/preserveFds", json!([4, 3]), "preserveFds[1]: 3: fds must be ascending"),
+        ("/preserveFds", json!([2]), "preserveFds[0]: 2: fds must be ascending, above 2"),
+        ("/seccomp", json!({"flags": 0, "instructions": 0, "program": ""}), "seccomp: a program of 0 bytes"),
+        ("/args", json!(["/bin/true", "x".repeat(140_000)]), "the compiled config is larger than"),
+    ];
+    for (i, (at, value, msg)) in cases.into_iter().enumerate() {
+        let mut v = base.clone();
+        *v.pointer_mut(at).unwrap() = value;
+        let file = dir.path().join(format!("bad{i}.json"));
+        std::fs::write(&file, v.to_string()).unwrap();
+        let file = file.to_str().unwrap();
+        let prefix = format!("launcher: {file}: {msg}");
+        assert_one_line_error(&launcher(&["check", "--from-json", file]), &prefix);
+        let out = dir.path().join(format!("bad{i}.pcfg"));
+        let o = launcher(&["compile", "--from-json", file, "-o", out.to_str().unwrap()]);
+        assert_one_line_error(&o, &prefix);
+        assert!(!out.exists(), "{msg}: compile wrote a file dmz refuses");
+    }
+}
+
+/// A compiled file (hand-made, or from an older launcher) that dmz would refuse: `check
+/// --pcfg` says why in one line; it used to panic on empty args and on an unknown rlimit.
+#[test]
+fn check_of_a_pcfg_that_dmz_would_refuse() {
+    let dir = TempDir::new("cli-bad-pcfg");
+    let write = |name: &str, cfg: dmz::Config| {
+        let mut buf = vec![0u8; dmz::config::MAX_CONFIG_LEN];
+        let n = cfg.encode(&mut buf).unwrap();
+        let p = dir.path().join(name);
+        std::fs::write(&p, &buf[..n]).unwrap();
+        p.display().to_string()
+    };
+    let args = dmz::config::Bytes(b"/bin/true\0");
+    let empty = write("empty-args.pcfg", dmz::Config::default());
+    let o = launcher(&["check", "--pcfg", &empty]);
+    assert_one_line_error(&o, &format!("launcher: {empty}: args: must not be empty"));
+
+    let mut rlimits = heapless::Vec::new();
+    rlimits.push(dmz::config::Rlimit { resource: 99, soft: 1, hard: 1 }).unwrap();
+    let rlimit = write("rlimit.pcfg", dmz::Config { args, rlimits, ..Default::default() });
+    let o = launcher(&["check", "--pcfg", &rlimit]);
+    assert_one_line_error(&o, &format!("launcher: {rlimit}: rlimits[0].type: unknown rlimit \"99\""));
+
+    let umask = write("umask.pcfg", dmz::Config { args, umask: 0o7777, ..Default::default() });
+    let o = launcher(&["run", "--pcfg", &umask]);
+    assert_one_line_error(&o, &format!("launcher: {umask}: user.umask: 0o7777 is above 0o777"));
+}
+
+/// A reader that goes away (`launcher check ... | head -1`) ends the launcher with an error
+/// line, not an abort.
+#[test]
+fn check_into_a_closed_pipe_is_an_error_not_a_panic() {
+    let (reader, writer) = std::io::pipe().unwrap();
+    drop(reader);
+    let o = Command::new(launcher_bin()).args(["check", "--", "/bin/true"]).stdout(writer).output().unwrap();
+    assert_one_line_error(&o, "launcher: stdout: Broken pipe");
+}
