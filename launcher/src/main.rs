@@ -291,14 +291,16 @@ fn find_dmz(flag: Option<PathBuf>) -> Result<PathBuf, String> {
     if !path.is_file() {
         return Err(format!("dmz not found at {} (use --dmz or DMZKIT_DMZ)", path.display()));
     }
-    Ok(path)
+    // The file just checked is the one executed: a bare name ("dmz") is the file in the
+    // current directory, as the check above read it, never a PATH search.
+    std::path::absolute(&path).map_err(|e| format!("dmz at {}: {e}", path.display()))
 }
 
 /// Puts the blob in a sealed memfd and execs `dmz --fd N` in this process (same PID). The
 /// memfd is the only fd this launcher leaves open across exec (std opens everything else
 /// close-on-exec); dmz closes it right after reading.
 fn exec_dmz(dmz: &Path, mut compiled: oci::Compiled, sealed: bool) -> Result<(), String> {
-    pass_systemd_env(&mut compiled);
+    pass_systemd_env(&mut compiled)?;
     let blob = compiled.encode()?;
     let fd = sealed_memfd("dmz-config", &blob, false)
         .map_err(|e| format!("cannot create the config memfd: {e}"))?;
@@ -306,8 +308,12 @@ fn exec_dmz(dmz: &Path, mut compiled: oci::Compiled, sealed: bool) -> Result<(),
     // that memfd, which nobody can write, instead of the file on disk.
     let (program, _exe_fd) = if sealed {
         let bytes = std::fs::read(dmz).map_err(|e| format!("{}: {e}", dmz.display()))?;
-        let exe =
-            sealed_memfd("dmz", &bytes, true).map_err(|e| format!("cannot create the dmz memfd: {e}"))?;
+        let exe = sealed_memfd("dmz", &bytes, true).map_err(|e| match e {
+            rustix::io::Errno::ACCESS => "--sealed: this kernel refuses executable memfds \
+                 (vm.memfd_noexec = 2 in this pid namespace); run without --sealed"
+                .to_string(),
+            e => format!("cannot create the dmz memfd: {e}"),
+        })?;
         (PathBuf::from(format!("/proc/self/fd/{}", exe.as_raw_fd())), Some(exe))
     } else {
         (dmz.to_path_buf(), None)
@@ -319,14 +325,26 @@ fn exec_dmz(dmz: &Path, mut compiled: oci::Compiled, sealed: bool) -> Result<(),
     Err(format!("cannot exec {}: {err}", dmz.display()))
 }
 
-/// A memfd holding `bytes`, sealed against any change. `cloexec`: the config fd must not be
-/// (dmz reads and closes it); the executable's must (execve opens it by path first, so it
-/// need not survive, and the target must not inherit it).
-fn sealed_memfd(name: &str, bytes: &[u8], cloexec: bool) -> rustix::io::Result<OwnedFd> {
+/// A memfd holding `bytes`, sealed against any change. `exe`: the memfd holds dmz itself,
+/// to be executed. The config fd must survive exec (dmz reads and closes it); the
+/// executable's must not (execve opens it by path first, and the target must not inherit it).
+///
+/// An executable memfd is asked for with MFD_EXEC (Linux 6.3+): with `vm.memfd_noexec = 1`
+/// a memfd created without it is sealed non-executable, and with 2 only non-executable ones
+/// are allowed (memfd_create fails with EACCES). Kernels before 6.3 refuse the unknown flag
+/// with EINVAL; their memfds are executable without it. References: memfd_create(2),
+/// Documentation/admin-guide/sysctl/vm.rst.
+fn sealed_memfd(name: &str, bytes: &[u8], exe: bool) -> rustix::io::Result<OwnedFd> {
     use rustix::fs::{fcntl_add_seals, memfd_create, MemfdFlags, SealFlags};
-    let flags =
-        if cloexec { MemfdFlags::ALLOW_SEALING | MemfdFlags::CLOEXEC } else { MemfdFlags::ALLOW_SEALING };
-    let fd = memfd_create(name, flags)?;
+    let fd = if exe {
+        let flags = MemfdFlags::ALLOW_SEALING | MemfdFlags::CLOEXEC;
+        match memfd_create(name, flags | MemfdFlags::EXEC) {
+            Err(rustix::io::Errno::INVAL) => memfd_create(name, flags)?,
+            r => r?,
+        }
+    } else {
+        memfd_create(name, MemfdFlags::ALLOW_SEALING)?
+    };
     let mut rest = bytes;
     while !rest.is_empty() {
         let n = rustix::io::write(&fd, rest)?;
@@ -346,13 +364,20 @@ fn sealed_memfd(name: &str, bytes: &[u8], cloexec: bool) -> rustix::io::Result<O
 ///   WATCHDOG_USEC with WATCHDOG_PID when that is this process.
 ///
 /// They reach the target's env unless the config sets them itself.
-fn pass_systemd_env(c: &mut oci::Compiled) {
+///
+/// More fds than dmz can keep is an error: passing fewer while LISTEN_FDS names them all
+/// would make the target use fds it does not have.
+fn pass_systemd_env(c: &mut oci::Compiled) -> Result<(), String> {
     let var = |k: &str| std::env::var(k).ok();
     let ours = |k: &str| var(k).and_then(|p| p.parse::<u32>().ok()) == Some(std::process::id());
     let mut pass = vec!["NOTIFY_SOCKET"];
     if ours("LISTEN_PID") {
         if let Some(n) = var("LISTEN_FDS").and_then(|n| n.parse::<u32>().ok()) {
-            for fd in 3..3 + n.min(dmz::config::MAX_PRESERVE_FDS as u32) {
+            let max = dmz::config::MAX_PRESERVE_FDS as u32;
+            if n > max {
+                return Err(format!("LISTEN_FDS={n}: dmz passes at most {max} fds (3..={})", 2 + max));
+            }
+            for fd in 3..3 + n {
                 if !c.preserve_fds.contains(&fd) {
                     c.preserve_fds.push(fd);
                 }
@@ -371,4 +396,5 @@ fn pass_systemd_env(c: &mut oci::Compiled) {
             }
         }
     }
+    Ok(())
 }
