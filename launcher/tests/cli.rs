@@ -642,3 +642,51 @@ fn sealed_under_memfd_noexec() {
     );
     assert!(o.stdout.is_empty());
 }
+
+// ---- check: a filter installed before the uid change ----
+
+/// Without no_new_privs dmz installs the filter before the uid change, so the filter sees the
+/// rest of the transition. `check` runs the compiled program on those syscalls and warns
+/// about each one it does not allow, and above all about an errno of 0, which makes
+/// setresuid report success without changing anything. With no_new_privs the filter goes in
+/// last, and nothing is said.
+#[test]
+fn check_warns_about_a_pre_nnp_filter_that_blocks_or_fakes_a_step() {
+    let dir = TempDir::new("cli-pre-nnp");
+    let profile = dir.path().join("profile.json");
+    let write = |rules: serde_json::Value| {
+        std::fs::write(&profile, json!({"defaultAction": "SCMP_ACT_ALLOW", "syscalls": rules}).to_string())
+            .unwrap()
+    };
+    write(json!([
+        {"names": ["setresuid", "setresuid32"], "action": "SCMP_ACT_ERRNO", "errnoRet": 0},
+        {"names": ["capset"], "action": "SCMP_ACT_ERRNO"},
+        {"names": ["prctl"], "action": "SCMP_ACT_KILL_PROCESS", "args": [{"index": 0, "value": 24, "op": "SCMP_CMP_EQ"}]},
+        {"names": ["getpid"], "action": "SCMP_ACT_ERRNO"},
+    ]));
+    let check = |extra: &[&str]| {
+        let mut args = vec!["check", "--user", "1000:1000", "--bounding-set", "-all,+kill", "--seccomp"];
+        args.push(profile.to_str().unwrap());
+        args.extend(extra);
+        args.extend(["--", "/bin/true"]);
+        let o = launcher(&args);
+        assert!(matches!(o.status.code(), Some(0 | 1)), "{}", stderr(&o));
+        lines(&o).into_iter().filter(|l| l.contains("before the uid change")).collect::<Vec<_>>()
+    };
+    let head = "warn: seccomp: installed before the uid change (no_new_privs is off), the filter answers";
+    assert_eq!(
+        check(&[]),
+        vec![
+            format!("{head} prctl(PR_CAPBSET_DROP) with SCMP_ACT_KILL_PROCESS: the transition would fail there"),
+            format!("{head} setresuid(1000) with SCMP_ACT_ERRNO(0): it would report success without taking effect"),
+            format!("{head} capset with SCMP_ACT_ERRNO(1): the transition would fail there"),
+        ]
+    );
+    assert_eq!(check(&["--nnp"]), Vec::<String>::new());
+    // A filter that leaves the transition alone is said to.
+    write(json!([{"names": ["getpid"], "action": "SCMP_ACT_ERRNO"}]));
+    assert_eq!(
+        check(&[]),
+        vec!["ok:   seccomp: installed before the uid change (no_new_privs is off); it allows every later step"]
+    );
+}
