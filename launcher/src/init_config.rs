@@ -397,6 +397,7 @@ fn compile_process(
     warn: &mut dyn FnMut(String),
 ) -> Result<oci::Compiled, String> {
     let mut c = oci::compile(origin, p)?;
+    crate::validate::bare_program_needs_path(&c).map_err(|e| format!("{origin}: {e}"))?;
     oci::add_home(&mut c);
     crate::consistency::reconcile(origin, &mut c, false, warn)?;
     Ok(c)
@@ -617,6 +618,18 @@ capabilities = { bounding = ["CAP_NET_BIND_SERVICE"], permitted = ["CAP_NET_BIND
         assert_eq!(d.args.0, b"/bin/web\0-v\0", "args replace process.args");
         assert_eq!(warnings, vec![format!("{}: not applied: hostname", dir.join("web.json").display())]);
         std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    /// A bare program name needs a PATH in the process's env, as runc needs one.
+    #[test]
+    fn bare_program_name_without_path() {
+        let unit = |env: &str| format!("[[service]]\nname = \"a\"\nprocess = {{ args = [\"sh\"]{env} }}\n");
+        assert_eq!(
+            compile_str(&unit("")).unwrap_err(),
+            "init.toml: service[0]: process.args[0]: \"sh\" is not a path and process.env has no PATH \
+             (runc finds nothing then): give an absolute path or set PATH"
+        );
+        assert!(compile_str(&unit(", env = [\"PATH=/bin\"]")).is_ok());
     }
 
     /// The default keep-alive interval is a third of the timeout, computed without overflow:

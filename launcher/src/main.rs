@@ -202,6 +202,7 @@ fn load(
         }
         let mut c = oci::compile(&name, &process)?;
         src.flags.apply(&mut c)?;
+        validate::bare_program_needs_path(&c).map_err(|e| format!("{name}: {e}"))?;
         oci::add_home(&mut c);
         (name, c)
     } else if let Some(path) = src.from_json.as_ref().or(src.pcfg.as_ref()) {

@@ -87,3 +87,19 @@ pub fn validate(c: &Compiled) -> Result<(), String> {
     // The whole blob must fit dmz's buffer.
     c.encode().map(drop)
 }
+
+/// runc 1.1 looks a program name without '/' up in the PATH of `process.env` (Go's
+/// `exec.LookPath`, after the init process's environment was replaced by `process.env`), and
+/// without a PATH, or with an empty one, it finds nothing and fails before anything runs.
+/// dmz, given such a config, would search its default PATH. For config.json sources the
+/// launcher keeps runc's outcome: refused, before exec (docs/runc-differences.md).
+pub fn bare_program_needs_path(c: &Compiled) -> Result<(), String> {
+    let Some(prog) = c.args.first().filter(|p| !p.contains('/')) else { return Ok(()) };
+    match c.env.iter().find_map(|e| e.strip_prefix("PATH=")) {
+        Some(path) if !path.is_empty() => Ok(()),
+        _ => Err(format!(
+            "process.args[0]: {prog:?} is not a path and process.env has no PATH (runc finds nothing \
+             then): give an absolute path or set PATH"
+        )),
+    }
+}
