@@ -609,3 +609,46 @@ fn diff_bare_program_name_needs_path_in_process_env() {
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     assert!(String::from_utf8_lossy(&o.stdout).contains("Uid:"), "the probe ran");
 }
+
+// ---------------------------------------------------------------------------------------
+// Deliberate differences from runc (docs/runc-differences.md): runc's side pinned here.
+// ---------------------------------------------------------------------------------------
+
+/// runc 1.1 ignores a capability name it does not know, with a warning, and runs the process
+/// without it; the launcher refuses the config (a typo must not quietly change privileges).
+#[test]
+#[ignore = "needs runc and root: scripts/test runs it"]
+fn runc_oracle_ignores_unknown_capability_names() {
+    require_root();
+    let p = process(|p| {
+        user(p, 1000, 1000);
+        caps(p, json!({"bounding": [NBS, "CAP_NET_BIND_SERVIC"]}));
+    });
+    let runc = run_runc(&p, &RunOpts::default());
+    runc.assert_success();
+    assert_eq!(runc.get("CapBnd: "), Some("0000000000000400"), "{}", runc.dump());
+    assert!(runc.stderr.contains("CAP_NET_BIND_SERVIC"), "runc warns: {}", runc.dump());
+    let ours = run_launcher(&p, &RunOpts::default());
+    assert_eq!(ours.status.code(), Some(125), "{}", ours.dump());
+    assert!(ours.stdout.is_empty());
+    assert!(ours.stderr.contains("unknown capability \"CAP_NET_BIND_SERVIC\""), "{}", ours.dump());
+}
+
+/// Started without CAP_SETPCAP, runc 1.1 skips the bounding-set drop without a word and the
+/// process keeps the caller's bounding set; dmz fails (dropping needs CAP_SETPCAP), so the
+/// configured bounding set is never silently wider.
+#[test]
+#[ignore = "needs runc and root: scripts/test runs it"]
+fn runc_oracle_skips_the_bounding_drop_without_setpcap() {
+    require_root();
+    let p = process(|p| caps(p, json!({"bounding": [NBS]})));
+    let opts = RunOpts::parent_sh("set -- setpriv --bounding-set -setpcap -- \"$@\"");
+    let runc = run_runc(&p, &opts);
+    runc.assert_success();
+    let bnd = runc.get("CapBnd: ").unwrap_or_default().to_string();
+    assert_ne!(bnd, "0000000000000400", "runc applied the bounding set after all: {}", runc.dump());
+    let ours = run_launcher(&p, &opts);
+    assert_eq!(ours.status.code(), Some(125), "{}", ours.dump());
+    assert!(ours.stdout.is_empty());
+    assert!(ours.stderr.contains("EPERM"), "{}", ours.dump());
+}
