@@ -652,3 +652,27 @@ fn runc_oracle_skips_the_bounding_drop_without_setpcap() {
     assert!(ours.stdout.is_empty());
     assert!(ours.stderr.contains("EPERM"), "{}", ours.dump());
 }
+
+/// runc 1.1 applies a resource named twice in process.rlimits once per entry (the last one
+/// holds); the launcher refuses the config, which cannot mean both.
+#[test]
+#[ignore = "needs runc and root: scripts/test runs it"]
+fn runc_oracle_applies_a_repeated_rlimit_in_order() {
+    require_root();
+    let p = process(|p| {
+        p["rlimits"] = json!([
+            {"type": "RLIMIT_NOFILE", "soft": 100, "hard": 200},
+            {"type": "RLIMIT_NOFILE", "soft": 50, "hard": 60},
+        ]);
+    });
+    let runc = run_runc(&p, &RunOpts::default());
+    runc.assert_success();
+    assert!(runc.stdout.contains(&"rlimit 7 50 60".to_string()), "{}", runc.dump());
+    let ours = run_launcher(&p, &RunOpts::default());
+    assert_eq!(ours.status.code(), Some(125), "{}", ours.dump());
+    assert!(
+        ours.stderr.contains("process.rlimits[1].type: duplicate rlimit \"RLIMIT_NOFILE\""),
+        "{}",
+        ours.dump()
+    );
+}
