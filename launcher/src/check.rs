@@ -305,6 +305,7 @@ fn transition_calls(c: &Compiled) -> Vec<Call> {
     let last = crate::flags::last_cap().min(63);
     if let Some(k) = &c.caps {
         for cap in (0..=last).filter(|n| k.bounding & 1 << n == 0) {
+            v.push(prctl("PR_CAPBSET_READ", &[PR_CAPBSET_READ.into(), cap.into()]));
             v.push(prctl("PR_CAPBSET_DROP", &[PR_CAPBSET_DROP.into(), cap.into()]));
         }
     }
@@ -315,6 +316,10 @@ fn transition_calls(c: &Compiled) -> Vec<Call> {
         )),
         None => v.push(prctl("PR_SET_KEEPCAPS, 1", &[PR_SET_KEEPCAPS.into(), 1])),
     }
+    // Whether setgroups is allowed in this user namespace: /proc/self/setgroups.
+    v.push(call("openat of /proc/self/setgroups".into(), "openat", &[]));
+    v.push(call("read".into(), "read", &[]));
+    v.push(call("close".into(), "close", &[]));
     let n = c.groups.len() as u64;
     v.push(call("setgroups".into(), id("setgroups", "setgroups32"), &[n]));
     let (u, g) = (c.uid.into(), c.gid.into());
@@ -337,12 +342,23 @@ fn transition_calls(c: &Compiled) -> Vec<Call> {
         v.push(call(format!("fcntl({fd}, F_SETFD)"), id("fcntl", "fcntl64"), &[fd.into(), F_SETFD.into()]));
     }
     v.push(call("close_range".into(), "close_range", &[3, u32::MAX.into(), CLOSE_RANGE_CLOEXEC.into()]));
-    // What dmz reads back to verify the credentials before exec.
+    // What dmz reads back to verify the credentials before exec (no_new_privs is off here, so
+    // PR_GET_NO_NEW_PRIVS is not asked).
     v.push(call("getresuid".into(), id("getresuid", "getresuid32"), &[]));
     v.push(call("getresgid".into(), id("getresgid", "getresgid32"), &[]));
     v.push(call("getgroups".into(), id("getgroups", "getgroups32"), &[]));
-    v.push(call("capget".into(), "capget", &[]));
-    v.push(prctl("PR_GET_NO_NEW_PRIVS", &[PR_GET_NO_NEW_PRIVS.into()]));
+    if let Some(k) = &c.caps {
+        v.push(call("capget".into(), "capget", &[]));
+        for cap in 0..=last {
+            v.push(prctl("PR_CAPBSET_READ", &[PR_CAPBSET_READ.into(), cap.into()]));
+            if k.ambient & 1 << cap == 0 {
+                v.push(prctl(
+                    "PR_CAP_AMBIENT_IS_SET",
+                    &[PR_CAP_AMBIENT.into(), PR_CAP_AMBIENT_IS_SET.into(), cap.into()],
+                ));
+            }
+        }
+    }
     v.push(call("execve".into(), "execve", &[]));
     // After a failed exec: its message, then the exit.
     v.push(call("write to stderr".into(), "write", &[2]));
