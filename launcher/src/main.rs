@@ -107,7 +107,7 @@ fn main() -> ExitCode {
     match run(Cli::parse()) {
         Ok(code) => code,
         Err(msg) => {
-            eprintln!("launcher: {msg}");
+            say(&msg);
             ExitCode::from(FAILED)
         }
     }
@@ -125,7 +125,7 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
                 Some(toml) => {
                     let target =
                         init_config::Target { arch: arch.unwrap_or_else(seccomp::Arch::native), kernel };
-                    init_config::compile_file(&toml, &target, &mut |w| eprintln!("launcher: {w}"))?
+                    init_config::compile_file(&toml, &target, &mut |w| say(&w))?
                 }
                 None => {
                     load(&source, true, arch.unwrap_or_else(seccomp::Arch::native), kernel)?.0.encode()?
@@ -164,6 +164,12 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
             Ok(if failed { ExitCode::from(1) } else { ExitCode::SUCCESS })
         }
     }
+}
+
+/// One line on stderr, `launcher: TEXT`. A stderr nobody reads any more is not worth a panic.
+fn say(text: &str) {
+    use std::io::Write;
+    let _ = writeln!(std::io::stderr(), "launcher: {text}");
 }
 
 /// Writes `text` to stdout; a closed or full stdout is an error line, not a panic.
@@ -243,12 +249,12 @@ fn load(
     validate::validate(&compiled).map_err(|e| format!("{name}: {e}"))?;
     if apply {
         if !not_applied.is_empty() {
-            eprintln!(
-                "launcher: {name}: not applied (dmz runs the process in the caller's root and namespaces): {}",
+            say(&format!(
+                "{name}: not applied (dmz runs the process in the caller's root and namespaces): {}",
                 not_applied.join(", ")
-            );
+            ));
         }
-        consistency::reconcile(&name, &mut compiled, src.strict, &mut |w| eprintln!("launcher: {w}"))?;
+        consistency::reconcile(&name, &mut compiled, src.strict, &mut |w| say(&w))?;
     }
     Ok((compiled, not_applied))
 }
@@ -270,8 +276,7 @@ fn compile_seccomp(
     };
     let bounding = names::cap_names(c.caps.map_or(0, |k| k.bounding));
     let target = seccomp::Target { arch, kernel };
-    let filter =
-        seccomp::compile(file, at, profile, &bounding, &target, &mut |w| eprintln!("launcher: {w}"))?;
+    let filter = seccomp::compile(file, at, profile, &bounding, &target, &mut |w| say(&w))?;
     Ok(filter.map(|f| (f.flags, f.program)))
 }
 

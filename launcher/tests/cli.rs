@@ -690,3 +690,23 @@ fn check_warns_about_a_pre_nnp_filter_that_blocks_or_fakes_a_step() {
         vec!["ok:   seccomp: installed before the uid change (no_new_privs is off); it allows every later step"]
     );
 }
+
+/// With nobody reading stderr any more, a failing launcher still exits with its own status
+/// (writing the error line used to abort it).
+#[test]
+fn an_error_into_a_closed_stderr_keeps_its_exit_status() {
+    let (reader, writer) = std::io::pipe().unwrap();
+    drop(reader);
+    let o = Command::new(launcher_bin()).args(["check", "--", ""]).stderr(writer).output().unwrap();
+    assert_eq!(o.status.code(), Some(125));
+}
+
+/// A TOML syntax error is one line: where, and what (not the quoted source line and a caret).
+#[test]
+fn init_toml_syntax_error_is_one_line() {
+    let dir = TempDir::new("cli-toml");
+    let toml = dir.path().join("init.toml");
+    std::fs::write(&toml, format!("x = {}{}\n", "[".repeat(1000), "]".repeat(1000))).unwrap();
+    let o = launcher(&["compile", "--init", toml.to_str().unwrap(), "-o", "/dev/null"]);
+    assert_one_line_error(&o, &format!("launcher: {}: TOML parse error at line 1, column ", toml.display()));
+}
