@@ -127,7 +127,7 @@ pub fn compile(
     target: &Target,
     warn: &mut dyn FnMut(String),
 ) -> Result<Vec<u8>, String> {
-    let de = toml::Deserializer::parse(text).map_err(|e| format!("{file}: {}", e.to_string().trim_end()))?;
+    let de = toml::Deserializer::parse(text).map_err(|e| format!("{file}: {}", toml_error(text, &e)))?;
     let t: InitToml = serde_path_to_error::deserialize(de).map_err(|e| {
         let path = e.path().to_string();
         format!("{file}: {path}: {}", e.into_inner().message())
@@ -252,6 +252,18 @@ pub fn compile(
     // What init will decode, checked here with init's own decoder.
     Config::decode(&out).map_err(|e| format!("{file}: compiled config does not decode: {}", e.text()))?;
     Ok(out)
+}
+
+/// A TOML syntax error in one line: where (line and column, from the error's span) and what.
+/// (The error's Display quotes the offending source line and a caret under it.)
+fn toml_error(text: &str, e: &toml::de::Error) -> String {
+    let msg = e.message().trim_end().replace('\n', "; ");
+    let Some(before) = e.span().and_then(|s| text.get(..s.start)) else {
+        return format!("TOML parse error: {msg}");
+    };
+    let line = before.matches('\n').count() + 1;
+    let column = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
+    format!("TOML parse error at line {line}, column {column}: {msg}")
 }
 
 /// An absolute path, as stored: with its NUL.
@@ -406,6 +418,7 @@ fn compile_process(
     warn: &mut dyn FnMut(String),
 ) -> Result<oci::Compiled, String> {
     let mut c = oci::compile(origin, p)?;
+    crate::validate::bare_program_needs_path(&c).map_err(|e| format!("{origin}: {e}"))?;
     oci::add_home(&mut c);
     crate::consistency::reconcile(origin, &mut c, false, warn)?;
     Ok(c)
@@ -607,10 +620,9 @@ capabilities = { bounding = ["CAP_NET_BIND_SERVICE"], permitted = ["CAP_NET_BIND
             err("on_error = \"ignore\""),
             "init.toml: on_error: \"ignore\": expected reboot, poweroff or halt"
         );
-        assert!(
-            err("hostname = ").starts_with("init.toml: TOML parse error at line 1"),
-            "{}",
-            err("hostname = ")
+        assert_eq!(
+            err("hostname = \"a\"\nhostname = "),
+            "init.toml: TOML parse error at line 2, column 12: string values must be quoted, expected literal string"
         );
     }
 
@@ -636,6 +648,33 @@ capabilities = { bounding = ["CAP_NET_BIND_SERVICE"], permitted = ["CAP_NET_BIND
         std::fs::remove_dir_all(&dir).unwrap();
     }
 
+    /// A bare program name needs a PATH in the process's env, as runc needs one.
+    #[test]
+    fn bare_program_name_without_path() {
+        let unit = |env: &str| format!("[[service]]\nname = \"a\"\nprocess = {{ args = [\"sh\"]{env} }}\n");
+        assert_eq!(
+            compile_str(&unit("")).unwrap_err(),
+            "init.toml: service[0]: process.args[0]: \"sh\" is not a path and process.env has no PATH \
+             (runc finds nothing then): give an absolute path or set PATH"
+        );
+        assert!(compile_str(&unit(", env = [\"PATH=/bin\"]")).is_ok());
+    }
+
+    /// The default keep-alive interval is a third of the timeout, computed without overflow:
+    /// a timeout of u32::MAX seconds gives the largest interval, not a wrapped small one.
+    #[test]
+    fn watchdog_interval_of_a_huge_timeout() {
+        let blob = compile_str("[watchdog]\ntimeout_s = 4294967295\n").unwrap();
+        let w = Config::decode(&blob).unwrap().watchdog.unwrap();
+        assert_eq!((w.timeout_s, w.interval_ms), (u32::MAX, u32::MAX));
+        // 4294968 s * 1000 is just above u32::MAX.
+        let blob = compile_str("[watchdog]\ntimeout_s = 4294968\n").unwrap();
+        let w = Config::decode(&blob).unwrap().watchdog.unwrap();
+        assert_eq!((w.timeout_s, w.interval_ms), (4_294_968, 1_431_656_000));
+        let blob = compile_str("[watchdog]\ntimeout_s = 30\n").unwrap();
+        assert_eq!(Config::decode(&blob).unwrap().watchdog.unwrap().interval_ms, 10_000);
+    }
+
     #[test]
     fn task_timeout_defaults_and_belongs_to_tasks() {
         let blob = compile_str("[[task]]\nname = \"t\"\nprocess = { args = [\"/x\"] }\n").unwrap();
@@ -648,14 +687,6 @@ capabilities = { bounding = ["CAP_NET_BIND_SERVICE"], permitted = ["CAP_NET_BIND
                 .unwrap_err(),
             "init.toml: service[0].timeout_ms: only tasks have it (services have stop_timeout_ms)"
         );
-    }
-
-    #[test]
-    fn a_long_watchdog_timeout_does_not_overflow_the_interval() {
-        // 4294968 s * 1000 is above u32::MAX.
-        let blob = compile_str("[watchdog]\ntimeout_s = 4294968\n").unwrap();
-        let w = Config::decode(&blob).unwrap().watchdog.unwrap();
-        assert_eq!((w.timeout_s, w.interval_ms), (4_294_968, 1_431_656_000));
     }
 
     #[test]
