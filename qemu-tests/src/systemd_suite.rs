@@ -447,6 +447,9 @@ pub fn run(arch: Arch, opts: &Opts) -> Result<ExitCode, String> {
         },
         b.elapsed.as_secs_f64()
     );
+    if let Some(b) = c.get("systemd", "boot-s") {
+        println!("  x86_64 systemd: guest clock (s since the kernel started): {b}");
+    }
     println!();
     println!("total {:.0} s", started.elapsed().as_secs_f64());
     println!("{} passed, {failed} failed, 0 skipped", outcomes.len() - failed);

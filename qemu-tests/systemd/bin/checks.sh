@@ -8,6 +8,12 @@ set -u
 T=/usr/local/libexec/dmzkit-tests
 
 printf 'DMZKIT-BOOT systemd-tests uptime %s\n' "$(cut -d' ' -f1 /proc/uptime)"
+# Where the boot went, in seconds since the kernel started: the kernel ran the initramfs'
+# /init, systemd started on the root file system, multi-user.target was reached.
+printf 'DMZKIT-OBS systemd boot-s initramfs %s systemd %s multi-user %s\n' \
+    "$(dmesg | sed -n 's/^\[ *\([0-9.]*\)\] Run \/init as init process.*/\1/p' | head -n1)" \
+    "$(awk -v us="$(systemctl show -P UserspaceTimestampMonotonic)" 'BEGIN { printf "%.1f", us / 1e6 }')" \
+    "$(awk -v us="$(systemctl show -P ActiveEnterTimestampMonotonic multi-user.target)" 'BEGIN { printf "%.1f", us / 1e6 }')"
 
 # --- helpers -------------------------------------------------------------------------
 # die MESSAGE: ends the check (a subshell) with MESSAGE as its detail.
@@ -15,12 +21,16 @@ die() {
     echo "$*" >&2
     exit 1
 }
-# check NAME FUNCTION: runs FUNCTION in a subshell; its last output line is the detail.
+# check NAME FUNCTION: runs FUNCTION in a subshell; its output is the detail, followed by
+# the time the check took.
 check() {
-    local name=$1 out rc
+    local name=$1 out rc t0 t1
+    t0=$(cut -d' ' -f1 /proc/uptime)
     out=$("$2" 2>&1)
     rc=$?
+    t1=$(cut -d' ' -f1 /proc/uptime)
     out=$(printf '%s' "$out" | tr '\n' ' ' | tr -s ' ')
+    out="$out [$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.1f s", b - a }')]"
     if [ $rc = 0 ]; then
         printf 'DMZKIT-TEST %s PASS %s\n' "$name" "$out"
     else
