@@ -234,7 +234,7 @@ fn build(out: &Path) -> Result<(), String> {
 
 /// A small initrd: the root's static busybox, the modules of [`INITRD_MODULES`] with their
 /// dependencies, and an /init that loads them, mounts /dev/vda and switches to it. It does
-/// in about 2 s what initramfs-tools' udev-based init does in 14–17 s under TCG.
+/// in 2–5 s what initramfs-tools' udev-based init does in 14–17 s under TCG.
 fn small_initrd(root: &Path, kernel: &str) -> Result<Vec<u8>, String> {
     let moddir = root.join("usr/lib/modules").join(kernel);
     let dep_file = moddir.join("modules.dep");
