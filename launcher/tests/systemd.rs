@@ -37,7 +37,7 @@ fn example_units_verify() {
         let text = std::fs::read_to_string(&path)
             .unwrap()
             .replace("/usr/local/bin/launcher", launcher_bin().to_str().unwrap())
-            .replace("/usr/local/libexec/dmzkit/dmz", dmz_bin().to_str().unwrap());
+            .replace("/usr/local/bin/dmz", dmz_bin().to_str().unwrap());
         std::fs::write(dir.path().join(&name), text).unwrap();
         names.push(name);
     }
