@@ -46,11 +46,22 @@ pub struct Checker<'b> {
     pub failed: Option<usize>,
     pub calls: Vec<Call>,
     pub reports: Vec<Vec<u8>>,
+    /// An injected execve failure that ends the PATH search happened.
+    exec_stopped: bool,
 }
 
 impl<'b> Checker<'b> {
     pub fn new(blob: &'b [u8], last_cap: u32, fail_at: Option<usize>, errno: Errno) -> Self {
-        Checker { blob, last_cap, fail_at, errno, failed: None, calls: vec![], reports: vec![] }
+        Checker {
+            blob,
+            last_cap,
+            fail_at,
+            errno,
+            failed: None,
+            calls: vec![],
+            reports: vec![],
+            exec_stopped: false,
+        }
     }
 
     fn record(&mut self, c: Call) -> KResult {
@@ -294,12 +305,16 @@ impl Kernel for Checker<'_> {
             assert!(set(|c| matches!(c, Call::ResGid(_))), "execve before setresgid");
             assert!(set(|c| matches!(c, Call::ResUid(_))), "execve before setresuid");
         }
-        let path = path.to_vec();
-        match self.record(Call::Execve { path, argv, envp }) {
-            Err(e) => e,
-            // A recording kernel's execve returns: ENOENT, so the PATH search goes on.
-            Ok(()) => 2,
+        // The PATH search goes on only after an errno that means "not here" (execvpe's list).
+        assert!(!self.exec_stopped, "execve after an execve failure that ends the search");
+        let i = self.calls.len();
+        self.calls.push(Call::Execve { path: path.to_vec(), argv, envp });
+        if self.fail_at == Some(i) {
+            self.exec_stopped = !matches!(self.errno, 2 | 13 | 19 | 20 | 110 | 116);
+            return self.errno;
         }
+        // A checking kernel's execve returns: ENOENT, so the PATH search goes on.
+        2
     }
     fn report(&mut self, line: &[u8]) {
         self.reports.push(line.to_vec());
