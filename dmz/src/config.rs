@@ -276,8 +276,14 @@ impl<'a> Reader<'a> {
         let mut shift = 0;
         loop {
             let b = self.byte();
-            v |= ((b & 0x7f) as u64) << shift;
+            let bits = (b & 0x7f) as u64;
+            v |= bits << shift;
             if b & 0x80 == 0 {
+                // One canonical form, the shortest (what postcard writes): no final zero
+                // byte after the first, no bits past the 64th (they would be dropped).
+                if shift != 0 && (b == 0 || v >> shift != bits) {
+                    self.bad = true;
+                }
                 return v;
             }
             shift += 7;

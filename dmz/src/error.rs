@@ -279,7 +279,7 @@ impl Error {
         };
         text(out, detail, self.num);
         if out.len == start + 2 {
-            out.push(name);
+            out.push_name(name);
         }
         if out.len == start + 2 {
             out.len = start;
@@ -317,6 +317,18 @@ impl Line {
                 return;
             }
             self.byte(b);
+        }
+    }
+
+    /// Appends a config string (a path, a program) up to its NUL as text of one line: a
+    /// control character below space (a newline in a file name) shows as '?', and it stops two bytes
+    /// short of the end, so the message's ")\n" always fits.
+    fn push_name(&mut self, s: &[u8]) {
+        for &b in s {
+            if b == 0 || self.len >= self.buf.len() - 2 {
+                return;
+            }
+            self.byte(if b < 0x20 { b'?' } else { b });
         }
     }
 

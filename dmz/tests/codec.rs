@@ -94,3 +94,37 @@ fn too_many_items_are_malformed() {
     b.extend_from_slice(&[0xff, 0xff, 0xff, 0xff, 0x0f]);
     assert_eq!(Config::decode(&with_header(&b)), Err(Error::invalid(Bad::Malformed, 0)));
 }
+
+/// A body with `uid` and the bounding set's mask spliced in as raw varint bytes (caps
+/// present, every other field empty or zero).
+fn body_with(uid: &[u8], bounding: &[u8]) -> Vec<u8> {
+    let mut b = vec![10];
+    b.extend_from_slice(b"/bin/true\0");
+    b.extend_from_slice(&[0, 0]); // env, cwd
+    b.extend_from_slice(uid);
+    b.extend_from_slice(&[0, 0, 0, 1]); // gid, groups, umask, caps tag
+    b.extend_from_slice(bounding);
+    b.extend_from_slice(&[0; 4]); // effective, permitted, inheritable, ambient
+    b.extend_from_slice(&[0; 6]); // securebits, no_new_privs, rlimits, oom, fds, seccomp
+    b
+}
+
+#[test]
+fn varints_have_one_canonical_form() {
+    let malformed = Err(Error::invalid(Bad::Malformed, 0));
+    let b = with_header(&body_with(&[5], &[0]));
+    assert_eq!(Config::decode(&b).unwrap().uid, 5);
+    let top = [0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x01];
+    let b = with_header(&body_with(&[5], &top));
+    assert_eq!(Config::decode(&b).unwrap().caps.unwrap().bounding, u64::MAX);
+    // Zero padding: 5 as two and as three bytes.
+    assert_eq!(Config::decode(&with_header(&body_with(&[0x85, 0x00], &[0]))), malformed);
+    assert_eq!(Config::decode(&with_header(&body_with(&[0x85, 0x80, 0x00], &[0]))), malformed);
+    assert_eq!(Config::decode(&with_header(&body_with(&[5], &[0x80, 0x00]))), malformed);
+    // A 10th byte with bits past bit 63 (they would be dropped: another value's encoding).
+    let mut over = top;
+    over[9] = 0x02;
+    assert_eq!(Config::decode(&with_header(&body_with(&[5], &over))), malformed);
+    over[9] = 0x00;
+    assert_eq!(Config::decode(&with_header(&body_with(&[5], &over))), malformed);
+}

@@ -133,3 +133,15 @@ fn names_end_at_their_nul() {
     let msg = message(Error::new(Step::Chdir, 2, 0), b"/srv\0");
     assert_eq!(msg, "dmz: unable to change directory: ENOENT (/srv)\n");
 }
+
+#[test]
+fn a_name_stays_on_one_line() {
+    // A program or path with control characters: they show as '?', the line stays one.
+    let e = Error::new(Step::Exec, 2, 0);
+    assert_eq!(message(e, b"/bin/a\nb\r\x1b[2J\0"), "dmz: unable to exec: ENOENT (/bin/a?b??[2J)\n");
+    // A name longer than the line: cut, and the line still ends in ")\n".
+    let long = vec![b'x'; 4096];
+    let m = message(e, &long);
+    assert!(m.starts_with("dmz: unable to exec: ENOENT (xxx") && m.ends_with("x)\n"), "{m}");
+    assert_eq!(m.matches('\n').count(), 1);
+}

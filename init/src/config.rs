@@ -469,8 +469,14 @@ impl<'a> Reader<'a> {
         let mut v = 0u64;
         for i in 0..max_bytes {
             let b = self.byte()?;
-            v |= ((b & 0x7f) as u64) << (7 * i);
+            let bits = (b & 0x7f) as u64;
+            v |= bits << (7 * i);
             if b & 0x80 == 0 {
+                // One canonical form, the shortest (what postcard writes): no final zero
+                // byte after the first, no bits past the 64th (they would be dropped).
+                if i != 0 && (b == 0 || v >> (7 * i) != bits) {
+                    return None;
+                }
                 return Some(v);
             }
         }
@@ -702,6 +708,43 @@ mod tests {
         let many: std::vec::Vec<_> = (0..33).map(|_| unit(b"x", d)).collect();
         let bad = Config { tasks: List::Items(leak(many)), ..c.clone() };
         assert_eq!(Config::decode(&encode(&bad)), Err(Invalid::TooMany));
+    }
+
+    /// A blob whose error delay and one mount's flags are the raw varint bytes given.
+    fn with_varints(delay: &[u8], flags: &[u8]) -> std::vec::Vec<u8> {
+        let mut body = vec![0, 0, 0]; // hostname, ctrl_alt_del, on_error
+        body.extend_from_slice(delay);
+        body.extend_from_slice(&[0, 0, 1]); // shutdown_grace_ms, watchdog, one mount
+        body.extend_from_slice(&[2, b'a', 0, 2, b'b', 0, 2, b'c', 0]);
+        body.extend_from_slice(flags);
+        body.extend_from_slice(&[0, 0, 0]); // data, tasks, services
+        let mut blob = vec![0u8; HEADER_LEN];
+        write_header(&mut blob, MAGIC, VERSION, &body);
+        blob.extend_from_slice(&body);
+        blob
+    }
+
+    #[test]
+    fn varints_have_one_canonical_form() {
+        let b = with_varints(&[10], &[6]);
+        let c = Config::decode(&b).unwrap();
+        assert_eq!((c.error_delay_s, c.mounts.get(0).unwrap().flags), (10, 6));
+        let top = [0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x01];
+        let b = with_varints(&[10], &top);
+        assert_eq!(Config::decode(&b).unwrap().mounts.get(0).unwrap().flags, u64::MAX);
+        // Zero padding, and a 10th byte with bits past bit 63.
+        assert_eq!(Config::decode(&with_varints(&[0x8a, 0x00], &[6])), Err(Invalid::Malformed));
+        assert_eq!(Config::decode(&with_varints(&[10], &[0x86, 0x80, 0x00])), Err(Invalid::Malformed));
+        let mut over = top;
+        over[9] = 0x02;
+        assert_eq!(Config::decode(&with_varints(&[10], &over)), Err(Invalid::Malformed));
+        // An enum tag in two bytes.
+        let mut b = with_varints(&[10], &[6]);
+        b[HEADER_LEN + 1] = 0x81;
+        b.insert(HEADER_LEN + 2, 0x00);
+        let body = b[HEADER_LEN..].to_vec();
+        write_header(&mut b, MAGIC, VERSION, &body);
+        assert_eq!(Config::decode(&b), Err(Invalid::Malformed));
     }
 
     #[test]
