@@ -1,7 +1,5 @@
-//! The launcher's compilers as a library, for the fuzz targets (fuzz/) and property tests:
-//! the same modules the `launcher` binary is built from (src/main.rs declares them again for
-//! itself), with no command-line handling.
-#![allow(dead_code)] // items only the binary's command handling uses
+//! The launcher's compilers as a library: the `launcher` binary (src/main.rs) is its
+//! command-line handling, and the fuzz targets (fuzz/) and property tests call the same code.
 
 pub mod check;
 pub mod consistency;
@@ -11,11 +9,19 @@ pub mod names;
 pub mod oci;
 pub mod passwd;
 pub mod seccomp;
+pub mod validate;
 pub mod view;
 
-/// A seccomp profile → (flags, BPF program) for `arch`, as the binary compiles `--seccomp`
-/// and `linux.seccomp` (and init units' profiles through [`init_config`]). `at` is the
-/// profile's JSON path inside `file`. Warnings go to stderr.
+/// One line on stderr, `launcher: TEXT`. A stderr nobody reads any more is not worth a panic.
+pub fn say(text: &str) {
+    use std::io::Write;
+    let _ = writeln!(std::io::stderr(), "launcher: {text}");
+}
+
+/// A seccomp profile → (flags, BPF program) for `arch` (launcher/src/seccomp, docs/seccomp.md),
+/// as `--seccomp`, `linux.seccomp` and init units' profiles are compiled. `at` is the profile's
+/// JSON path inside `file` ("linux.seccomp", or "" for a profile file). Docker profiles'
+/// capability conditions test the final bounding set. Warnings go to stderr.
 pub fn compile_seccomp(
     file: &str,
     at: &str,
@@ -30,7 +36,6 @@ pub fn compile_seccomp(
     };
     let bounding = names::cap_names(c.caps.map_or(0, |k| k.bounding));
     let target = seccomp::Target { arch, kernel };
-    let filter =
-        seccomp::compile(file, at, profile, &bounding, &target, &mut |w| eprintln!("launcher: {w}"))?;
+    let filter = seccomp::compile(file, at, profile, &bounding, &target, &mut |w| say(&w))?;
     Ok(filter.map(|f| (f.flags, f.program)))
 }

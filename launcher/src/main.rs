@@ -4,16 +4,7 @@
 //! Exit status: 125 when the launcher fails before exec (bad input, dmz missing), like dmz;
 //! 2 for command-line usage errors. After exec, dmz's and then the target's status apply.
 
-mod check;
-mod consistency;
-mod flags;
-mod init_config;
-mod names;
-mod oci;
-mod passwd;
-mod seccomp;
-mod validate;
-mod view;
+use launcher::{check, compile_seccomp, consistency, flags, init_config, oci, say, seccomp, validate, view};
 
 use clap::{Parser, Subcommand};
 use rustix::fd::{AsRawFd, OwnedFd};
@@ -166,12 +157,6 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
     }
 }
 
-/// One line on stderr, `launcher: TEXT`. A stderr nobody reads any more is not worth a panic.
-fn say(text: &str) {
-    use std::io::Write;
-    let _ = writeln!(std::io::stderr(), "launcher: {text}");
-}
-
 /// Writes `text` to stdout; a closed or full stdout is an error line, not a panic.
 fn emit(text: &str) -> Result<(), String> {
     use std::io::Write;
@@ -257,27 +242,6 @@ fn load(
         consistency::reconcile(&name, &mut compiled, src.strict, &mut |w| say(&w))?;
     }
     Ok((compiled, not_applied))
-}
-
-/// A seccomp profile → (flags, BPF program) for `arch` (launcher/src/seccomp, docs/seccomp.md).
-/// `at` is the profile's JSON path inside `file` ("linux.seccomp", or "" for a profile file).
-/// Docker profiles' capability conditions test the final bounding set.
-fn compile_seccomp(
-    file: &str,
-    at: &str,
-    profile: &serde_json::Value,
-    c: &oci::Compiled,
-    arch: seccomp::Arch,
-    kernel: Option<seccomp::KernelVersion>,
-) -> Result<Option<(u32, Vec<u8>)>, String> {
-    let kernel = match kernel {
-        Some(k) => k,
-        None => seccomp::KernelVersion::running()?,
-    };
-    let bounding = names::cap_names(c.caps.map_or(0, |k| k.bounding));
-    let target = seccomp::Target { arch, kernel };
-    let filter = seccomp::compile(file, at, profile, &bounding, &target, &mut |w| say(&w))?;
-    Ok(filter.map(|f| (f.flags, f.program)))
 }
 
 fn parse_kernel(s: &str) -> Result<seccomp::KernelVersion, String> {

@@ -11,14 +11,11 @@
 //! Needs root, runc, gcc, setcap and unshare, like differential.rs.
 
 mod support;
-// The launcher's own table of capability names by number.
-#[path = "../src/names.rs"]
-#[allow(dead_code)]
-mod names;
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Mutex;
 
+use launcher::names;
 use serde_json::{json, Value};
 use support::*;
 

@@ -136,6 +136,7 @@ mod mirror {
         pub restart_limit: u32,
         pub stop_signal: u8,
         pub stop_timeout_ms: u32,
+        pub timeout_ms: u32,
     }
 
     #[derive(Serialize, Deserialize, Debug, Clone, PartialEq)]
@@ -165,6 +166,7 @@ mod mirror {
             restart_limit: u.restart_limit,
             stop_signal: u.stop_signal,
             stop_timeout_ms: u.stop_timeout_ms,
+            timeout_ms: u.timeout_ms,
         }
     }
 
@@ -386,7 +388,7 @@ fn unit() -> impl Strategy<Value = Unit> + Clone {
     let dmz = prop_oneof![4 => Just(unit_dmz()), 1 => bytes(20)];
     let restart = prop_oneof![Just(Restart::Never), Just(Restart::OnFailure), Just(Restart::Always)];
     let signal = prop_oneof![4 => 1..=64u8, 1 => Just(0u8), 1 => Just(65u8), 1 => 66..128u8];
-    (name, dmz, restart, edge_u32(), edge_u32(), edge_u32(), signal, edge_u32()).prop_map(
+    (name, dmz, restart, edge_u32(), edge_u32(), edge_u32(), signal, edge_u32(), edge_u32()).prop_map(
         |(
             name,
             dmz,
@@ -396,6 +398,7 @@ fn unit() -> impl Strategy<Value = Unit> + Clone {
             restart_limit,
             stop_signal,
             stop_timeout_ms,
+            timeout_ms,
         )| {
             Unit {
                 name,
@@ -406,6 +409,7 @@ fn unit() -> impl Strategy<Value = Unit> + Clone {
                 restart_limit,
                 stop_signal,
                 stop_timeout_ms,
+                timeout_ms,
             }
         },
     )
