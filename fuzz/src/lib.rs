@@ -235,7 +235,14 @@ impl Kernel for Checker<'_> {
     }
     fn chdir(&mut self, p: &[u8]) -> KResult {
         assert!(c_path(p), "chdir path {p:?}");
-        self.record(Call::Chdir(p.to_vec()))
+        // The first chdir, as the caller, failing with EACCES or EPERM is retried after the uid
+        // change (as runc does): not a failed step.
+        let first = !self.calls.iter().any(|c| matches!(c, Call::Chdir(_)));
+        let r = self.record(Call::Chdir(p.to_vec()));
+        if first && matches!(r, Err(1 | 13)) {
+            self.failed = None;
+        }
+        r
     }
     fn capbset_drop(&mut self, cap: u32) -> KResult {
         assert!(cap <= self.last_cap, "capbset_drop({cap})");

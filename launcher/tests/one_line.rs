@@ -14,3 +14,12 @@ fn an_oci_error_naming_a_key_with_a_newline_is_one_line() {
     };
     assert!(!e.contains('\n'), "{e:?}");
 }
+
+#[test]
+fn a_seccomp_error_naming_a_key_with_a_newline_is_one_line() {
+    use launcher::seccomp::{compile, Arch, KernelVersion, Target};
+    let value = serde_json::json!({"defaultAction": "SCMP_ACT_ALLOW", "syscalls": [{"names": ["read"], "actio\n": 1}]});
+    let target = Target { arch: Arch::X86_64, kernel: KernelVersion(6, 1) };
+    let Err(e) = compile("profile.json", "", &value, &[], &target, &mut |_| {}) else { panic!("accepted") };
+    assert!(!e.contains('\n'), "{e:?}");
+}

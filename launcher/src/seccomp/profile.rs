@@ -96,7 +96,7 @@ pub fn parse(at: &Loc, value: &serde_json::Value) -> Result<Profile, String> {
     serde_path_to_error::deserialize::<_, Profile>(value).map_err(|e| {
         let path = e.path().to_string();
         let here = if path == "." { at.clone() } else { at.sub(&path) };
-        format!("{here}: {}", e.into_inner())
+        crate::oci::one_line(format!("{here}: {}", e.into_inner()))
     })
 }
 
