@@ -33,6 +33,18 @@ pub enum Call {
     Execve { path: Vec<u8>, argv: Vec<Vec<u8>>, envp: Vec<Vec<u8>> },
 }
 
+/// The memory dmz's binary gives [`dmz::Prepared`]: argv/envp pointer slots and the PATH
+/// search's buffer.
+fn scratch() -> (Vec<*const u8>, Vec<u8>) {
+    (vec![core::ptr::null(); dmz::transition::PTR_SLOTS], vec![0; dmz::transition::PATH_MAX])
+}
+
+/// dmz's validation of `cfg` against `k`.
+pub fn validate(k: &mut Checker, cfg: &Config) -> Result<(), dmz::Error> {
+    let (mut ptrs, mut path) = scratch();
+    dmz::validate(k, cfg, &mut dmz::Prepared::new(&mut ptrs, &mut path))
+}
+
 /// The checking kernel. `blob` is the config buffer dmz runs from (argv and envp must point
 /// into it).
 pub struct Checker<'b> {
@@ -108,8 +120,7 @@ impl<'b> Checker<'b> {
         let failed_before_exec = self.failed.is_some_and(|i| !matches!(self.calls[i], Call::Execve { .. }));
         let valid = Config::decode(self.blob).ok().filter(|cfg| {
             let mut k = Checker::new(self.blob, self.last_cap, None, 0);
-            let mut p = dmz::Prepared::default();
-            dmz::validate(&mut k, cfg, &mut p).is_ok()
+            validate(&mut k, cfg).is_ok()
         });
         match code {
             // Refused, or a step before exec failed: then it was the last call.
@@ -303,8 +314,7 @@ impl Kernel for Checker<'_> {
         if !self.calls.iter().any(|c| matches!(c, Call::Execve { .. })) {
             let cfg = Config::decode(self.blob).expect("execve for a config that does not decode");
             let mut k = Checker::new(self.blob, self.last_cap, None, 0);
-            let mut p = dmz::Prepared::default();
-            if let Err(e) = dmz::validate(&mut k, &cfg, &mut p) {
+            if let Err(e) = validate(&mut k, &cfg) {
                 panic!("execve for a config that fails validation: {e:?}");
             }
             let set = |f: fn(&Call) -> bool| self.calls.iter().any(f);
@@ -337,10 +347,11 @@ pub fn run_quiet<K: Kernel>(k: &mut K, blob: &[u8]) -> i32 {
     let err = match cfg.decode_into(blob) {
         Err(e) => e,
         Ok(()) => {
-            let mut p = dmz::Prepared::default();
+            let (mut ptrs, mut path) = scratch();
+            let mut p = dmz::Prepared::new(&mut ptrs, &mut path);
             match dmz::validate(k, &cfg, &mut p) {
                 Err(e) => e,
-                Ok(()) => dmz::transition(k, &cfg, &p),
+                Ok(()) => dmz::transition(k, &cfg, &mut p),
             }
         }
     };
