@@ -1,6 +1,6 @@
 //! The body decoder refuses every malformed body as a whole, whatever field breaks.
 
-use dmz::config::{crc32, Bytes, Config, HEADER_LEN, MAX_GROUPS};
+use dmz::config::{crc32, Bytes, Config, Rlimit, HEADER_LEN, MAX_GROUPS};
 use dmz::error::{Bad, Error};
 
 fn blob(c: &Config) -> Vec<u8> {
@@ -22,7 +22,8 @@ fn with_header(body: &[u8]) -> Vec<u8> {
 fn sample() -> Vec<u8> {
     let c = Config {
         args: Bytes(b"/bin/true\0"),
-        groups: heapless::Vec::from_slice(&[1, 2, 3]).unwrap(),
+        uid: Some(0),
+        groups: Some(heapless::Vec::from_slice(&[1, 2, 3]).unwrap()),
         securebits: Some(0x15),
         oom_score_adj: Some(-7),
         ..Config::default()
@@ -50,15 +51,16 @@ fn trailing_byte_inside_the_body() {
 fn bad_field_values_are_malformed() {
     let body = sample();
     let malformed = Err(Error::invalid(Bad::Malformed, 0));
-    // An Option tag other than 0/1 (caps is the 8th field: after args, env, cwd, uid, gid,
-    // groups and umask).
-    let caps_tag = 1 + 10 + 1 + 1 + 1 + 1 + 4 + 1;
+    // An Option tag other than 0/1 (caps is the 9th field: after args, env, cwd, uid (Some),
+    // gid (None), groups (Some, 3), chown_stdio and umask).
+    let caps_tag = 1 + 10 + 1 + 1 + 2 + 1 + 5 + 1 + 1;
     assert_eq!(body[caps_tag], 0);
     let mut b = body.clone();
     b[caps_tag] = 2;
     assert_eq!(Config::decode(&with_header(&b)), malformed);
-    // A u32 varint that does not fit in 32 bits (uid, after args, env and cwd).
-    let uid_at = 1 + 10 + 1 + 1;
+    // A u32 varint that does not fit in 32 bits (uid's value, after args, env, cwd and uid's
+    // Option tag).
+    let uid_at = 1 + 10 + 1 + 1 + 1;
     let mut b = body[..uid_at].to_vec();
     b.extend_from_slice(&[0xff, 0xff, 0xff, 0xff, 0x1f]);
     b.extend_from_slice(&body[uid_at + 1..]);
@@ -77,11 +79,12 @@ fn bad_field_values_are_malformed() {
 #[test]
 fn too_many_items_are_malformed() {
     let mut c = Config::default();
-    c.groups.extend(0..MAX_GROUPS as u32);
+    c.groups.insert(heapless::Vec::new()).extend(0..MAX_GROUPS as u32);
     let body = blob(&c)[HEADER_LEN..].to_vec();
     assert!(Config::decode(&with_header(&body)).is_ok());
-    // One more group than fits: count MAX_GROUPS + 1, then the extra item.
-    let groups_at = 1 + 1 + 1 + 1 + 1;
+    // One more group than fits: count MAX_GROUPS + 1, then the extra item (after args, env,
+    // cwd, uid and gid (None) and groups' Option tag).
+    let groups_at = 1 + 1 + 1 + 1 + 1 + 1;
     assert_eq!(body[groups_at] as usize, MAX_GROUPS);
     let mut b = body[..groups_at].to_vec();
     b.push(MAX_GROUPS as u8 + 1);
@@ -93,4 +96,24 @@ fn too_many_items_are_malformed() {
     let mut b = body[..groups_at].to_vec();
     b.extend_from_slice(&[0xff, 0xff, 0xff, 0xff, 0x0f]);
     assert_eq!(Config::decode(&with_header(&b)), Err(Error::invalid(Bad::Malformed, 0)));
+}
+
+/// A u64 varint has room for one bit in its 10th byte; more would be dropped by the shift and
+/// postcard refuses it (launcher/tests/codec_postcard.rs checks postcard on the same bytes).
+#[test]
+fn a_tenth_varint_byte_above_1_is_malformed() {
+    let c = Config {
+        args: Bytes(b"/bin/true\0"),
+        rlimits: heapless::Vec::from_slice(&[Rlimit { resource: 0, soft: 1 << 63, hard: u64::MAX }]).unwrap(),
+        ..Config::default()
+    };
+    let body = blob(&c)[HEADER_LEN..].to_vec();
+    assert_eq!(Config::decode(&with_header(&body)).unwrap(), c);
+    let soft = [0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x01];
+    let at = body.windows(10).position(|w| w == soft).expect("soft limit's varint");
+    for last in [0x02, 0x03, 0x7f] {
+        let mut b = body.clone();
+        b[at + 9] = last;
+        assert_eq!(Config::decode(&with_header(&b)), Err(Error::invalid(Bad::Malformed, 0)), "{last:#x}");
+    }
 }

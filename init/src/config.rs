@@ -435,7 +435,13 @@ impl<'a> Reader<'a> {
         let mut v = 0u64;
         for i in 0..max_bytes {
             let b = self.byte()?;
-            v |= ((b & 0x7f) as u64) << (7 * i);
+            let bits = (b & 0x7f) as u64;
+            // A u64's 10th byte has room for one bit; more would be dropped (postcard
+            // refuses it too).
+            if bits << (7 * i) >> (7 * i) != bits {
+                return None;
+            }
+            v |= bits << (7 * i);
             if b & 0x80 == 0 {
                 return Some(v);
             }
@@ -549,9 +555,10 @@ mod tests {
             args: dmz::config::Bytes(b"/bin/true\0"),
             env: dmz::config::Bytes(b""),
             cwd: dmz::config::Bytes(b"/\0"),
-            uid: 1000,
-            gid: 1000,
-            groups: heapless::Vec::new(),
+            uid: Some(1000),
+            gid: Some(1000),
+            groups: Some(heapless::Vec::new()),
+            chown_stdio: false,
             umask: 0o22,
             caps: None,
             securebits: None,
@@ -665,6 +672,25 @@ mod tests {
         let many: std::vec::Vec<_> = (0..33).map(|_| unit(b"x", d)).collect();
         let bad = Config { tasks: List::Items(leak(many)), ..c.clone() };
         assert_eq!(Config::decode(&encode(&bad)), Err(Invalid::TooMany));
+    }
+
+    /// A u64 varint (mount flags) whose 10th byte holds more than the one bit left is refused,
+    /// as postcard refuses it.
+    #[test]
+    fn a_tenth_varint_byte_above_1_is_malformed() {
+        let d = leak(dmz_blob());
+        let m =
+            Mount { source: b"tmpfs\0", target: b"/var\0", fstype: b"tmpfs\0", flags: 1 << 63, data: b"" };
+        let c = Config { mounts: List::Items(leak(vec![m])), ..sample(d) };
+        let blob = encode(&c);
+        assert_eq!(Config::decode(&blob).unwrap(), c);
+        let varint = [0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x01];
+        let at = blob.windows(10).position(|w| w == varint).unwrap();
+        let mut bad = blob.clone();
+        bad[at + 9] = 0x03;
+        let (head, body) = bad.split_at_mut(16);
+        write_header(head, MAGIC, VERSION, body);
+        assert_eq!(Config::decode(&bad), Err(Invalid::Malformed));
     }
 
     #[test]

@@ -78,11 +78,11 @@ pub fn check(c: &Compiled, not_applied: &[String]) -> Vec<Finding> {
     let who = caller();
     let root_like = |cap: u64| who.effective & cap != 0;
     out.push(Finding::Ok(format!(
-        "will apply: args {:?}, uid {} gid {} groups {:?}, umask {:04o}, cwd {}, {} env entries, no_new_privs {}",
+        "will apply: args {:?}, uid {} gid {} groups {}, umask {:04o}, cwd {}, {} env entries, no_new_privs {}",
         c.args,
-        c.uid,
-        c.gid,
-        c.groups,
+        c.uid.map_or("(unchanged)".into(), |u| u.to_string()),
+        c.gid.map_or("(unchanged)".into(), |g| g.to_string()),
+        c.groups.as_ref().map_or("(unchanged)".into(), |g| format!("{g:?}")),
         c.umask,
         c.cwd.as_deref().unwrap_or("(unchanged)"),
         c.env.len(),
@@ -160,13 +160,13 @@ pub fn check(c: &Compiled, not_applied: &[String]) -> Vec<Finding> {
     // The caller's privileges.
     let cur_uid = rustix::process::getuid().as_raw();
     let cur_gid = rustix::process::getgid().as_raw();
-    if c.uid != cur_uid && !root_like(CAP_SETUID) {
+    if c.uid.is_some_and(|u| u != cur_uid) && !root_like(CAP_SETUID) {
         out.push(Finding::Fail(format!(
             "uid change {cur_uid} -> {} needs CAP_SETUID, which this caller lacks",
-            c.uid
+            c.uid.unwrap_or(cur_uid)
         )));
     }
-    if (c.gid != cur_gid || !c.groups.is_empty()) && !root_like(CAP_SETGID) {
+    if (c.gid.is_some_and(|g| g != cur_gid) || c.groups.is_some()) && !root_like(CAP_SETGID) {
         out.push(Finding::Fail("setting gid and groups needs CAP_SETGID, which this caller lacks".into()));
     }
     if let Some(k) = &c.caps {

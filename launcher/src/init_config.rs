@@ -397,6 +397,9 @@ fn compile_process(
     warn: &mut dyn FnMut(String),
 ) -> Result<oci::Compiled, String> {
     let mut c = oci::compile(origin, p)?;
+    // Services share init's stdio (the console, or a log pipe): giving it to one service's
+    // uid would hand that service the console. runc's rule is for a container's own stdio.
+    c.chown_stdio = false;
     oci::add_home(&mut c);
     crate::consistency::reconcile(origin, &mut c, false, warn)?;
     Ok(c)
@@ -525,7 +528,8 @@ capabilities = { bounding = ["CAP_NET_BIND_SERVICE"], permitted = ["CAP_NET_BIND
         );
         assert_eq!((s.stop_signal, s.stop_timeout_ms), (2, 3000));
         let d = dmz::Config::decode(s.dmz).unwrap();
-        assert_eq!((d.uid, d.gid, &d.groups[..]), (1000, 1000, &[20][..]));
+        assert_eq!((d.uid, d.gid, d.groups.as_deref()), (Some(1000), Some(1000), Some(&[20][..])));
+        assert!(!d.chown_stdio, "services share init's stdio");
         assert_eq!(d.caps.unwrap().ambient, 1 << 10);
         assert!(d.no_new_privs);
         assert_eq!(d.cwd.0, b"/srv\0");
@@ -613,7 +617,7 @@ capabilities = { bounding = ["CAP_NET_BIND_SERVICE"], permitted = ["CAP_NET_BIND
         let blob = compile_file(&dir.join("init.toml"), &target, &mut |w| warnings.push(w)).unwrap();
         let c = Config::decode(&blob).unwrap();
         let d = dmz::Config::decode(c.services.get(0).unwrap().dmz).unwrap();
-        assert_eq!((d.uid, d.gid), (33, 33));
+        assert_eq!((d.uid, d.gid), (Some(33), Some(33)));
         assert_eq!(d.args.0, b"/bin/web\0-v\0", "args replace process.args");
         assert_eq!(warnings, vec![format!("{}: not applied: hostname", dir.join("web.json").display())]);
         std::fs::remove_dir_all(&dir).unwrap();
