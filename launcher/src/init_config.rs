@@ -571,6 +571,14 @@ capabilities = { bounding = ["CAP_NET_BIND_SERVICE"], permitted = ["CAP_NET_BIND
             "init.toml: service[0].process.user.uid: invalid type: string \"root\", expected u32"
         );
         assert_eq!(
+            err("[[service]]\nname = \"a\"\nprocess = { args = [\"/x\"], user = { uid = 4294967295, gid = 0 } }"),
+            "init.toml: service[0]: process.user.uid: 4294967295 is above 2147483647, the largest id runc accepts"
+        );
+        assert_eq!(
+            err("[[task]]\nname = \"a\"\nprocess = { args = [\"/x\"], user = { uid = 0, gid = 0, additionalGids = [2147483648] } }"),
+            "init.toml: task[0]: process.user.additionalGids[0]: 2147483648 is above 2147483647, the largest id runc accepts"
+        );
+        assert_eq!(
             err("[[service]]\nname = \"a\"\nprocess = { args = [\"/x\"], capabilities = { bounding = [\"CAP_NET_BIND_SERVIC\"] } }"),
             "init.toml: service[0]: process.capabilities.bounding[0]: unknown capability \"CAP_NET_BIND_SERVIC\" (did you mean CAP_NET_BIND_SERVICE?)"
         );
