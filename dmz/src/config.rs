@@ -22,8 +22,8 @@ pub const VERSION: u16 = 2;
 pub const HEADER_LEN: usize = 16;
 
 /// Largest blob dmz reads (header included): 32 KiB for a maximal BPF program
-/// (4096 instructions × 8 bytes) plus 96 KiB for args, env and paths. dmz reads it into a
-/// stack buffer, so the bound keeps its memory small and fixed.
+/// (4096 instructions × 8 bytes) plus 96 KiB for args, env and paths. dmz maps memory for
+/// the size the header names (src/main.rs), so the bound caps that mapping.
 pub const MAX_CONFIG_LEN: usize = 128 * 1024;
 /// Maximum number of arguments (argv[0] included): the size of dmz's argv pointer array.
 pub const MAX_ARGS: usize = 1024;
@@ -286,13 +286,13 @@ impl<'a> Reader<'a> {
         loop {
             let b = self.byte();
             let bits = (b & 0x7f) as u64;
-            // The 10th byte of a u64 has room for one bit: more would be dropped by the
-            // shift (postcard refuses it too).
-            if bits << shift >> shift != bits {
-                self.bad = true;
-            }
             v |= bits << shift;
             if b & 0x80 == 0 {
+                // One canonical form, the shortest (what postcard writes): no final zero
+                // byte after the first, no bits past the 64th (they would be dropped).
+                if shift != 0 && (b == 0 || v >> shift != bits) {
+                    self.bad = true;
+                }
                 return v;
             }
             shift += 7;

@@ -38,6 +38,8 @@ pub enum Step {
     KeepFd,
     CloseFds,
     Exec,
+    /// Probing the kernel's last capability (validation, before any change).
+    ReadBoundingSet,
 }
 
 /// What is wrong with a config (step [`Step::LoadConfig`]); `Error::num` adds a number where
@@ -162,7 +164,8 @@ set no_new_privs\0\
 verify credentials\0\
 keep fd\0\
 close fds\0\
-exec\0";
+exec\0\
+read bounding set\0";
 
 /// Per [`Step`]: the detail when the step has a number; empty if the detail is the path or
 /// program the step worked on instead.
@@ -180,7 +183,8 @@ uid %\0\
 capability %\0\
 \0\0\
 fd %\0\
-\0\0";
+\0\0\
+capability %\0";
 
 /// Per [`Bad`], in declaration order: the detail.
 const BADS: &[u8] = b"\
@@ -287,7 +291,7 @@ impl Error {
         Error { step: Step::Verify, bad, errno: EPERM, num }
     }
 
-    /// The exit status of DESIGN §4: 127 not found, 126 not executable, 125 otherwise.
+    /// The exit status of docs/design.md §4: 127 not found, 126 not executable, 125 otherwise.
     pub fn exit_code(&self) -> i32 {
         match (self.step, self.errno) {
             (Step::Exec, ENOENT) | (Step::Exec, ENOTDIR) => 127,
@@ -312,7 +316,7 @@ impl Error {
         };
         text(out, detail, self.num);
         if out.len == start + 2 {
-            out.push(name);
+            out.push_name(name);
         }
         if out.len == start + 2 {
             out.len = start;
@@ -350,6 +354,18 @@ impl Line {
                 return;
             }
             self.byte(b);
+        }
+    }
+
+    /// Appends a config string (a path, a program) up to its NUL as text of one line: a
+    /// control character below space (a newline in a file name) shows as '?', and it stops two bytes
+    /// short of the end, so the message's ")\n" always fits.
+    fn push_name(&mut self, s: &[u8]) {
+        for &b in s {
+            if b == 0 || self.len >= self.buf.len() - 2 {
+                return;
+            }
+            self.byte(if b < 0x20 { b'?' } else { b });
         }
     }
 

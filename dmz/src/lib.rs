@@ -18,16 +18,25 @@ pub use transition::{transition, validate, Kernel, Prepared};
 
 /// Decodes, validates and runs `blob` against kernel `k`. Returns only on failure, after
 /// reporting it in one line; the value is the exit status. Nothing is executed after a
-/// failed step.
+/// failed step. The pointer arrays and the PATH buffer are on the stack (20 KiB): for tests
+/// and callers with a normal stack; the dmz binary uses [`run_in`].
 pub fn run<K: Kernel>(k: &mut K, blob: &[u8]) -> i32 {
+    let mut ptrs = [core::ptr::null(); transition::PTR_SLOTS];
+    let mut path = [0; transition::PATH_MAX];
+    run_in(k, blob, &mut ptrs, &mut path)
+}
+
+/// [`run`] with the argv/envp pointer arrays built in `ptrs` and PATH candidates in `path`
+/// (see [`Prepared::new`]).
+pub fn run_in<K: Kernel>(k: &mut K, blob: &[u8], ptrs: &mut [*const u8], path: &mut [u8]) -> i32 {
     let mut cfg = Config::default();
     let (err, name) = match cfg.decode_into(blob) {
         Err(e) => (e, &[][..]),
         Ok(()) => {
-            let mut p = Prepared::default();
+            let mut p = Prepared::new(ptrs, path);
             let err = match validate(k, &cfg, &mut p) {
                 Err(e) => e,
-                Ok(()) => transition(k, &cfg, &p),
+                Ok(()) => transition(k, &cfg, &mut p),
             };
             let name = match err.step {
                 Step::Chdir => cfg.cwd.0,

@@ -1,13 +1,13 @@
 //! `dmz FILE` | `dmz --fd N`: read a compiled config, apply it, exec the target.
 //!
-//! Exit status when dmz itself fails (DESIGN §4): 125 before exec, 126 target not
+//! Exit status when dmz itself fails (docs/design.md §4): 125 before exec, 126 target not
 //! executable, 127 target not found. One line on stderr.
 #![no_std]
 #![no_main]
 
-use dmz::config::MAX_CONFIG_LEN;
+use dmz::config::{HEADER_LEN, MAX_ARGS, MAX_CONFIG_LEN, MAX_ENV};
 use dmz::error::{Bad, Error, Step};
-use dmz::sys::Linux;
+use dmz::sys::{Linux, Scratch};
 use linux_raw_sys::general::O_RDONLY;
 
 linker::entry!(main);
@@ -33,29 +33,54 @@ fn main(args: linker::Args) -> i32 {
             }
             _ => break 'fail (Error::invalid(Bad::Usage, 0), b""),
         };
-        // The config lives on the stack: fixed size, nothing to free, gone at exec. One byte
-        // more than the maximum tells "too large" from "exactly the maximum".
-        let mut buf = [0u8; MAX_CONFIG_LEN + 1];
-        let r = read_all(fd, &mut buf);
+        let r = load(fd);
         // Closed before anything else happens, so it never reaches the target.
         dmz::sys::close(fd);
         match r {
-            // n ≤ buf.len(): read never returns more than asked (no panic site, see
-            // exec_program).
-            Ok(n) => return dmz::run(k, buf.get(..n).unwrap_or_default()),
+            Ok(s) => return dmz::run_in(k, s.blob, s.ptrs, s.path),
             Err(e) => (e, b""),
         }
     };
     dmz::fail(k, err, name)
 }
 
-/// Reads to EOF from the fd's current offset: a file, a memfd (launcher rewinds it), a pipe.
+/// Reads the config from `fd`: its 16-byte header, then the body (of the length the header
+/// gives) into a [`Scratch`] sized by it, one byte more asked for than the body, so that
+/// trailing bytes show. A short header or body is left for the decoder to name. Nothing here
+/// is sized by the limits: a 1 KiB config touches a page or two.
+fn load(fd: i32) -> Result<Scratch, Error> {
+    let mut head = [0u8; HEADER_LEN];
+    let n = read_all(fd, &mut head)?;
+    let body = if n == HEADER_LEN { u32::from_le_bytes([head[8], head[9], head[10], head[11]]) } else { 0 };
+    let body = body as usize;
+    if body > MAX_CONFIG_LEN - HEADER_LEN {
+        return Err(Error::invalid(Bad::TooLarge, 0));
+    }
+    // No more pointers than strings: each string has its NUL in the body.
+    let slots = body.min(MAX_ARGS + MAX_ENV) + 2;
+    let mut s =
+        dmz::sys::scratch(HEADER_LEN + body + 1, slots).map_err(|e| Error::new(Step::ReadConfig, e, 0))?;
+    let mut m = 0;
+    if let Some((start, rest)) = s.blob.split_at_mut_checked(HEADER_LEN) {
+        for (to, from) in start.iter_mut().zip(head) {
+            *to = from;
+        }
+        if n == HEADER_LEN {
+            m = read_all(fd, rest)?;
+        }
+    }
+    s.blob = core::mem::take(&mut s.blob).get_mut(..n + m).unwrap_or_default();
+    Ok(s)
+}
+
+/// Reads to EOF, or until `buf` is full, from the fd's current offset: a file, a memfd
+/// (launcher rewinds it), a pipe.
 fn read_all(fd: i32, buf: &mut [u8]) -> Result<usize, Error> {
     let mut n = 0;
     loop {
         let rest = match buf.get_mut(n..) {
             Some(rest) if !rest.is_empty() => rest,
-            _ => return Err(Error::invalid(Bad::TooLarge, 0)),
+            _ => return Ok(n),
         };
         match linker::sys::read(fd, rest) {
             Ok(0) => return Ok(n),

@@ -264,3 +264,39 @@ impl Kernel for Linux {
         unsafe { linker::execve(path.as_ptr(), argv.as_ptr(), envp.as_ptr()) }
     }
 }
+
+/// dmz's working memory for one config: one anonymous mapping (read-write, never
+/// executable), laid out `[PATH buffer | config | argv/envp pointers]`. Sized by the config,
+/// and only the pages the config needs are ever touched, so dmz's memory follows the config
+/// rather than its limits: it runs under a small RLIMIT_STACK, and a small config costs a
+/// page or two. Never unmapped: exec replaces it.
+pub struct Scratch {
+    /// [`crate::transition::PATH_MAX`] bytes for the PATH search's candidates, first: a name
+    /// with '/' never touches its page.
+    pub path: &'static mut [u8],
+    /// The config's bytes.
+    pub blob: &'static mut [u8],
+    /// Pointer slots for argv and envp, right after the config (usually the same page).
+    pub ptrs: &'static mut [*const u8],
+}
+
+/// Maps a [`Scratch`] of `blob` bytes for the config and `slots` pointers.
+/// References: mmap(2).
+pub fn scratch(blob: usize, slots: usize) -> Result<Scratch, Errno> {
+    use crate::transition::PATH_MAX;
+    const PTR: usize = core::mem::size_of::<*const u8>();
+    // The pointers start at the first pointer-aligned offset after the config.
+    let at = (PATH_MAX + blob).next_multiple_of(PTR);
+    let base = linker::sys::mmap_anonymous(at + slots * PTR)?;
+    // SAFETY: the fresh mapping is at + slots * PTR bytes, readable, writable and
+    // zero-filled (a null pointer is all zero bits), and it is never unmapped, so each slice
+    // over it stays valid; the three slices do not overlap, and the pointer slots are
+    // aligned (the mapping is page-aligned and `at` a multiple of the pointer size).
+    unsafe {
+        Ok(Scratch {
+            path: core::slice::from_raw_parts_mut(base, PATH_MAX),
+            blob: core::slice::from_raw_parts_mut(base.add(PATH_MAX), blob),
+            ptrs: core::slice::from_raw_parts_mut(base.add(at).cast(), slots),
+        })
+    }
+}

@@ -1,4 +1,4 @@
-//! The privilege transition (DESIGN §3): validate, then one flat function, a step a line.
+//! The privilege transition (docs/design.md §3): validate, then one flat function, a step a line.
 //!
 //! Everything talks to the kernel through [`Kernel`], so tests can record the exact call
 //! sequence and inject a failure at any step.
@@ -68,33 +68,44 @@ pub const SECBIT_KEEP_CAPS_LOCKED: u32 = 1 << 5;
 /// Every bit PR_SET_SECUREBITS accepts (SECURE_ALL_BITS | SECURE_ALL_LOCKS).
 pub const SECBITS_ALL: u32 = 0xff;
 
-/// What [`validate`] prepared for the transition: argv/envp pointer arrays into the config
-/// buffer, and the kernel's last capability.
-#[derive(bytemuck::Zeroable)]
-#[repr(C)] // last_cap first: a short offset where it is used
-pub struct Prepared {
+/// Where the argv/envp pointer arrays and the PATH candidates are built: memory the caller
+/// provides (dmz: after the config in one mapping sized by it; see src/main.rs), filled by
+/// [`validate`] and the PATH search only as far as the config needs. Also holds the kernel's
+/// last capability.
+pub struct Prepared<'p> {
     pub last_cap: u32,
-    /// argv (NULL-terminated, [`MAX_ARGS`] + 1 slots), then envp (same, [`MAX_ENV`] + 1):
-    /// one array, so it is initialised (and moved into place) in one go.
-    ptrs: [*const u8; MAX_ARGS + 1 + MAX_ENV + 1],
+    /// argv (NULL-terminated), then envp right after argv's NULL.
+    ptrs: &'p mut [*const u8],
+    /// argv's length with its NULL: where envp starts.
+    argv_len: usize,
+    /// The PATH search's candidate path ([`PATH_MAX`] bytes suffice).
+    path: &'p mut [u8],
 }
 
-impl Prepared {
+/// Pointer slots the largest config needs: argv and envp, each with its NULL.
+pub const PTR_SLOTS: usize = MAX_ARGS + 1 + MAX_ENV + 1;
+
+impl<'p> Prepared<'p> {
+    /// Nothing prepared yet, in `ptrs` (at most [`PTR_SLOTS`] are used; fewer than the
+    /// config's strings and their NULLs fail validation) and `path` (at most [`PATH_MAX`]
+    /// bytes are used).
+    pub fn new(ptrs: &'p mut [*const u8], path: &'p mut [u8]) -> Self {
+        Prepared { last_cap: 0, ptrs, argv_len: 0, path }
+    }
+
     pub fn argv(&self) -> &[*const u8] {
-        &self.ptrs[..MAX_ARGS + 1]
+        self.ptrs.get(..self.argv_len).unwrap_or_default()
     }
 
     pub fn envp(&self) -> &[*const u8] {
-        &self.ptrs[MAX_ARGS + 1..]
+        self.ptrs.get(self.argv_len..).unwrap_or_default()
     }
 }
 
-impl Default for Prepared {
-    /// All zeros (last_cap 0, every pointer null), written in place by a memset; a repeat
-    /// expression would be built aside and copied (16 KiB).
-    fn default() -> Self {
-        bytemuck::Zeroable::zeroed()
-    }
+/// The first `n` items of `s`, or all of it if shorter.
+fn first<T>(s: &mut [T], n: usize) -> &mut [T] {
+    let n = n.min(s.len());
+    s.get_mut(..n).unwrap_or_default()
 }
 
 /// Fills a NULL-terminated pointer array from a NUL-terminated string list; returns the
@@ -122,17 +133,20 @@ const CAP_SETS: [Bad; 5] =
     [Bad::CapBounding, Bad::CapEffective, Bad::CapPermitted, Bad::CapInheritable, Bad::CapAmbient];
 
 /// Step 1 (after decoding): everything the transition uses is checked before any state
-/// changes, so a config that fails here changes nothing. Also prepares argv/envp and probes
-/// the kernel's last capability, all before the first privileged call.
+/// changes, so a config that fails here changes nothing. Also prepares argv/envp and, for a
+/// config with capabilities, probes the kernel's last capability, all before the first
+/// privileged call.
 pub fn validate<K: Kernel>(k: &mut K, c: &Config, p: &mut Prepared) -> Result<(), Error> {
-    let (argv, envp) = p.ptrs.split_at_mut(MAX_ARGS + 1);
-    let Some(1..) = pointers(c.args.0, argv) else {
+    // envp starts right after argv's NULL: the arrays take only the slots the config needs.
+    let Some(n @ 1..) = pointers(c.args.0, first(p.ptrs, MAX_ARGS + 1)) else {
         return Err(Error::invalid(Bad::Args, 0));
     };
     if c.args.0.first() == Some(&0) {
         return Err(Error::invalid(Bad::ProgramName, 0));
     }
-    let Some(_) = pointers(c.env.0, envp) else {
+    p.argv_len = n + 1;
+    let envp = p.ptrs.get_mut(n + 1..).unwrap_or_default();
+    let Some(_) = pointers(c.env.0, first(envp, MAX_ENV + 1)) else {
         return Err(Error::invalid(Bad::Env, 0));
     };
     // Empty, or one string whose NUL is its last byte.
@@ -184,14 +198,9 @@ pub fn validate<K: Kernel>(k: &mut K, c: &Config, p: &mut Prepared) -> Result<()
             return Err(Error::invalid(Bad::SeccompSize, 0));
         }
     }
-    // The kernel's last capability: PR_CAPBSET_READ fails with EINVAL above it. Probing needs
-    // no /proc (init may run dmz before /proc is mounted).
-    let mut last = 0;
-    while last < 63 && k.capbset_read(last + 1).is_ok() {
-        last += 1;
-    }
-    p.last_cap = last;
     if let Some(caps) = &c.caps {
+        let last = last_cap(k)?;
+        p.last_cap = last;
         let unknown = !0u64 << last << 1;
         for (&bad, &set) in CAP_SETS.iter().zip(caps.sets()) {
             if set & unknown != 0 {
@@ -202,17 +211,36 @@ pub fn validate<K: Kernel>(k: &mut K, c: &Config, p: &mut Prepared) -> Result<()
     Ok(())
 }
 
+/// The kernel's last capability, by bisection over `prctl(PR_CAPBSET_READ, cap)`, which
+/// fails with EINVAL for a capability above it (cap_valid() in kernel/sys.c): 6 calls, not
+/// one per capability. Needs no /proc (init may run dmz before /proc is mounted). Any other
+/// error (a caller's seccomp filter, an LSM) fails: guessing would leave capabilities in the
+/// bounding set that the config drops. References: prctl(2).
+fn last_cap<K: Kernel>(k: &mut K) -> Result<u32, Error> {
+    // Capability 0 (CAP_CHOWN) exists on every kernel; 64 does not fit the masks.
+    let (mut known, mut unknown) = (0, 64);
+    while unknown - known > 1 {
+        let mid = (known + unknown) / 2;
+        match k.capbset_read(mid) {
+            Ok(_) => known = mid,
+            Err(EINVAL) => unknown = mid,
+            Err(e) => return Err(Error::new(Step::ReadBoundingSet, e, mid)),
+        }
+    }
+    Ok(known)
+}
+
 /// The search path when the target's environment has no PATH (runc's and systemd's default).
 pub const DEFAULT_PATH: &[u8] = b"/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
 
 /// Longest path dmz builds for the PATH lookup (PATH_MAX, NUL included).
-const PATH_MAX: usize = 4096;
+pub const PATH_MAX: usize = 4096;
 
-/// The whole transition, DESIGN §3. Returns only if a step failed; the caller exits with
+/// The whole transition, docs/design.md §3. Returns only if a step failed; the caller exits with
 /// [`Error::exit_code`] and never execs anything else.
 #[inline(never)]
 #[rustfmt::skip] // one step a line, the why aligned beside it
-pub fn transition<K: Kernel>(k: &mut K, c: &Config, p: &Prepared) -> Error {
+pub fn transition<K: Kernel>(k: &mut K, c: &Config, p: &mut Prepared) -> Error {
     let r = (|| -> Result<Infallible, Error> {
         set_rlimits(k, c)?;                        // 2: raising a hard limit needs CAP_SYS_RESOURCE
         set_oom_score_adj(k, c)?;                  // 3: lowering it needs CAP_SYS_RESOURCE
@@ -325,9 +353,9 @@ fn drop_bounding_set<K: Kernel>(k: &mut K, c: &Config, last_cap: u32) -> Result<
 /// `prctl(PR_SET_SECUREBITS, bits | SECBIT_KEEP_CAPS)` if securebits are configured, else
 /// `prctl(PR_SET_KEEPCAPS, 1)`: either way the permitted set survives setresuid.
 ///
-/// Deviation from DESIGN §3 (securebits at step 11): PR_SET_SECUREBITS needs CAP_SETPCAP in
-/// the effective set, which the uid change clears; so securebits go in here, while still
-/// privileged, with keep-caps forced on until [`clear_keep_caps`].
+/// Securebits go in here rather than after the capabilities (docs/design.md §3, step 6):
+/// PR_SET_SECUREBITS needs CAP_SETPCAP in the effective set, which the uid change clears; so
+/// they are set while still privileged, with keep-caps forced on until [`clear_keep_caps`].
 /// References: prctl(2), capabilities(7) "The securebits flags".
 fn set_keep_caps<K: Kernel>(k: &mut K, c: &Config) -> Result<(), Error> {
     match c.securebits {
@@ -567,13 +595,13 @@ fn first_string(list: &[u8]) -> &[u8] {
 /// and moves on, anything else stops. Returns the error: EACCES if any candidate was found but
 /// not executable (exit 126), else ENOENT (exit 127).
 /// References: execve(2), exec(3) "execvp".
-fn exec_program<K: Kernel>(k: &mut K, c: &Config, p: &Prepared) -> Error {
+fn exec_program<K: Kernel>(k: &mut K, c: &Config, p: &mut Prepared) -> Error {
     // One Error for every way out of the search.
     Error::new(Step::Exec, exec_errno(k, c, p), 0)
 }
 
 /// [`exec_program`]'s search; returns the errno it fails with.
-fn exec_errno<K: Kernel>(k: &mut K, c: &Config, p: &Prepared) -> Errno {
+fn exec_errno<K: Kernel>(k: &mut K, c: &Config, p: &mut Prepared) -> Errno {
     let prog = program(c);
     #[allow(clippy::manual_contains)] // slice::contains brings in memchr: ~200 bytes
     if prog.iter().any(|&b| b == b'/') {
@@ -586,7 +614,9 @@ fn exec_errno<K: Kernel>(k: &mut K, c: &Config, p: &Prepared) -> Errno {
             name.iter().eq(b"PATH=").then_some(value)
         })
         .unwrap_or(DEFAULT_PATH);
-    let mut buf = [0u8; PATH_MAX];
+    // Taken out of `p`, which the execs below only read; at most PATH_MAX bytes are used.
+    let buf = core::mem::take(&mut p.path);
+    let buf = first(buf, PATH_MAX);
     let mut err = ENOENT;
     let mut len = 0;
     // One pass over PATH: a directory's bytes go straight into `buf`; each ':' and the end

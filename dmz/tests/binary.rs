@@ -11,16 +11,14 @@ fn release_binary_has_no_panic_path() {
     assert!(!bin.windows(msg.len()).any(|w| w == msg), "a panic path is linked into dmz");
 }
 
-/// The size limit on the stripped x86_64 binary: 8 KiB (the goal stays 6,144 B;
-/// docs/BENCHMARKS.md "dmz size" has the figures and where the bytes go). Release builds are
+/// The size limit of the stripped x86_64 binary: 8,192 B (runc's exec-only trampoline is
+/// 8,704 B). docs/BENCHMARKS.md "dmz size" has every architecture's figure. Release builds are
 /// stripped by the workspace profile.
 #[test]
 #[cfg(target_arch = "x86_64")]
-fn stripped_dmz_stays_under_8_kib() {
+#[cfg_attr(debug_assertions, ignore = "sizes are of the release build: cargo test --release")]
+fn stripped_dmz_fits_8_kib() {
     let path = env!("CARGO_BIN_EXE_dmz");
-    if cfg!(debug_assertions) {
-        panic!("run this test on the release build (cargo test --release): {path} is a debug build");
-    }
     let size = std::fs::metadata(path).unwrap().len();
     assert!(size <= 8 * 1024, "{path} is {size} bytes, over 8 KiB");
 }

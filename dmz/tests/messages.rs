@@ -36,6 +36,7 @@ fn every_step_message() {
         (Step::KeepFd, "dmz: unable to keep fd: EINVAL (fd 4000000021)\n"),
         (Step::CloseFds, "dmz: unable to close fds: ENFILE (/some/path)\n"),
         (Step::Exec, "dmz: unable to exec: EMFILE (/some/path)\n"),
+        (Step::ReadBoundingSet, "dmz: unable to read bounding set: ENOTTY (capability 4000000024)\n"),
     ];
     for (i, (step, want)) in steps.into_iter().enumerate() {
         let e = Error::new(step, (i + 1) as u16, 4_000_000_000 + i as u32);
@@ -157,4 +158,16 @@ fn steps_without_a_name_have_no_detail() {
 fn names_end_at_their_nul() {
     let msg = message(Error::new(Step::Chdir, 2, 0), b"/srv\0");
     assert_eq!(msg, "dmz: unable to change directory: ENOENT (/srv)\n");
+}
+
+#[test]
+fn a_name_stays_on_one_line() {
+    // A program or path with control characters: they show as '?', the line stays one.
+    let e = Error::new(Step::Exec, 2, 0);
+    assert_eq!(message(e, b"/bin/a\nb\r\x1b[2J\0"), "dmz: unable to exec: ENOENT (/bin/a?b??[2J)\n");
+    // A name longer than the line: cut, and the line still ends in ")\n".
+    let long = vec![b'x'; 4096];
+    let m = message(e, &long);
+    assert!(m.starts_with("dmz: unable to exec: ENOENT (xxx") && m.ends_with("x)\n"), "{m}");
+    assert_eq!(m.matches('\n').count(), 1);
 }

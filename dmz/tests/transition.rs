@@ -50,6 +50,10 @@ struct Recorder {
     bounding: u64,
     ambient: u64,
     nnp: bool,
+    /// Every PR_CAPBSET_READ probe, in order.
+    probes: Vec<u32>,
+    /// Probes of this capability and above fail with this errno instead of EINVAL's answer.
+    probe_fails: Option<(u32, Errno)>,
 }
 
 impl Recorder {
@@ -72,6 +76,8 @@ impl Recorder {
             bounding: all,
             ambient: 0,
             nnp: false,
+            probes: vec![],
+            probe_fails: None,
         }
     }
 
@@ -106,6 +112,10 @@ fn s(b: &[u8]) -> String {
 
 impl Kernel for Recorder {
     fn capbset_read(&mut self, cap: u32) -> Result<bool, Errno> {
+        self.probes.push(cap);
+        if let Some((_, e)) = self.probe_fails.filter(|&(from, _)| cap >= from) {
+            return Err(e);
+        }
         if cap <= self.last_cap {
             Ok(self.bounding & 1 << cap != 0)
         } else {
@@ -803,4 +813,61 @@ fn ids_and_groups_not_configured_are_left_unchanged() {
     assert_eq!(run(&mut k, &c), 127);
     assert!(k.calls.contains(&Call::ResGid(5)));
     assert!(!k.calls.iter().any(|c| matches!(c, Call::Groups(_) | Call::ResUid(_))));
+}
+
+/// The kernel's last capability is found by bisection: 6 PR_CAPBSET_READ probes, whatever
+/// it is, and the bounding drop then covers exactly 0..=last.
+#[test]
+fn last_capability_is_found_in_six_probes() {
+    for last in [0, 1, 5, 31, 32, 40, 41, 62, 63] {
+        let o = owned(&["/bin/true"], &[], "");
+        let mut c = full(&o);
+        c.caps = Some(Caps::default());
+        let mut k = Recorder::new();
+        k.last_cap = last;
+        k.bounding = !0 >> (63 - last); // every capability the kernel knows
+        run(&mut k, &c);
+        // The bisection never asks for capability 0 (every kernel has it); the bounding
+        // drop's and the read-back's own reads start there.
+        let bisection = k.probes.iter().position(|&p| p == 0).unwrap_or(k.probes.len());
+        assert_eq!(bisection, 6, "last cap {last}: probes {:?}", k.probes);
+        let drops: Vec<u32> = k
+            .calls
+            .iter()
+            .filter_map(|c| match c {
+                Call::CapbsetDrop(n) => Some(*n),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(drops, (0..=last).collect::<Vec<_>>(), "last cap {last}");
+    }
+}
+
+/// Only EINVAL ends the probe. Any other error (a caller's seccomp filter, an LSM) fails the
+/// config before anything changes: taken as "no such capability", it would leave every
+/// capability above it in the bounding set.
+#[test]
+fn probe_error_other_than_einval_fails_the_config() {
+    for (from, errno, name) in [(1, 1, "EPERM"), (0, 13, "EACCES"), (40, 95, "errno 95")] {
+        let o = owned(&["/bin/true"], &[], "");
+        let mut k = Recorder::new();
+        k.probe_fails = Some((from, errno));
+        assert_eq!(run(&mut k, &full(&o)), 125);
+        assert_eq!(k.calls, vec![], "nothing may change after a failed probe");
+        let at = k.probes.last().unwrap();
+        assert!(*at >= from);
+        assert_eq!(k.reports, vec![format!("dmz: unable to read bounding set: {name} (capability {at})\n")]);
+    }
+}
+
+/// Without a capabilities object nothing uses the last capability: no probe.
+#[test]
+fn no_probe_without_capabilities() {
+    let o = owned(&["/bin/true"], &[], "");
+    let mut c = full(&o);
+    c.caps = None;
+    let mut k = Recorder::new();
+    run(&mut k, &c);
+    assert_eq!(k.probes, Vec::<u32>::new());
+    assert!(k.calls.contains(&Call::Execve("/bin/true".into())));
 }

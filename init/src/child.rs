@@ -1,6 +1,6 @@
 //! Starting children: fork, the child's own setup, and the exec, either directly (container
 //! mode) or through the dmz transition of a compiled config (one implementation of the
-//! transition, DESIGN §1).
+//! transition, docs/design.md §1).
 //!
 //! Everything a child runs is behind `#[inline(never)]`: the transition keeps ~16 KB of
 //! argv/envp pointers on the stack, and if that frame were part of the parent's, the stack
@@ -10,10 +10,10 @@ use crate::log::{Log, E, S};
 use crate::sys::{self, Errno};
 use dmz::config::Bytes;
 use dmz::sys::Linux;
-use dmz::transition::{program, transition, validate, Prepared};
+use dmz::transition::{program, transition, validate, Prepared, PATH_MAX, PTR_SLOTS};
 use linker::sys::SigSet;
 
-/// Exit status of a child whose setup failed before exec (DESIGN §4).
+/// Exit status of a child whose setup failed before exec (docs/design.md §4).
 pub const FAILED: i32 = 125;
 
 /// Forks; the child runs `child` and exits with its status. Returns the child's PID.
@@ -35,8 +35,10 @@ fn fail(what: &[u8], e: Errno, detail: &[u8]) -> i32 {
 
 /// Container mode's child setup, as tini's: its own process group, which becomes the
 /// terminal's foreground group when stdin is a terminal (job control: ctrl-C and ctrl-Z reach
-/// the command, not init), then init's original signal mask.
-pub fn isolate(mask: SigSet) -> Result<(), i32> {
+/// the command, not init), then init's original signal mask. `sigfd`, init's own fd, is
+/// closed: a `--dmz` config preserving its number must not get it.
+pub fn isolate(mask: SigSet, sigfd: i32) -> Result<(), i32> {
+    sys::close_fds(sigfd, sigfd).map_err(|e| fail(b"close init's fds", e, b""))?;
     sys::new_process_group(0).map_err(|e| fail(b"create process group", e, b""))?;
     match sys::foreground_stdin() {
         Ok(()) | Err(sys::ENOTTY) | Err(sys::ENXIO) => {}
@@ -46,9 +48,12 @@ pub fn isolate(mask: SigSet) -> Result<(), i32> {
 }
 
 /// System mode's child setup: a session of its own (no controlling terminal; stoppable as a
-/// process group), then init's original signal mask.
+/// process group), none of init's fds above stdio (init passes a unit none: a preserved fd
+/// then fails the transition with EBADF instead of handing over init's signalfd, /dev/kmsg or
+/// watchdog), then init's original signal mask.
 pub fn detach(mask: SigSet) -> Result<(), i32> {
     sys::setsid().map_err(|e| fail(b"create session", e, b""))?;
+    sys::close_fds(3, !0).map_err(|e| fail(b"close init's fds", e, b""))?;
     sys::set_signal_mask(mask).map_err(|e| fail(b"restore signal mask", e, b""))
 }
 
@@ -120,10 +125,12 @@ pub fn run_dmz(blob: &[u8], args: Option<&[u8]>) -> i32 {
     if let Some(a) = args {
         cfg.args = Bytes(a);
     }
-    let mut p = Prepared::default();
+    let mut ptrs = [core::ptr::null(); PTR_SLOTS];
+    let mut path = [0; PATH_MAX];
+    let mut p = Prepared::new(&mut ptrs, &mut path);
     let err = match validate(&mut Linux, &cfg, &mut p) {
         Err(e) => e,
-        Ok(()) => transition(&mut Linux, &cfg, &p),
+        Ok(()) => transition(&mut Linux, &cfg, &mut p),
     };
     let name = match err.step {
         dmz::Step::Chdir => cfg.cwd.0,

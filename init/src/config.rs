@@ -22,7 +22,7 @@
 use dmz::config::{crc32, write_header, Writer};
 
 pub const MAGIC: [u8; 4] = *b"DMZI";
-pub const VERSION: u16 = 1;
+pub const VERSION: u16 = 2;
 pub const HEADER_LEN: usize = 16;
 
 /// Largest config init reads: room for every unit carrying a large dmz config. init maps
@@ -120,6 +120,25 @@ pub struct Watchdog<'a> {
     pub interval_ms: u32,
 }
 
+impl Watchdog<'_> {
+    /// Milliseconds between keep-alives for a driver that reports a timeout of `actual_s`
+    /// seconds (WDIOC_GETTIMEOUT; `None` when it does not say): `interval_ms`, but at most a
+    /// third of that timeout, so a driver that refused the requested timeout (one above its
+    /// maximum) or rounded it down is still kept alive.
+    pub fn keepalive_ms(&self, actual_s: Option<u32>) -> u32 {
+        match actual_s {
+            Some(t) if t > 0 => self.interval_ms.min(third_of(t)),
+            _ => self.interval_ms,
+        }
+    }
+}
+
+/// A third of `timeout_s` seconds, in milliseconds (at least 1, saturating): a keep-alive
+/// interval that survives one missed keep-alive.
+pub fn third_of(timeout_s: u32) -> u32 {
+    (timeout_s as u64 * 1000 / 3).clamp(1, u32::MAX as u64) as u32
+}
+
 /// A task (run once, in order, waited for) or a service (supervised).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Unit<'a> {
@@ -138,6 +157,9 @@ pub struct Unit<'a> {
     pub stop_signal: u8,
     /// How long to wait after the stop signal before SIGKILL.
     pub stop_timeout_ms: u32,
+    /// Tasks: how long init waits for it before SIGKILL to its process group (boot then goes
+    /// on); 0 waits for ever. Services: unused, 0.
+    pub timeout_ms: u32,
 }
 
 /// Everything system mode needs besides the kernel command line.
@@ -169,10 +191,14 @@ pub enum List<'a, T> {
     Encoded { count: u32, bytes: &'a [u8] },
 }
 
-/// An item of a [`List`]: how it is read from and written to the body.
+/// An item of a [`List`]: how it is read from and written to the body, and checked. The
+/// check (for a unit: its dmz config's CRC and structure) runs once, when the config is
+/// decoded; reading the list again later only parses.
 pub trait Item<'a>: Copy {
     #[doc(hidden)]
     fn read(r: &mut Reader<'a>) -> Option<Self>;
+    #[doc(hidden)]
+    fn check(&self) -> Result<(), Invalid>;
     #[doc(hidden)]
     fn write(&self, w: &mut Writer) -> Option<()>;
 }
@@ -238,18 +264,21 @@ impl<'a, T: Item<'a>> Iterator for Iter<'a, T> {
 
 impl<'a> Item<'a> for Mount<'a> {
     fn read(r: &mut Reader<'a>) -> Option<Self> {
-        let m = Mount {
+        Some(Mount {
             source: r.bytes()?,
             target: r.bytes()?,
             fstype: r.bytes()?,
             flags: r.varint(10)?,
             data: r.bytes()?,
-        };
-        let data_ok = m.data.is_empty() || c_string(m.data);
-        if !(c_string(m.source) && c_string(m.target) && c_string(m.fstype) && data_ok) {
-            return r.fail(Invalid::Path);
+        })
+    }
+
+    fn check(&self) -> Result<(), Invalid> {
+        let data_ok = self.data.is_empty() || c_string(self.data);
+        if !(c_string(self.source) && c_string(self.target) && c_string(self.fstype) && data_ok) {
+            return Err(Invalid::Path);
         }
-        Some(m)
+        Ok(())
     }
 
     fn write(&self, w: &mut Writer) -> Option<()> {
@@ -263,7 +292,7 @@ impl<'a> Item<'a> for Mount<'a> {
 
 impl<'a> Item<'a> for Unit<'a> {
     fn read(r: &mut Reader<'a>) -> Option<Self> {
-        let u = Unit {
+        Some(Unit {
             name: r.bytes()?,
             dmz: r.bytes()?,
             restart: match r.u8()? {
@@ -277,17 +306,21 @@ impl<'a> Item<'a> for Unit<'a> {
             restart_limit: r.u32()?,
             stop_signal: r.u8()?,
             stop_timeout_ms: r.u32()?,
-        };
-        if !valid_name(u.name) {
-            return r.fail(Invalid::Name);
+            timeout_ms: r.u32()?,
+        })
+    }
+
+    fn check(&self) -> Result<(), Invalid> {
+        if !valid_name(self.name) {
+            return Err(Invalid::Name);
         }
-        if !(1..=64).contains(&u.stop_signal) {
-            return r.fail(Invalid::Signal);
+        if !(1..=64).contains(&self.stop_signal) {
+            return Err(Invalid::Signal);
         }
-        if dmz::Config::decode(u.dmz).is_err() {
-            return r.fail(Invalid::UnitDmz);
+        if dmz::Config::decode(self.dmz).is_err() {
+            return Err(Invalid::UnitDmz);
         }
-        Some(u)
+        Ok(())
     }
 
     fn write(&self, w: &mut Writer) -> Option<()> {
@@ -298,7 +331,8 @@ impl<'a> Item<'a> for Unit<'a> {
         w.varint(self.restart_delay_max_ms as u64)?;
         w.varint(self.restart_limit as u64)?;
         w.varint(self.stop_signal as u64)?;
-        w.varint(self.stop_timeout_ms as u64)
+        w.varint(self.stop_timeout_ms as u64)?;
+        w.varint(self.timeout_ms as u64)
     }
 }
 
@@ -436,13 +470,13 @@ impl<'a> Reader<'a> {
         for i in 0..max_bytes {
             let b = self.byte()?;
             let bits = (b & 0x7f) as u64;
-            // A u64's 10th byte has room for one bit; more would be dropped (postcard
-            // refuses it too).
-            if bits << (7 * i) >> (7 * i) != bits {
-                return None;
-            }
             v |= bits << (7 * i);
             if b & 0x80 == 0 {
+                // One canonical form, the shortest (what postcard writes): no final zero
+                // byte after the first, no bits past the 64th (they would be dropped).
+                if i != 0 && (b == 0 || v >> (7 * i) != bits) {
+                    return None;
+                }
                 return Some(v);
             }
         }
@@ -475,7 +509,9 @@ impl<'a> Reader<'a> {
         }
         let start = self.rest;
         for _ in 0..count {
-            T::read(self)?;
+            if let Err(why) = T::read(self)?.check() {
+                return self.fail(why);
+            }
         }
         Some(List::Encoded { count, bytes: &start[..start.len() - self.rest.len()] })
     }
@@ -584,6 +620,7 @@ mod tests {
             restart_limit: 5,
             stop_signal: 15,
             stop_timeout_ms: 3000,
+            timeout_ms: 0,
         }
     }
 
@@ -674,23 +711,95 @@ mod tests {
         assert_eq!(Config::decode(&encode(&bad)), Err(Invalid::TooMany));
     }
 
-    /// A u64 varint (mount flags) whose 10th byte holds more than the one bit left is refused,
-    /// as postcard refuses it.
+    /// A blob whose error delay and one mount's flags are the raw varint bytes given.
+    fn with_varints(delay: &[u8], flags: &[u8]) -> std::vec::Vec<u8> {
+        let mut body = vec![0, 0, 0]; // hostname, ctrl_alt_del, on_error
+        body.extend_from_slice(delay);
+        body.extend_from_slice(&[0, 0, 1]); // shutdown_grace_ms, watchdog, one mount
+        body.extend_from_slice(&[2, b'a', 0, 2, b'b', 0, 2, b'c', 0]);
+        body.extend_from_slice(flags);
+        body.extend_from_slice(&[0, 0, 0]); // data, tasks, services
+        let mut blob = vec![0u8; HEADER_LEN];
+        write_header(&mut blob, MAGIC, VERSION, &body);
+        blob.extend_from_slice(&body);
+        blob
+    }
+
     #[test]
-    fn a_tenth_varint_byte_above_1_is_malformed() {
+    fn varints_have_one_canonical_form() {
+        let b = with_varints(&[10], &[6]);
+        let c = Config::decode(&b).unwrap();
+        assert_eq!((c.error_delay_s, c.mounts.get(0).unwrap().flags), (10, 6));
+        let top = [0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x01];
+        let b = with_varints(&[10], &top);
+        assert_eq!(Config::decode(&b).unwrap().mounts.get(0).unwrap().flags, u64::MAX);
+        // Zero padding, and a 10th byte with bits past bit 63.
+        assert_eq!(Config::decode(&with_varints(&[0x8a, 0x00], &[6])), Err(Invalid::Malformed));
+        assert_eq!(Config::decode(&with_varints(&[10], &[0x86, 0x80, 0x00])), Err(Invalid::Malformed));
+        let mut over = top;
+        over[9] = 0x02;
+        assert_eq!(Config::decode(&with_varints(&[10], &over)), Err(Invalid::Malformed));
+        // An enum tag in two bytes.
+        let mut b = with_varints(&[10], &[6]);
+        b[HEADER_LEN + 1] = 0x81;
+        b.insert(HEADER_LEN + 2, 0x00);
+        let body = b[HEADER_LEN..].to_vec();
+        write_header(&mut b, MAGIC, VERSION, &body);
+        assert_eq!(Config::decode(&b), Err(Invalid::Malformed));
+    }
+
+    #[test]
+    fn units_are_checked_once_when_decoded_not_at_every_walk() {
+        // Checking a unit decodes its dmz config (a CRC over all of it). init walks the
+        // service list on every turn of its loop and for every service at shutdown: those
+        // walks only parse. Shown with list bytes in which a unit's dmz config is broken
+        // after the decode: the walk still yields both units.
         let d = leak(dmz_blob());
-        let m =
-            Mount { source: b"tmpfs\0", target: b"/var\0", fstype: b"tmpfs\0", flags: 1 << 63, data: b"" };
-        let c = Config { mounts: List::Items(leak(vec![m])), ..sample(d) };
+        let c = sample(d);
         let blob = encode(&c);
-        assert_eq!(Config::decode(&blob).unwrap(), c);
-        let varint = [0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x01];
-        let at = blob.windows(10).position(|w| w == varint).unwrap();
-        let mut bad = blob.clone();
-        bad[at + 9] = 0x03;
-        let (head, body) = bad.split_at_mut(16);
-        write_header(head, MAGIC, VERSION, body);
-        assert_eq!(Config::decode(&bad), Err(Invalid::Malformed));
+        let List::Encoded { count, bytes } = Config::decode(&blob).unwrap().services else {
+            panic!("a decoded list is encoded")
+        };
+        let mut broken = bytes.to_vec();
+        let at = broken.windows(d.len()).position(|w| w == d).unwrap();
+        broken[at + d.len() - 1] ^= 1;
+        let walked: std::vec::Vec<Unit> = List::Encoded { count, bytes: &broken[..] }.iter().collect();
+        assert_eq!(walked.len(), 2);
+        assert_eq!((walked[0].name, walked[1].name), (&b"web"[..], &b"probe.1"[..]));
+        // The same bytes given to decode are refused.
+        let bad_dmz = leak(walked[0].dmz.to_vec());
+        let bad = with_service(&c, 0, |u| u.dmz = bad_dmz);
+        assert_eq!(Config::decode(&encode(&bad)), Err(Invalid::UnitDmz));
+    }
+
+    #[test]
+    fn a_task_timeout_round_trips() {
+        let d = leak(dmz_blob());
+        let c = sample(d);
+        let mut t = c.tasks.get(0).unwrap();
+        t.timeout_ms = 90_000;
+        let c = Config { tasks: List::Items(leak(vec![t])), ..c };
+        let blob = encode(&c);
+        assert_eq!(Config::decode(&blob).unwrap().tasks.get(0).unwrap().timeout_ms, 90_000);
+    }
+
+    #[test]
+    fn keepalive_is_a_third_of_the_timeout_the_driver_reports() {
+        let w = |interval_ms| Watchdog { device: b"/dev/watchdog\0", timeout_s: 3000, interval_ms };
+        // The driver refused 3000 s (above its maximum) and runs with 2 s: every 666 ms, not
+        // every 1000 s.
+        assert_eq!(w(1_000_000).keepalive_ms(Some(2)), 666);
+        // A configured interval already below a third is kept.
+        assert_eq!(w(500).keepalive_ms(Some(30)), 500);
+        // A driver that does not report (or reports 0): the configured interval.
+        assert_eq!(w(10_000).keepalive_ms(None), 10_000);
+        assert_eq!(w(10_000).keepalive_ms(Some(0)), 10_000);
+        // No overflow at the top of the range.
+        assert_eq!(w(u32::MAX).keepalive_ms(Some(u32::MAX)), u32::MAX);
+        assert_eq!(third_of(u32::MAX), u32::MAX);
+        assert_eq!(third_of(4_294_968), 1_431_656_000);
+        assert_eq!(third_of(1), 333);
+        assert_eq!(third_of(0), 1);
     }
 
     #[test]

@@ -169,7 +169,8 @@ pub fn main(args: Args, pid1: bool) -> i32 {
     } else if !pid1 {
         log.warn(b"not PID 1 and not a child subreaper (use -s): orphaned processes will not be reaped", &[]);
     }
-    let child = match child::spawn(|| command(&args, &o, mask)) {
+    let sigfd = events.fd();
+    let child = match child::spawn(|| command(&args, &o, mask, sigfd)) {
         Ok(pid) => pid,
         Err(e) => return failed(&log, b"fork", e),
     };
@@ -212,8 +213,8 @@ pub fn main(args: Args, pid1: bool) -> i32 {
 
 /// The child: tini's isolation, then CMD directly or through dmz.
 #[inline(never)]
-fn command(args: &Args, o: &Opts, mask: SigSet) -> i32 {
-    if let Err(status) = child::isolate(mask) {
+fn command(args: &Args, o: &Opts, mask: SigSet, sigfd: i32) -> i32 {
+    if let Err(status) = child::isolate(mask, sigfd) {
         return status;
     }
     let Some(path) = o.dmz else {

@@ -61,9 +61,25 @@ impl Events {
     /// Blocks every caught signal and opens the signalfd. Returns the previous signal mask,
     /// which children restore before they exec.
     pub fn new() -> Result<(Events, SigSet), (&'static [u8], Errno)> {
-        let old = sys::block_signals(CAUGHT).map_err(|e| (&b"block signals"[..], e))?;
+        let old = Events::block()?;
+        Ok((Events::open()?, old))
+    }
+
+    /// Blocks every caught signal: from now on they stay pending until the signalfd of
+    /// [`Events::open`] reads them. Returns the previous signal mask.
+    pub fn block() -> Result<SigSet, (&'static [u8], Errno)> {
+        sys::block_signals(CAUGHT).map_err(|e| (&b"block signals"[..], e))
+    }
+
+    /// Opens the signalfd for the signals [`Events::block`] blocked.
+    pub fn open() -> Result<Events, (&'static [u8], Errno)> {
         let sigfd = sys::signalfd(CAUGHT).map_err(|e| (&b"create signalfd"[..], e))?;
-        Ok((Events { sigfd, reap: true, dog: None }, old))
+        Ok(Events { sigfd, reap: true, dog: None })
+    }
+
+    /// The signalfd's number, for a child to close: it is init's, never a child's.
+    pub fn fd(&self) -> i32 {
+        rustix::fd::AsRawFd::as_raw_fd(&self.sigfd)
     }
 
     /// Keeps `fd` alive every `interval_ms` from now on, starting with a keep-alive now.

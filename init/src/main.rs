@@ -4,8 +4,9 @@
 //! - `init` as PID 1 without arguments (the kernel starting it): system mode
 //!   (src/system.rs). As PID 1, container mode needs `--` or an option first, so stray words
 //!   the kernel passes on from its command line never turn a boot into container mode.
-//! - `init poweroff|reboot|halt`, or init called by one of those names: asks PID 1 to shut
-//!   down (SIGUSR2, SIGTERM, SIGUSR1, as busybox init understands them).
+//! - `init poweroff|reboot|halt`, or init called by one of those names, when not PID 1: asks
+//!   PID 1 to shut down (SIGUSR2, SIGTERM, SIGUSR1, as busybox init understands them). As
+//!   PID 1 such a word is one the kernel passed on from its command line: system mode.
 #![no_std]
 #![no_main]
 
@@ -23,7 +24,10 @@ use log::{Log, E};
 linker::entry!(main);
 
 fn main(args: linker::Args) -> i32 {
-    if let Some(sig) = control_request(&args) {
+    let pid1 = sys::getpid() == 1;
+    // As PID 1 the words are the kernel's: a bare `reboot` on its command line reaches init
+    // as an argument, and signalling itself would end PID 1.
+    if let Some(sig) = control_request(&args).filter(|_| !pid1) {
         return match sys::kill(1, sig) {
             Ok(()) => 0,
             Err(e) => {
@@ -32,7 +36,6 @@ fn main(args: linker::Args) -> i32 {
             }
         };
     }
-    let pid1 = sys::getpid() == 1;
     let first = args.get(1).map_or(&b""[..], |a| a.to_bytes());
     if pid1 && !first.starts_with(b"-") {
         system::main(&args)

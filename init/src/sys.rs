@@ -224,27 +224,92 @@ pub fn exec_args(path: &CStr, args: &linker::Args, from: usize) -> Errno {
 /// change (a checksum verified once stays true). Bounded by `max` bytes.
 /// References: open(2), fstat(2), mmap(2), read(2).
 pub fn load_file(path: &CStr, max: usize) -> Result<&'static [u8], Errno> {
-    use rustix::mm::{mmap_anonymous, MapFlags, ProtFlags};
     let f = open_read(path)?;
     let size = rustix::fs::fstat(&f).map_err(errno)?.st_size as usize;
     if size > max {
-        return Err(27); // EFBIG
+        return Err(EFBIG);
     }
-    // SAFETY: a fresh anonymous mapping at an address the kernel picks overlaps nothing.
-    let p = unsafe {
-        mmap_anonymous(
-            core::ptr::null_mut(),
-            size.max(1),
-            ProtFlags::READ | ProtFlags::WRITE,
-            MapFlags::PRIVATE,
-        )
-    }
-    .map_err(errno)?;
-    // SAFETY: the mapping is at least `size` bytes, readable and writable, zero-filled, and is
-    // never unmapped, so a 'static slice over it stays valid; nothing else refers to it.
-    let buf: &'static mut [u8] = unsafe { core::slice::from_raw_parts_mut(p.cast(), size) };
+    let buf = Mapping::new(size)?.leak();
     let n = read_all(f, buf)?;
     Ok(&buf[..n])
+}
+
+const EFBIG: Errno = 27;
+
+/// Anonymous private memory, zero-filled, unmapped when dropped: memory PID 1 gives back
+/// (its stack never shrinks).
+pub struct Mapping {
+    ptr: *mut u8,
+    len: usize,
+}
+
+impl Mapping {
+    /// `mmap(NULL, len, PROT_READ|PROT_WRITE, MAP_PRIVATE|MAP_ANONYMOUS)`. Pages become
+    /// resident only when written. References: mmap(2).
+    pub fn new(len: usize) -> Result<Mapping, Errno> {
+        use rustix::mm::{mmap_anonymous, MapFlags, ProtFlags};
+        // SAFETY: a fresh anonymous mapping at an address the kernel picks overlaps nothing.
+        let p = unsafe {
+            mmap_anonymous(
+                core::ptr::null_mut(),
+                len.max(1),
+                ProtFlags::READ | ProtFlags::WRITE,
+                MapFlags::PRIVATE,
+            )
+        }
+        .map_err(errno)?;
+        Ok(Mapping { ptr: p.cast(), len })
+    }
+
+    /// Never unmapped: memory for the life of the process.
+    pub fn leak(self) -> &'static mut [u8] {
+        let m = core::mem::ManuallyDrop::new(self);
+        // SAFETY: the mapping is `len` bytes, readable and writable, and is never unmapped now,
+        // so a 'static slice over it stays valid; nothing else refers to it.
+        unsafe { core::slice::from_raw_parts_mut(m.ptr, m.len) }
+    }
+}
+
+impl core::ops::Deref for Mapping {
+    type Target = [u8];
+    fn deref(&self) -> &[u8] {
+        // SAFETY: `len` readable bytes, mapped until drop; `&self` keeps them alive.
+        unsafe { core::slice::from_raw_parts(self.ptr, self.len) }
+    }
+}
+
+impl core::ops::DerefMut for Mapping {
+    fn deref_mut(&mut self) -> &mut [u8] {
+        // SAFETY: `len` writable bytes, mapped until drop, borrowed exclusively through `self`.
+        unsafe { core::slice::from_raw_parts_mut(self.ptr, self.len) }
+    }
+}
+
+impl Drop for Mapping {
+    /// `munmap(ptr, len)`. References: munmap(2).
+    fn drop(&mut self) {
+        // SAFETY: the mapping made by `new`, no slice over it outlives `self`.
+        let _ = unsafe { rustix::mm::munmap(self.ptr.cast(), self.len.max(1)) };
+    }
+}
+
+/// The whole of a file the kernel generates as it is read, which has no size to ask for
+/// (/proc/self/mounts): read from the start into a mapping of 64 KiB, then twice as large
+/// until the file ends before the mapping does, up to `max` bytes (EFBIG beyond). Returns
+/// the mapping and the length read. References: open(2), read(2), proc_pid_mounts(5).
+pub fn read_whole(path: &CStr, max: usize) -> Result<(Mapping, usize), Errno> {
+    let mut size = 64 << 10;
+    loop {
+        let mut m = Mapping::new(size)?;
+        let n = read_file(path, &mut m)?;
+        if n < size {
+            return Ok((m, n));
+        }
+        if size >= max {
+            return Err(EFBIG);
+        }
+        size *= 2;
+    }
 }
 
 /// `open(path, O_RDONLY|O_CLOEXEC)` + `read` into `buf` until EOF or full: small kernel files
@@ -285,18 +350,25 @@ pub fn write(fd: BorrowedFd<'_>, buf: &[u8]) {
 }
 
 /// Makes sure fds 0, 1 and 2 are open: `fcntl(F_GETFD)` tells a closed one (EBADF); the
-/// missing ones are `dup2`'d from `open("/dev/console", O_RDWR|O_NOCTTY)`. The kernel starts
-/// init on /dev/console when it can open it, and with no fds at all when it cannot (an
-/// initramfs without /dev/console, before devtmpfs is mounted). NOCTTY: PID 1 must not get
-/// a controlling terminal, or a hangup on it would signal init.
-/// References: fcntl(2), open(2), dup2(2), console(4).
+/// missing ones are `dup2`'d from `open("/dev/console", O_RDWR|O_NOCTTY)`, or from
+/// `open("/dev/null", O_RDWR)` when there is no console (the error is returned then, after
+/// the fds are filled). The kernel starts init on /dev/console when it can open it, and with
+/// no fds at all when it cannot (an initramfs without /dev/console, before devtmpfs is
+/// mounted): left closed, the next fd init opens would become every child's stdin.
+/// NOCTTY: PID 1 must not get a controlling terminal, or a hangup on it would signal init.
+/// References: fcntl(2), open(2), dup2(2), console(4), null(4).
 pub fn console_stdio() -> Result<(), Errno> {
     let closed = |n| rustix::io::fcntl_getfd(fd(n)).is_err();
     if !(closed(0) || closed(1) || closed(2)) {
         return Ok(());
     }
-    let console =
-        rustix::fs::open(c"/dev/console", OFlags::RDWR | OFlags::NOCTTY, Mode::empty()).map_err(errno)?;
+    let (console, result) =
+        match rustix::fs::open(c"/dev/console", OFlags::RDWR | OFlags::NOCTTY, Mode::empty()) {
+            Ok(f) => (f, Ok(())),
+            Err(e) => {
+                (rustix::fs::open(c"/dev/null", OFlags::RDWR, Mode::empty()).map_err(errno)?, Err(errno(e)))
+            }
+        };
     for n in 0..3 {
         if closed(n) {
             // SAFETY: `n` is a closed descriptor number; dup2 makes it a new open descriptor
@@ -312,7 +384,15 @@ pub fn console_stdio() -> Result<(), Errno> {
     if rustix::fd::AsRawFd::as_raw_fd(&console) < 3 {
         core::mem::forget(console);
     }
-    Ok(())
+    result
+}
+
+/// `close_range(first, last, 0)`: closes every open fd from `first` to `last`. In a child
+/// before the transition, so that none of init's own fds (signalfd, /dev/kmsg, watchdog) can
+/// reach a target, not even one whose config preserves its number.
+/// References: close_range(2) (Linux 5.9).
+pub fn close_fds(first: i32, last: i32) -> Result<(), Errno> {
+    linker::close_range(first as u32, last as u32, 0)
 }
 
 /// `mkdir(path, mode)`; an existing entry is fine. References: mkdir(2).
@@ -444,6 +524,17 @@ pub fn watchdog_set_timeout(fd: BorrowedFd<'_>, seconds: u32) -> Result<(), Errn
     // SAFETY: WDIOC_SETTIMEOUT reads and writes one int, which `t` is.
     unsafe { ioctl(fd, Updater::<{ linux_raw_sys::ioctl::WDIOC_SETTIMEOUT as _ }, i32>::new(&mut t)) }
         .map_err(errno)
+}
+
+/// `ioctl(fd, WDIOC_GETTIMEOUT, &seconds)`: the timeout the driver runs with (after a refused
+/// or rounded WDIOC_SETTIMEOUT, not what was asked). References:
+/// Documentation/watchdog/watchdog-api.rst "Setting and getting the timeout".
+pub fn watchdog_get_timeout(fd: BorrowedFd<'_>) -> Result<u32, Errno> {
+    use rustix::ioctl::{ioctl, Getter};
+    // SAFETY: WDIOC_GETTIMEOUT writes one int, which the Getter provides.
+    let t = unsafe { ioctl(fd, Getter::<{ linux_raw_sys::ioctl::WDIOC_GETTIMEOUT as _ }, i32>::new()) }
+        .map_err(errno)?;
+    Ok(t as u32)
 }
 
 /// `write(fd, "\0")`: restarts the watchdog's countdown; every driver accepts a write (the

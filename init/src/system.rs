@@ -23,6 +23,10 @@ pub const CONFIG_PATH: &CStr = c"/etc/dmzkit/init.pcfg";
 const DEFAULT_ON_ERROR: Action = Action::Reboot;
 const DEFAULT_ERROR_DELAY_S: u32 = 10;
 const DEFAULT_GRACE_MS: u32 = 2000;
+/// A run at least this long (and at least `restart_delay_max_ms`) counts as healthy and
+/// resets the restart count: with a maximum delay of 0 every run would, and the restart limit
+/// would never be reached.
+const HEALTHY_RUN_MS: u32 = 1000;
 /// After SIGKILL, how long to wait for a process to be reaped (one stuck in an
 /// uninterruptible sleep never is; shutdown goes on without it).
 const KILL_WAIT_MS: u64 = 2000;
@@ -77,15 +81,20 @@ struct System {
 #[rustfmt::skip] // one step a line, the why beside it
 pub fn main(args: &Args) -> ! {
     let mut log = Log::new(true);
-    let (events, mask) = match Events::new() {      // signals from a signalfd, from the start
-        Ok(x) => x,
+    let mask = match Events::block() {              // signals pending for the signalfd, from
+        Ok(m) => m,                                 // the start
         Err((what, e)) => unrecoverable(&log, what, e),
     };
     mount_early(&log, &EARLY[..1]);                 // devtmpfs: /dev/console and /dev/kmsg
-    if let Err(e) = sys::console_stdio() {          // fds 0-2, if the kernel could not open them
+    let stdio = sys::console_stdio();               // fds 0-2, if the kernel could not open
+    let events = match Events::open() {             // them, before any fd of init's own
+        Ok(x) => x,
+        Err((what, e)) => unrecoverable(&log, what, e),
+    };
+    log.open_kmsg();                                // events in dmesg too
+    if let Err(e) = stdio {
         log.warn(b"unable to open /dev/console: %", &[E(e)]);
     }
-    log.open_kmsg();                                // events in dmesg too
     log.info(b"dmzkit init starting", &[]);
     mount_early(&log, &EARLY[1..]);                 // /dev/pts, /dev/shm, /proc, /sys, /run
     if args.len() > 1 {
@@ -232,16 +241,30 @@ impl System {
         }
     }
 
-    /// Starts a task and waits for it; a shutdown signal meanwhile shuts down at once.
+    /// Starts a task and waits for it, up to its timeout; then its process group gets
+    /// SIGKILL and boot goes on once it is reaped (or after [`KILL_WAIT_MS`]: one stuck in
+    /// an uninterruptible sleep never is). A shutdown signal meanwhile shuts down at once.
     fn run_task(&mut self, cfg: &Config, u: &Unit) {
         let Some(pid) = start(&self.log, b"task", u, self.mask) else { return };
+        let mut deadline = match u.timeout_ms {
+            0 => NEVER,
+            ms => now() + ms as u64,
+        };
+        let mut killed = false;
         loop {
-            match self.events.next(NEVER) {
+            match self.events.next(deadline) {
                 Event::Exited(p, exit) if p == pid => {
                     return self.log.info(b"task % %", &[S(u.name), X(exit)]);
                 }
                 Event::Signal(sig) => self.signal(cfg, sig),
-                Event::Exited(..) | Event::NoChildren | Event::Timeout => {}
+                Event::Timeout if !killed => {
+                    self.log.warn(b"task % timeout, killing pid %", &[S(u.name), N(pid as u64)]);
+                    signal_service(pid, SIGKILL);
+                    killed = true;
+                    deadline = now() + KILL_WAIT_MS;
+                }
+                Event::Timeout => return,
+                Event::Exited(..) | Event::NoChildren => {}
             }
         }
     }
@@ -254,13 +277,24 @@ impl System {
             Ok(fd) => fd,
             Err(e) => return self.log.warn(b"unable to open watchdog: % (%)", &[E(e), S(dev.to_bytes())]),
         };
+        let f = rustix::fd::AsFd::as_fd(&fd);
         if w.timeout_s != 0 {
-            if let Err(e) = sys::watchdog_set_timeout(rustix::fd::AsFd::as_fd(&fd), w.timeout_s) {
+            if let Err(e) = sys::watchdog_set_timeout(f, w.timeout_s) {
                 self.log.warn(b"unable to set watchdog timeout: % (%)", &[E(e), S(dev.to_bytes())]);
             }
         }
-        self.events.watch(fd, w.interval_ms);
-        self.log.info(b"watchdog % armed", &[S(dev.to_bytes())]);
+        // What the driver runs with, which may not be what was asked: it may refuse a timeout
+        // above its maximum, or round it.
+        let timeout_s = sys::watchdog_get_timeout(f);
+        if let (Ok(t), true) = (timeout_s, w.timeout_s != 0) {
+            if t != w.timeout_s {
+                self.log.warn(b"watchdog timeout is % s, not % s", &[N(t as u64), N(w.timeout_s as u64)]);
+            }
+        }
+        let interval_ms = w.keepalive_ms(timeout_s.ok());
+        self.events.watch(fd, interval_ms);
+        self.log
+            .info(b"watchdog % armed, keep-alive every % ms", &[S(dev.to_bytes()), N(interval_ms as u64)]);
     }
 
     /// Starts every service whose time has come; returns the next time one is due.
@@ -296,7 +330,7 @@ impl System {
             Restart::Never => false,
         };
         if again && !self.stopping {
-            if t - s.started >= u.restart_delay_max_ms as u64 {
+            if t - s.started >= u.restart_delay_max_ms.max(HEALTHY_RUN_MS) as u64 {
                 s.restarts = 0; // it ran long enough to count as healthy
             }
             schedule(&self.log, &u, s, t);
@@ -446,6 +480,10 @@ fn unit_child(blob: &[u8], mask: SigSet) -> i32 {
     child::run_dmz(blob, None)
 }
 
+/// Largest mount table read at shutdown: far above what the kernel's default mount limit
+/// (fs.mount-max, 100000 mounts) makes of it with ordinary paths.
+const MAX_MOUNT_TABLE: usize = 64 << 20;
+
 /// Filesystems without a backing store: nothing to flush, nothing to unmount at shutdown.
 const VIRTUAL: &[u8] =
     b"proc sysfs devtmpfs devpts tmpfs ramfs rootfs cgroup cgroup2 mqueue debugfs tracefs \
@@ -458,8 +496,10 @@ securityfs pstore bpf configfs fusectl hugetlbfs binfmt_misc efivarfs autofs nsf
 /// container that shares filesystems with its host.
 #[inline(never)]
 fn unmount_all(log: &Log) {
-    let mut buf = [0u8; 16384];
-    let Ok(mut end) = sys::read_file(c"/proc/self/mounts", &mut buf) else { return };
+    let (mut buf, mut end) = match sys::read_whole(c"/proc/self/mounts", MAX_MOUNT_TABLE) {
+        Ok(x) => x,
+        Err(e) => return log.warn(b"unable to read /proc/self/mounts: %", &[E(e)]),
+    };
     let initial_ns = sys::in_initial_pid_namespace();
     while end > 0 {
         // The last line not yet handled: "source target fstype options 0 0".

@@ -33,6 +33,10 @@ struct Spec {
     limit: u32,
     stop_signal: u8,
     stop_timeout_ms: u32,
+    /// Fds the unit's dmz config preserves.
+    preserve_fds: Vec<u32>,
+    /// A task's timeout (0: none).
+    timeout_ms: u32,
 }
 
 fn spec(name: &'static str, script: &str) -> Spec {
@@ -47,6 +51,8 @@ fn spec(name: &'static str, script: &str) -> Spec {
         limit: 0,
         stop_signal: 15,
         stop_timeout_ms: 2000,
+        preserve_fds: vec![],
+        timeout_ms: 0,
     }
 }
 
@@ -92,6 +98,7 @@ fn unit<'a>(s: &'a Spec, b: &'a [u8]) -> Unit<'a> {
         restart_limit: s.limit,
         stop_signal: s.stop_signal,
         stop_timeout_ms: s.stop_timeout_ms,
+        timeout_ms: s.timeout_ms,
     }
 }
 
@@ -103,7 +110,7 @@ impl Setup {
                 Some((_, a)) => a.clone(),
                 None => vec!["/bin/sh", "-c", &s.script],
             };
-            dmz_blob(&args, &["PATH=/bin:/sbin"], s.uid, s.uid, s.caps, false)
+            dmz_blob_preserving(&args, &["PATH=/bin:/sbin"], s.uid, s.uid, s.caps, false, &s.preserve_fds)
         };
         let task_blobs: Vec<Vec<u8>> = self.tasks.iter().map(blob).collect();
         let svc_blobs: Vec<Vec<u8>> = self.services.iter().map(blob).collect();
@@ -159,7 +166,7 @@ fn stage(name: &str, config: Option<&[u8]>) -> PathBuf {
     std::fs::copy("/bin/busybox", root.join("bin/busybox")).expect("busybox-static is needed (/bin/busybox)");
     for applet in [
         "sh", "sleep", "cat", "echo", "grep", "hostname", "id", "kill", "true", "seq", "setsid", "awk", "wc",
-        "ls", "trap",
+        "ls", "trap", "mount", "mkdir", "readlink", "false",
     ] {
         std::os::unix::fs::symlink("busybox", root.join("bin").join(applet)).unwrap();
     }
@@ -170,6 +177,13 @@ fn stage(name: &str, config: Option<&[u8]>) -> PathBuf {
 }
 
 fn boot(name: &str, config: Option<&[u8]>) -> Booted {
+    boot_with(name, config, &[], false)
+}
+
+/// [`boot`] with `args` after `/sbin/init` (as the kernel passes words of its command line
+/// on), and, with `no_stdio`, fds 0-2 closed (as the kernel starts init when it cannot open
+/// /dev/console): then init's console is not the test's.
+fn boot_with(name: &str, config: Option<&[u8]>, args: &[&str], no_stdio: bool) -> Booted {
     require_root();
     let dir = stage(name, config);
     let mnt = dir.join("mnt");
@@ -179,9 +193,11 @@ fn boot(name: &str, config: Option<&[u8]>) -> Booted {
     // signal that ended init (util-linux does), so its exit status is init's end.
     let script = format!(
         "mount -t tmpfs -o mode=0755 dmzkit-root {m} && cp -a {r}/. {m}/ && \
-         exec unshare --pid --fork --uts --net --ipc --root={m} /sbin/init",
+         exec unshare --pid --fork --uts --net --ipc --root={m} /sbin/init {a}{c}",
         m = mnt.display(),
-        r = dir.join("root").display()
+        r = dir.join("root").display(),
+        a = args.join(" "),
+        c = if no_stdio { " 0<&- 1>&- 2>&-" } else { "" },
     );
     let mut child =
         start(Command::new("unshare").args(["--mount", "--propagation", "private", "sh", "-c", &script]));
@@ -294,6 +310,7 @@ fn assert_in_order(lines: &[String], expected: &[&str]) {
 }
 
 #[test]
+#[ignore = "needs root (namespaces, uid changes): scripts/test runs it"]
 fn boots_mounts_and_powers_off_like_a_pid_namespace_init() {
     let mut s = setup();
     s.mounts.push(("tmpfs", "/data", "tmpfs", 2 /* MS_NOSUID */, "size=1m,mode=0700"));
@@ -341,6 +358,7 @@ fn boots_mounts_and_powers_off_like_a_pid_namespace_init() {
 }
 
 #[test]
+#[ignore = "needs root (namespaces, uid changes): scripts/test runs it"]
 fn reboot_and_halt_signals_end_it_as_the_kernel_does() {
     // SIGTERM: reboot → the kernel ends the namespace's init as if by SIGHUP.
     // SIGUSR1: halt → SIGINT.  SIGUSR2 is poweroff (above).  SIGINT is ctrl-alt-del → reboot.
@@ -359,6 +377,7 @@ fn reboot_and_halt_signals_end_it_as_the_kernel_does() {
 }
 
 #[test]
+#[ignore = "needs root (namespaces, uid changes): scripts/test runs it"]
 fn services_run_with_their_own_uid_and_capabilities() {
     let mut s = setup();
     let mut a = spec("web", "");
@@ -411,6 +430,7 @@ fn services_run_with_their_own_uid_and_capabilities() {
 }
 
 #[test]
+#[ignore = "needs root (namespaces, uid changes): scripts/test runs it"]
 fn failed_services_restart_with_exponential_backoff_up_to_the_limit() {
     let mut s = setup();
     let mut c = spec("crasher", "exit 3");
@@ -468,6 +488,7 @@ fn failed_services_restart_with_exponential_backoff_up_to_the_limit() {
 }
 
 #[test]
+#[ignore = "needs root (namespaces, uid changes): scripts/test runs it"]
 fn a_crash_looping_service_does_not_eat_the_cpu() {
     let mut s = setup();
     let mut c = spec("loop", "exit 1");
@@ -505,6 +526,7 @@ fn a_crash_looping_service_does_not_eat_the_cpu() {
 }
 
 #[test]
+#[ignore = "needs root (namespaces, uid changes): scripts/test runs it"]
 fn ordered_shutdown_stops_services_in_reverse_with_timeouts() {
     let mut s = setup();
     s.grace_ms = 500;
@@ -561,6 +583,7 @@ fn ordered_shutdown_stops_services_in_reverse_with_timeouts() {
 }
 
 #[test]
+#[ignore = "needs root (namespaces, uid changes): scripts/test runs it"]
 fn a_missing_config_is_fatal_then_reboots_after_the_delay() {
     let mut b = boot("boot-noconfig", None);
     let (status, _, console) = b.end(Duration::from_secs(30));
@@ -579,6 +602,7 @@ fn a_missing_config_is_fatal_then_reboots_after_the_delay() {
 }
 
 #[test]
+#[ignore = "needs root (namespaces, uid changes): scripts/test runs it"]
 fn a_failed_mount_is_fatal_with_the_configured_action_and_delay() {
     let mut s = setup();
     s.on_error = Action::PowerOff;
@@ -626,6 +650,7 @@ impl Drop for LoopDevice {
 }
 
 #[test]
+#[ignore = "needs root (namespaces, uid changes): scripts/test runs it"]
 fn shutdown_unmounts_filesystems_with_a_backing_store() {
     require_root();
     let dir = scratch("ext2");
@@ -656,4 +681,160 @@ fn shutdown_unmounts_filesystems_with_a_backing_store() {
     // Written through init's mount, and there after it.
     let out = Command::new("debugfs").arg("-R").arg("cat /hello").arg(&img).output().unwrap();
     assert_eq!(String::from_utf8_lossy(&out.stdout), "persisted\n");
+}
+
+#[test]
+#[ignore = "needs root (namespaces, uid changes): scripts/test runs it"]
+fn a_shutdown_word_on_the_kernel_command_line_does_not_end_pid_1() {
+    // The kernel passes a bare word of its command line (`reboot`, `halt`, `poweroff`) on to
+    // init as an argument: as PID 1 that is no request to shut down.
+    for word in ["reboot", "halt", "poweroff"] {
+        let mut s = setup();
+        s.services.push(spec("up", "echo service-ran; exec sleep 100"));
+        let mut b = boot_with(&format!("boot-word-{word}"), Some(&s.encode()), &[word], false);
+        b.wait_line(Duration::from_secs(15), |l| l.starts_with("init: service up started pid "));
+        assert!(eventually(Duration::from_secs(15), || b.stdout.lock().unwrap().contains("service-ran\n")));
+        kill(b.init_pid(), 12);
+        let (status, out, console) = b.end(Duration::from_secs(20));
+        assert_eq!(status.signal(), Some(SIGINT), "{word}: powered off by SIGUSR2 only:\n{console}");
+        assert!(out.contains("service-ran\n"), "{word}: {out}\n{console}");
+        assert!(console.contains("init: warning: system mode ignores its arguments"), "{word}: {console}");
+    }
+}
+
+#[test]
+#[ignore = "needs root (namespaces, uid changes): scripts/test runs it"]
+fn booted_without_fds_0_to_2_services_still_get_them() {
+    let mut s = setup();
+    s.services.push(spec(
+        "stdio",
+        "a=$(readlink /proc/$$/fd/0); b=$(readlink /proc/$$/fd/1); c=$(readlink /proc/$$/fd/2); \
+         echo \"0=$a 1=$b 2=$c\" > /tmp/stdio; exec sleep 100",
+    ));
+    let mut b = boot_with("boot-nostdio", Some(&s.encode()), &[], true);
+    let mut seen = String::new();
+    assert!(
+        eventually(Duration::from_secs(15), || {
+            // The child is the shell's mount and cp before it is init: ask again each time.
+            let path = format!("/proc/{}/root/tmp/stdio", b.init_pid());
+            seen = std::fs::read_to_string(&path).unwrap_or_default();
+            seen.ends_with('\n')
+        }),
+        "the service did not report its fds"
+    );
+    kill(b.init_pid(), 12);
+    let (status, _, _) = b.end(Duration::from_secs(20));
+    assert_eq!(status.signal(), Some(SIGINT));
+    for n in 0..3 {
+        let fd = seen.split_whitespace().find_map(|w| w.strip_prefix(&format!("{n}="))).unwrap_or("");
+        assert!(fd == "/dev/console" || fd == "/dev/null", "fd {n} of the service is {fd:?}: {seen}");
+    }
+}
+
+#[test]
+#[ignore = "needs root (namespaces, uid changes): scripts/test runs it"]
+fn a_service_cannot_preserve_inits_own_fds() {
+    // init's own fds here: 3 its signalfd, 4 /dev/kmsg. A unit's dmz config that asks to keep
+    // them gets nothing of init's: the transition fails on the missing fd (EBADF), never runs.
+    let mut s = setup();
+    for (name, fd) in [("keep3", 3), ("keep4", 4)] {
+        let mut u = spec(name, "");
+        u.preserve_fds = vec![fd];
+        s.raw_args.push((name, vec!["/bin/ls", "-l", "/proc/self/fd/"]));
+        s.services.push(u);
+    }
+    s.services.push(spec("plain", "echo plain=$(ls -l /proc/$$/fd/ | grep -c -e signalfd -e kmsg)"));
+    s.services.push(spec("stopper", "sleep 0.5; /sbin/init poweroff"));
+    let mut b = boot("boot-fds", Some(&s.encode()));
+    let (status, out, console) = b.end(Duration::from_secs(20));
+    assert_eq!(status.signal(), Some(SIGINT), "{console}");
+    assert!(!out.contains("signalfd") && !out.contains("kmsg"), "init's fds reached a service:\n{out}");
+    for name in ["keep3", "keep4"] {
+        assert!(console.contains(&format!("init: service {name} exited status 125\n")), "{console}");
+    }
+    assert!(console.contains("dmz: unable to keep fd: EBADF"), "{console}");
+    assert!(out.contains("plain=0\n"), "the plain service ran and saw none of init's fds:\n{out}");
+}
+
+#[test]
+#[ignore = "needs root (namespaces, uid changes): scripts/test runs it"]
+fn restart_limit_holds_without_a_maximum_delay() {
+    let mut s = setup();
+    let mut f = spec("falsy", "");
+    f.restart = Restart::Always;
+    f.delay_ms = 0;
+    f.delay_max_ms = 0;
+    f.limit = 3;
+    s.raw_args.push(("falsy", vec!["/bin/false"]));
+    s.services.push(f);
+    let mut b = boot("boot-nomax", Some(&s.encode()));
+    b.wait_for("init: warning: service falsy failed: restart limit reached");
+    kill(b.init_pid(), 12);
+    let (status, _, console) = b.end(Duration::from_secs(20));
+    assert_eq!(status.signal(), Some(SIGINT), "{console}");
+    let starts = console.lines().filter(|l| l.starts_with("init: service falsy started pid ")).count();
+    assert_eq!(starts, 4, "the first run and 3 restarts:\n{console}");
+}
+
+#[test]
+#[ignore = "needs root (namespaces, uid changes): scripts/test runs it"]
+fn shutdown_reads_a_mount_table_larger_than_16_kib() {
+    // 400 tmpfs mounts with long names make /proc/self/mounts about 36 KB; the overlay on
+    // /data, mounted last, is at its end. Only virtual filesystems come before it.
+    let mut s = setup();
+    s.tasks.push(spec(
+        "fill",
+        "for i in $(seq 1 400); do \
+           d=/many/a-mount-point-with-a-rather-long-name-to-fill-the-table-$i; \
+           mkdir -p $d && mount -t tmpfs -o size=4k fill $d || exit 1; \
+         done; \
+         mkdir -p /ov/lower /ov/upper /ov/work /data && \
+         mount -t overlay overlay -o lowerdir=/ov/lower,upperdir=/ov/upper,workdir=/ov/work /data && \
+         echo table=$(wc -c < /proc/self/mounts)",
+    ));
+    s.services.push(spec("stopper", "sleep 0.3; /sbin/init poweroff"));
+    let mut b = boot("boot-bigtable", Some(&s.encode()));
+    let (status, out, console) = b.end(Duration::from_secs(30));
+    assert_eq!(status.signal(), Some(SIGINT), "{console}");
+    let size: usize = out
+        .lines()
+        .find_map(|l| l.strip_prefix("table="))
+        .and_then(|n| n.trim().parse().ok())
+        .unwrap_or_else(|| panic!("no table size:\n{out}\n{console}"));
+    assert!(size > 32 * 1024, "the mount table is only {size} bytes");
+    assert!(console.contains("init: task fill exited status 0\n"), "{console}");
+    let lines: Vec<String> = console.lines().map(String::from).collect();
+    assert_in_order(&lines, &["init: shutdown: poweroff", "init: unmounted /data", "init: poweroff now"]);
+}
+
+#[test]
+#[ignore = "needs root (namespaces, uid changes): scripts/test runs it"]
+fn a_task_that_never_exits_is_killed_at_its_timeout_and_boot_goes_on() {
+    let mut s = setup();
+    // The task leaves a child in its process group; the timeout's SIGKILL goes to the group.
+    let mut hang = spec("hang", "sleep 1000 & echo $! > /tmp/bg; exec sleep 1000");
+    hang.timeout_ms = 500;
+    s.tasks.push(hang);
+    s.tasks.push(spec("next", "echo next-task-ran"));
+    s.services.push(spec(
+        "after",
+        "p=$(cat /tmp/bg); sleep 0.2; \
+         if grep -q '^State:.*Z' /proc/$p/status 2>/dev/null || ! [ -e /proc/$p ]; \
+         then echo bg=gone; else echo bg=alive; fi; /sbin/init poweroff",
+    ));
+    let t0 = Instant::now();
+    let mut b = boot("boot-task-timeout", Some(&s.encode()));
+    let killed = b.wait_for("init: task hang killed signal 9");
+    assert!(killed - t0 < Duration::from_secs(5), "killed {:?} after start", killed - t0);
+    let (status, out, console) = b.end(Duration::from_secs(20));
+    assert_eq!(status.signal(), Some(SIGINT), "{console}");
+    let lines: Vec<String> = console.lines().map(String::from).collect();
+    let warn = lines
+        .iter()
+        .position(|l| l.starts_with("init: warning: task hang timeout, killing pid "))
+        .unwrap_or_else(|| panic!("no timeout warning:\n{console}"));
+    assert_in_order(&lines[warn..], &["init: task hang killed signal 9", "init: task next exited status 0"]);
+    assert!(lines.iter().any(|l| l.starts_with("init: service after started pid ")), "{console}");
+    assert!(out.contains("next-task-ran\n"), "{out}");
+    assert!(out.contains("bg=gone\n"), "the task's whole process group was killed:\n{out}");
 }

@@ -43,18 +43,22 @@ fn kernel_release() -> (u32, u32) {
     (parts.next().unwrap_or(0), parts.next().unwrap_or(0))
 }
 
+/// dmz's search path when the target's environment has no PATH.
+const DEFAULT_PATH: &str = match std::str::from_utf8(dmz::transition::DEFAULT_PATH) {
+    Ok(p) => p,
+    Err(_) => panic!("DEFAULT_PATH is ASCII"),
+};
+
 /// Where dmz would find the program (the same lookup: the target's PATH).
 fn resolve(c: &Compiled) -> Result<std::path::PathBuf, String> {
     use std::os::unix::fs::PermissionsExt;
-    let prog = &c.args[0];
+    let Some(prog) = c.args.first() else {
+        return Err("args: empty, no program to run (dmz would exit 125)".into());
+    };
     let candidates: Vec<std::path::PathBuf> = if prog.contains('/') {
         vec![prog.into()]
     } else {
-        let path = c
-            .env
-            .iter()
-            .find_map(|e| e.strip_prefix("PATH="))
-            .unwrap_or(std::str::from_utf8(dmz::transition::DEFAULT_PATH).unwrap());
+        let path = c.env.iter().find_map(|e| e.strip_prefix("PATH=")).unwrap_or(DEFAULT_PATH);
         path.split(':').map(|d| std::path::Path::new(if d.is_empty() { "." } else { d }).join(prog)).collect()
     };
     let mut found_not_exec = None;
@@ -151,6 +155,9 @@ pub fn check(c: &Compiled, not_applied: &[String]) -> Vec<Finding> {
                 out.push(Finding::Fail(format!("{summary}: not for this machine ({native})")));
             }
         }
+        if !c.no_new_privs {
+            out.extend(pre_nnp_filter(c, prog));
+        }
         if !c.no_new_privs && !root_like(CAP_SYS_ADMIN) {
             out.push(Finding::Fail(
                 "seccomp without no_new_privs needs CAP_SYS_ADMIN, which this caller lacks".into(),
@@ -184,8 +191,12 @@ pub fn check(c: &Compiled, not_applied: &[String]) -> Vec<Finding> {
         }
     }
     for r in &c.rlimits {
-        let res = crate::names::RLIMITS[r.resource as usize];
-        let cur = rustix::process::getrlimit(resource(r.resource));
+        let (Some(res), Some(kind)) = (crate::names::RLIMITS.get(r.resource as usize), resource(r.resource))
+        else {
+            out.push(Finding::Fail(format!("rlimit resource {}: not known to dmz", r.resource)));
+            continue;
+        };
+        let cur = rustix::process::getrlimit(kind);
         let cur_hard = cur.maximum.unwrap_or(u64::MAX);
         if r.hard > cur_hard && !root_like(CAP_SYS_RESOURCE) {
             out.push(Finding::Fail(format!(
@@ -206,10 +217,183 @@ pub fn check(c: &Compiled, not_applied: &[String]) -> Vec<Finding> {
     out
 }
 
-fn resource(n: u32) -> rustix::process::Resource {
+fn resource(n: u32) -> Option<rustix::process::Resource> {
     use rustix::process::Resource::*;
     [
         Cpu, Fsize, Data, Stack, Core, Rss, Nproc, Nofile, Memlock, As, Locks, Sigpending, Msgqueue, Nice,
         Rtprio, Rttime,
-    ][n as usize]
+    ]
+    .get(n as usize)
+    .copied()
+}
+
+/// Without no_new_privs dmz installs the filter before the uid change (the kernel asks for
+/// CAP_SYS_ADMIN then, docs/design.md §3), so the filter sees every later step of the
+/// transition. A step it does not allow fails the transition; worse, `SCMP_ACT_ERRNO` with
+/// errno 0 makes a step (setresuid, capset) report success without happening. This runs the
+/// program on each syscall dmz makes after installing it, with the arguments dmz passes
+/// (pointers as 0), for this machine's architecture, and warns about each one not allowed.
+fn pre_nnp_filter(c: &Compiled, prog: &[u8]) -> Vec<Finding> {
+    use crate::seccomp::bpf;
+    let arch = crate::seccomp::Arch::native();
+    let Some(insns) = bpf::decode(prog).filter(|p| bpf::validate(p).is_ok()) else {
+        return vec![Finding::Warn("seccomp: the filter is not valid classic BPF; not evaluated".into())];
+    };
+    if !bpf::arch_tests(&insns).contains(&arch.audit()) {
+        return Vec::new(); // reported above: not for this machine
+    }
+    let mut out = Vec::new();
+    for call in transition_calls(c) {
+        let Ok(nr) = libseccomp::ScmpSyscall::from_name_by_arch(call.name, arch.scmp()) else {
+            continue;
+        };
+        let data = bpf::Data { nr: i32::from(nr), arch: arch.audit(), ip: 0, args: call.args };
+        let ret = bpf::run(&insns, &data);
+        if matches!(ret & bpf::RET_ACTION_FULL, bpf::RET_ALLOW | bpf::RET_LOG) {
+            continue;
+        }
+        let effect = if ret == bpf::RET_ERRNO {
+            "it would report success without taking effect"
+        } else {
+            "the transition would fail there"
+        };
+        let warning = Finding::Warn(format!(
+            "seccomp: installed before the uid change (no_new_privs is off), the filter answers {} \
+             with {}: {effect}",
+            call.label,
+            bpf::verdict_name(ret)
+        ));
+        if !out.contains(&warning) {
+            out.push(warning);
+        }
+    }
+    if out.is_empty() {
+        out.push(Finding::Ok(
+            "seccomp: installed before the uid change (no_new_privs is off); it allows every later step"
+                .into(),
+        ));
+    }
+    out
+}
+
+/// One syscall of the transition: how to name it, its name for libseccomp, its arguments.
+struct Call {
+    label: String,
+    name: &'static str,
+    args: [u64; 6],
+}
+
+/// The syscalls dmz makes after a pre-NNP filter is installed, in order, for config `c`
+/// (dmz/src/transition.rs and dmz/src/sys.rs). The 32-bit arches use the 32-bit-id calls.
+fn transition_calls(c: &Compiled) -> Vec<Call> {
+    use linux_raw_sys::general::F_SETFD;
+    // include/uapi/linux/close_range.h (not in linux-raw-sys; linker/src/sys.rs has it too).
+    const CLOSE_RANGE_CLOEXEC: u32 = 1 << 2;
+    use linux_raw_sys::prctl::*;
+    const ID32: bool = cfg!(any(target_arch = "x86", target_arch = "arm"));
+    let id = |name: &'static str, name32: &'static str| if ID32 { name32 } else { name };
+    let call = |label: String, name: &'static str, a: &[u64]| {
+        let mut args = [0u64; 6];
+        args[..a.len()].copy_from_slice(a);
+        Call { label, name, args }
+    };
+    let prctl = |label: &str, a: &[u64]| call(format!("prctl({label})"), "prctl", a);
+    let mut v = Vec::new();
+    if c.cwd.is_some() {
+        v.push(call("chdir".into(), "chdir", &[]));
+    }
+    let last = crate::flags::last_cap().min(63);
+    if let Some(k) = &c.caps {
+        for cap in (0..=last).filter(|n| k.bounding & 1 << n == 0) {
+            v.push(prctl("PR_CAPBSET_READ", &[PR_CAPBSET_READ.into(), cap.into()]));
+            v.push(prctl("PR_CAPBSET_DROP", &[PR_CAPBSET_DROP.into(), cap.into()]));
+        }
+    }
+    match c.securebits {
+        Some(b) => v.push(prctl(
+            "PR_SET_SECUREBITS",
+            &[PR_SET_SECUREBITS.into(), (b | dmz::transition::SECBIT_KEEP_CAPS).into()],
+        )),
+        None => v.push(prctl("PR_SET_KEEPCAPS, 1", &[PR_SET_KEEPCAPS.into(), 1])),
+    }
+    // chown_stdio: statx of fds 0-2, fchown of each not already the target's (or /dev/null).
+    if let (true, Some(u)) = (c.chown_stdio, c.uid) {
+        for fd in 0..3u64 {
+            v.push(call(format!("statx of fd {fd}"), "statx", &[fd]));
+            v.push(call(
+                format!("fchown({fd}, {u})"),
+                id("fchown", "fchown32"),
+                &[fd, u.into(), u32::MAX.into()],
+            ));
+        }
+    }
+    if let Some(groups) = &c.groups {
+        // Whether setgroups is allowed in this user namespace: /proc/self/setgroups.
+        v.push(call("openat of /proc/self/setgroups".into(), "openat", &[]));
+        v.push(call("read".into(), "read", &[]));
+        v.push(call("close".into(), "close", &[]));
+        let n = groups.len() as u64;
+        v.push(call("setgroups".into(), id("setgroups", "setgroups32"), &[n]));
+    }
+    if let Some(g) = c.gid.map(u64::from) {
+        v.push(call(format!("setresgid({g})"), id("setresgid", "setresgid32"), &[g, g, g]));
+    }
+    if let Some(u) = c.uid.map(u64::from) {
+        v.push(call(format!("setresuid({u})"), id("setresuid", "setresuid32"), &[u, u, u]));
+    }
+    if c.securebits.is_none_or(|b| b & dmz::transition::SECBIT_KEEP_CAPS == 0) {
+        v.push(prctl("PR_SET_KEEPCAPS, 0", &[PR_SET_KEEPCAPS.into(), 0]));
+    }
+    if let Some(k) = &c.caps {
+        v.push(call("capset".into(), "capset", &[]));
+        v.push(prctl("PR_CAP_AMBIENT_CLEAR_ALL", &[PR_CAP_AMBIENT.into(), PR_CAP_AMBIENT_CLEAR_ALL.into()]));
+        for cap in (0..=last).filter(|n| k.ambient & 1 << n != 0) {
+            v.push(prctl(
+                "PR_CAP_AMBIENT_RAISE",
+                &[PR_CAP_AMBIENT.into(), PR_CAP_AMBIENT_RAISE.into(), cap.into()],
+            ));
+        }
+    }
+    // What dmz reads back to verify the credentials before exec (no_new_privs is off here, so
+    // PR_GET_NO_NEW_PRIVS is not asked).
+    if c.uid.is_some() {
+        v.push(call("getresuid".into(), id("getresuid", "getresuid32"), &[]));
+    }
+    if c.gid.is_some() {
+        v.push(call("getresgid".into(), id("getresgid", "getresgid32"), &[]));
+    }
+    if c.groups.is_some() {
+        v.push(call("getgroups".into(), id("getgroups", "getgroups32"), &[]));
+    }
+    if c.caps.is_some() {
+        v.push(call("capget".into(), "capget", &[]));
+        for cap in 0..=last {
+            v.push(prctl("PR_CAPBSET_READ", &[PR_CAPBSET_READ.into(), cap.into()]));
+            v.push(prctl(
+                "PR_CAP_AMBIENT_IS_SET",
+                &[PR_CAP_AMBIENT.into(), PR_CAP_AMBIENT_IS_SET.into(), cap.into()],
+            ));
+        }
+    }
+    // Preserved fds lose CLOEXEC; every gap between them gets it.
+    let mut next = 3u64;
+    for &fd in &c.preserve_fds {
+        v.push(call(format!("fcntl({fd}, F_SETFD)"), id("fcntl", "fcntl64"), &[fd.into(), F_SETFD.into()]));
+    }
+    for fd in c.preserve_fds.iter().map(|&fd| u64::from(fd)) {
+        if fd > next {
+            v.push(call("close_range".into(), "close_range", &[next, fd - 1, CLOSE_RANGE_CLOEXEC.into()]));
+        }
+        next = fd + 1;
+    }
+    v.push(call("close_range".into(), "close_range", &[next, u32::MAX.into(), CLOSE_RANGE_CLOEXEC.into()]));
+    if c.cwd.is_some() {
+        // Again as the target user if the first chdir was refused.
+        v.push(call("chdir".into(), "chdir", &[]));
+    }
+    v.push(call("execve".into(), "execve", &[]));
+    // After a failed exec: its message, then the exit.
+    v.push(call("write to stderr".into(), "write", &[2]));
+    v.push(call("exit_group".into(), "exit_group", &[125]));
+    v
 }

@@ -61,6 +61,7 @@ struct UnitToml {
     restart_limit: Option<u32>,
     stop_signal: Option<String>,
     stop_timeout_ms: Option<u32>,
+    timeout_ms: Option<u32>,
 }
 
 /// Defaults for what the TOML leaves out (documented in init/README.md).
@@ -70,6 +71,9 @@ const STOP_TIMEOUT_MS: u32 = 5000;
 const ERROR_DELAY_S: u32 = 10;
 const SHUTDOWN_GRACE_MS: u32 = 2000;
 const WATCHDOG_INTERVAL_MS: u32 = 10_000;
+/// How long init waits for a task before killing it: a task that hangs must not keep the
+/// device from booting (and its watchdog from being armed) for ever.
+const TASK_TIMEOUT_MS: u32 = 60_000;
 
 /// A unit, compiled: everything [`Unit`] borrows, owned.
 struct OwnedUnit {
@@ -81,6 +85,7 @@ struct OwnedUnit {
     restart_limit: u32,
     stop_signal: u8,
     stop_timeout_ms: u32,
+    timeout_ms: u32,
 }
 
 impl OwnedUnit {
@@ -94,6 +99,7 @@ impl OwnedUnit {
             restart_limit: self.restart_limit,
             stop_signal: self.stop_signal,
             stop_timeout_ms: self.stop_timeout_ms,
+            timeout_ms: self.timeout_ms,
         }
     }
 }
@@ -121,7 +127,7 @@ pub fn compile(
     target: &Target,
     warn: &mut dyn FnMut(String),
 ) -> Result<Vec<u8>, String> {
-    let de = toml::Deserializer::parse(text).map_err(|e| format!("{file}: {}", e.to_string().trim_end()))?;
+    let de = toml::Deserializer::parse(text).map_err(|e| format!("{file}: {}", toml_error(text, &e)))?;
     let t: InitToml = serde_path_to_error::deserialize(de).map_err(|e| {
         let path = e.path().to_string();
         format!("{file}: {path}: {}", e.into_inner().message())
@@ -158,7 +164,7 @@ pub fn compile(
             let device = w.device.clone().unwrap_or_else(|| "/dev/watchdog".into());
             let timeout_s = w.timeout_s.unwrap_or(0);
             let interval_ms = w.interval_ms.unwrap_or(if timeout_s > 0 {
-                (timeout_s * 1000 / 3).max(1)
+                init::config::third_of(timeout_s)
             } else {
                 WATCHDOG_INTERVAL_MS
             });
@@ -248,6 +254,18 @@ pub fn compile(
     Ok(out)
 }
 
+/// A TOML syntax error in one line: where (line and column, from the error's span) and what.
+/// (The error's Display quotes the offending source line and a caret under it.)
+fn toml_error(text: &str, e: &toml::de::Error) -> String {
+    let msg = e.message().trim_end().replace('\n', "; ");
+    let Some(before) = e.span().and_then(|s| text.get(..s.start)) else {
+        return format!("TOML parse error: {msg}");
+    };
+    let line = before.matches('\n').count() + 1;
+    let column = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
+    format!("TOML parse error at line {line}, column {column}: {msg}")
+}
+
 /// An absolute path, as stored: with its NUL.
 fn c_path(s: &str) -> Result<Vec<u8>, String> {
     if !s.starts_with('/') || s.contains('\0') {
@@ -319,6 +337,8 @@ fn compile_unit(
         if let Some((key, _)) = given.iter().find(|(_, g)| *g) {
             return Err(at(key, "only services have it; tasks run once and are waited for".into()));
         }
+    } else if u.timeout_ms.is_some() {
+        return Err(at("timeout_ms", "only tasks have it (services have stop_timeout_ms)".into()));
     }
     let mut seccomp = None;
     let (origin, mut process) = match (&u.oci, &u.process) {
@@ -385,6 +405,7 @@ fn compile_unit(
         restart_limit: u.restart_limit.unwrap_or(0),
         stop_signal,
         stop_timeout_ms: u.stop_timeout_ms.unwrap_or(STOP_TIMEOUT_MS),
+        timeout_ms: if service { 0 } else { u.timeout_ms.unwrap_or(TASK_TIMEOUT_MS) },
     })
 }
 
@@ -400,6 +421,7 @@ fn compile_process(
     // Services share init's stdio (the console, or a log pipe): giving it to one service's
     // uid would hand that service the console. runc's rule is for a container's own stdio.
     c.chown_stdio = false;
+    crate::validate::bare_program_needs_path(&c).map_err(|e| format!("{origin}: {e}"))?;
     oci::add_home(&mut c);
     crate::consistency::reconcile(origin, &mut c, false, warn)?;
     Ok(c)
@@ -423,6 +445,9 @@ fn to_json(blob: &[u8]) -> Result<Value, String> {
     let text = |b: &[u8]| String::from_utf8_lossy(b.strip_suffix(&[0]).unwrap_or(b)).into_owned();
     let unit = |u: &Unit, service: bool| -> Result<Value, String> {
         let mut v = json!({ "name": text(u.name), "dmz": dmz_json(u.dmz)? });
+        if !service {
+            v.as_object_mut().expect("object").insert("timeout_ms".into(), json!(u.timeout_ms));
+        }
         if service {
             let o = v.as_object_mut().expect("object");
             o.insert("restart".into(), json!(u.restart.name()));
@@ -483,6 +508,7 @@ options = "nosuid,nodev,size=16m,mode=0755"
 
 [[task]]
 name = "net-setup"
+timeout_ms = 5000
 process = { args = ["/sbin/ip", "link", "set", "eth0", "up"] }
 
 [[service]]
@@ -519,6 +545,8 @@ capabilities = { bounding = ["CAP_NET_BIND_SERVICE"], permitted = ["CAP_NET_BIND
         assert_eq!(m.data, b"size=16m,mode=0755\0");
         assert_eq!(task.name, b"net-setup");
         assert_eq!(task.restart, Restart::Never);
+        assert_eq!(task.timeout_ms, 5000);
+        assert_eq!(s.timeout_ms, 0, "services have no task timeout");
         let t = dmz::Config::decode(task.dmz).unwrap();
         assert_eq!(t.args.0, b"/sbin/ip\0link\0set\0eth0\0up\0");
         assert_eq!(t.cwd.0, b"/\0", "inline processes default to /");
@@ -547,6 +575,8 @@ capabilities = { bounding = ["CAP_NET_BIND_SERVICE"], permitted = ["CAP_NET_BIND
         assert_eq!(v["service"][0]["stop_signal"], "SIGINT");
         assert_eq!(v["service"][0]["dmz"]["user"]["uid"], 1000);
         assert_eq!(v["task"][0]["dmz"]["args"][0], "/sbin/ip");
+        assert_eq!(v["task"][0]["timeout_ms"], 5000);
+        assert!(v["service"][0].get("timeout_ms").is_none(), "{}", v["service"][0]);
         assert!(inspect(b"DMZK....").is_none(), "a dmz blob is not an init config");
     }
 
@@ -602,10 +632,9 @@ capabilities = { bounding = ["CAP_NET_BIND_SERVICE"], permitted = ["CAP_NET_BIND
             err("on_error = \"ignore\""),
             "init.toml: on_error: \"ignore\": expected reboot, poweroff or halt"
         );
-        assert!(
-            err("hostname = ").starts_with("init.toml: TOML parse error at line 1"),
-            "{}",
-            err("hostname = ")
+        assert_eq!(
+            err("hostname = \"a\"\nhostname = "),
+            "init.toml: TOML parse error at line 2, column 12: string values must be quoted, expected literal string"
         );
     }
 
@@ -629,6 +658,47 @@ capabilities = { bounding = ["CAP_NET_BIND_SERVICE"], permitted = ["CAP_NET_BIND
         assert_eq!(d.args.0, b"/bin/web\0-v\0", "args replace process.args");
         assert_eq!(warnings, vec![format!("{}: not applied: hostname", dir.join("web.json").display())]);
         std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    /// A bare program name needs a PATH in the process's env, as runc needs one.
+    #[test]
+    fn bare_program_name_without_path() {
+        let unit = |env: &str| format!("[[service]]\nname = \"a\"\nprocess = {{ args = [\"sh\"]{env} }}\n");
+        assert_eq!(
+            compile_str(&unit("")).unwrap_err(),
+            "init.toml: service[0]: process.args[0]: \"sh\" is not a path and process.env has no PATH \
+             (runc finds nothing then): give an absolute path or set PATH"
+        );
+        assert!(compile_str(&unit(", env = [\"PATH=/bin\"]")).is_ok());
+    }
+
+    /// The default keep-alive interval is a third of the timeout, computed without overflow:
+    /// a timeout of u32::MAX seconds gives the largest interval, not a wrapped small one.
+    #[test]
+    fn watchdog_interval_of_a_huge_timeout() {
+        let blob = compile_str("[watchdog]\ntimeout_s = 4294967295\n").unwrap();
+        let w = Config::decode(&blob).unwrap().watchdog.unwrap();
+        assert_eq!((w.timeout_s, w.interval_ms), (u32::MAX, u32::MAX));
+        // 4294968 s * 1000 is just above u32::MAX.
+        let blob = compile_str("[watchdog]\ntimeout_s = 4294968\n").unwrap();
+        let w = Config::decode(&blob).unwrap().watchdog.unwrap();
+        assert_eq!((w.timeout_s, w.interval_ms), (4_294_968, 1_431_656_000));
+        let blob = compile_str("[watchdog]\ntimeout_s = 30\n").unwrap();
+        assert_eq!(Config::decode(&blob).unwrap().watchdog.unwrap().interval_ms, 10_000);
+    }
+
+    #[test]
+    fn task_timeout_defaults_and_belongs_to_tasks() {
+        let blob = compile_str("[[task]]\nname = \"t\"\nprocess = { args = [\"/x\"] }\n").unwrap();
+        assert_eq!(Config::decode(&blob).unwrap().tasks.get(0).unwrap().timeout_ms, TASK_TIMEOUT_MS);
+        let blob =
+            compile_str("[[task]]\nname = \"t\"\ntimeout_ms = 0\nprocess = { args = [\"/x\"] }\n").unwrap();
+        assert_eq!(Config::decode(&blob).unwrap().tasks.get(0).unwrap().timeout_ms, 0, "0: no timeout");
+        assert_eq!(
+            compile_str("[[service]]\nname = \"s\"\ntimeout_ms = 5\nprocess = { args = [\"/x\"] }\n")
+                .unwrap_err(),
+            "init.toml: service[0].timeout_ms: only tasks have it (services have stop_timeout_ms)"
+        );
     }
 
     #[test]

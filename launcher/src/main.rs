@@ -12,6 +12,7 @@ mod names;
 mod oci;
 mod passwd;
 mod seccomp;
+mod validate;
 mod view;
 
 use clap::{Parser, Subcommand};
@@ -99,14 +100,14 @@ enum Cmd {
     },
 }
 
-/// Exit status for failures before exec (DESIGN §4).
+/// Exit status for failures before exec (docs/design.md §4).
 const FAILED: u8 = 125;
 
 fn main() -> ExitCode {
     match run(Cli::parse()) {
         Ok(code) => code,
         Err(msg) => {
-            eprintln!("launcher: {msg}");
+            say(&msg);
             ExitCode::from(FAILED)
         }
     }
@@ -124,7 +125,7 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
                 Some(toml) => {
                     let target =
                         init_config::Target { arch: arch.unwrap_or_else(seccomp::Arch::native), kernel };
-                    init_config::compile_file(&toml, &target, &mut |w| eprintln!("launcher: {w}"))?
+                    init_config::compile_file(&toml, &target, &mut |w| say(&w))?
                 }
                 None => {
                     load(&source, true, arch.unwrap_or_else(seccomp::Arch::native), kernel)?.0.encode()?
@@ -137,33 +138,49 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
             let blob = std::fs::read(&file).map_err(|e| format!("{}: {e}", file.display()))?;
             if let Some(json) = init_config::inspect(&blob) {
                 let json = json.map_err(|e| format!("{}: {e}", file.display()))?;
-                println!("{}", serde_json::to_string_pretty(&json).expect("JSON value serializes"));
+                emit(&format!("{}\n", to_json(&json)?))?;
                 return Ok(ExitCode::SUCCESS);
             }
             let view = view::decode(&blob).map_err(|e| format!("{}: {e}", file.display()))?;
-            if json {
-                println!("{}", serde_json::to_string_pretty(&view).expect("the view serializes"));
-            } else {
-                print!("{}", view.to_text());
-            }
+            emit(&if json { format!("{}\n", to_json(&view)?) } else { view.to_text() })?;
             Ok(ExitCode::SUCCESS)
         }
         Cmd::Check { source } => {
             let (compiled, not_applied) = load(&source, false, seccomp::Arch::native(), None)?;
             let mut failed = false;
+            let mut report = String::new();
             for f in check::check(&compiled, &not_applied) {
-                match f {
-                    check::Finding::Ok(m) => println!("ok:   {m}"),
-                    check::Finding::Warn(m) => println!("warn: {m}"),
+                let (tag, m) = match f {
+                    check::Finding::Ok(m) => ("ok:  ", m),
+                    check::Finding::Warn(m) => ("warn:", m),
                     check::Finding::Fail(m) => {
                         failed = true;
-                        println!("FAIL: {m}")
+                        ("FAIL:", m)
                     }
-                }
+                };
+                report.push_str(&format!("{tag} {m}\n"));
             }
+            emit(&report)?;
             Ok(if failed { ExitCode::from(1) } else { ExitCode::SUCCESS })
         }
     }
+}
+
+/// One line on stderr, `launcher: TEXT`. A stderr nobody reads any more is not worth a panic.
+fn say(text: &str) {
+    use std::io::Write;
+    let _ = writeln!(std::io::stderr(), "launcher: {text}");
+}
+
+/// Writes `text` to stdout; a closed or full stdout is an error line, not a panic.
+fn emit(text: &str) -> Result<(), String> {
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
+    out.write_all(text.as_bytes()).and_then(|()| out.flush()).map_err(|e| format!("stdout: {e}"))
+}
+
+fn to_json(v: &impl serde::Serialize) -> Result<String, String> {
+    serde_json::to_string_pretty(v).map_err(|e| format!("cannot print JSON: {e}"))
 }
 
 /// Builds the final settings: the source (config.json, inspect JSON, or this process), then
@@ -191,6 +208,7 @@ fn load(
         }
         let mut c = oci::compile(&name, &process)?;
         src.flags.apply(&mut c)?;
+        validate::bare_program_needs_path(&c).map_err(|e| format!("{name}: {e}"))?;
         oci::add_home(&mut c);
         (name, c)
     } else if let Some(path) = src.from_json.as_ref().or(src.pcfg.as_ref()) {
@@ -228,14 +246,15 @@ fn load(
     if let Some((file, at, value)) = &profile {
         compiled.seccomp = compile_seccomp(file, at, value, &compiled, arch, kernel)?;
     }
+    validate::validate(&compiled).map_err(|e| format!("{name}: {e}"))?;
     if apply {
         if !not_applied.is_empty() {
-            eprintln!(
-                "launcher: {name}: not applied (dmz runs the process in the caller's root and namespaces): {}",
+            say(&format!(
+                "{name}: not applied (dmz runs the process in the caller's root and namespaces): {}",
                 not_applied.join(", ")
-            );
+            ));
         }
-        consistency::reconcile(&name, &mut compiled, src.strict, &mut |w| eprintln!("launcher: {w}"))?;
+        consistency::reconcile(&name, &mut compiled, src.strict, &mut |w| say(&w))?;
     }
     Ok((compiled, not_applied))
 }
@@ -257,8 +276,7 @@ fn compile_seccomp(
     };
     let bounding = names::cap_names(c.caps.map_or(0, |k| k.bounding));
     let target = seccomp::Target { arch, kernel };
-    let filter =
-        seccomp::compile(file, at, profile, &bounding, &target, &mut |w| eprintln!("launcher: {w}"))?;
+    let filter = seccomp::compile(file, at, profile, &bounding, &target, &mut |w| say(&w))?;
     Ok(filter.map(|f| (f.flags, f.program)))
 }
 
@@ -279,14 +297,16 @@ fn find_dmz(flag: Option<PathBuf>) -> Result<PathBuf, String> {
     if !path.is_file() {
         return Err(format!("dmz not found at {} (use --dmz or DMZKIT_DMZ)", path.display()));
     }
-    Ok(path)
+    // The file just checked is the one executed: a bare name ("dmz") is the file in the
+    // current directory, as the check above read it, never a PATH search.
+    std::path::absolute(&path).map_err(|e| format!("dmz at {}: {e}", path.display()))
 }
 
 /// Puts the blob in a sealed memfd and execs `dmz --fd N` in this process (same PID). The
 /// memfd is the only fd this launcher leaves open across exec (std opens everything else
 /// close-on-exec); dmz closes it right after reading.
 fn exec_dmz(dmz: &Path, mut compiled: oci::Compiled, sealed: bool) -> Result<(), String> {
-    pass_systemd_env(&mut compiled);
+    pass_systemd_env(&mut compiled)?;
     let blob = compiled.encode()?;
     let fd = sealed_memfd("dmz-config", &blob, false)
         .map_err(|e| format!("cannot create the config memfd: {e}"))?;
@@ -294,8 +314,12 @@ fn exec_dmz(dmz: &Path, mut compiled: oci::Compiled, sealed: bool) -> Result<(),
     // that memfd, which nobody can write, instead of the file on disk.
     let (program, _exe_fd) = if sealed {
         let bytes = std::fs::read(dmz).map_err(|e| format!("{}: {e}", dmz.display()))?;
-        let exe =
-            sealed_memfd("dmz", &bytes, true).map_err(|e| format!("cannot create the dmz memfd: {e}"))?;
+        let exe = sealed_memfd("dmz", &bytes, true).map_err(|e| match e {
+            rustix::io::Errno::ACCESS => "--sealed: this kernel refuses executable memfds \
+                 (vm.memfd_noexec = 2 in this pid namespace); run without --sealed"
+                .to_string(),
+            e => format!("cannot create the dmz memfd: {e}"),
+        })?;
         (PathBuf::from(format!("/proc/self/fd/{}", exe.as_raw_fd())), Some(exe))
     } else {
         (dmz.to_path_buf(), None)
@@ -307,14 +331,26 @@ fn exec_dmz(dmz: &Path, mut compiled: oci::Compiled, sealed: bool) -> Result<(),
     Err(format!("cannot exec {}: {err}", dmz.display()))
 }
 
-/// A memfd holding `bytes`, sealed against any change. `cloexec`: the config fd must not be
-/// (dmz reads and closes it); the executable's must (execve opens it by path first, so it
-/// need not survive, and the target must not inherit it).
-fn sealed_memfd(name: &str, bytes: &[u8], cloexec: bool) -> rustix::io::Result<OwnedFd> {
+/// A memfd holding `bytes`, sealed against any change. `exe`: the memfd holds dmz itself,
+/// to be executed. The config fd must survive exec (dmz reads and closes it); the
+/// executable's must not (execve opens it by path first, and the target must not inherit it).
+///
+/// An executable memfd is asked for with MFD_EXEC (Linux 6.3+): with `vm.memfd_noexec = 1`
+/// a memfd created without it is sealed non-executable, and with 2 only non-executable ones
+/// are allowed (memfd_create fails with EACCES). Kernels before 6.3 refuse the unknown flag
+/// with EINVAL; their memfds are executable without it. References: memfd_create(2),
+/// Documentation/admin-guide/sysctl/vm.rst.
+fn sealed_memfd(name: &str, bytes: &[u8], exe: bool) -> rustix::io::Result<OwnedFd> {
     use rustix::fs::{fcntl_add_seals, memfd_create, MemfdFlags, SealFlags};
-    let flags =
-        if cloexec { MemfdFlags::ALLOW_SEALING | MemfdFlags::CLOEXEC } else { MemfdFlags::ALLOW_SEALING };
-    let fd = memfd_create(name, flags)?;
+    let fd = if exe {
+        let flags = MemfdFlags::ALLOW_SEALING | MemfdFlags::CLOEXEC;
+        match memfd_create(name, flags | MemfdFlags::EXEC) {
+            Err(rustix::io::Errno::INVAL) => memfd_create(name, flags)?,
+            r => r?,
+        }
+    } else {
+        memfd_create(name, MemfdFlags::ALLOW_SEALING)?
+    };
     let mut rest = bytes;
     while !rest.is_empty() {
         let n = rustix::io::write(&fd, rest)?;
@@ -334,13 +370,20 @@ fn sealed_memfd(name: &str, bytes: &[u8], cloexec: bool) -> rustix::io::Result<O
 ///   WATCHDOG_USEC with WATCHDOG_PID when that is this process.
 ///
 /// They reach the target's env unless the config sets them itself.
-fn pass_systemd_env(c: &mut oci::Compiled) {
+///
+/// More fds than dmz can keep is an error: passing fewer while LISTEN_FDS names them all
+/// would make the target use fds it does not have.
+fn pass_systemd_env(c: &mut oci::Compiled) -> Result<(), String> {
     let var = |k: &str| std::env::var(k).ok();
     let ours = |k: &str| var(k).and_then(|p| p.parse::<u32>().ok()) == Some(std::process::id());
     let mut pass = vec!["NOTIFY_SOCKET"];
     if ours("LISTEN_PID") {
         if let Some(n) = var("LISTEN_FDS").and_then(|n| n.parse::<u32>().ok()) {
-            for fd in 3..3 + n.min(dmz::config::MAX_PRESERVE_FDS as u32) {
+            let max = dmz::config::MAX_PRESERVE_FDS as u32;
+            if n > max {
+                return Err(format!("LISTEN_FDS={n}: dmz passes at most {max} fds (3..={})", 2 + max));
+            }
+            for fd in 3..3 + n {
                 if !c.preserve_fds.contains(&fd) {
                     c.preserve_fds.push(fd);
                 }
@@ -359,4 +402,5 @@ fn pass_systemd_env(c: &mut oci::Compiled) {
             }
         }
     }
+    Ok(())
 }

@@ -102,6 +102,15 @@ const PROCESS_NOT_APPLIED: &[&str] = &[
     "execCPUAffinity",
 ];
 
+/// `msg` with its control characters escaped (`\n` for a newline): a key or value of the
+/// input quoted in a message cannot split it over lines.
+pub fn one_line(msg: String) -> String {
+    if !msg.chars().any(char::is_control) {
+        return msg;
+    }
+    msg.chars().map(|c| if c.is_control() { c.escape_default().to_string() } else { c.to_string() }).collect()
+}
+
 /// Parses `text` (named `file` in messages). Errors name the file and the JSON path.
 pub fn parse(file: &str, text: &str) -> Result<Spec, String> {
     let root: Value = serde_json::from_str(text).map_err(|e| format!("{file}: invalid JSON: {e}"))?;
@@ -113,7 +122,7 @@ pub fn parse(file: &str, text: &str) -> Result<Spec, String> {
         Some(p) => serde_path_to_error::deserialize::<_, Process>(p.clone()).map_err(|e| {
             let path = e.path().to_string();
             let path = if path == "." { "process".to_string() } else { format!("process.{path}") };
-            format!("{file}: {path}: {}", e.into_inner())
+            one_line(format!("{file}: {path}: {}", e.into_inner()))
         })?,
     };
     let mut not_applied = Vec::new();

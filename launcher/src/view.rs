@@ -203,7 +203,11 @@ impl View {
             chown_stdio: self.chown_stdio,
             umask,
             caps,
-            securebits: self.securebits.as_ref().map(|b| securebits_from_names(b)).transpose()?,
+            securebits: self
+                .securebits
+                .as_ref()
+                .map(|b| securebits_from_names(b).map_err(|e| e.replacen("--securebits", "securebits", 1)))
+                .transpose()?,
             no_new_privs: self.no_new_privileges,
             rlimits,
             oom_score_adj: self.oom_score_adj,

@@ -22,6 +22,7 @@ fn target_dir() -> PathBuf {
 }
 
 #[test]
+#[ignore = "needs root and qemu-user: scripts/test runs it"]
 fn every_arch_performs_the_transition() {
     assert!(
         rustix::process::geteuid().is_root(),

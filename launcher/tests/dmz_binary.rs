@@ -68,6 +68,7 @@ fn assert_refused(s: &Scratch, out: &Output, code: i32, msg: &str) {
 }
 
 #[test]
+#[ignore = "needs root: scripts/test runs it"]
 fn good_config_starts_the_target() {
     // The control for every refusal below: the same config, unmodified, does start.
     let s = Scratch::new("good");
@@ -157,6 +158,7 @@ fn capability_above_the_running_kernels_last_cap() {
 }
 
 #[test]
+#[ignore = "needs root: scripts/test runs it"]
 fn missing_and_non_executable_targets() {
     let s = Scratch::new("exec");
     let m = s.marker();
@@ -212,6 +214,7 @@ fn usage_and_unreadable_configs() {
 }
 
 #[test]
+#[ignore = "needs root: scripts/test runs it"]
 fn config_from_an_inherited_fd_or_a_pipe() {
     let s = Scratch::new("fd");
     let blob = encode_with(&s.marker(), |_| {});

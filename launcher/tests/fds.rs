@@ -17,6 +17,7 @@ fn fds(o: &Observed) -> Vec<String> {
 }
 
 #[test]
+#[ignore = "needs root: scripts/test runs it"]
 fn socket_activation_fds_pass_and_nothing_else() {
     require_root();
     let probe = probe();
@@ -62,6 +63,7 @@ fn socket_activation_fds_pass_and_nothing_else() {
 }
 
 #[test]
+#[ignore = "needs root: scripts/test runs it"]
 fn explicitly_preserved_fd_passes_and_must_be_open() {
     require_root();
     let probe = probe();

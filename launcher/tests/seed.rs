@@ -1,4 +1,4 @@
-//! The seed scenario (DESIGN.md §2, testdata/oci/seed-nc-80.json) end to end, with the probe
+//! The seed scenario (docs/design.md §2, testdata/oci/seed-nc-80.json) end to end, with the probe
 //! (carrying `cap_net_bind_service=ep`) in place of nc:
 //! uid/gid 1000, NNP, bounding = eff = perm = {NET_BIND_SERVICE}, no ambient.
 //!
@@ -53,6 +53,7 @@ fn assert_lost(o: &Observed) {
 }
 
 #[test]
+#[ignore = "needs root and runc: scripts/test runs it"]
 fn seed_through_launcher_and_dmz_binds_80() {
     require_root();
     let o = run_launcher(&seed_process(), &file_caps());
@@ -61,6 +62,7 @@ fn seed_through_launcher_and_dmz_binds_80() {
 }
 
 #[test]
+#[ignore = "needs root and runc: scripts/test runs it"]
 fn seed_through_runc_binds_80() {
     require_root();
     assert_kept(&run_runc(&seed_process(), &file_caps()), "1");
@@ -75,6 +77,7 @@ fn via_trampoline(mut p: Value) -> (Value, RunOpts) {
 }
 
 #[test]
+#[ignore = "needs root and runc: scripts/test runs it"]
 fn seed_through_runc_and_exec_only_trampoline_loses_cap() {
     require_root();
     let (p, opts) = via_trampoline(seed_process());
@@ -82,6 +85,7 @@ fn seed_through_runc_and_exec_only_trampoline_loses_cap() {
 }
 
 #[test]
+#[ignore = "needs root and runc: scripts/test runs it"]
 fn seed_through_runc_and_trampoline_without_nnp_binds_80() {
     require_root();
     let mut p = seed_process();
@@ -100,6 +104,7 @@ fn capable_probe(dir: &TempDir) -> std::path::PathBuf {
 const ENV: &[(&str, &str)] = &[("PATH", "/usr/bin:/bin"), ("TERM", "xterm")];
 
 #[test]
+#[ignore = "needs root and runc: scripts/test runs it"]
 fn runclike_direct_exec_binds_80() {
     let dir = TempDir::new("seed");
     let probe = capable_probe(&dir);
@@ -108,6 +113,7 @@ fn runclike_direct_exec_binds_80() {
 }
 
 #[test]
+#[ignore = "needs root and runc: scripts/test runs it"]
 fn runclike_then_exec_only_trampoline_loses_cap() {
     let dir = TempDir::new("seed");
     let probe = capable_probe(&dir);
@@ -122,6 +128,7 @@ fn runclike_then_exec_only_trampoline_loses_cap() {
 }
 
 #[test]
+#[ignore = "needs root and runc: scripts/test runs it"]
 fn runclike_then_trampoline_without_nnp_binds_80() {
     let dir = TempDir::new("seed");
     let probe = capable_probe(&dir);

@@ -238,3 +238,55 @@ pub fn monotonic_ms() -> u64 {
     }
     ts[0] as u64 * 1000 + ts[1] as u64 / 1_000_000
 }
+
+/// `mmap(NULL, len, PROT_READ|PROT_WRITE, MAP_PRIVATE|MAP_ANONYMOUS, -1, 0)`: fresh zeroed
+/// memory, never executable. Pages cost nothing until first touched. Returns its address.
+///
+/// Its own asm, not [`syscall5`]: mmap has six arguments, and the kernel refuses an offset
+/// that is not page-aligned, so the sixth register must be 0, not whatever it held. i686
+/// uses the old one-argument `mmap` (a pointer to the six values), which avoids ebp, the
+/// register the sixth argument would need there; armv7 has only `mmap2` (offset in pages).
+///
+/// References: mmap(2).
+pub fn mmap_anonymous(len: usize) -> Result<*mut u8, Errno> {
+    let prot = (nr::PROT_READ | nr::PROT_WRITE) as usize;
+    let flags = (nr::MAP_PRIVATE | nr::MAP_ANONYMOUS) as usize;
+    let ret: isize;
+    #[cfg(target_arch = "x86_64")]
+    // SAFETY: an anonymous mapping at an address the kernel picks overlaps nothing; syscall
+    // clobbers only rcx and r11 besides rax.
+    unsafe {
+        asm!("syscall", inlateout("rax") nr::__NR_mmap as isize => ret, in("rdi") 0, in("rsi") len,
+             in("rdx") prot, in("r10") flags, in("r8") -1isize, in("r9") 0, lateout("rcx") _,
+             lateout("r11") _, options(nostack))
+    };
+    #[cfg(target_arch = "aarch64")]
+    // SAFETY: as above; svc returns in x0 and clobbers nothing else.
+    unsafe {
+        asm!("svc 0", in("x8") nr::__NR_mmap, inlateout("x0") 0isize => ret, in("x1") len,
+             in("x2") prot, in("x3") flags, in("x4") -1isize, in("x5") 0, options(nostack))
+    };
+    #[cfg(target_arch = "riscv64")]
+    // SAFETY: as above; ecall returns in a0 and clobbers nothing else.
+    unsafe {
+        asm!("ecall", in("a7") nr::__NR_mmap, inlateout("a0") 0isize => ret, in("a1") len,
+             in("a2") prot, in("a3") flags, in("a4") -1isize, in("a5") 0, options(nostack))
+    };
+    #[cfg(target_arch = "arm")]
+    // SAFETY: as above; r7 is saved around the svc as in syscall5.
+    unsafe {
+        asm!("mov {save}, r7", "mov r7, {n}", "svc 0", "mov r7, {save}",
+             n = in(reg) nr::__NR_mmap2, save = out(reg) _,
+             inlateout("r0") 0isize => ret, in("r1") len, in("r2") prot, in("r3") flags,
+             in("r4") -1isize, in("r5") 0, options(nostack))
+    };
+    #[cfg(target_arch = "x86")]
+    {
+        // struct mmap_arg_struct { addr, len, prot, flags, fd, offset } (arch/x86 old_mmap).
+        let args = [0, len, prot, flags, usize::MAX, 0];
+        // SAFETY: args is a live mmap_arg_struct for the call; an anonymous mapping at an
+        // address the kernel picks overlaps nothing.
+        ret = unsafe { syscall5(nr::__NR_mmap, args.as_ptr() as usize, 0, 0, 0, 0) };
+    }
+    check(ret).map(|p| p as *mut u8)
+}

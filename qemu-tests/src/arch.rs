@@ -1,5 +1,5 @@
 //! The four architectures: how to build for them, which Debian kernel they boot, and how QEMU
-//! runs them (DESIGN §9 has the measurements behind each choice).
+//! runs them (docs/design.md §9 has the measurements behind each choice).
 
 use std::fmt;
 
@@ -28,7 +28,7 @@ impl Arch {
     }
 
     /// Rust target of the static no-libc binaries (no libc is linked, so gnu vs musl does not
-    /// matter; see DESIGN §7 for why these four).
+    /// matter; see docs/design.md §7 for why these four).
     pub fn rust_target(self) -> &'static str {
         match self {
             Arch::X86_64 => "x86_64-unknown-linux-musl",

@@ -1,4 +1,4 @@
-//! Debian kernels, downloaded as .deb files without installing them (DESIGN §9).
+//! Debian kernels, downloaded as .deb files without installing them (docs/design.md §9).
 //!
 //! A private apt configuration (own lists, cache and empty dpkg status, selected with
 //! `APT_CONFIG`) points at the Debian mirror the host's apt already uses, with
@@ -29,7 +29,7 @@ pub struct Kernel {
     /// The image as shipped (`vmlinuz-*`; riscv64 ships `vmlinux-*`, an EFI-stub Image).
     pub image: PathBuf,
     /// What QEMU boots: on x86_64 the decompressed ELF vmlinux (PVH entry, ~2 s faster than
-    /// the bzImage under TCG, DESIGN §9) when it could be made, else `image`.
+    /// the bzImage under TCG, docs/design.md §9) when it could be made, else `image`.
     pub boot: PathBuf,
     /// On x86_64: directory with `watchdog.ko` and `i6300esb.ko`.
     pub modules: Option<PathBuf>,

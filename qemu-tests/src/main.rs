@@ -12,6 +12,8 @@ mod report;
 mod scenario;
 mod setup;
 mod suite;
+mod systemd_image;
+mod systemd_suite;
 mod vm;
 
 use arch::Arch;
@@ -73,6 +75,24 @@ enum Cmd {
         /// Show the whole console.
         #[arg(long)]
         echo: bool,
+    },
+    /// Boot Debian bookworm with systemd as PID 1 running dmzkit's example and test units
+    /// (image built with mmdebstrap once and cached), check from inside, report.
+    Systemd {
+        #[arg(long, value_enum, default_value = "x86_64")]
+        arch: Arch,
+        /// Use KVM instead of TCG.
+        #[arg(long)]
+        kvm: bool,
+        /// Seconds the VM may run before it is killed and reported.
+        #[arg(long, default_value_t = 900)]
+        deadline: u64,
+        /// Show every console line while the VM runs.
+        #[arg(long)]
+        echo: bool,
+        /// Build the Debian base again even when it is cached.
+        #[arg(long)]
+        rebuild: bool,
     },
     /// Write the initramfs for one arch (for flashing, or to boot by hand).
     Image {
@@ -154,6 +174,10 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
         }
         Cmd::Test { arch, opts } => return test(&arch.0, &opts),
         Cmd::Demo { arch, accel, echo } => return demo(arch, accel, echo),
+        Cmd::Systemd { arch, kvm, deadline, echo, rebuild } => {
+            let opts = systemd_suite::Opts { kvm, deadline: Duration::from_secs(deadline), echo, rebuild };
+            return systemd_suite::run(arch, &opts);
+        }
         Cmd::Image { arch, suite, output } => {
             setup::ensure(&[], false)?;
             let root = workspace_root();

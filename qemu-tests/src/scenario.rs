@@ -131,7 +131,7 @@ pub fn services() -> Vec<Service> {
     let nbs = [CAP_NET_BIND_SERVICE];
     let mut v = Vec::new();
 
-    // The seed scenario (DESIGN §2): uid 1000, no_new_privs, bounding = effective = permitted
+    // The seed scenario (docs/design.md §2): uid 1000, no_new_privs, bounding = effective = permitted
     // = {NET_BIND_SERVICE}, no ambient, target with file caps. dmz does the last execve, so
     // the file caps apply: CapPrm/CapEff 0x400 and bind(:80) works.
     let mut p = process(&[CAPS_COPY, "observe", "seed", &bind(SEED_PORT)], 1000, 1000);

@@ -1,6 +1,6 @@
 //! Host prerequisites: QEMU system emulators and Debian's packaging tools.
 //!
-//! Installed with separate `apt-get install` calls (DESIGN §9): one call for everything
+//! Installed with separate `apt-get install` calls (docs/design.md §9): one call for everything
 //! failed here with "Resolve generated breaks" because the machine carries a newer qemu-utils
 //! from backports; `qemu-system-x86` alone, and `qemu-system-arm qemu-system-misc` without
 //! recommends, install fine. Every step's status is checked; nothing is skipped silently.

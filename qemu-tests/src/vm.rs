@@ -1,6 +1,6 @@
 //! Booting one image under `qemu-system-*` and collecting its serial console.
 //!
-//! Common options (DESIGN §9): `-m 256 -display none -monitor none -serial stdio
+//! Common options (docs/design.md §9): `-m 256 -display none -monitor none -serial stdio
 //! -no-reboot`, `console=<tty> rdinit=/init panic=-1 quiet`, stdin from /dev/null. A VM that
 //! outlives its deadline is killed. QEMU's exit status says nothing about success (a kernel
 //! panic also ends it cleanly with `panic=-1 -no-reboot`): callers check the console markers.
@@ -23,6 +23,8 @@ pub enum Accel {
 pub struct Boot {
     /// Console lines, `\r` removed.
     pub lines: Vec<String>,
+    /// When each line arrived, from QEMU's launch (parallel to `lines`).
+    pub at: Vec<Duration>,
     /// Launch to QEMU's exit (or to the kill at the deadline).
     pub elapsed: Duration,
     /// The deadline passed and the VM was killed.
@@ -84,7 +86,12 @@ pub fn command(spec: &Spec) -> Command {
 
 /// Boots and collects the console until QEMU exits or the deadline passes.
 pub fn boot(spec: &Spec) -> Result<Boot, String> {
-    let mut cmd = command(spec);
+    run(command(spec), spec.deadline, spec.echo)
+}
+
+/// Runs a QEMU command line and collects its console (stdout) until QEMU exits or `deadline`
+/// passes (then it is killed); `echo` shows each line on stderr as it arrives.
+pub fn run(mut cmd: Command, deadline: Duration, echo: bool) -> Result<Boot, String> {
     let start = Instant::now();
     let mut child = cmd
         .stdin(Stdio::null())
@@ -117,15 +124,17 @@ pub fn boot(spec: &Spec) -> Result<Boot, String> {
         s
     });
     let mut lines = Vec::new();
+    let mut at = Vec::new();
     let mut timed_out = false;
     loop {
-        let left = spec.deadline.saturating_sub(start.elapsed());
+        let left = deadline.saturating_sub(start.elapsed());
         match rx.recv_timeout(left) {
             Ok(line) => {
-                if spec.echo {
+                if echo {
                     eprintln!("  | {line}");
                 }
                 lines.push(line);
+                at.push(start.elapsed());
             }
             Err(mpsc::RecvTimeoutError::Disconnected) => break,
             Err(mpsc::RecvTimeoutError::Timeout) => {
@@ -140,10 +149,11 @@ pub fn boot(spec: &Spec) -> Result<Boot, String> {
     // The reader ends at EOF, which the kill or QEMU's exit brings.
     while let Ok(line) = rx.recv_timeout(Duration::from_millis(200)) {
         lines.push(line);
+        at.push(elapsed);
     }
     let _ = reader.join();
     let stderr = err_reader.join().unwrap_or_default();
-    Ok(Boot { lines, elapsed, timed_out, stderr })
+    Ok(Boot { lines, at, elapsed, timed_out, stderr })
 }
 
 /// Whether KVM works for x86_64 here: `/dev/kvm` exists and a boot of `initrd` under KVM

@@ -127,6 +127,19 @@ pub fn kill(pid: i32, sig: i32) {
 
 /// A dmz config blob, encoded with the dmz library itself.
 pub fn dmz_blob(args: &[&str], env: &[&str], uid: u32, gid: u32, caps: Option<u64>, nnp: bool) -> Vec<u8> {
+    dmz_blob_preserving(args, env, uid, gid, caps, nnp, &[])
+}
+
+/// [`dmz_blob`] whose config also preserves `fds` (ascending, above 2).
+pub fn dmz_blob_preserving(
+    args: &[&str],
+    env: &[&str],
+    uid: u32,
+    gid: u32,
+    caps: Option<u64>,
+    nnp: bool,
+    fds: &[u32],
+) -> Vec<u8> {
     let join = |items: &[&str]| {
         let mut v = Vec::new();
         dmz::config::push_strings(&mut v, items.iter().map(|s| s.as_bytes())).unwrap();
@@ -153,7 +166,7 @@ pub fn dmz_blob(args: &[&str], env: &[&str], uid: u32, gid: u32, caps: Option<u6
         no_new_privs: nnp,
         rlimits: heapless::Vec::new(),
         oom_score_adj: None,
-        preserve_fds: heapless::Vec::new(),
+        preserve_fds: heapless::Vec::from_slice(fds).expect("few preserved fds"),
         seccomp: None,
     };
     let mut buf = vec![0u8; 1 << 16];

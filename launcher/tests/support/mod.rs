@@ -15,9 +15,9 @@
 //! - cwd: the test cases only use directories that exist with the same name in both worlds
 //!   (`/`, `/tmp`; the rootfs gets an empty `/tmp`).
 //! - HOME: runc adds `HOME` from the *container's* /etc/passwd when the configured env has
-//!   none. The rootfs /etc/passwd and /etc/group copy the host's entries for uid/gid 0 and
-//!   1000 (synthesizing them only if the host has none), so a launcher that does the same
-//!   lookup on the host produces the same text.
+//!   none; the launcher looks the uid up in the host's /etc/passwd. The test writes one
+//!   passwd and one group file and gives it to both: as the rootfs's files to runc, bind-mounted
+//!   over /etc in a private mount namespace to the launcher (see [`PASSWD`]).
 //! - rlimits not named in the config are inherited from this test process on both paths.
 //! - bind(:80): runc's spec has a network namespace; the launcher runs in `unshare --net`.
 //!   Both are fresh namespaces with the default `ip_unprivileged_port_start` (1024), so the
@@ -361,17 +361,11 @@ fn observed(who: &str, (status, out, err): (ExitStatus, String, String)) -> Obse
     Observed { who: who.to_string(), status, stdout: out.lines().map(str::to_string).collect(), stderr: err }
 }
 
-/// Host passwd/group line for `id`, or a synthesized one. The rootfs copies the host's
-/// entries so that runc's HOME lookup (container /etc/passwd) and any host-side lookup
-/// the launcher may do give the same answer.
-fn host_db_line(file: &str, id: u32, synth: &str) -> String {
-    fs::read_to_string(file)
-        .unwrap_or_default()
-        .lines()
-        .find(|l| l.split(':').nth(2) == Some(&id.to_string()))
-        .map(str::to_string)
-        .unwrap_or_else(|| synth.to_string())
-}
+/// The account databases both paths see: runc reads them from the bundle's rootfs, the
+/// launcher from /etc, over which [`run_launcher_with`] bind-mounts the same text in a private
+/// mount namespace. The test writes both sides, so nothing depends on the machine's accounts.
+const PASSWD: &str = "root:x:0:0:root:/root:/bin/sh\nuser:x:1000:1000::/home/user:/bin/sh\n";
+const GROUP: &str = "root:x:0:\nuser:x:1000:\n";
 
 /// Builds a bundle in `dir`: rootfs/{probe,etc/passwd,etc/group,proc,dev,sys,tmp} and
 /// config.json (the default spec with `process`).
@@ -381,18 +375,8 @@ fn make_bundle(dir: &Path, process: &Value, opts: &RunOpts) {
         fs::create_dir_all(rootfs.join(d)).unwrap();
     }
     fs::set_permissions(rootfs.join("tmp"), fs::Permissions::from_mode(0o1777)).unwrap();
-    let passwd = format!(
-        "{}\n{}\n",
-        host_db_line("/etc/passwd", 0, "root:x:0:0:root:/root:/bin/sh"),
-        host_db_line("/etc/passwd", 1000, "user:x:1000:1000::/home/user:/bin/sh"),
-    );
-    let group = format!(
-        "{}\n{}\n",
-        host_db_line("/etc/group", 0, "root:x:0:"),
-        host_db_line("/etc/group", 1000, "user:x:1000:"),
-    );
-    fs::write(rootfs.join("etc/passwd"), passwd).unwrap();
-    fs::write(rootfs.join("etc/group"), group).unwrap();
+    fs::write(rootfs.join("etc/passwd"), PASSWD).unwrap();
+    fs::write(rootfs.join("etc/group"), GROUP).unwrap();
     let program = opts.program.clone().unwrap_or_else(probe);
     install_binary(&program, &rootfs.join("probe"), opts.probe_file_caps.as_deref());
     for (name, src) in &opts.rootfs_extra {
@@ -475,8 +459,17 @@ pub fn run_launcher_with(process: &Value, opts: &RunOpts, dmz: Option<&Path>) ->
     let spec = spec_with_process(&process, opts);
     let config = tmp.path().join("config.json");
     fs::write(&config, serde_json::to_vec_pretty(&spec).unwrap()).unwrap();
+    fs::write(tmp.path().join("passwd"), PASSWD).unwrap();
+    fs::write(tmp.path().join("group"), GROUP).unwrap();
     let mut cmd = command(opts, &unshare);
-    cmd.arg("--net").arg(&launcher).arg("run").arg("--oci").arg(&config);
+    // A private mount namespace whose /etc/passwd and /etc/group are the bundle's.
+    cmd.args(["--net", "--mount", "/bin/sh", "-c"])
+        .arg("mount --bind passwd /etc/passwd && mount --bind group /etc/group && exec \"$@\"")
+        .arg("sh")
+        .arg(&launcher)
+        .arg("run")
+        .arg("--oci")
+        .arg(&config);
     if let Some(d) = dmz {
         cmd.arg("--dmz").arg(d);
     }

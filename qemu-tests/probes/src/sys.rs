@@ -82,6 +82,24 @@ pub fn open(path: &[u8], flags: u32, mode: u32) -> Result<i32, Errno> {
     check(r).map(|fd| fd as i32)
 }
 
+/// `readlinkat(AT_FDCWD, path, buf)`: the link's target, its length in `buf`; `path` must end
+/// with NUL.
+pub fn readlink(path: &[u8], buf: &mut [u8]) -> Res {
+    debug_assert!(path.ends_with(&[0]));
+    // SAFETY: path is a NUL-terminated string and buf a writable slice, alive during the call.
+    check(unsafe {
+        syscall6(
+            nr::__NR_readlinkat,
+            AT_FDCWD,
+            path.as_ptr() as usize,
+            buf.as_mut_ptr() as usize,
+            buf.len(),
+            0,
+            0,
+        )
+    })
+}
+
 pub fn close(fd: i32) {
     let _ = int_call(nr::__NR_close, fd as usize, 0, 0);
 }
@@ -124,10 +142,14 @@ pub fn fsetxattr(fd: i32, name: &[u8], value: &[u8], flags: u32) -> Res {
     })
 }
 
-/// `finit_module(fd, "", 0)`: loads the kernel module in file `fd`.
-pub fn finit_module(fd: i32) -> Res {
-    // SAFETY: the parameter string is a static empty C string.
-    check(unsafe { syscall6(nr::__NR_finit_module, fd as usize, c"".as_ptr() as usize, 0, 0, 0, 0) })
+/// `finit_module(fd, params, 0)`: loads the kernel module in file `fd` with the module
+/// parameters `params` ("name=value ...", NUL-terminated).
+pub fn finit_module(fd: i32, params: &[u8]) -> Res {
+    if params.last() != Some(&0) {
+        return Err(linux_raw_sys::errno::EINVAL as Errno);
+    }
+    // SAFETY: params is a NUL-terminated string that lives through the call.
+    check(unsafe { syscall6(nr::__NR_finit_module, fd as usize, params.as_ptr() as usize, 0, 0, 0, 0) })
 }
 
 /// `ioctl(fd, request, &mut int)` for the watchdog's int-argument requests.

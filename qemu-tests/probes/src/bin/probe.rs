@@ -2,12 +2,12 @@
 //!
 //! | mode | what it does |
 //! |---|---|
-//! | `observe TAG [bindPORT] [hold]` | reports hostname, credentials, caps, NNP, seccomp, umask, rlimits, timing; optionally binds 0.0.0.0:PORT (key `bind`), optionally stays up |
+//! | `observe TAG [bindPORT] [hold]` | reports hostname, credentials, caps, NNP, seccomp, umask, rlimits, what fds 0-2 are (`fd0`..`fd2`: a path, or `closed`), timing; optionally binds 0.0.0.0:PORT (key `bind`), optionally stays up |
 //! | `setcap SRC DST` | mounts a tmpfs on DST's directory, copies SRC to DST and gives the copy `cap_net_bind_service=ep` (security.capability xattr) |
 //! | `orphans N` | leaves N orphans (half already zombies) to PID 1 and checks that they are reaped |
 //! | `crash TAG` | reports its start time, then kills itself with SIGSEGV |
 //! | `ignore-term TAG` | ignores SIGTERM and stays up |
-//! | `modload MODDIR` | loads watchdog.ko + i6300esb.ko (for an init that arms the watchdog itself) |
+//! | `modload MODDIR [PARAMS]` | loads watchdog.ko + i6300esb.ko with PARAMS (e.g. `heartbeat=2`; for an init that arms the watchdog itself) |
 //! | `watchdog MODDIR` | loads watchdog.ko + i6300esb.ko, opens /dev/watchdog, sets the timeout, pets it, magic-closes it |
 //! | `signal-init SIG MS` | after MS milliseconds, sends signal SIG to PID 1 (asks init to shut down) |
 //!
@@ -35,7 +35,7 @@ fn main(args: linker::Args) -> i32 {
         b"crash" => crash(arg(2)),
         b"ignore-term" => ignore_term(arg(2)),
         b"watchdog" => watchdog(arg(2)),
-        b"modload" => match load_watchdog_modules(arg(2)) {
+        b"modload" => match load_watchdog_modules(arg(2), arg(3)) {
             Ok(()) => {
                 verdict(b"modload", true, b"watchdog.ko, i6300esb.ko");
                 0
@@ -175,6 +175,14 @@ fn observe(tag: &[u8], bind: Option<u16>, hold: bool) -> i32 {
         }
         Err(e) => {
             Line::new(OBS).push(tag).push(b" status-error ").errno(e).emit();
+        }
+    }
+    for (n, key) in [(b'0', &b"fd0"[..]), (b'1', b"fd1"), (b'2', b"fd2")] {
+        let mut target = [0u8; 256];
+        let path = [b'/', b'p', b'r', b'o', b'c', b'/', b's', b'e', b'l', b'f', b'/', b'f', b'd', b'/', n, 0];
+        match sys::readlink(&path, &mut target) {
+            Ok(len) => obs(tag, key, &target[..len]),
+            Err(_) => obs(tag, key, b"closed"),
         }
     }
     for (res, name) in RLIMITS {
@@ -374,14 +382,17 @@ const WDIOC_GETTIMEOUT: u32 = 0x8004_5707;
 const WATCHDOG_TIMEOUT_S: i32 = 30;
 
 /// finit_module of `MODDIR/watchdog.ko` then `MODDIR/i6300esb.ko` (the driver needs the
-/// watchdog core). EEXIST (built in or already loaded) is fine.
-fn load_watchdog_modules(moddir: &[u8]) -> Result<(), (&'static [u8], sys::Errno)> {
-    for m in [&b"/watchdog.ko\0"[..], b"/i6300esb.ko\0"] {
+/// watchdog core), the latter with module parameters `esb_params`. EEXIST (built in or
+/// already loaded) is fine.
+fn load_watchdog_modules(moddir: &[u8], esb_params: &[u8]) -> Result<(), (&'static [u8], sys::Errno)> {
+    let mut params = Line::default();
+    params.push(esb_params).push(b"\0");
+    for (m, module_params) in [(&b"/watchdog.ko\0"[..], &b"\0"[..]), (b"/i6300esb.ko\0", params.as_bytes())] {
         let mut p = Line::default();
         p.push(moddir).push(m);
         let fd =
             sys::open(p.as_bytes(), nr::O_RDONLY | nr::O_CLOEXEC, 0).map_err(|e| (&b"open module"[..], e))?;
-        let r = sys::finit_module(fd);
+        let r = sys::finit_module(fd, module_params);
         sys::close(fd);
         match r {
             Ok(_) => obs(b"modules", b"loaded", &m[1..m.len() - 1]),
@@ -397,7 +408,7 @@ fn watchdog(moddir: &[u8]) -> i32 {
         Line::new(qemu_probes::TEST).push(b"watchdog FAIL ").push(what).push(b": ").errno(e).emit();
         1
     };
-    if let Err((what, e)) = load_watchdog_modules(moddir) {
+    if let Err((what, e)) = load_watchdog_modules(moddir, b"") {
         return fail(what, e);
     }
     let fd = match sys::open(b"/dev/watchdog\0", nr::O_WRONLY | nr::O_CLOEXEC, 0) {

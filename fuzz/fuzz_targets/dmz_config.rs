@@ -1,0 +1,37 @@
+//! dmz: header + body decode, validation and the transition, against the checking kernel.
+//!
+//! Input: 3 control bytes, then a config blob. Control byte 0: bit 0 set keeps the blob's
+//! header as it is (else its length and CRC are made right, so mutations reach the body);
+//! bits 1-2 pick the kernel's last capability; bits 3-5 all clear: through `dmz::run` with its
+//! report (else without the report, which is slow to write under instrumentation). Byte 1: the call to fail (0: none, n: call
+//! n-1). Byte 2: its errno.
+#![no_main]
+
+use dmzkit_fuzz::{fix_header, Checker};
+use libfuzzer_sys::fuzz_target;
+
+fuzz_target!(|data: &[u8]| {
+    let Some((&[mode, fail, errno], blob)) = data.split_first_chunk::<3>() else { return };
+    let mut blob = blob.to_vec();
+    if mode & 1 == 0 {
+        fix_header(&mut blob);
+    }
+    // One canonical form: what decodes, re-encodes to the same bytes.
+    if let Ok(cfg) = dmz::Config::decode(&blob) {
+        let mut out = vec![0u8; blob.len()];
+        let n = cfg.encode(&mut out).expect("a decoded config re-encodes");
+        assert_eq!(&out[..n], &blob[..], "a decoded config re-encodes to the same bytes");
+    }
+    let last_cap = [40, 0, 63, 37][(mode >> 1 & 3) as usize];
+    let fail_at = fail.checked_sub(1).map(usize::from);
+    let errno = [1, 13, 2, 22, 20, 36, 4, 9][(errno & 7) as usize];
+    let mut k = Checker::new(&blob, last_cap, fail_at, errno);
+    let code = if mode & 0x38 == 0 {
+        let code = dmz::run(&mut k, &blob);
+        assert_eq!(k.reports.len(), 1, "dmz::run reports once");
+        code
+    } else {
+        dmzkit_fuzz::run_quiet(&mut k, &blob)
+    };
+    k.check_run(code);
+});
