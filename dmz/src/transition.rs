@@ -506,23 +506,26 @@ fn verify_credentials<K: Kernel>(
     if let Some(caps) = &c.caps {
         let mut data = [!0u32; 6];
         k.capget(&mut data).map_err(read)?;
-        // The five sets in [`Caps::sets`] order. The bounding set starts as the configured
-        // one: only caps outside it differ.
-        let word = |i: usize| data.get(i).copied().unwrap_or(0) as u64;
-        let mut got =
-            [caps.bounding, word(3) << 32 | word(0), word(4) << 32 | word(1), word(5) << 32 | word(2), 0];
-        for cap in 0..last_cap + 1 {
-            if !matches!(k.capbset_read(cap), Ok(false)) {
-                got[0] |= 1 << cap;
-            }
-            if !matches!(k.ambient_is_set(cap), Ok(false)) {
-                got[4] |= 1 << cap;
+        // capget's words against the configured sets' halves: effective, permitted,
+        // inheritable low words, then high words.
+        let sets = caps.sets();
+        for (j, &got) in data.iter().enumerate() {
+            let (set, shift) = (j % 3 + 1, j / 3 * 32);
+            let want = (sets.get(set).copied().unwrap_or(0) >> shift) as u32;
+            if got != want {
+                let bad = VERIFY_SETS.get(set).copied().unwrap_or(Bad::VerifyEffective);
+                return Err(Error::mismatch(bad, (got ^ want).trailing_zeros() + shift as u32));
             }
         }
-        for ((got, want), bad) in got.iter().zip(caps.sets()).zip(VERIFY_SETS) {
-            let diff = got ^ want;
-            if diff != 0 {
-                return Err(Error::mismatch(bad, diff.trailing_zeros()));
+        // Bounding: nothing outside the configured set (an unknown answer counts as there).
+        // Ambient: exactly the configured set.
+        for cap in 0..last_cap + 1 {
+            let bit = 1u64 << cap;
+            if caps.bounding & bit == 0 && !matches!(k.capbset_read(cap), Ok(false)) {
+                return Err(Error::mismatch(Bad::VerifyBounding, cap));
+            }
+            if !matches!(k.ambient_is_set(cap), Ok(set) if set == (caps.ambient & bit != 0)) {
+                return Err(Error::mismatch(Bad::VerifyAmbient, cap));
             }
         }
     }

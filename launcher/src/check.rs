@@ -365,10 +365,12 @@ fn transition_calls(c: &Compiled) -> Vec<Call> {
     if c.groups.is_some() {
         v.push(call("getgroups".into(), id("getgroups", "getgroups32"), &[]));
     }
-    if c.caps.is_some() {
+    if let Some(k) = &c.caps {
         v.push(call("capget".into(), "capget", &[]));
         for cap in 0..=last {
-            v.push(prctl("PR_CAPBSET_READ", &[PR_CAPBSET_READ.into(), cap.into()]));
+            if k.bounding & 1 << cap == 0 {
+                v.push(prctl("PR_CAPBSET_READ", &[PR_CAPBSET_READ.into(), cap.into()]));
+            }
             v.push(prctl(
                 "PR_CAP_AMBIENT_IS_SET",
                 &[PR_CAP_AMBIENT.into(), PR_CAP_AMBIENT_IS_SET.into(), cap.into()],
