@@ -18,7 +18,7 @@ use crate::error::{Bad, Error};
 use heapless::Vec;
 
 pub const MAGIC: [u8; 4] = *b"DMZK";
-pub const VERSION: u16 = 1;
+pub const VERSION: u16 = 2;
 pub const HEADER_LEN: usize = 16;
 
 /// Largest blob dmz reads (header included): 32 KiB for a maximal BPF program
@@ -93,10 +93,19 @@ pub struct Config<'a> {
     pub env: Bytes<'a>,
     /// Working directory with its NUL; empty keeps dmz's.
     pub cwd: Bytes<'a>,
-    pub uid: u32,
-    pub gid: u32,
-    /// Supplementary groups; set even when empty (drops the caller's groups, as runc does).
-    pub groups: Vec<u32, MAX_GROUPS>,
+    /// The uid to switch to (real, effective and saved), or `None` to leave it unchanged
+    /// (setpriv without --reuid). At most 2147483647: the kernel reads 4294967295 as "leave
+    /// unchanged", and runc refuses every id above 2^31-1.
+    pub uid: Option<u32>,
+    /// The gid, likewise.
+    pub gid: Option<u32>,
+    /// Supplementary groups; `Some` even when empty drops the caller's groups (as runc
+    /// does), `None` leaves them.
+    pub groups: Option<Vec<u32, MAX_GROUPS>>,
+    /// Give fds 0–2 to `uid` before the uid change, as runc does (its fixStdioPermissions),
+    /// so a non-root target can reopen its stdout (`/dev/stdout`) when that is a root-owned
+    /// pipe or terminal.
+    pub chown_stdio: bool,
     pub umask: u32,
     /// `None` leaves every capability set as the uid change leaves it (runc without a
     /// `capabilities` object).
@@ -348,9 +357,16 @@ impl<'a> Reader<'a> {
         c.args = self.bytes();
         c.env = self.bytes();
         c.cwd = self.bytes();
-        c.uid = self.u32();
-        c.gid = self.u32();
-        self.vec(&mut c.groups, Self::u32);
+        if self.bool() {
+            c.uid = Some(self.u32());
+        }
+        if self.bool() {
+            c.gid = Some(self.u32());
+        }
+        if self.bool() {
+            self.vec(c.groups.insert(Vec::new()), Self::u32);
+        }
+        c.chown_stdio = self.bool();
         c.umask = self.u32();
         // Each Option: its tag, then the value, written in place (`c` starts with `None`).
         if self.bool() {
@@ -450,9 +466,10 @@ impl Writer<'_> {
         self.bytes(c.args.0)?;
         self.bytes(c.env.0)?;
         self.bytes(c.cwd.0)?;
-        self.varint(c.uid as u64)?;
-        self.varint(c.gid as u64)?;
-        self.u32s(&c.groups)?;
+        self.option(c.uid, |w, v| w.varint(v as u64))?;
+        self.option(c.gid, |w, v| w.varint(v as u64))?;
+        self.option(c.groups.as_deref(), |w, g| w.u32s(g))?;
+        self.bool(c.chown_stdio)?;
         self.varint(c.umask as u64)?;
         self.option(c.caps, |w, k| {
             [k.bounding, k.effective, k.permitted, k.inheritable, k.ambient]

@@ -24,6 +24,7 @@ pub enum Step {
     DropBoundingSet,
     SetSecurebits,
     SetKeepCaps,
+    ChownStdio,
     SetGroups,
     SetResGid,
     SetResUid,
@@ -32,6 +33,8 @@ pub enum Step {
     ClearAmbient,
     RaiseAmbient,
     SetNoNewPrivs,
+    /// Reading back the credentials found one not as configured; `Error::bad` says which.
+    Verify,
     KeepFd,
     CloseFds,
     Exec,
@@ -72,6 +75,18 @@ pub enum Bad {
     CapPermitted,
     CapInheritable,
     CapAmbient,
+    Id,
+    // What step [`Step::Verify`] found not as configured (in the order of CAP_SETS for the
+    // capability sets).
+    VerifyUid,
+    VerifyGid,
+    VerifyGroups,
+    VerifyBounding,
+    VerifyEffective,
+    VerifyPermitted,
+    VerifyInheritable,
+    VerifyAmbient,
+    VerifyNoNewPrivs,
 }
 
 /// Where a text has [`Error::num`] (or the errno) in decimal.
@@ -137,6 +152,7 @@ change directory\0\
 drop bounding set\0\
 set securebits\0\
 set keep-caps\0\
+change owner of stdio\0\
 set groups\0\
 set gid\0\
 set uid\0\
@@ -145,6 +161,7 @@ set capabilities\0\
 clear ambient capabilities\0\
 raise ambient capability\0\
 set no_new_privs\0\
+verify credentials\0\
 keep fd\0\
 close fds\0\
 exec\0\
@@ -157,12 +174,14 @@ const LABELS: &[u8] = b"\
 resource %\0\
 \0\0\0\
 capability %\0\
-\0\0\0\
+\0\0\
+fd %\0\
+\0\
 gid %\0\
 uid %\0\
 \0\0\0\
 capability %\0\
-\0\
+\0\0\
 fd %\0\
 \0\0\
 capability %\0";
@@ -174,7 +193,7 @@ usage: dmz FILE | dmz --fd N\0\
 over 131072 bytes\0\
 truncated header\0\
 not a dmz config\0\
-format version %, expected 1\0\
+format version %, expected 2\0\
 truncated body\0\
 trailing bytes after body\0\
 CRC mismatch\0\
@@ -196,10 +215,20 @@ capabilities.bounding: unknown to this kernel: capability %\0\
 capabilities.effective: unknown to this kernel: capability %\0\
 capabilities.permitted: unknown to this kernel: capability %\0\
 capabilities.inheritable: unknown to this kernel: capability %\0\
-capabilities.ambient: unknown to this kernel: capability %\0";
+capabilities.ambient: unknown to this kernel: capability %\0\
+uid, gid or group above 2147483647: %\0\
+uid is %\0\
+gid is %\0\
+groups differ\0\
+capabilities.bounding: capability %\0\
+capabilities.effective: capability %\0\
+capabilities.permitted: capability %\0\
+capabilities.inheritable: capability %\0\
+capabilities.ambient: capability %\0\
+no_new_privs unset\0";
 
 // The texts above name the version this dmz reads and the largest config it takes.
-const _: () = assert!(crate::config::VERSION == 1 && crate::config::MAX_CONFIG_LEN == 131072);
+const _: () = assert!(crate::config::VERSION == 2 && crate::config::MAX_CONFIG_LEN == 131072);
 
 /// Names of errno 1..=40, which are the same on every architecture dmzkit supports
 /// (asm-generic/errno-base.h and errno.h). In lower case, which packs with the other texts'
@@ -237,6 +266,7 @@ pub const EACCES: u16 = 13;
 pub const ENOTDIR: u16 = 20;
 pub const EINVAL: u16 = 22;
 pub const EFBIG: u16 = 27;
+pub const EROFS: u16 = linux_raw_sys::errno::EROFS as u16;
 pub const ENAMETOOLONG: u16 = 36;
 
 impl Error {
@@ -252,6 +282,13 @@ impl Error {
         let errno = if matches!(bad, Bad::TooLarge) { EFBIG } else { EINVAL };
         let step = if matches!(bad, Bad::Usage) { Step::Usage } else { Step::LoadConfig };
         Error { step, bad, errno, num }
+    }
+
+    /// A credential that reads back otherwise than configured ([`Step::Verify`]): EPERM, as
+    /// the kernel would have answered the step that did not happen.
+    #[inline(never)]
+    pub const fn mismatch(bad: Bad, num: u32) -> Self {
+        Error { step: Step::Verify, bad, errno: EPERM, num }
     }
 
     /// The exit status of docs/design.md §4: 127 not found, 126 not executable, 125 otherwise.

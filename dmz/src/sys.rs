@@ -15,13 +15,15 @@ pub struct Linux;
 // fcntl64.
 #[cfg(not(any(target_arch = "x86", target_arch = "arm")))]
 use nr::{
-    __NR_fcntl as NR_FCNTL, __NR_setgroups as NR_SETGROUPS, __NR_setresgid as NR_SETRESGID,
-    __NR_setresuid as NR_SETRESUID,
+    __NR_fchown as NR_FCHOWN, __NR_fcntl as NR_FCNTL, __NR_getgroups as NR_GETGROUPS,
+    __NR_getresgid as NR_GETRESGID, __NR_getresuid as NR_GETRESUID, __NR_setgroups as NR_SETGROUPS,
+    __NR_setresgid as NR_SETRESGID, __NR_setresuid as NR_SETRESUID,
 };
 #[cfg(any(target_arch = "x86", target_arch = "arm"))]
 use nr::{
-    __NR_fcntl64 as NR_FCNTL, __NR_setgroups32 as NR_SETGROUPS, __NR_setresgid32 as NR_SETRESGID,
-    __NR_setresuid32 as NR_SETRESUID,
+    __NR_fchown32 as NR_FCHOWN, __NR_fcntl64 as NR_FCNTL, __NR_getgroups32 as NR_GETGROUPS,
+    __NR_getresgid32 as NR_GETRESGID, __NR_getresuid32 as NR_GETRESUID, __NR_setgroups32 as NR_SETGROUPS,
+    __NR_setresgid32 as NR_SETRESGID, __NR_setresuid32 as NR_SETRESUID,
 };
 
 /// [`syscall5`] for the calls whose only result is success or an errno; out of line, so the
@@ -50,6 +52,20 @@ fn prctl(option: u32, arg2: usize, arg3: usize) -> KResult {
     int_syscall(nr::__NR_prctl, option as usize, arg2, arg3)
 }
 
+/// [`prctl`] for the options that answer yes (1) or no (0). Out of line: four callers.
+#[inline(never)]
+fn prctl_bool(option: u32, arg2: usize, arg3: usize) -> Result<bool, Errno> {
+    // SAFETY: the options used with it take integers only; unused arguments are 0.
+    check(unsafe { syscall5(nr::__NR_prctl, option as usize, arg2, arg3, 0, 0) }).map(|r| r != 0)
+}
+
+/// `getresuid`/`getresgid` (`n`) into `ids`.
+fn get_res_ids(n: u32, ids: &mut [u32; 3]) -> KResult {
+    let p = ids.as_mut_ptr() as usize;
+    // SAFETY: p, p + 4 and p + 8 are the three live, writable u32 (uid_t/gid_t) of `ids`.
+    unsafe { syscall_ok(n, p, p + 4, p + 8, 0) }
+}
+
 /// `openat(AT_FDCWD, path, flags | O_CLOEXEC | O_LARGEFILE, 0)`, as rustix's `open` does.
 /// References: open(2).
 pub fn open(path: &core::ffi::CStr, flags: u32) -> Result<i32, Errno> {
@@ -71,9 +87,7 @@ const OOM_PATH: &core::ffi::CStr = c"/proc/self/oom_score_adj";
 
 impl Kernel for Linux {
     fn capbset_read(&mut self, n: u32) -> Result<bool, Errno> {
-        // SAFETY: PR_CAPBSET_READ takes an integer; unused arguments are 0.
-        let r = check(unsafe { syscall5(nr::__NR_prctl, pr::PR_CAPBSET_READ as usize, n as usize, 0, 0, 0) });
-        r.map(|r| r != 0)
+        prctl_bool(pr::PR_CAPBSET_READ, n as usize, 0)
     }
 
     fn prlimit(&mut self, resource: u32, soft: u64, hard: u64) -> KResult {
@@ -132,6 +146,36 @@ impl Kernel for Linux {
         prctl(pr::PR_SET_KEEPCAPS, keep as usize, 0)
     }
 
+    fn fd_owner(&mut self, fd: u32) -> Result<(u32, u64), Errno> {
+        // SAFETY: struct statx is plain integers, for which all zeros is a valid value.
+        let mut st: nr::statx = unsafe { core::mem::zeroed() };
+        // SAFETY: the path is an empty NUL-terminated string (AT_EMPTY_PATH: `fd` itself) and
+        // st a live, writable struct statx for the call.
+        check(unsafe {
+            syscall5(
+                nr::__NR_statx,
+                fd as usize,
+                c"".as_ptr() as usize,
+                nr::AT_EMPTY_PATH as usize,
+                nr::STATX_UID as usize,
+                &mut st as *mut nr::statx as usize,
+            )
+        })?;
+        Ok((st.stx_uid, (st.stx_rdev_major as u64) << 32 | st.stx_rdev_minor as u64))
+    }
+
+    fn fchown(&mut self, fd: u32, uid: u32) -> KResult {
+        int_syscall(NR_FCHOWN, fd as usize, uid as usize, u32::MAX as usize)
+    }
+
+    fn setgroups_denied(&mut self) -> bool {
+        let Ok(fd) = open(c"/proc/self/setgroups", nr::O_RDONLY) else { return false };
+        let mut text = [0u8; 4];
+        let r = linker::sys::read(fd, &mut text);
+        close(fd);
+        r == Ok(4) && text == *b"deny"
+    }
+
     fn setgroups(&mut self, groups: &[u32]) -> KResult {
         // SAFETY: groups is a live array of groups.len() gid_t (u32) for the call.
         unsafe { syscall_ok(NR_SETGROUPS, groups.len(), groups.as_ptr() as usize, 0, 0) }
@@ -169,6 +213,34 @@ impl Kernel for Linux {
 
     fn set_no_new_privs(&mut self) -> KResult {
         prctl(pr::PR_SET_NO_NEW_PRIVS, 1, 0)
+    }
+
+    fn getresuid(&mut self, ids: &mut [u32; 3]) -> KResult {
+        get_res_ids(NR_GETRESUID, ids)
+    }
+
+    fn getresgid(&mut self, ids: &mut [u32; 3]) -> KResult {
+        get_res_ids(NR_GETRESGID, ids)
+    }
+
+    fn getgroups(&mut self, out: &mut [u32]) -> Result<usize, Errno> {
+        // SAFETY: out is a live, writable array of out.len() gid_t (u32) for the call.
+        check(unsafe { syscall5(NR_GETGROUPS, out.len(), out.as_mut_ptr() as usize, 0, 0, 0) })
+    }
+
+    fn capget(&mut self, data: &mut [u32; 6]) -> KResult {
+        // As in capset: the v3 header, then two struct __user_cap_data_struct.
+        let header = [nr::_LINUX_CAPABILITY_VERSION_3, 0];
+        // SAFETY: header and data are live for the call, data writable, with the v3 layout.
+        unsafe { syscall_ok(nr::__NR_capget, header.as_ptr() as usize, data.as_mut_ptr() as usize, 0, 0) }
+    }
+
+    fn ambient_is_set(&mut self, n: u32) -> Result<bool, Errno> {
+        prctl_bool(pr::PR_CAP_AMBIENT, pr::PR_CAP_AMBIENT_IS_SET as usize, n as usize)
+    }
+
+    fn get_no_new_privs(&mut self) -> Result<bool, Errno> {
+        prctl_bool(pr::PR_GET_NO_NEW_PRIVS, 0, 0)
     }
 
     fn clear_cloexec(&mut self, n: u32) -> KResult {

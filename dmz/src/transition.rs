@@ -3,8 +3,9 @@
 //! Everything talks to the kernel through [`Kernel`], so tests can record the exact call
 //! sequence and inject a failure at any step.
 
+use crate::config::MAX_GROUPS;
 use crate::config::{strings, Config, MAX_ARGS, MAX_BPF_INSNS, MAX_ENV, RLIM_NLIMITS};
-use crate::error::{Bad, Error, Step, EACCES, EINVAL, ENAMETOOLONG, ENOENT, ENOTDIR, EPERM};
+use crate::error::{Bad, Error, Step, EACCES, EBADF, EINVAL, ENAMETOOLONG, ENOENT, ENOTDIR, EPERM, EROFS};
 use core::convert::Infallible;
 
 pub type Errno = u16;
@@ -23,6 +24,14 @@ pub trait Kernel {
     fn capbset_drop(&mut self, cap: u32) -> KResult;
     fn set_securebits(&mut self, bits: u32) -> KResult;
     fn set_keepcaps(&mut self, keep: bool) -> KResult;
+    /// `statx(fd, "", AT_EMPTY_PATH)`: the owner uid and the device number (major << 32 |
+    /// minor) of what `fd` refers to.
+    fn fd_owner(&mut self, fd: u32) -> Result<(u32, u64), Errno>;
+    /// `fchown(fd, uid, -1)`.
+    fn fchown(&mut self, fd: u32, uid: u32) -> KResult;
+    /// Whether `/proc/self/setgroups` says `deny` (a user namespace where setgroups(2) is
+    /// refused); false when it cannot be read.
+    fn setgroups_denied(&mut self) -> bool;
     fn setgroups(&mut self, groups: &[u32]) -> KResult;
     fn setresgid(&mut self, gid: u32) -> KResult;
     fn setresuid(&mut self, uid: u32) -> KResult;
@@ -30,6 +39,19 @@ pub trait Kernel {
     fn ambient_clear_all(&mut self) -> KResult;
     fn ambient_raise(&mut self, cap: u32) -> KResult;
     fn set_no_new_privs(&mut self) -> KResult;
+    /// `getresuid` into `ids`: real, effective, saved.
+    fn getresuid(&mut self, ids: &mut [u32; 3]) -> KResult;
+    /// `getresgid` into `ids`: real, effective, saved.
+    fn getresgid(&mut self, ids: &mut [u32; 3]) -> KResult;
+    /// `getgroups(out.len(), out)`: the number of groups; EINVAL if more than fit.
+    fn getgroups(&mut self, out: &mut [u32]) -> Result<usize, Errno>;
+    /// `capget(v3)` into `data`, two `struct __user_cap_data_struct` {effective, permitted,
+    /// inheritable}: low words, then high words (capset's layout).
+    fn capget(&mut self, data: &mut [u32; 6]) -> KResult;
+    /// `prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_IS_SET, cap)`.
+    fn ambient_is_set(&mut self, cap: u32) -> Result<bool, Errno>;
+    /// `prctl(PR_GET_NO_NEW_PRIVS)`.
+    fn get_no_new_privs(&mut self) -> Result<bool, Errno>;
     /// `fcntl(fd, F_SETFD, 0)`: the fd survives exec.
     fn clear_cloexec(&mut self, fd: u32) -> KResult;
     /// `close_range(first, last, CLOSE_RANGE_CLOEXEC)`.
@@ -131,6 +153,15 @@ pub fn validate<K: Kernel>(k: &mut K, c: &Config, p: &mut Prepared) -> Result<()
     if first_string(c.cwd.0).len() != c.cwd.0.len() {
         return Err(Error::invalid(Bad::Cwd, 0));
     }
+    // 4294967295 is -1 to setresuid and friends: "leave unchanged", the caller's root. The
+    // largest id is reported (`None`, unchanged on purpose, counts as 0).
+    let mut id = c.uid.unwrap_or(0).max(c.gid.unwrap_or(0));
+    for &g in c.groups.iter().flatten() {
+        id = id.max(g);
+    }
+    if id > i32::MAX as u32 {
+        return Err(Error::invalid(Bad::Id, id));
+    }
     if c.umask > 0o777 {
         return Err(Error::invalid(Bad::Umask, c.umask));
     }
@@ -221,13 +252,16 @@ pub fn transition<K: Kernel>(k: &mut K, c: &Config, p: &mut Prepared) -> Error {
         chdir_early(k, c, &mut retry_chdir)?;      // 5: as the caller (runc's first attempt)
         drop_bounding_set(k, c, p.last_cap)?;      // 5: needs CAP_SETPCAP, so before setresuid
         set_keep_caps(k, c)?;                      // 6: permitted survives the uid change
-        set_groups(k, c)?;                         // 7: groups, then gid, then uid: after
+        chown_stdio(k, c)?;                        // 7: needs CAP_CHOWN, so as the caller
+        let mut groups_set = false;                //    (set by set_groups, used at 12)
+        set_groups(k, c, &mut groups_set)?;        // 7: groups, then gid, then uid: after
         set_res_gid(k, c)?;                        //    setresuid, CAP_SETGID is gone
         set_res_uid(k, c)?;                        //    (effective set cleared)
         clear_keep_caps(k, c)?;                    // 8: unless securebits keep it
         set_capabilities(k, c)?;                   // 9: effective, permitted, inheritable
         raise_ambient(k, c)?;                      // 10: needs each cap in P and I
         set_no_new_privs(k, c)?;                   // 12: before the NNP-mode filter
+        verify_credentials(k, c, p.last_cap, groups_set)?; // 12: what 7-12 did, read back
         keep_fds(k, c)?;                           // 13: preserved fds lose CLOEXEC,
         close_other_fds(k, c)?;                    //     every other fd >= 3 gets it
         if retry_chdir {
@@ -306,7 +340,10 @@ fn chdir<K: Kernel>(k: &mut K, c: &Config) -> Result<(), Error> {
 fn drop_bounding_set<K: Kernel>(k: &mut K, c: &Config, last_cap: u32) -> Result<(), Error> {
     let Some(caps) = &c.caps else { return Ok(()) };
     for cap in 0..last_cap + 1 {
-        if caps.bounding & (1 << cap) == 0 {
+        // A cap already out of the bounding set is left: dropping it again changes nothing
+        // but still needs CAP_SETPCAP, which an unprivileged caller that only names the
+        // sets it has lacks.
+        if caps.bounding & (1 << cap) == 0 && !matches!(k.capbset_read(cap), Ok(false)) {
             k.capbset_drop(cap).map_err(|e| Error::new(Step::DropBoundingSet, e, cap))?;
         }
     }
@@ -329,23 +366,58 @@ fn set_keep_caps<K: Kernel>(k: &mut K, c: &Config) -> Result<(), Error> {
     }
 }
 
-/// `setgroups(n, groups)`, always, even with an empty list: the caller's supplementary groups
-/// must not leak into the target (runc does the same). Needs CAP_SETGID.
-/// References: setgroups(2).
-fn set_groups<K: Kernel>(k: &mut K, c: &Config) -> Result<(), Error> {
-    k.setgroups(&c.groups).map_err(|e| Error::new(Step::SetGroups, e, 0))
+/// The device number of /dev/null (1:3 on every Linux, Documentation/admin-guide/devices.txt).
+const DEV_NULL: u64 = 1 << 32 | 3;
+
+/// `statx` then `fchown(fd, uid, -1)` for fds 0–2, when the config asks for it (runc's
+/// fixStdioPermissions): the target can then reopen its stdio, e.g. `/dev/stdout` on a pipe
+/// the caller created. Like runc: an fd already owned by `uid` or on /dev/null is left, and
+/// EINVAL, EPERM and EROFS from fchown are not fatal (an owner not mapped in this user
+/// namespace, a read-only /dev). Unlike runc, a closed fd is skipped (runc's stdio are always
+/// open). Needs CAP_CHOWN, hence before the uid change. References: statx(2), chown(2).
+fn chown_stdio<K: Kernel>(k: &mut K, c: &Config) -> Result<(), Error> {
+    let (true, Some(uid)) = (c.chown_stdio, c.uid) else { return Ok(()) };
+    for fd in 0..3 {
+        let r = match k.fd_owner(fd) {
+            Ok((owner, rdev)) if owner == uid || rdev == DEV_NULL => Ok(()),
+            Ok(_) => k.fchown(fd, uid),
+            Err(e) => Err(e),
+        };
+        match r {
+            Ok(()) | Err(EBADF | EINVAL | EPERM | EROFS) => {}
+            Err(e) => return Err(Error::new(Step::ChownStdio, e, fd)),
+        }
+    }
+    Ok(())
+}
+
+/// `setgroups(n, groups)` when groups are configured, even with an empty list: the caller's
+/// supplementary groups must not leak into the target (runc does the same). Needs
+/// CAP_SETGID. Like runc, skipped in a user namespace whose /proc/self/setgroups says `deny`,
+/// where the kernel refuses it to everyone; `set` tells [`verify_credentials`] whether the
+/// groups are to be checked. References: setgroups(2), user_namespaces(7)
+/// "The /proc/[pid]/setgroups file".
+fn set_groups<K: Kernel>(k: &mut K, c: &Config, set: &mut bool) -> Result<(), Error> {
+    let Some(groups) = &c.groups else { return Ok(()) };
+    if k.setgroups_denied() {
+        return Ok(());
+    }
+    *set = true;
+    k.setgroups(groups).map_err(|e| Error::new(Step::SetGroups, e, 0))
 }
 
 /// `setresgid(gid, gid, gid)`, before setresuid, which would drop CAP_SETGID.
 /// References: setresgid(2).
 fn set_res_gid<K: Kernel>(k: &mut K, c: &Config) -> Result<(), Error> {
-    k.setresgid(c.gid).map_err(|e| Error::new(Step::SetResGid, e, c.gid))
+    let Some(gid) = c.gid else { return Ok(()) };
+    k.setresgid(gid).map_err(|e| Error::new(Step::SetResGid, e, gid))
 }
 
 /// `setresuid(uid, uid, uid)`. Leaving uid 0 clears the effective set and, without keep-caps,
 /// the permitted set too. References: setresuid(2), capabilities(7) "Effect of user ID changes".
 fn set_res_uid<K: Kernel>(k: &mut K, c: &Config) -> Result<(), Error> {
-    k.setresuid(c.uid).map_err(|e| Error::new(Step::SetResUid, e, c.uid))
+    let Some(uid) = c.uid else { return Ok(()) };
+    k.setresuid(uid).map_err(|e| Error::new(Step::SetResUid, e, uid))
 }
 
 /// `prctl(PR_SET_KEEPCAPS, 0)` unless the configured securebits include SECBIT_KEEP_CAPS.
@@ -388,6 +460,100 @@ fn set_no_new_privs<K: Kernel>(k: &mut K, c: &Config) -> Result<(), Error> {
     }
     k.set_no_new_privs().map_err(|e| Error::new(Step::SetNoNewPrivs, e, 0))
 }
+
+/// `getresuid`, `getresgid`, `getgroups`, `capget`, `PR_CAP_AMBIENT_IS_SET`,
+/// `PR_CAPBSET_READ` and `PR_GET_NO_NEW_PRIVS`: every credential steps 7–12 configured, read
+/// back. A seccomp filter installed before the uid change (without no_new_privs) or an LSM can
+/// make a step return success without doing it (`SCMP_ACT_ERRNO` with errno 0 on setresuid
+/// leaves the caller's root); this catches it before exec. Exact for the ids, groups (as a
+/// set: the kernel sorts them), effective, permitted, inheritable and ambient sets; the
+/// bounding set must hold nothing outside the configured one (a cap the caller never had
+/// cannot be added). Buffers start at values no valid config has, so a read that "succeeds"
+/// without writing them mismatches. References: getresuid(2), getgroups(2), capget(2),
+/// prctl(2).
+fn verify_credentials<K: Kernel>(
+    k: &mut K,
+    c: &Config,
+    last_cap: u32,
+    groups_set: bool,
+) -> Result<(), Error> {
+    let read = |e| Error::new(Step::Verify, e, 0);
+    // Every buffer starts at values no valid config has, so a read that "succeeds" without
+    // writing it mismatches.
+    let mut ids = [[!0u32; 3]; 2];
+    let [uids, gids] = &mut ids;
+    if let Some(uid) = c.uid {
+        k.getresuid(uids).map_err(read)?;
+        same_ids(uids, uid, Bad::VerifyUid)?;
+    }
+    if let Some(gid) = c.gid {
+        k.getresgid(gids).map_err(read)?;
+        same_ids(gids, gid, Bad::VerifyGid)?;
+    }
+    if let (true, Some(want)) = (groups_set, &c.groups) {
+        let mut buf = [!0u32; MAX_GROUPS + 1];
+        // As many as configured and none other (the kernel sorts them); EINVAL: more than
+        // were configured.
+        let same = match k.getgroups(&mut buf) {
+            Err(EINVAL) => false,
+            Err(e) => return Err(read(e)),
+            Ok(n) => n == want.len() && buf.iter().take(n).all(|g| want.iter().any(|w| w == g)),
+        };
+        if !same {
+            return Err(Error::mismatch(Bad::VerifyGroups, 0));
+        }
+    }
+    if let Some(caps) = &c.caps {
+        let mut data = [!0u32; 6];
+        k.capget(&mut data).map_err(read)?;
+        // capget's words against the configured sets' halves: effective, permitted,
+        // inheritable low words, then high words.
+        let sets = caps.sets();
+        for (j, &got) in data.iter().enumerate() {
+            let (set, shift) = (j % 3 + 1, j / 3 * 32);
+            let want = (sets.get(set).copied().unwrap_or(0) >> shift) as u32;
+            if got != want {
+                let bad = VERIFY_SETS.get(set).copied().unwrap_or(Bad::VerifyEffective);
+                return Err(Error::mismatch(bad, (got ^ want).trailing_zeros() + shift as u32));
+            }
+        }
+        // Bounding: nothing outside the configured set (an unknown answer counts as there).
+        // Ambient: exactly the configured set.
+        for cap in 0..last_cap + 1 {
+            let bit = 1u64 << cap;
+            if caps.bounding & bit == 0 && !matches!(k.capbset_read(cap), Ok(false)) {
+                return Err(Error::mismatch(Bad::VerifyBounding, cap));
+            }
+            if !matches!(k.ambient_is_set(cap), Ok(set) if set == (caps.ambient & bit != 0)) {
+                return Err(Error::mismatch(Bad::VerifyAmbient, cap));
+            }
+        }
+    }
+    if c.no_new_privs && !matches!(k.get_no_new_privs(), Ok(true)) {
+        return Err(Error::mismatch(Bad::VerifyNoNewPrivs, 0));
+    }
+    Ok(())
+}
+
+/// [`verify_credentials`] for the three ids getresuid or getresgid wrote: each must be
+/// `want`. Reports the first that is not.
+#[inline(never)]
+fn same_ids(ids: &[u32], want: u32, bad: Bad) -> Result<(), Error> {
+    match ids.iter().find(|&&id| id != want) {
+        Some(&id) => Err(Error::mismatch(bad, id)),
+        None => Ok(()),
+    }
+}
+
+/// The capability sets in [`crate::config::Caps`]'s order, as [`verify_credentials`] names
+/// them.
+const VERIFY_SETS: [Bad; 5] = [
+    Bad::VerifyBounding,
+    Bad::VerifyEffective,
+    Bad::VerifyPermitted,
+    Bad::VerifyInheritable,
+    Bad::VerifyAmbient,
+];
 
 /// `fcntl(fd, F_SETFD, 0)` for each preserved fd: a preserved fd that is not open fails here
 /// (EBADF) instead of silently missing in the target, and one the caller holds close-on-exec

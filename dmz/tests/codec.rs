@@ -22,7 +22,8 @@ fn with_header(body: &[u8]) -> Vec<u8> {
 fn sample() -> Vec<u8> {
     let c = Config {
         args: Bytes(b"/bin/true\0"),
-        groups: heapless::Vec::from_slice(&[1, 2, 3]).unwrap(),
+        uid: Some(0),
+        groups: Some(heapless::Vec::from_slice(&[1, 2, 3]).unwrap()),
         securebits: Some(0x15),
         oom_score_adj: Some(-7),
         ..Config::default()
@@ -50,15 +51,16 @@ fn trailing_byte_inside_the_body() {
 fn bad_field_values_are_malformed() {
     let body = sample();
     let malformed = Err(Error::invalid(Bad::Malformed, 0));
-    // An Option tag other than 0/1 (caps is the 8th field: after args, env, cwd, uid, gid,
-    // groups and umask).
-    let caps_tag = 1 + 10 + 1 + 1 + 1 + 1 + 4 + 1;
+    // An Option tag other than 0/1 (caps is the 9th field: after args, env, cwd, uid (Some),
+    // gid (None), groups (Some, 3), chown_stdio and umask).
+    let caps_tag = 1 + 10 + 1 + 1 + 2 + 1 + 5 + 1 + 1;
     assert_eq!(body[caps_tag], 0);
     let mut b = body.clone();
     b[caps_tag] = 2;
     assert_eq!(Config::decode(&with_header(&b)), malformed);
-    // A u32 varint that does not fit in 32 bits (uid, after args, env and cwd).
-    let uid_at = 1 + 10 + 1 + 1;
+    // A u32 varint that does not fit in 32 bits (uid's value, after args, env, cwd and uid's
+    // Option tag).
+    let uid_at = 1 + 10 + 1 + 1 + 1;
     let mut b = body[..uid_at].to_vec();
     b.extend_from_slice(&[0xff, 0xff, 0xff, 0xff, 0x1f]);
     b.extend_from_slice(&body[uid_at + 1..]);
@@ -77,11 +79,12 @@ fn bad_field_values_are_malformed() {
 #[test]
 fn too_many_items_are_malformed() {
     let mut c = Config::default();
-    c.groups.extend(0..MAX_GROUPS as u32);
+    c.groups.insert(heapless::Vec::new()).extend(0..MAX_GROUPS as u32);
     let body = blob(&c)[HEADER_LEN..].to_vec();
     assert!(Config::decode(&with_header(&body)).is_ok());
-    // One more group than fits: count MAX_GROUPS + 1, then the extra item.
-    let groups_at = 1 + 1 + 1 + 1 + 1;
+    // One more group than fits: count MAX_GROUPS + 1, then the extra item (after args, env,
+    // cwd, uid and gid (None) and groups' Option tag).
+    let groups_at = 1 + 1 + 1 + 1 + 1 + 1;
     assert_eq!(body[groups_at] as usize, MAX_GROUPS);
     let mut b = body[..groups_at].to_vec();
     b.push(MAX_GROUPS as u8 + 1);
@@ -100,9 +103,9 @@ fn too_many_items_are_malformed() {
 fn body_with(uid: &[u8], bounding: &[u8]) -> Vec<u8> {
     let mut b = vec![10];
     b.extend_from_slice(b"/bin/true\0");
-    b.extend_from_slice(&[0, 0]); // env, cwd
+    b.extend_from_slice(&[0, 0, 1]); // env, cwd, uid's Some tag
     b.extend_from_slice(uid);
-    b.extend_from_slice(&[0, 0, 0, 1]); // gid, groups, umask, caps tag
+    b.extend_from_slice(&[0, 0, 0, 0, 1]); // gid, groups, chown_stdio, umask, caps tag
     b.extend_from_slice(bounding);
     b.extend_from_slice(&[0; 4]); // effective, permitted, inheritable, ambient
     b.extend_from_slice(&[0; 6]); // securebits, no_new_privs, rlimits, oom, fds, seccomp
@@ -113,7 +116,7 @@ fn body_with(uid: &[u8], bounding: &[u8]) -> Vec<u8> {
 fn varints_have_one_canonical_form() {
     let malformed = Err(Error::invalid(Bad::Malformed, 0));
     let b = with_header(&body_with(&[5], &[0]));
-    assert_eq!(Config::decode(&b).unwrap().uid, 5);
+    assert_eq!(Config::decode(&b).unwrap().uid, Some(5));
     let top = [0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x01];
     let b = with_header(&body_with(&[5], &top));
     assert_eq!(Config::decode(&b).unwrap().caps.unwrap().bounding, u64::MAX);

@@ -23,18 +23,20 @@ fn every_step_message() {
         (Step::DropBoundingSet, "dmz: unable to drop bounding set: EBADF (capability 4000000008)\n"),
         (Step::SetSecurebits, "dmz: unable to set securebits: ECHILD (/some/path)\n"),
         (Step::SetKeepCaps, "dmz: unable to set keep-caps: EAGAIN (/some/path)\n"),
-        (Step::SetGroups, "dmz: unable to set groups: ENOMEM (/some/path)\n"),
-        (Step::SetResGid, "dmz: unable to set gid: EACCES (gid 4000000012)\n"),
-        (Step::SetResUid, "dmz: unable to set uid: EFAULT (uid 4000000013)\n"),
-        (Step::ClearKeepCaps, "dmz: unable to clear keep-caps: ENOTBLK (/some/path)\n"),
-        (Step::SetCaps, "dmz: unable to set capabilities: EBUSY (/some/path)\n"),
-        (Step::ClearAmbient, "dmz: unable to clear ambient capabilities: EEXIST (/some/path)\n"),
-        (Step::RaiseAmbient, "dmz: unable to raise ambient capability: EXDEV (capability 4000000017)\n"),
-        (Step::SetNoNewPrivs, "dmz: unable to set no_new_privs: ENODEV (/some/path)\n"),
-        (Step::KeepFd, "dmz: unable to keep fd: ENOTDIR (fd 4000000019)\n"),
-        (Step::CloseFds, "dmz: unable to close fds: EISDIR (/some/path)\n"),
-        (Step::Exec, "dmz: unable to exec: EINVAL (/some/path)\n"),
-        (Step::ReadBoundingSet, "dmz: unable to read bounding set: ENFILE (capability 4000000022)\n"),
+        (Step::ChownStdio, "dmz: unable to change owner of stdio: ENOMEM (fd 4000000011)\n"),
+        (Step::SetGroups, "dmz: unable to set groups: EACCES (/some/path)\n"),
+        (Step::SetResGid, "dmz: unable to set gid: EFAULT (gid 4000000013)\n"),
+        (Step::SetResUid, "dmz: unable to set uid: ENOTBLK (uid 4000000014)\n"),
+        (Step::ClearKeepCaps, "dmz: unable to clear keep-caps: EBUSY (/some/path)\n"),
+        (Step::SetCaps, "dmz: unable to set capabilities: EEXIST (/some/path)\n"),
+        (Step::ClearAmbient, "dmz: unable to clear ambient capabilities: EXDEV (/some/path)\n"),
+        (Step::RaiseAmbient, "dmz: unable to raise ambient capability: ENODEV (capability 4000000018)\n"),
+        (Step::SetNoNewPrivs, "dmz: unable to set no_new_privs: ENOTDIR (/some/path)\n"),
+        (Step::Verify, "dmz: unable to verify credentials: EISDIR (/some/path)\n"),
+        (Step::KeepFd, "dmz: unable to keep fd: EINVAL (fd 4000000021)\n"),
+        (Step::CloseFds, "dmz: unable to close fds: ENFILE (/some/path)\n"),
+        (Step::Exec, "dmz: unable to exec: EMFILE (/some/path)\n"),
+        (Step::ReadBoundingSet, "dmz: unable to read bounding set: ENOTTY (capability 4000000024)\n"),
     ];
     for (i, (step, want)) in steps.into_iter().enumerate() {
         let e = Error::new(step, (i + 1) as u16, 4_000_000_000 + i as u32);
@@ -50,7 +52,7 @@ fn every_config_problem_message() {
         (Bad::TooLarge, "dmz: unable to load config: EFBIG (over 131072 bytes)\n"),
         (Bad::TruncatedHeader, "dmz: unable to load config: EINVAL (truncated header)\n"),
         (Bad::Magic, "dmz: unable to load config: EINVAL (not a dmz config)\n"),
-        (Bad::Version, "dmz: unable to load config: EINVAL (format version 4294967290, expected 1)\n"),
+        (Bad::Version, "dmz: unable to load config: EINVAL (format version 4294967290, expected 2)\n"),
         (Bad::TruncatedBody, "dmz: unable to load config: EINVAL (truncated body)\n"),
         (Bad::TrailingBytes, "dmz: unable to load config: EINVAL (trailing bytes after body)\n"),
         (Bad::Crc, "dmz: unable to load config: EINVAL (CRC mismatch)\n"),
@@ -73,9 +75,33 @@ fn every_config_problem_message() {
         (Bad::CapPermitted, "dmz: unable to load config: EINVAL (capabilities.permitted: unknown to this kernel: capability 4294967270)\n"),
         (Bad::CapInheritable, "dmz: unable to load config: EINVAL (capabilities.inheritable: unknown to this kernel: capability 4294967269)\n"),
         (Bad::CapAmbient, "dmz: unable to load config: EINVAL (capabilities.ambient: unknown to this kernel: capability 4294967268)\n"),
+        (Bad::Id, "dmz: unable to load config: EINVAL (uid, gid or group above 2147483647: 4294967267)\n"),
     ];
     for (i, (bad, want)) in bads.into_iter().enumerate() {
         assert_eq!(message(Error::invalid(bad, u32::MAX - i as u32), b"/ignored"), want);
+    }
+}
+
+/// What step `verify credentials` found otherwise than configured: always EPERM (the step
+/// that should have changed it did not), with the id read back or the first capability that
+/// differs.
+#[test]
+fn every_verify_message() {
+    let cases = [
+        (Bad::VerifyUid, 0, "uid is 0"),
+        (Bad::VerifyGid, 7, "gid is 7"),
+        (Bad::VerifyGroups, 0, "groups differ"),
+        (Bad::VerifyBounding, 21, "capabilities.bounding: capability 21"),
+        (Bad::VerifyEffective, 1, "capabilities.effective: capability 1"),
+        (Bad::VerifyPermitted, 2, "capabilities.permitted: capability 2"),
+        (Bad::VerifyInheritable, 3, "capabilities.inheritable: capability 3"),
+        (Bad::VerifyAmbient, 40, "capabilities.ambient: capability 40"),
+        (Bad::VerifyNoNewPrivs, 0, "no_new_privs unset"),
+    ];
+    for (bad, num, detail) in cases {
+        let e = Error::mismatch(bad, num);
+        assert_eq!(e.exit_code(), 125);
+        assert_eq!(message(e, b"/ignored"), format!("dmz: unable to verify credentials: EPERM ({detail})\n"));
     }
 }
 

@@ -14,6 +14,7 @@ enum Call {
     CapbsetDrop(u32),
     Securebits(u32),
     KeepCaps(bool),
+    Chown(u32, u32),
     Groups(Vec<u32>),
     ResGid(u32),
     ResUid(u32),
@@ -27,14 +28,28 @@ enum Call {
 }
 
 /// Records every state-changing call; fails the call number `fail_at` (0-based) with
-/// `fail_errno`, or any call for which `fail_if` says so.
+/// `fail_errno`, or any call for which `fail_if` says so. Keeps the credentials the calls set,
+/// for dmz to read back; a call for which `fake` says so returns success and changes nothing
+/// (a seccomp filter's `SCMP_ACT_ERRNO(0)`).
 struct Recorder {
     calls: Vec<Call>,
     last_cap: u32,
     fail_at: Option<usize>,
     fail_errno: Errno,
     fail_if: FailIf,
+    fake: Fake,
     reports: Vec<String>,
+    /// What `fd_owner` answers for fds 0, 1, 2 (uid, device); Err: its errno.
+    stdio: [Result<(u32, u64), Errno>; 3],
+    setgroups_deny: bool,
+    uid: [u32; 3],
+    gid: [u32; 3],
+    groups: Vec<u32>,
+    /// effective, permitted, inheritable
+    caps: [u64; 3],
+    bounding: u64,
+    ambient: u64,
+    nnp: bool,
     /// Every PR_CAPBSET_READ probe, in order.
     probes: Vec<u32>,
     /// Probes of this capability and above fail with this errno instead of EINVAL's answer.
@@ -43,13 +58,24 @@ struct Recorder {
 
 impl Recorder {
     fn new() -> Self {
+        let all = (1u64 << 41) - 1;
         Recorder {
             calls: vec![],
             last_cap: 40,
             fail_at: None,
             fail_errno: 1,
             fail_if: |_| None,
+            fake: |_| false,
             reports: vec![],
+            stdio: [Ok((0, 0)); 3],
+            setgroups_deny: false,
+            uid: [0; 3],
+            gid: [0; 3],
+            groups: vec![0],
+            caps: [all, all, 0],
+            bounding: all,
+            ambient: 0,
+            nnp: false,
             probes: vec![],
             probe_fails: None,
         }
@@ -58,8 +84,25 @@ impl Recorder {
     fn record(&mut self, c: Call) -> KResult {
         let fail =
             if self.fail_at == Some(self.calls.len()) { Some(self.fail_errno) } else { (self.fail_if)(&c) };
-        self.calls.push(c);
-        fail.map_or(Ok(()), Err)
+        let fake = (self.fake)(&c);
+        self.calls.push(c.clone());
+        if let Some(e) = fail {
+            return Err(e);
+        }
+        if !fake {
+            match c {
+                Call::Groups(g) => self.groups = g,
+                Call::ResGid(g) => self.gid = [g; 3],
+                Call::ResUid(u) => self.uid = [u; 3],
+                Call::Capset(e, p, i) => self.caps = [e, p, i],
+                Call::CapbsetDrop(n) => self.bounding &= !(1 << n),
+                Call::AmbientClear => self.ambient = 0,
+                Call::AmbientRaise(n) => self.ambient |= 1 << n,
+                Call::Nnp => self.nnp = true,
+                _ => {}
+            }
+        }
+        Ok(())
     }
 }
 
@@ -74,10 +117,44 @@ impl Kernel for Recorder {
             return Err(e);
         }
         if cap <= self.last_cap {
-            Ok(true)
+            Ok(self.bounding & 1 << cap != 0)
         } else {
             Err(22)
         }
+    }
+    fn fd_owner(&mut self, fd: u32) -> Result<(u32, u64), Errno> {
+        self.stdio[fd as usize]
+    }
+    fn fchown(&mut self, fd: u32, uid: u32) -> KResult {
+        self.record(Call::Chown(fd, uid))
+    }
+    fn setgroups_denied(&mut self) -> bool {
+        self.setgroups_deny
+    }
+    fn getresuid(&mut self, ids: &mut [u32; 3]) -> KResult {
+        *ids = self.uid;
+        Ok(())
+    }
+    fn getresgid(&mut self, ids: &mut [u32; 3]) -> KResult {
+        *ids = self.gid;
+        Ok(())
+    }
+    fn getgroups(&mut self, out: &mut [u32]) -> Result<usize, Errno> {
+        let mut sorted = self.groups.clone();
+        sorted.sort_unstable();
+        out.get_mut(..sorted.len()).ok_or(22u16)?.copy_from_slice(&sorted);
+        Ok(sorted.len())
+    }
+    fn capget(&mut self, data: &mut [u32; 6]) -> KResult {
+        let [e, p, i] = self.caps;
+        *data = [e as u32, p as u32, i as u32, (e >> 32) as u32, (p >> 32) as u32, (i >> 32) as u32];
+        Ok(())
+    }
+    fn ambient_is_set(&mut self, cap: u32) -> Result<bool, Errno> {
+        Ok(self.ambient & 1 << cap != 0)
+    }
+    fn get_no_new_privs(&mut self) -> Result<bool, Errno> {
+        Ok(self.nnp)
     }
     fn prlimit(&mut self, r: u32, soft: u64, hard: u64) -> KResult {
         self.record(Call::Prlimit(r, soft, hard))
@@ -166,9 +243,10 @@ fn full(o: &Owned) -> Config<'_> {
         args: Bytes(&o.args),
         env: Bytes(&o.env),
         cwd: Bytes(&o.cwd),
-        uid: 1000,
-        gid: 1000,
-        groups: heapless::Vec::from_slice(&[10, 20]).unwrap(),
+        uid: Some(1000),
+        gid: Some(1000),
+        groups: Some(heapless::Vec::from_slice(&[20, 10]).unwrap()),
+        chown_stdio: true,
         umask: 0o027,
         caps: Some(Caps {
             bounding: 1 << 10 | 1 << 13,
@@ -203,7 +281,10 @@ fn expected_full_sequence() -> Vec<Call> {
     v.extend((0..=40).filter(|&c| c != 10 && c != 13).map(Call::CapbsetDrop));
     v.extend([
         Call::KeepCaps(true),
-        Call::Groups(vec![10, 20]),
+        Call::Chown(0, 1000),
+        Call::Chown(1, 1000),
+        Call::Chown(2, 1000),
+        Call::Groups(vec![20, 10]),
         Call::ResGid(1000),
         Call::ResUid(1000),
         Call::KeepCaps(false),
@@ -266,6 +347,10 @@ fn failure_at_each_step_stops_there() {
         if matches!(seq[at], Call::Chdir(_)) {
             k.fail_errno = 2;
         }
+        // fchown's EPERM is not fatal (runc's rule); EIO is.
+        if matches!(seq[at], Call::Chown(..)) {
+            k.fail_errno = 5;
+        }
         let status = run(&mut k, &c);
         assert_eq!(status, 125, "failure at call {at} ({:?})", seq[at]);
         assert_eq!(k.calls, seq[..=at].to_vec(), "calls after a failure at {at} ({:?})", seq[at]);
@@ -280,6 +365,7 @@ fn failure_at_each_step_stops_there() {
         " unable to change directory",
         " unable to drop bounding set",
         " unable to set keep-caps",
+        " unable to change owner of stdio",
         " unable to set groups",
         " unable to set gid",
         " unable to set uid",
@@ -298,6 +384,8 @@ fn failure_at_each_step_stops_there() {
 
 /// Which calls a recorder fails, and with which errno.
 type FailIf = fn(&Call) -> Option<Errno>;
+/// Which calls a recorder answers with success without doing them.
+type Fake = fn(&Call) -> bool;
 /// An edit that makes a valid config invalid.
 type Edit = Box<dyn Fn(&mut Config)>;
 
@@ -400,7 +488,7 @@ fn no_caps_object_leaves_capabilities_alone() {
         c,
         Call::CapbsetDrop(_) | Call::Capset(..) | Call::AmbientClear | Call::AmbientRaise(_)
     )));
-    assert!(k.calls.contains(&Call::KeepCaps(true)) && k.calls.contains(&Call::Groups(vec![10, 20])));
+    assert!(k.calls.contains(&Call::KeepCaps(true)) && k.calls.contains(&Call::Groups(vec![20, 10])));
 }
 
 #[test]
@@ -425,7 +513,7 @@ fn securebits_are_set_before_the_uid_change_with_keep_caps() {
 fn empty_groups_are_still_set() {
     let o = owned(&["/bin/true"], &[], "");
     let mut c = full(&o);
-    c.groups.clear();
+    c.groups.as_mut().unwrap().clear();
     let mut k = Recorder::new();
     run(&mut k, &c);
     assert!(k.calls.contains(&Call::Groups(vec![])));
@@ -446,6 +534,13 @@ fn invalid_configs_change_nothing() {
         (Box::new(|c| c.env = Bytes(b"A=1")), "dmz: unable to load config: EINVAL (env: unterminated or too many)\n"),
         (Box::new(|c| c.cwd = Bytes(b"/a\0b\0")), "dmz: unable to load config: EINVAL (cwd: interior NUL or unterminated)\n"),
         (Box::new(|c| c.umask = 0o1777), "dmz: unable to load config: EINVAL (umask above 0777: 1023)\n"),
+        // -1 to setresuid: "leave unchanged", the caller's root.
+        (Box::new(|c| c.uid = Some(u32::MAX)), "dmz: unable to load config: EINVAL (uid, gid or group above 2147483647: 4294967295)\n"),
+        (Box::new(|c| c.gid = Some(1 << 31)), "dmz: unable to load config: EINVAL (uid, gid or group above 2147483647: 2147483648)\n"),
+        (
+            Box::new(|c| c.groups.as_mut().unwrap()[1] = u32::MAX),
+            "dmz: unable to load config: EINVAL (uid, gid or group above 2147483647: 4294967295)\n",
+        ),
         (
             Box::new(|c| c.rlimits[0].resource = 16),
             "dmz: unable to load config: EINVAL (rlimits: unknown resource 16)\n",
@@ -515,7 +610,7 @@ fn header_problems_are_named() {
     cases.push((magic, "load config: EINVAL (not a dmz config)"));
     let mut version = good.clone();
     version[4] = 7;
-    cases.push((version, "load config: EINVAL (format version 7, expected 1)"));
+    cases.push((version, "load config: EINVAL (format version 7, expected 2)"));
     let mut crc = good.clone();
     let last = crc.len() - 1;
     crc[last] ^= 1;
@@ -539,7 +634,9 @@ fn encode_decode_round_trip() {
     minimal.securebits = Some(3);
     minimal.oom_score_adj = Some(i32::MIN);
     minimal.seccomp = None;
-    minimal.groups.clear();
+    minimal.groups = None;
+    minimal.uid = None;
+    minimal.chown_stdio = false;
     minimal.rlimits[0].hard = u64::MAX;
     let b = blob(&minimal);
     assert_eq!(Config::decode(&b).unwrap(), minimal);
@@ -595,6 +692,129 @@ fn empty_path_entries_are_the_current_directory() {
     }
 }
 
+/// A step that "succeeds" without doing anything (a seccomp filter installed before the uid
+/// change answering `SCMP_ACT_ERRNO(0)`, an LSM) is caught when dmz reads its credentials
+/// back: exit 125 and a message naming what differs, before the late filter and before exec.
+#[test]
+fn a_faked_credential_step_is_caught_before_exec() {
+    let o = owned(&["/bin/true"], &[], "/srv");
+    let c = full(&o);
+    let cases: [(Fake, &str); 8] = [
+        (|c| matches!(c, Call::ResUid(_)), "uid is 0"),
+        (|c| matches!(c, Call::ResGid(_)), "gid is 0"),
+        (|c| matches!(c, Call::Groups(_)), "groups differ"),
+        (|c| matches!(c, Call::CapbsetDrop(21)), "capabilities.bounding: capability 21"),
+        (|c| matches!(c, Call::Capset(..)), "capabilities.effective: capability 0"),
+        (|c| matches!(c, Call::AmbientRaise(_)), "capabilities.ambient: capability 10"),
+        (|c| matches!(c, Call::AmbientClear), "capabilities.ambient: capability 3"),
+        (|c| matches!(c, Call::Nnp), "no_new_privs unset"),
+    ];
+    for (fake, detail) in cases {
+        let mut k = Recorder::new();
+        k.fake = fake;
+        k.ambient = 1 << 3; // what the caller had, for AmbientClear
+        assert_eq!(run(&mut k, &c), 125, "{detail}");
+        assert_eq!(k.reports, vec![format!("dmz: unable to verify credentials: EPERM ({detail})\n")]);
+        let nnp = k.calls.iter().position(|c| *c == Call::Nnp).unwrap();
+        assert_eq!(k.calls.len(), nnp + 1, "{detail}: nothing after the check: {:?}", &k.calls[nnp..]);
+    }
+    // With every step done, the same config reaches exec.
+    let mut k = Recorder::new();
+    k.ambient = 1 << 3;
+    assert_eq!(run(&mut k, &c), 127);
+    assert_eq!(k.calls.last(), Some(&Call::Execve("/bin/true".into())));
+}
+
+/// A bounding cap the caller never had is not dropped again (dropping needs CAP_SETPCAP even
+/// then), and does not count as a difference.
+#[test]
+fn caps_already_out_of_the_bounding_set_are_left() {
+    let o = owned(&["/bin/true"], &[], "");
+    let c = full(&o);
+    let mut k = Recorder::new();
+    k.bounding &= !(1 << 21 | 1 << 13); // 13 is configured, 21 is not
+    assert_eq!(run(&mut k, &c), 127, "{:?}", k.reports);
+    assert!(!k.calls.contains(&Call::CapbsetDrop(21)));
+    assert!(k.calls.contains(&Call::CapbsetDrop(20)));
+}
+
+/// runc's fixStdioPermissions: fds 0–2 go to the target uid unless already its or /dev/null
+/// (1:3); EINVAL, EPERM and EROFS are not fatal, a closed fd is skipped, other errors are.
+#[test]
+fn stdio_is_given_to_the_target_uid() {
+    let o = owned(&["/bin/true"], &[], "");
+    let c = full(&o);
+    let mut k = Recorder::new();
+    k.stdio = [Ok((0, 1 << 32 | 3)), Ok((1000, 0)), Ok((0, 136 << 32 | 2))];
+    assert_eq!(run(&mut k, &c), 127);
+    let chowns: Vec<&Call> = k.calls.iter().filter(|c| matches!(c, Call::Chown(..))).collect();
+    assert_eq!(chowns, [&Call::Chown(2, 1000)]);
+    let pos = |want: &Call| k.calls.iter().position(|c| c == want).unwrap();
+    assert!(pos(&Call::Chown(2, 1000)) < pos(&Call::Groups(vec![20, 10])));
+
+    for errno in [22, 1, 30] {
+        let mut k = Recorder::new();
+        k.fail_if = match errno {
+            22 => |c| matches!(c, Call::Chown(..)).then_some(22),
+            1 => |c| matches!(c, Call::Chown(..)).then_some(1),
+            _ => |c| matches!(c, Call::Chown(..)).then_some(30),
+        };
+        assert_eq!(run(&mut k, &c), 127, "errno {errno}: {:?}", k.reports);
+    }
+    let mut k = Recorder::new();
+    k.stdio = [Err(9), Err(13), Ok((0, 0))];
+    assert_eq!(run(&mut k, &c), 125);
+    assert_eq!(k.reports, vec!["dmz: unable to change owner of stdio: EACCES (fd 1)\n"]);
+    assert!(!k.calls.iter().any(|c| matches!(c, Call::Chown(..) | Call::Groups(_))));
+    let mut k = Recorder::new();
+    k.fail_if = |c| matches!(c, Call::Chown(1, _)).then_some(5);
+    assert_eq!(run(&mut k, &c), 125);
+    assert_eq!(k.reports, vec!["dmz: unable to change owner of stdio: EIO (fd 1)\n"]);
+
+    // Not asked for, or no uid change: nothing is looked at.
+    for edit in [|c: &mut Config| c.chown_stdio = false, |c: &mut Config| c.uid = None] {
+        let mut c = full(&o);
+        edit(&mut c);
+        let mut k = Recorder::new();
+        k.stdio = [Err(5); 3];
+        assert_eq!(run(&mut k, &c), 127, "{:?}", k.reports);
+        assert!(!k.calls.iter().any(|c| matches!(c, Call::Chown(..))));
+    }
+}
+
+/// In a user namespace whose /proc/self/setgroups says "deny", runc skips setgroups; so does
+/// dmz, and the read-back does not expect the configured groups.
+#[test]
+fn setgroups_denied_in_a_user_namespace_is_skipped() {
+    let o = owned(&["/bin/true"], &[], "");
+    let c = full(&o);
+    let mut k = Recorder::new();
+    k.setgroups_deny = true;
+    assert_eq!(run(&mut k, &c), 127, "{:?}", k.reports);
+    assert!(!k.calls.iter().any(|c| matches!(c, Call::Groups(_))));
+    assert!(k.calls.contains(&Call::ResUid(1000)));
+}
+
+/// `None` leaves uid, gid and groups as they are (setpriv's semantics for flags that are not
+/// given): no setresuid, setresgid or setgroups at all, so an unprivileged caller gets through.
+#[test]
+fn ids_and_groups_not_configured_are_left_unchanged() {
+    let o = owned(&["/bin/true"], &[], "");
+    let mut c = full(&o);
+    (c.uid, c.gid, c.groups) = (None, None, None);
+    let mut k = Recorder::new();
+    k.fail_if =
+        |c| matches!(c, Call::Groups(_) | Call::ResGid(_) | Call::ResUid(_) | Call::Chown(..)).then_some(1);
+    assert_eq!(run(&mut k, &c), 127, "{:?}", k.reports);
+    assert!(!k.calls.iter().any(|c| matches!(c, Call::Groups(_) | Call::ResGid(_) | Call::ResUid(_))));
+    // Each on its own.
+    c.gid = Some(5);
+    let mut k = Recorder::new();
+    assert_eq!(run(&mut k, &c), 127);
+    assert!(k.calls.contains(&Call::ResGid(5)));
+    assert!(!k.calls.iter().any(|c| matches!(c, Call::Groups(_) | Call::ResUid(_))));
+}
+
 /// The kernel's last capability is found by bisection: 6 PR_CAPBSET_READ probes, whatever
 /// it is, and the bounding drop then covers exactly 0..=last.
 #[test]
@@ -605,8 +825,12 @@ fn last_capability_is_found_in_six_probes() {
         c.caps = Some(Caps::default());
         let mut k = Recorder::new();
         k.last_cap = last;
+        k.bounding = !0 >> (63 - last); // every capability the kernel knows
         run(&mut k, &c);
-        assert_eq!(k.probes.len(), 6, "last cap {last}: probes {:?}", k.probes);
+        // The bisection never asks for capability 0 (every kernel has it); the bounding
+        // drop's and the read-back's own reads start there.
+        let bisection = k.probes.iter().position(|&p| p == 0).unwrap_or(k.probes.len());
+        assert_eq!(bisection, 6, "last cap {last}: probes {:?}", k.probes);
         let drops: Vec<u32> = k
             .calls
             .iter()

@@ -40,7 +40,7 @@ fuzz_target!(|data: &[u8]| {
         // What the launcher can have written: a config dmz takes, with text strings.
         let Ok(cfg) = dmz::Config::decode(&blob) else { return };
         let mut k = dmzkit_fuzz::Checker::new(&blob, 40, None, 0);
-        if dmzkit_fuzz::validate(&mut k, &cfg).is_err() {
+        if !dmzkit_fuzz::validates(&mut k, &cfg) {
             return;
         }
         if [cfg.args.0, cfg.env.0, cfg.cwd.0].iter().any(|s| std::str::from_utf8(s).is_err()) {

@@ -32,8 +32,8 @@ fuzz_target!(|data: &[u8]| {
     if arch == Arch::native() {
         let c = Compiled {
             args: vec!["/bin/true".into()],
-            uid: 1000,
-            gid: 1000,
+            uid: Some(1000),
+            gid: Some(1000),
             no_new_privs: true,
             seccomp: Some((filter.flags, filter.program)),
             ..Compiled::default()

@@ -26,8 +26,8 @@ fuzz_target!(|data: &[u8]| {
     let mut c = Compiled {
         args: if cli.args.is_empty() { vec!["/bin/true".into()] } else { cli.args },
         env: vec!["PATH=/bin".into()],
-        uid: 1000,
-        gid: 1000,
+        uid: Some(1000),
+        gid: Some(1000),
         umask: 0o022,
         ..Compiled::default()
     };

@@ -21,6 +21,7 @@ pub enum Call {
     CapbsetDrop(u32),
     Securebits(u32),
     KeepCaps(bool),
+    Chown(u32, u32),
     Groups(Vec<u32>),
     ResGid(u32),
     ResUid(u32),
@@ -31,18 +32,6 @@ pub enum Call {
     ClearCloexec(u32),
     CloexecRange(u32, u32),
     Execve { path: Vec<u8>, argv: Vec<Vec<u8>>, envp: Vec<Vec<u8>> },
-}
-
-/// The memory dmz's binary gives [`dmz::Prepared`]: argv/envp pointer slots and the PATH
-/// search's buffer.
-fn scratch() -> (Vec<*const u8>, Vec<u8>) {
-    (vec![core::ptr::null(); dmz::transition::PTR_SLOTS], vec![0; dmz::transition::PATH_MAX])
-}
-
-/// dmz's validation of `cfg` against `k`.
-pub fn validate(k: &mut Checker, cfg: &Config) -> Result<(), dmz::Error> {
-    let (mut ptrs, mut path) = scratch();
-    dmz::validate(k, cfg, &mut dmz::Prepared::new(&mut ptrs, &mut path))
 }
 
 /// The checking kernel. `blob` is the config buffer dmz runs from (argv and envp must point
@@ -60,6 +49,22 @@ pub struct Checker<'b> {
     pub reports: Vec<Vec<u8>>,
     /// An injected execve failure that ends the PATH search happened.
     exec_stopped: bool,
+    /// The credentials as the calls left them, for dmz's read-back: uid, gid, groups,
+    /// effective, permitted, inheritable, bounding, ambient, no_new_privs.
+    uid: u32,
+    gid: u32,
+    groups: Vec<u32>,
+    caps: [u64; 3],
+    bounding: u64,
+    ambient: u64,
+    nnp: bool,
+}
+
+/// Validates `cfg` against `k` with buffers of the sizes dmz's [`dmz::Prepared`] may use.
+pub fn validates<K: Kernel>(k: &mut K, cfg: &Config) -> bool {
+    let mut ptrs = vec![core::ptr::null(); dmz::transition::PTR_SLOTS];
+    let mut path = vec![0u8; dmz::transition::PATH_MAX];
+    dmz::validate(k, cfg, &mut dmz::Prepared::new(&mut ptrs, &mut path)).is_ok()
 }
 
 impl<'b> Checker<'b> {
@@ -73,6 +78,13 @@ impl<'b> Checker<'b> {
             calls: vec![],
             reports: vec![],
             exec_stopped: false,
+            uid: 0,
+            gid: 0,
+            groups: vec![],
+            caps: [!0 >> (63 - last_cap.min(63)), !0 >> (63 - last_cap.min(63)), 0],
+            bounding: !0 >> (63 - last_cap.min(63)),
+            ambient: 0,
+            nnp: false,
         }
     }
 
@@ -120,7 +132,7 @@ impl<'b> Checker<'b> {
         let failed_before_exec = self.failed.is_some_and(|i| !matches!(self.calls[i], Call::Execve { .. }));
         let valid = Config::decode(self.blob).ok().filter(|cfg| {
             let mut k = Checker::new(self.blob, self.last_cap, None, 0);
-            validate(&mut k, cfg).is_ok()
+            validates(&mut k, cfg)
         });
         match code {
             // Refused, or a step before exec failed: then it was the last call.
@@ -184,13 +196,14 @@ impl<'b> Checker<'b> {
             .filter_map(|x| if let Call::ClearCloexec(n) = x { Some(*n) } else { None })
             .collect();
         assert_eq!(kept, c.preserve_fds.to_vec(), "preserved fds");
-        // Each id set exactly once, before the exec.
-        for is in [
-            (|x: &Call| matches!(x, Call::Groups(_))) as fn(&Call) -> bool,
-            |x| matches!(x, Call::ResGid(_)),
-            |x| matches!(x, Call::ResUid(_)),
+        // Each configured id set exactly once, before the exec; the others not at all.
+        for (is, configured) in [
+            ((|x: &Call| matches!(x, Call::Groups(_))) as fn(&Call) -> bool, c.groups.is_some()),
+            (|x| matches!(x, Call::ResGid(_)), c.gid.is_some()),
+            (|x| matches!(x, Call::ResUid(_)), c.uid.is_some()),
         ] {
-            assert_eq!(self.calls.iter().filter(|x| is(x)).count(), 1, "ids set once: {:?}", self.calls);
+            let n = self.calls.iter().filter(|x| is(x)).count();
+            assert_eq!(n, configured as usize, "ids set once if configured: {:?}", self.calls);
         }
         let Some(Call::Execve { argv, envp, .. }) =
             self.calls.iter().find(|x| matches!(x, Call::Execve { .. }))
@@ -211,7 +224,7 @@ impl Kernel for Checker<'_> {
     fn capbset_read(&mut self, cap: u32) -> Result<bool, Errno> {
         assert!(self.failed.is_none());
         if cap <= self.last_cap {
-            Ok(true)
+            Ok(self.bounding & 1 << cap != 0)
         } else {
             Err(22)
         }
@@ -246,18 +259,13 @@ impl Kernel for Checker<'_> {
     }
     fn chdir(&mut self, p: &[u8]) -> KResult {
         assert!(c_path(p), "chdir path {p:?}");
-        // The first chdir, as the caller, failing with EACCES or EPERM is retried after the uid
-        // change (as runc does): not a failed step.
-        let first = !self.calls.iter().any(|c| matches!(c, Call::Chdir(_)));
-        let r = self.record(Call::Chdir(p.to_vec()));
-        if first && matches!(r, Err(1 | 13)) {
-            self.failed = None;
-        }
-        r
+        self.record(Call::Chdir(p.to_vec()))
     }
     fn capbset_drop(&mut self, cap: u32) -> KResult {
         assert!(cap <= self.last_cap, "capbset_drop({cap})");
-        self.record(Call::CapbsetDrop(cap))
+        self.record(Call::CapbsetDrop(cap))?;
+        self.bounding &= !(1 << cap);
+        Ok(())
     }
     fn set_securebits(&mut self, b: u32) -> KResult {
         assert!(b & !0xff == 0, "securebits {b:#x}");
@@ -269,32 +277,93 @@ impl Kernel for Checker<'_> {
     fn setgroups(&mut self, g: &[u32]) -> KResult {
         // setgroups(2) takes gid_t; (gid_t)-1 is not a group a process can be given.
         assert!(g.len() <= dmz::config::MAX_GROUPS && !g.contains(&u32::MAX), "setgroups({g:?})");
-        self.record(Call::Groups(g.to_vec()))
+        self.record(Call::Groups(g.to_vec()))?;
+        self.groups = g.to_vec();
+        Ok(())
     }
     fn setresgid(&mut self, g: u32) -> KResult {
         // setresgid(2): -1 leaves the id unchanged: the target would keep the caller's gid.
         assert_ne!(g, u32::MAX, "setresgid(-1) leaves the caller's gid");
-        self.record(Call::ResGid(g))
+        self.record(Call::ResGid(g))?;
+        self.gid = g;
+        Ok(())
     }
     fn setresuid(&mut self, u: u32) -> KResult {
         // setresuid(2): -1 leaves the id unchanged: the target would keep the caller's uid.
         assert_ne!(u, u32::MAX, "setresuid(-1) leaves the caller's uid");
-        self.record(Call::ResUid(u))
+        self.record(Call::ResUid(u))?;
+        self.uid = u;
+        Ok(())
     }
     fn capset(&mut self, e: u64, p: u64, i: u64) -> KResult {
         let unknown = !0u64 << self.last_cap << 1;
         assert!((e | p | i) & unknown == 0, "capset with capabilities the kernel does not know");
-        self.record(Call::Capset(e, p, i))
+        self.record(Call::Capset(e, p, i))?;
+        self.caps = [e, p, i];
+        Ok(())
     }
     fn ambient_clear_all(&mut self) -> KResult {
-        self.record(Call::AmbientClear)
+        self.record(Call::AmbientClear)?;
+        self.ambient = 0;
+        Ok(())
     }
     fn ambient_raise(&mut self, cap: u32) -> KResult {
         assert!(cap <= self.last_cap, "ambient_raise({cap})");
-        self.record(Call::AmbientRaise(cap))
+        self.record(Call::AmbientRaise(cap))?;
+        self.ambient |= 1 << cap;
+        Ok(())
     }
     fn set_no_new_privs(&mut self) -> KResult {
-        self.record(Call::Nnp)
+        self.record(Call::Nnp)?;
+        self.nnp = true;
+        Ok(())
+    }
+    fn fd_owner(&mut self, fd: u32) -> Result<(u32, u64), Errno> {
+        assert!(self.failed.is_none() && fd < 3, "fd_owner({fd})");
+        Ok((0, 0))
+    }
+    fn fchown(&mut self, fd: u32, uid: u32) -> KResult {
+        // -1 to fchown leaves the owner: the id range check keeps it out.
+        assert!(fd < 3 && uid <= i32::MAX as u32, "fchown({fd}, {uid})");
+        self.record(Call::Chown(fd, uid))
+    }
+    fn setgroups_denied(&mut self) -> bool {
+        assert!(self.failed.is_none());
+        false
+    }
+    fn getresuid(&mut self, ids: &mut [u32; 3]) -> KResult {
+        assert!(self.failed.is_none());
+        *ids = [self.uid; 3];
+        Ok(())
+    }
+    fn getresgid(&mut self, ids: &mut [u32; 3]) -> KResult {
+        assert!(self.failed.is_none());
+        *ids = [self.gid; 3];
+        Ok(())
+    }
+    fn getgroups(&mut self, out: &mut [u32]) -> Result<usize, Errno> {
+        assert!(self.failed.is_none());
+        let n = self.groups.len();
+        out.get_mut(..n).ok_or(22u16)?.copy_from_slice(&self.groups);
+        Ok(n)
+    }
+    fn capget(&mut self, data: &mut [u32; 6]) -> KResult {
+        assert!(self.failed.is_none());
+        let [e, p, i] = self.caps;
+        *data = [e as u32, p as u32, i as u32, (e >> 32) as u32, (p >> 32) as u32, (i >> 32) as u32];
+        Ok(())
+    }
+    fn ambient_is_set(&mut self, cap: u32) -> Result<bool, Errno> {
+        assert!(self.failed.is_none());
+        if cap <= self.last_cap {
+            Ok(self.ambient & 1 << cap != 0)
+        } else {
+            Err(22)
+        }
+    }
+    fn get_no_new_privs(&mut self) -> Result<bool, Errno> {
+        assert!(self.failed.is_none());
+        Ok(self.nnp)
     }
     fn clear_cloexec(&mut self, fd: u32) -> KResult {
         assert!((3..=i32::MAX as u32).contains(&fd), "clear_cloexec({fd})");
@@ -314,13 +383,11 @@ impl Kernel for Checker<'_> {
         if !self.calls.iter().any(|c| matches!(c, Call::Execve { .. })) {
             let cfg = Config::decode(self.blob).expect("execve for a config that does not decode");
             let mut k = Checker::new(self.blob, self.last_cap, None, 0);
-            if let Err(e) = validate(&mut k, &cfg) {
-                panic!("execve for a config that fails validation: {e:?}");
-            }
+            assert!(validates(&mut k, &cfg), "execve for a config that fails validation");
             let set = |f: fn(&Call) -> bool| self.calls.iter().any(f);
-            assert!(set(|c| matches!(c, Call::Groups(_))), "execve before setgroups");
-            assert!(set(|c| matches!(c, Call::ResGid(_))), "execve before setresgid");
-            assert!(set(|c| matches!(c, Call::ResUid(_))), "execve before setresuid");
+            assert!(cfg.groups.is_none() || set(|c| matches!(c, Call::Groups(_))), "execve before setgroups");
+            assert!(cfg.gid.is_none() || set(|c| matches!(c, Call::ResGid(_))), "execve before setresgid");
+            assert!(cfg.uid.is_none() || set(|c| matches!(c, Call::ResUid(_))), "execve before setresuid");
         }
         // The PATH search goes on only after an errno that means "not here" (execvpe's list).
         assert!(!self.exec_stopped, "execve after an execve failure that ends the search");
@@ -347,7 +414,8 @@ pub fn run_quiet<K: Kernel>(k: &mut K, blob: &[u8]) -> i32 {
     let err = match cfg.decode_into(blob) {
         Err(e) => e,
         Ok(()) => {
-            let (mut ptrs, mut path) = scratch();
+            let mut ptrs = vec![core::ptr::null(); dmz::transition::PTR_SLOTS];
+            let mut path = vec![0u8; dmz::transition::PATH_MAX];
             let mut p = dmz::Prepared::new(&mut ptrs, &mut path);
             match dmz::validate(k, &cfg, &mut p) {
                 Err(e) => e,

@@ -82,11 +82,11 @@ pub fn check(c: &Compiled, not_applied: &[String]) -> Vec<Finding> {
     let who = caller();
     let root_like = |cap: u64| who.effective & cap != 0;
     out.push(Finding::Ok(format!(
-        "will apply: args {:?}, uid {} gid {} groups {:?}, umask {:04o}, cwd {}, {} env entries, no_new_privs {}",
+        "will apply: args {:?}, uid {} gid {} groups {}, umask {:04o}, cwd {}, {} env entries, no_new_privs {}",
         c.args,
-        c.uid,
-        c.gid,
-        c.groups,
+        c.uid.map_or("(unchanged)".into(), |u| u.to_string()),
+        c.gid.map_or("(unchanged)".into(), |g| g.to_string()),
+        c.groups.as_ref().map_or("(unchanged)".into(), |g| format!("{g:?}")),
         c.umask,
         c.cwd.as_deref().unwrap_or("(unchanged)"),
         c.env.len(),
@@ -167,13 +167,13 @@ pub fn check(c: &Compiled, not_applied: &[String]) -> Vec<Finding> {
     // The caller's privileges.
     let cur_uid = rustix::process::getuid().as_raw();
     let cur_gid = rustix::process::getgid().as_raw();
-    if c.uid != cur_uid && !root_like(CAP_SETUID) {
+    if c.uid.is_some_and(|u| u != cur_uid) && !root_like(CAP_SETUID) {
         out.push(Finding::Fail(format!(
             "uid change {cur_uid} -> {} needs CAP_SETUID, which this caller lacks",
-            c.uid
+            c.uid.unwrap_or(cur_uid)
         )));
     }
-    if (c.gid != cur_gid || !c.groups.is_empty()) && !root_like(CAP_SETGID) {
+    if (c.gid.is_some_and(|g| g != cur_gid) || c.groups.is_some()) && !root_like(CAP_SETGID) {
         out.push(Finding::Fail("setting gid and groups needs CAP_SETGID, which this caller lacks".into()));
     }
     if let Some(k) = &c.caps {
@@ -316,15 +316,31 @@ fn transition_calls(c: &Compiled) -> Vec<Call> {
         )),
         None => v.push(prctl("PR_SET_KEEPCAPS, 1", &[PR_SET_KEEPCAPS.into(), 1])),
     }
-    // Whether setgroups is allowed in this user namespace: /proc/self/setgroups.
-    v.push(call("openat of /proc/self/setgroups".into(), "openat", &[]));
-    v.push(call("read".into(), "read", &[]));
-    v.push(call("close".into(), "close", &[]));
-    let n = c.groups.len() as u64;
-    v.push(call("setgroups".into(), id("setgroups", "setgroups32"), &[n]));
-    let (u, g) = (c.uid.into(), c.gid.into());
-    v.push(call(format!("setresgid({g})"), id("setresgid", "setresgid32"), &[g, g, g]));
-    v.push(call(format!("setresuid({u})"), id("setresuid", "setresuid32"), &[u, u, u]));
+    // chown_stdio: statx of fds 0-2, fchown of each not already the target's (or /dev/null).
+    if let (true, Some(u)) = (c.chown_stdio, c.uid) {
+        for fd in 0..3u64 {
+            v.push(call(format!("statx of fd {fd}"), "statx", &[fd]));
+            v.push(call(
+                format!("fchown({fd}, {u})"),
+                id("fchown", "fchown32"),
+                &[fd, u.into(), u32::MAX.into()],
+            ));
+        }
+    }
+    if let Some(groups) = &c.groups {
+        // Whether setgroups is allowed in this user namespace: /proc/self/setgroups.
+        v.push(call("openat of /proc/self/setgroups".into(), "openat", &[]));
+        v.push(call("read".into(), "read", &[]));
+        v.push(call("close".into(), "close", &[]));
+        let n = groups.len() as u64;
+        v.push(call("setgroups".into(), id("setgroups", "setgroups32"), &[n]));
+    }
+    if let Some(g) = c.gid.map(u64::from) {
+        v.push(call(format!("setresgid({g})"), id("setresgid", "setresgid32"), &[g, g, g]));
+    }
+    if let Some(u) = c.uid.map(u64::from) {
+        v.push(call(format!("setresuid({u})"), id("setresuid", "setresuid32"), &[u, u, u]));
+    }
     if c.securebits.is_none_or(|b| b & dmz::transition::SECBIT_KEEP_CAPS == 0) {
         v.push(prctl("PR_SET_KEEPCAPS, 0", &[PR_SET_KEEPCAPS.into(), 0]));
     }
@@ -338,26 +354,44 @@ fn transition_calls(c: &Compiled) -> Vec<Call> {
             ));
         }
     }
-    for &fd in &c.preserve_fds {
-        v.push(call(format!("fcntl({fd}, F_SETFD)"), id("fcntl", "fcntl64"), &[fd.into(), F_SETFD.into()]));
-    }
-    v.push(call("close_range".into(), "close_range", &[3, u32::MAX.into(), CLOSE_RANGE_CLOEXEC.into()]));
     // What dmz reads back to verify the credentials before exec (no_new_privs is off here, so
     // PR_GET_NO_NEW_PRIVS is not asked).
-    v.push(call("getresuid".into(), id("getresuid", "getresuid32"), &[]));
-    v.push(call("getresgid".into(), id("getresgid", "getresgid32"), &[]));
-    v.push(call("getgroups".into(), id("getgroups", "getgroups32"), &[]));
+    if c.uid.is_some() {
+        v.push(call("getresuid".into(), id("getresuid", "getresuid32"), &[]));
+    }
+    if c.gid.is_some() {
+        v.push(call("getresgid".into(), id("getresgid", "getresgid32"), &[]));
+    }
+    if c.groups.is_some() {
+        v.push(call("getgroups".into(), id("getgroups", "getgroups32"), &[]));
+    }
     if let Some(k) = &c.caps {
         v.push(call("capget".into(), "capget", &[]));
         for cap in 0..=last {
-            v.push(prctl("PR_CAPBSET_READ", &[PR_CAPBSET_READ.into(), cap.into()]));
-            if k.ambient & 1 << cap == 0 {
-                v.push(prctl(
-                    "PR_CAP_AMBIENT_IS_SET",
-                    &[PR_CAP_AMBIENT.into(), PR_CAP_AMBIENT_IS_SET.into(), cap.into()],
-                ));
+            if k.bounding & 1 << cap == 0 {
+                v.push(prctl("PR_CAPBSET_READ", &[PR_CAPBSET_READ.into(), cap.into()]));
             }
+            v.push(prctl(
+                "PR_CAP_AMBIENT_IS_SET",
+                &[PR_CAP_AMBIENT.into(), PR_CAP_AMBIENT_IS_SET.into(), cap.into()],
+            ));
         }
+    }
+    // Preserved fds lose CLOEXEC; every gap between them gets it.
+    let mut next = 3u64;
+    for &fd in &c.preserve_fds {
+        v.push(call(format!("fcntl({fd}, F_SETFD)"), id("fcntl", "fcntl64"), &[fd.into(), F_SETFD.into()]));
+    }
+    for fd in c.preserve_fds.iter().map(|&fd| u64::from(fd)) {
+        if fd > next {
+            v.push(call("close_range".into(), "close_range", &[next, fd - 1, CLOSE_RANGE_CLOEXEC.into()]));
+        }
+        next = fd + 1;
+    }
+    v.push(call("close_range".into(), "close_range", &[next, u32::MAX.into(), CLOSE_RANGE_CLOEXEC.into()]));
+    if c.cwd.is_some() {
+        // Again as the target user if the first chdir was refused.
+        v.push(call("chdir".into(), "chdir", &[]));
     }
     v.push(call("execve".into(), "execve", &[]));
     // After a failed exec: its message, then the exit.

@@ -3,7 +3,7 @@
 //! override the file).
 
 use crate::names::{cap_number_loose, rlimit_number_loose, CAPS};
-use crate::oci::Compiled;
+use crate::oci::{check_id, Compiled};
 use crate::passwd;
 use dmz::config::{Caps, Rlimit};
 
@@ -11,9 +11,11 @@ use dmz::config::{Caps, Rlimit};
 pub struct Flags {
     /// User to run as: UID or NAME, optionally :GID or :GROUP (names from /etc/passwd and
     /// /etc/group). Without --groups, supplementary groups are dropped (as runc does).
+    /// Without --user, uid and gid stay as they are (as setpriv without --reuid/--regid).
     #[arg(long, value_name = "UID[:GID]")]
     pub user: Option<String>,
-    /// Supplementary groups, comma-separated numbers or names ("" for none).
+    /// Supplementary groups, comma-separated numbers or names ("" for none). Without it (and
+    /// without --user) the groups stay as they are.
     #[arg(long, value_name = "LIST")]
     pub groups: Option<String>,
     /// Bounding set: caps with +/- to add/remove ("-all,+net_bind_service"), or a plain list.
@@ -64,9 +66,6 @@ pub struct Flags {
 
 /// The calling process's own settings: the base when there is no --oci.
 pub struct Current {
-    pub uid: u32,
-    pub gid: u32,
-    pub groups: Vec<u32>,
     pub umask: u32,
     pub env: Vec<String>,
 }
@@ -76,9 +75,6 @@ impl Current {
         let umask = rustix::process::umask(rustix::fs::Mode::from_raw_mode(0o022));
         rustix::process::umask(umask);
         Current {
-            uid: rustix::process::getuid().as_raw(),
-            gid: rustix::process::getgid().as_raw(),
-            groups: own_groups(),
             umask: umask.as_raw_mode(),
             env: std::env::vars_os()
                 .filter_map(|(k, v)| Some(format!("{}={}", k.into_string().ok()?, v.into_string().ok()?)))
@@ -86,29 +82,12 @@ impl Current {
         }
     }
 
-    /// The base config without --oci: this process's ids, groups, umask and environment,
-    /// capabilities left as the uid change leaves them.
+    /// The base config without --oci: setpriv's, which changes only what a flag names; ids,
+    /// groups and capabilities unchanged, this process's umask and environment, stdio left
+    /// as it is.
     pub fn base(&self) -> Compiled {
-        Compiled {
-            uid: self.uid,
-            gid: self.gid,
-            groups: self.groups.clone(),
-            umask: self.umask,
-            env: self.env.clone(),
-            ..Compiled::default()
-        }
+        Compiled { umask: self.umask, env: self.env.clone(), ..Compiled::default() }
     }
-}
-
-/// This process's supplementary groups (rustix's getgroups needs its `alloc` feature, which
-/// would reach dmz's no_std build through feature unification).
-fn own_groups() -> Vec<u32> {
-    std::fs::read_to_string("/proc/self/status")
-        .unwrap_or_default()
-        .lines()
-        .find_map(|l| l.strip_prefix("Groups:"))
-        .map(|g| g.split_whitespace().filter_map(|n| n.parse().ok()).collect())
-        .unwrap_or_default()
 }
 
 impl Flags {
@@ -120,19 +99,21 @@ impl Flags {
                 None => (user.as_str(), None),
             };
             let (uid, primary) = passwd::user(u).map_err(|e| format!("--user: {e}"))?;
-            c.uid = uid;
-            c.gid = match g {
+            check_id(uid).map_err(|m| format!("--user: uid {m}"))?;
+            let gid = match g {
                 Some(g) => passwd::group(g).map_err(|e| format!("--user: {e}"))?,
                 None => primary.ok_or_else(|| format!("--user: uid {uid} has no passwd entry: give :GID"))?,
             };
-            c.groups.clear();
+            check_id(gid).map_err(|m| format!("--user: gid {m}"))?;
+            (c.uid, c.gid, c.groups) = (Some(uid), Some(gid), Some(Vec::new()));
         }
         if let Some(list) = &self.groups {
-            c.groups.clear();
+            let groups = c.groups.insert(Vec::new());
             for g in list.split(',').map(str::trim).filter(|g| !g.is_empty()) {
                 let gid = passwd::group(g).map_err(|e| format!("--groups: {e}"))?;
-                if !c.groups.contains(&gid) {
-                    c.groups.push(gid);
+                check_id(gid).map_err(|m| format!("--groups: gid {m}"))?;
+                if !groups.contains(&gid) {
+                    groups.push(gid);
                 }
             }
         }

@@ -418,6 +418,9 @@ fn compile_process(
     warn: &mut dyn FnMut(String),
 ) -> Result<oci::Compiled, String> {
     let mut c = oci::compile(origin, p)?;
+    // Services share init's stdio (the console, or a log pipe): giving it to one service's
+    // uid would hand that service the console. runc's rule is for a container's own stdio.
+    c.chown_stdio = false;
     crate::validate::bare_program_needs_path(&c).map_err(|e| format!("{origin}: {e}"))?;
     oci::add_home(&mut c);
     crate::consistency::reconcile(origin, &mut c, false, warn)?;
@@ -553,7 +556,8 @@ capabilities = { bounding = ["CAP_NET_BIND_SERVICE"], permitted = ["CAP_NET_BIND
         );
         assert_eq!((s.stop_signal, s.stop_timeout_ms), (2, 3000));
         let d = dmz::Config::decode(s.dmz).unwrap();
-        assert_eq!((d.uid, d.gid, &d.groups[..]), (1000, 1000, &[20][..]));
+        assert_eq!((d.uid, d.gid, d.groups.as_deref()), (Some(1000), Some(1000), Some(&[20][..])));
+        assert!(!d.chown_stdio, "services share init's stdio");
         assert_eq!(d.caps.unwrap().ambient, 1 << 10);
         assert!(d.no_new_privs);
         assert_eq!(d.cwd.0, b"/srv\0");
@@ -595,6 +599,14 @@ capabilities = { bounding = ["CAP_NET_BIND_SERVICE"], permitted = ["CAP_NET_BIND
         assert_eq!(
             err("[[service]]\nname = \"a\"\nprocess = { args = [\"/x\"], user = { uid = \"root\" } }"),
             "init.toml: service[0].process.user.uid: invalid type: string \"root\", expected u32"
+        );
+        assert_eq!(
+            err("[[service]]\nname = \"a\"\nprocess = { args = [\"/x\"], user = { uid = 4294967295, gid = 0 } }"),
+            "init.toml: service[0]: process.user.uid: 4294967295 is above 2147483647, the largest id runc accepts"
+        );
+        assert_eq!(
+            err("[[task]]\nname = \"a\"\nprocess = { args = [\"/x\"], user = { uid = 0, gid = 0, additionalGids = [2147483648] } }"),
+            "init.toml: task[0]: process.user.additionalGids[0]: 2147483648 is above 2147483647, the largest id runc accepts"
         );
         assert_eq!(
             err("[[service]]\nname = \"a\"\nprocess = { args = [\"/x\"], capabilities = { bounding = [\"CAP_NET_BIND_SERVIC\"] } }"),
@@ -642,7 +654,7 @@ capabilities = { bounding = ["CAP_NET_BIND_SERVICE"], permitted = ["CAP_NET_BIND
         let blob = compile_file(&dir.join("init.toml"), &target, &mut |w| warnings.push(w)).unwrap();
         let c = Config::decode(&blob).unwrap();
         let d = dmz::Config::decode(c.services.get(0).unwrap().dmz).unwrap();
-        assert_eq!((d.uid, d.gid), (33, 33));
+        assert_eq!((d.uid, d.gid), (Some(33), Some(33)));
         assert_eq!(d.args.0, b"/bin/web\0-v\0", "args replace process.args");
         assert_eq!(warnings, vec![format!("{}: not applied: hostname", dir.join("web.json").display())]);
         std::fs::remove_dir_all(&dir).unwrap();

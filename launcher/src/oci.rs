@@ -150,9 +150,12 @@ pub struct Compiled {
     pub args: Vec<String>,
     pub env: Vec<String>,
     pub cwd: Option<String>,
-    pub uid: u32,
-    pub gid: u32,
-    pub groups: Vec<u32>,
+    /// `None`: unchanged (flags that do not name it).
+    pub uid: Option<u32>,
+    pub gid: Option<u32>,
+    pub groups: Option<Vec<u32>>,
+    /// Give fds 0–2 to `uid` before the uid change, as runc does.
+    pub chown_stdio: bool,
     pub umask: u32,
     pub caps: Option<dmz::config::Caps>,
     pub securebits: Option<u32>,
@@ -177,6 +180,18 @@ pub fn set_env(env: &mut Vec<String>, entry: &str) -> Result<(), String> {
         None => env.push(entry.to_string()),
     }
     Ok(())
+}
+
+/// The largest uid or gid runc accepts (its `user` package: 2^31-1). Above it the kernel may
+/// read the id as -1, "leave unchanged": uid 4294967295 would keep the caller's root.
+pub const MAX_ID: u32 = i32::MAX as u32;
+
+/// `id` if it is at most [`MAX_ID`]; the error is the rest of a message naming the field.
+pub fn check_id(id: u32) -> Result<u32, String> {
+    if id > MAX_ID {
+        return Err(format!("{id} is above {MAX_ID}, the largest id runc accepts"));
+    }
+    Ok(id)
 }
 
 /// runc's umask when the config has none (libcontainer: `unix.Umask(0o022)`).
@@ -209,9 +224,12 @@ pub fn compile(file: &str, p: &Process) -> Result<Compiled, String> {
         Some(c) if c.contains('\0') => return Err(at("cwd", "contains NUL".into())),
         Some(c) => Some(c.clone()),
     };
+    check_id(p.user.uid).map_err(|m| at("user.uid", m))?;
+    check_id(p.user.gid).map_err(|m| at("user.gid", m))?;
     // runc drops repeated additional gids (the kernel would keep them).
     let mut groups: Vec<u32> = Vec::new();
-    for &g in p.user.additional_gids.iter().flatten() {
+    for (i, &g) in p.user.additional_gids.iter().flatten().enumerate() {
+        check_id(g).map_err(|m| at(&format!("user.additionalGids[{i}]"), m))?;
         if !groups.contains(&g) {
             groups.push(g);
         }
@@ -249,9 +267,10 @@ pub fn compile(file: &str, p: &Process) -> Result<Compiled, String> {
         args,
         env,
         cwd,
-        uid: p.user.uid,
-        gid: p.user.gid,
-        groups,
+        uid: Some(p.user.uid),
+        gid: Some(p.user.gid),
+        groups: Some(groups),
+        chown_stdio: true,
         umask,
         caps,
         securebits: None,
@@ -308,7 +327,8 @@ impl Compiled {
             cwd: Bytes(&cwd),
             uid: self.uid,
             gid: self.gid,
-            groups: vec(&self.groups, "groups")?,
+            groups: self.groups.as_deref().map(|g| vec(g, "groups")).transpose()?,
+            chown_stdio: self.chown_stdio,
             umask: self.umask,
             caps: self.caps,
             securebits: self.securebits,
@@ -338,5 +358,6 @@ pub fn add_home(c: &mut Compiled) {
         return;
     }
     c.env.retain(|e| e != "HOME=");
-    c.env.push(format!("HOME={}", crate::passwd::home(c.uid).unwrap_or_else(|| "/".into())));
+    let uid = c.uid.unwrap_or_else(|| rustix::process::getuid().as_raw());
+    c.env.push(format!("HOME={}", crate::passwd::home(uid).unwrap_or_else(|| "/".into())));
 }

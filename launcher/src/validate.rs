@@ -7,7 +7,7 @@
 //! The machine-dependent checks (capabilities the running kernel knows) stay in `check` and
 //! in dmz.
 
-use crate::oci::Compiled;
+use crate::oci::{check_id, Compiled};
 use dmz::config::{
     MAX_ARGS, MAX_BPF_INSNS, MAX_ENV, MAX_GROUPS, MAX_PRESERVE_FDS, MAX_RLIMITS, RLIM_NLIMITS,
 };
@@ -24,7 +24,7 @@ pub fn validate(c: &Compiled) -> Result<(), String> {
     };
     count("args", c.args.len(), MAX_ARGS)?;
     count("env", c.env.len(), MAX_ENV)?;
-    count("user.additionalGids", c.groups.len(), MAX_GROUPS)?;
+    count("user.additionalGids", c.groups.as_ref().map_or(0, Vec::len), MAX_GROUPS)?;
     count("rlimits", c.rlimits.len(), MAX_RLIMITS)?;
     count("preserveFds", c.preserve_fds.len(), MAX_PRESERVE_FDS)?;
     match c.args.first() {
@@ -41,6 +41,15 @@ pub fn validate(c: &Compiled) -> Result<(), String> {
         Some("") => return Err("cwd: empty (leave it out to keep the caller's)".into()),
         Some(d) if d.contains('\0') => return Err("cwd: contains NUL".into()),
         _ => {}
+    }
+    // dmz refuses ids above 2147483647 (-1 to setresuid is "leave unchanged").
+    for (what, id) in [("user.uid", c.uid), ("user.gid", c.gid)] {
+        if let Some(id) = id {
+            check_id(id).map_err(|m| format!("{what}: {m}"))?;
+        }
+    }
+    for (i, &g) in c.groups.iter().flatten().enumerate() {
+        check_id(g).map_err(|m| format!("user.additionalGids[{i}]: {m}"))?;
     }
     if c.umask > 0o777 {
         return Err(format!("user.umask: {:#o} is above 0o777", c.umask));

@@ -15,6 +15,8 @@ pub struct View {
     pub env: Vec<String>,
     pub cwd: Option<String>,
     pub user: UserView,
+    /// Whether fds 0–2 are given to the uid before the uid change (runc's rule, OCI sources).
+    pub chown_stdio: bool,
     pub capabilities: Option<CapsView>,
     pub securebits: Option<Vec<String>>,
     pub no_new_privileges: bool,
@@ -27,9 +29,10 @@ pub struct View {
 #[derive(Serialize, Deserialize, Debug, PartialEq)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct UserView {
-    pub uid: u32,
-    pub gid: u32,
-    pub additional_gids: Vec<u32>,
+    /// `null`: left as it is.
+    pub uid: Option<u32>,
+    pub gid: Option<u32>,
+    pub additional_gids: Option<Vec<u32>>,
     /// Octal, e.g. "0022".
     pub umask: String,
 }
@@ -89,9 +92,10 @@ pub fn decode(blob: &[u8]) -> Result<View, String> {
         user: UserView {
             uid: c.uid,
             gid: c.gid,
-            additional_gids: c.groups.to_vec(),
+            additional_gids: c.groups.map(|g| g.to_vec()),
             umask: format!("{:04o}", c.umask),
         },
+        chown_stdio: c.chown_stdio,
         capabilities: c.caps.map(|k| CapsView {
             bounding: cap_names(k.bounding),
             effective: cap_names(k.effective),
@@ -152,6 +156,13 @@ impl View {
                     .map_err(|e| format!("rlimits[{i}].type: {e}"))
             })
             .collect::<Result<Vec<_>, _>>()?;
+        let id = |field: &str, id: Option<u32>| {
+            id.map(crate::oci::check_id).transpose().map_err(|m| format!("user.{field}: {m}"))
+        };
+        let (uid, gid) = (id("uid", self.user.uid)?, id("gid", self.user.gid)?);
+        for (i, &g) in self.user.additional_gids.iter().flatten().enumerate() {
+            id(&format!("additionalGids[{i}]"), Some(g))?;
+        }
         let umask = u32::from_str_radix(&self.user.umask, 8)
             .map_err(|_| format!("user.umask: {:?} is not octal", self.user.umask))?;
         let seccomp = match &self.seccomp {
@@ -186,9 +197,10 @@ impl View {
             args: self.args.clone(),
             env: self.env.clone(),
             cwd: self.cwd.clone(),
-            uid: self.user.uid,
-            gid: self.user.gid,
+            uid,
+            gid,
             groups: self.user.additional_gids.clone(),
+            chown_stdio: self.chown_stdio,
             umask,
             caps,
             securebits: self
@@ -213,9 +225,10 @@ impl View {
         line("args", format!("{:?}", self.args));
         line("env", format!("{:?}", self.env));
         line("cwd", or_unchanged(self.cwd.clone()));
-        line("uid", self.user.uid.to_string());
-        line("gid", self.user.gid.to_string());
-        line("groups", format!("{:?}", self.user.additional_gids));
+        line("uid", or_unchanged(self.user.uid.map(|u| u.to_string())));
+        line("gid", or_unchanged(self.user.gid.map(|g| g.to_string())));
+        line("groups", or_unchanged(self.user.additional_gids.as_ref().map(|g| format!("{g:?}"))));
+        line("chown stdio", if self.chown_stdio { "yes" } else { "no" }.into());
         line("umask", self.user.umask.clone());
         match &self.capabilities {
             None => line("capabilities", "(unchanged)".into()),

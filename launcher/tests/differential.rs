@@ -564,6 +564,28 @@ fn diff_env_uid_not_in_passwd() {
     assert!(r.stdout.contains(&"env=HOME=/".to_string()), "{}", r.dump());
 }
 
+#[test]
+#[ignore = "needs runc and root: scripts/test runs it"]
+fn diff_stdio_given_to_the_target_user() {
+    // runc's fixStdioPermissions: fds 0-2, root-owned pipes here, go to uid 1000, so the
+    // target can reopen /dev/stdout (a /dev/null stdio is left: dmz/tests/transition.rs).
+    let p = process(|p| user(p, 1000, 1000));
+    let r = differential("stdio_given_to_the_target_user", &p, &RunOpts::default());
+    assert_eq!(r.get("stdio="), Some("1000 1000 1000"), "{}", r.dump());
+    assert_eq!(r.get("reopen1="), Some("ok"), "{}", r.dump());
+}
+
+#[test]
+#[ignore = "needs runc and root: scripts/test runs it"]
+fn diff_setgroups_denied_in_a_user_namespace() {
+    // `unshare --user --map-root-user` writes "deny" to /proc/self/setgroups: setgroups(2)
+    // fails for everyone there, and runc skips it (additionalGids included).
+    let p = process(|p| p["user"] = json!({"uid": 0, "gid": 0, "additionalGids": [0]}));
+    let opts = RunOpts { user_ns: true, ..Default::default() };
+    let r = differential("setgroups_denied_in_a_user_namespace", &p, &opts);
+    assert_eq!(r.get("Uid: "), Some("0 0 0 0"), "{}", r.dump());
+}
+
 // ---------------------------------------------------------------------------------------
 // A bare program name and the PATH of process.env (docs/runc-differences.md).
 // ---------------------------------------------------------------------------------------

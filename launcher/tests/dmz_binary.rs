@@ -90,8 +90,8 @@ fn header_and_body_problems() {
     m[..4].copy_from_slice(b"ELF\x7f");
     cases.push((m, "not a dmz config"));
     let mut v = good.clone();
-    v[4] = 2;
-    cases.push((v, "format version 2, expected 1"));
+    v[4] = 1;
+    cases.push((v, "format version 1, expected 2"));
     let mut c = good.clone();
     c[20] ^= 0x40;
     cases.push((c, "CRC mismatch"));
@@ -123,6 +123,17 @@ fn invalid_values() {
         (encode_with(&m, |c| c.cwd = Bytes(b"/tm\0p\0")), "cwd: interior NUL or unterminated"),
         (encode_with(&m, |c| c.args = Bytes(b"")), "args: empty, unterminated or too many"),
         (encode_with(&m, |c| c.args = Bytes(b"\0-c\0")), "args: empty program name"),
+        // -1 to setresuid is "leave unchanged": a hand-made file must not keep the caller's
+        // root that way either.
+        (
+            encode_with(&m, |c| (c.uid, c.gid) = (Some(u32::MAX), Some(u32::MAX))),
+            "uid, gid or group above 2147483647: 4294967295",
+        ),
+        (encode_with(&m, |c| c.gid = Some(1 << 31)), "uid, gid or group above 2147483647: 2147483648"),
+        (
+            encode_with(&m, |c| c.groups = Some(heapless::Vec::from_slice(&[1, 4294967294]).unwrap())),
+            "uid, gid or group above 2147483647: 4294967294",
+        ),
     ];
     for (blob, what) in cases {
         let out = run_file(&s, &blob);

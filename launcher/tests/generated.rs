@@ -65,15 +65,17 @@ fn cap_names(mask: u64) -> Value {
 }
 
 /// An id as services use them: root, small system ids, 1000, nobody, the largest valid one,
-/// or any other valid one.
+/// any other valid one; and now and then one above 2^31-1, which both must refuse (4294967295
+/// is -1 to setresuid: "leave unchanged").
 fn id(r: &mut Rng) -> u64 {
-    match r.below(6) {
-        0 => 0,
-        1 => 1,
-        2 => 1000,
-        3 => 65534,
-        4 => (1 << 31) - 2,
-        _ => r.below((1 << 31) - 1),
+    match r.below(50) {
+        0..=7 => 0,
+        8..=15 => 1,
+        16..=23 => 1000,
+        24..=31 => 65534,
+        32..=39 => (1 << 31) - 2,
+        40..=48 => r.below((1 << 31) - 1),
+        _ => *r.pick(&[1 << 31, u32::MAX as u64 - 1, u32::MAX as u64]),
     }
 }
 

@@ -24,9 +24,10 @@ mod mirror {
         pub args: Vec<u8>,
         pub env: Vec<u8>,
         pub cwd: Vec<u8>,
-        pub uid: u32,
-        pub gid: u32,
-        pub groups: Vec<u32>,
+        pub uid: Option<u32>,
+        pub gid: Option<u32>,
+        pub groups: Option<Vec<u32>>,
+        pub chown_stdio: bool,
         pub umask: u32,
         /// bounding, effective, permitted, inheritable, ambient
         pub caps: Option<[u64; 5]>,
@@ -48,7 +49,8 @@ mod mirror {
                 cwd: c.cwd.0.to_vec(),
                 uid: c.uid,
                 gid: c.gid,
-                groups: c.groups.to_vec(),
+                groups: c.groups.as_ref().map(|g| g.to_vec()),
+                chown_stdio: c.chown_stdio,
                 umask: c.umask,
                 caps: c.caps.map(|k| [k.bounding, k.effective, k.permitted, k.inheritable, k.ambient]),
                 securebits: c.securebits,
@@ -69,7 +71,11 @@ mod mirror {
                 cwd: Bytes(&self.cwd),
                 uid: self.uid,
                 gid: self.gid,
-                groups: heapless::Vec::from_slice(&self.groups).ok()?,
+                groups: match &self.groups {
+                    Some(g) => Some(heapless::Vec::from_slice(g).ok()?),
+                    None => None,
+                },
+                chown_stdio: self.chown_stdio,
                 umask: self.umask,
                 caps: self.caps.map(|[bounding, effective, permitted, inheritable, ambient]| Caps {
                     bounding,
@@ -271,7 +277,13 @@ fn bytes(max: usize) -> impl Strategy<Value = Vec<u8>> + Clone {
 }
 
 fn dmz_config() -> impl Strategy<Value = Dmz> {
-    let ids = (edge_u32(), edge_u32(), around(edge_u32(), MAX_GROUPS), edge_u32());
+    let ids = (
+        proptest::option::of(edge_u32()),
+        proptest::option::of(edge_u32()),
+        proptest::option::of(around(edge_u32(), MAX_GROUPS)),
+        any::<bool>(),
+        edge_u32(),
+    );
     let caps = proptest::option::of(proptest::array::uniform5(edge_u64()));
     let rlimits = around((0..20u32, edge_u64(), edge_u64()), MAX_RLIMITS);
     let program = prop_oneof![
@@ -289,7 +301,7 @@ fn dmz_config() -> impl Strategy<Value = Dmz> {
         proptest::option::of((edge_u32(), program)),
     );
     (bytes(40), bytes(40), bytes(20), ids, caps, rest).prop_map(
-        |(args, env, cwd, (uid, gid, groups, umask), caps, rest)| {
+        |(args, env, cwd, (uid, gid, groups, chown_stdio, umask), caps, rest)| {
             let (securebits, no_new_privs, rlimits, oom_score_adj, preserve_fds, seccomp) = rest;
             Dmz {
                 args,
@@ -298,6 +310,7 @@ fn dmz_config() -> impl Strategy<Value = Dmz> {
                 uid,
                 gid,
                 groups,
+                chown_stdio,
                 umask,
                 caps,
                 securebits,
@@ -313,7 +326,7 @@ fn dmz_config() -> impl Strategy<Value = Dmz> {
 
 /// Within every limit of dmz's decoder (lists and total size).
 fn dmz_fits(m: &Dmz, body_len: usize) -> bool {
-    m.groups.len() <= MAX_GROUPS
+    m.groups.as_ref().map_or(0, Vec::len) <= MAX_GROUPS
         && m.rlimits.len() <= MAX_RLIMITS
         && m.preserve_fds.len() <= MAX_PRESERVE_FDS
         && 16 + body_len <= MAX_CONFIG_LEN
@@ -368,7 +381,7 @@ proptest! {
 
 /// A valid dmz config blob for init's units.
 fn unit_dmz() -> Vec<u8> {
-    let m = Dmz { args: b"/bin/true\0".to_vec(), uid: 1000, gid: 1000, ..Dmz::default() };
+    let m = Dmz { args: b"/bin/true\0".to_vec(), uid: Some(1000), gid: Some(1000), ..Dmz::default() };
     dmz_blob(&postcard::to_allocvec(&m).unwrap())
 }
 
@@ -527,8 +540,8 @@ fn launcher_writes_postcard_bytes_at_the_list_limits() {
         args: (0..MAX_ARGS).map(|i| format!("a{i}")).collect(),
         env: (0..dmz::config::MAX_ENV).map(|i| format!("K{i}=v")).collect(),
         cwd: Some("/".into()),
-        uid: u32::MAX - 1,
-        groups: (0..MAX_GROUPS as u32).collect(),
+        uid: Some(i32::MAX as u32),
+        groups: Some((0..MAX_GROUPS as u32).collect()),
         rlimits: (0..MAX_RLIMITS as u32)
             .map(|r| dmz::config::Rlimit { resource: r, soft: 1, hard: u64::MAX })
             .collect(),

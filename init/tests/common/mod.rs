@@ -150,9 +150,10 @@ pub fn dmz_blob_preserving(
         args: dmz::config::Bytes(&a),
         env: dmz::config::Bytes(&e),
         cwd: dmz::config::Bytes(b"/\0"),
-        uid,
-        gid,
-        groups: heapless::Vec::new(),
+        uid: Some(uid),
+        gid: Some(gid),
+        groups: Some(heapless::Vec::new()),
+        chown_stdio: false,
         umask: 0o022,
         caps: caps.map(|c| dmz::config::Caps {
             bounding: c,

@@ -13,11 +13,14 @@
  *   umask=0022
  *   cwd=/...
  *   env=...               sorted (strcmp)
+ *   stdio=U0 U1 U2        the owner uid of fds 0, 1 and 2 ("-" if closed)
+ *   reopen1=ok|ERRNO      open("/proc/self/fd/1", O_WRONLY): what `/dev/stdout` does
  *   fd=N                  open fds, ascending, without the directory fd used to list them
  *   bind80=ok|ERRNO       socket(AF_INET, SOCK_STREAM) + bind 0.0.0.0:80
  */
 #define _GNU_SOURCE
 #include <dirent.h>
+#include <fcntl.h>
 #include <errno.h>
 #include <netinet/in.h>
 #include <stdio.h>
@@ -213,6 +216,27 @@ static void print_bind80(void)
     close(s);
 }
 
+static void print_stdio(void)
+{
+    int fd;
+    printf("stdio=");
+    for (fd = 0; fd < 3; fd++) {
+        struct stat st;
+        if (fstat(fd, &st) == 0)
+            printf(fd ? " %u" : "%u", (unsigned)st.st_uid);
+        else
+            printf(fd ? " -" : "-");
+    }
+    printf("\n");
+    fd = open("/proc/self/fd/1", O_WRONLY | O_CLOEXEC);
+    if (fd < 0) {
+        printf("reopen1=%s\n", errno_name(errno));
+    } else {
+        printf("reopen1=ok\n");
+        close(fd);
+    }
+}
+
 int main(int argc, char **argv)
 {
     int i;
@@ -231,6 +255,7 @@ int main(int argc, char **argv)
     else
         printf("cwd=<%s>\n", errno_name(errno));
     print_env();
+    print_stdio();
     /* Everything above opened and closed its own fds; list what is left
      * (stdio is a FILE buffer, no fd of its own beyond 1). */
     print_fds();

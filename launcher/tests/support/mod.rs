@@ -217,6 +217,13 @@ fn spec_with_process(process: &Value, opts: &RunOpts) -> Value {
     if let Some(seccomp) = &opts.seccomp {
         spec["linux"]["seccomp"] = seccomp.clone();
     }
+    if opts.user_ns {
+        for m in spec["mounts"].as_array_mut().into_iter().flatten() {
+            if let Some(o) = m["options"].as_array_mut() {
+                o.retain(|o| !o.as_str().is_some_and(|o| o.starts_with("gid=")));
+            }
+        }
+    }
     spec
 }
 
@@ -240,6 +247,11 @@ pub struct RunOpts {
     pub rootfs_extra: Vec<(String, PathBuf)>,
     /// `linux.seccomp` for config.json, the same on both paths (None: no seccomp section).
     pub seccomp: Option<Value>,
+    /// Run the runtime (runc, or the launcher) in a new user namespace where only root is
+    /// mapped (`unshare --user --map-root-user`, which writes "deny" to
+    /// /proc/self/setgroups). The bundle's mounts lose their `gid=` options, which name
+    /// groups not mapped there.
+    pub user_ns: bool,
 }
 
 impl RunOpts {
@@ -252,16 +264,24 @@ impl RunOpts {
     }
 }
 
-/// `program args...`, or `sh -c '<parent_sh>; exec "$@"' sh program args...`.
+/// `program args...`, or `sh -c '<parent_sh>; exec "$@"' sh program args...`; either behind
+/// `unshare --user --map-root-user` with `user_ns`.
 fn command(opts: &RunOpts, program: &Path) -> Command {
-    match &opts.parent_sh {
-        None => Command::new(program),
-        Some(cmds) => {
-            let mut c = Command::new("/bin/sh");
-            c.arg("-c").arg(format!("{cmds}\nexec \"$@\"")).arg("sh").arg(program);
-            c
-        }
+    let mut argv: Vec<std::ffi::OsString> = Vec::new();
+    if opts.user_ns {
+        argv.extend([
+            require_tool("unshare", "util-linux").into(),
+            "--user".into(),
+            "--map-root-user".into(),
+        ]);
     }
+    if let Some(cmds) = &opts.parent_sh {
+        argv.extend(["/bin/sh".into(), "-c".into(), format!("{cmds}\nexec \"$@\"").into(), "sh".into()]);
+    }
+    argv.push(program.into());
+    let mut c = Command::new(&argv[0]);
+    c.args(&argv[1..]);
+    c
 }
 
 /// What one run produced.
@@ -297,15 +317,17 @@ impl Observed {
     }
 }
 
-/// Spawns `cmd` with stdin from /dev/null, collects stdout/stderr, kills it after
-/// `RUN_TIMEOUT`. Returns (status, stdout, stderr) or None on timeout.
-fn run_captured(cmd: &mut Command) -> Option<(ExitStatus, String, String)> {
+/// Spawns `cmd` with stdin from /dev/null, or with `stdin_pipe` from a pipe closed at once
+/// (EOF), collects stdout/stderr, kills it after `RUN_TIMEOUT`. Returns (status, stdout,
+/// stderr) or None on timeout.
+fn run_captured(cmd: &mut Command, stdin_pipe: bool) -> Option<(ExitStatus, String, String)> {
     let mut child = cmd
-        .stdin(Stdio::null())
+        .stdin(if stdin_pipe { Stdio::piped() } else { Stdio::null() })
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
         .unwrap_or_else(|e| panic!("spawn {cmd:?}: {e}"));
+    drop(child.stdin.take());
     let mut out = child.stdout.take().unwrap();
     let mut err = child.stderr.take().unwrap();
     let t_out = std::thread::spawn(move || {
@@ -387,6 +409,7 @@ pub fn run_runc(process: &Value, opts: &RunOpts) -> Observed {
             .arg(&bundle)
             .arg(&id)
             .current_dir(tmp.path()),
+        false,
     );
     // Always try to delete: a no-op after a clean exit, needed after a failure/timeout.
     let _ = Command::new(&runc)
@@ -451,8 +474,10 @@ pub fn run_launcher_with(process: &Value, opts: &RunOpts, dmz: Option<&Path>) ->
         cmd.arg("--dmz").arg(d);
     }
     cmd.current_dir(tmp.path());
-    let res =
-        run_captured(&mut cmd).unwrap_or_else(|| panic!("launcher timed out after {RUN_TIMEOUT:?}: {cmd:?}"));
+    // stdin a pipe, as runc (foreground, no terminal) gives the container: its own pipes for
+    // all three, which it gives to the target user with the others.
+    let res = run_captured(&mut cmd, true)
+        .unwrap_or_else(|| panic!("launcher timed out after {RUN_TIMEOUT:?}: {cmd:?}"));
     observed("launcher", res)
 }
 
@@ -466,8 +491,8 @@ pub fn run_host(who: &str, program: &Path, args: &[&std::ffi::OsStr], env: &[(&s
     for (k, v) in env {
         cmd.env(k, v);
     }
-    let res =
-        run_captured(&mut cmd).unwrap_or_else(|| panic!("{who} timed out after {RUN_TIMEOUT:?}: {cmd:?}"));
+    let res = run_captured(&mut cmd, false)
+        .unwrap_or_else(|| panic!("{who} timed out after {RUN_TIMEOUT:?}: {cmd:?}"));
     observed(who, res)
 }
 
