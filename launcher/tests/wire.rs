@@ -366,15 +366,7 @@ proptest! {
     #[test]
     fn dmz_damaged_body(m in dmz_config(), edits in vec((any::<prop::sample::Index>(), any::<u8>(), 0..3u8), 1..4)) {
         let mut body = postcard::to_allocvec(&m).unwrap();
-        for (at, byte, how) in edits {
-            let i = at.index(body.len() + 1);
-            match how {
-                0 if i < body.len() => body[i] = byte,
-                1 => body.insert(i, byte),
-                _ if i < body.len() => { body.remove(i); }
-                _ => body.push(byte),
-            }
-        }
+        damage(&mut body, edits);
         check_dmz_body(&body);
     }
 }
@@ -519,15 +511,7 @@ proptest! {
     #[test]
     fn init_damaged_body(m in init_config(), edits in vec((any::<prop::sample::Index>(), any::<u8>(), 0..3u8), 1..4)) {
         let mut body = postcard::to_allocvec(&m).unwrap();
-        for (at, byte, how) in edits {
-            let i = at.index(body.len() + 1);
-            match how {
-                0 if i < body.len() => body[i] = byte,
-                1 => body.insert(i, byte),
-                _ if i < body.len() => { body.remove(i); }
-                _ => body.push(byte),
-            }
-        }
+        damage(&mut body, edits);
         check_init_body(&body);
     }
 }
@@ -556,4 +540,20 @@ fn launcher_writes_postcard_bytes_at_the_list_limits() {
     let mut over = c.clone();
     over.args.push("x".into());
     assert!(over.encode().is_err());
+}
+
+/// Applies `edits` to `body`: (where, byte, how) with how 0 = change, 1 = insert, else remove
+/// (or append at the end).
+fn damage(body: &mut Vec<u8>, edits: Vec<(prop::sample::Index, u8, u8)>) {
+    for (at, byte, how) in edits {
+        let i = at.index(body.len() + 1);
+        match how {
+            0 if i < body.len() => body[i] = byte,
+            1 => body.insert(i, byte),
+            _ if i < body.len() => {
+                body.remove(i);
+            }
+            _ => body.push(byte),
+        }
+    }
 }
