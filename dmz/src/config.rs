@@ -15,10 +15,11 @@
 //! are stored with their terminating NUL so dmz can point into the buffer.
 
 use crate::error::{Bad, Error};
+use crate::landlock::Landlock;
 use heapless::Vec;
 
 pub const MAGIC: [u8; 4] = *b"DMZK";
-pub const VERSION: u16 = 1;
+pub const VERSION: u16 = 2;
 pub const HEADER_LEN: usize = 16;
 
 /// Largest blob dmz reads (header included): 32 KiB for a maximal BPF program
@@ -109,6 +110,8 @@ pub struct Config<'a> {
     /// Fds ≥ 3 that stay open in the target (ascending); all others are closed at exec.
     pub preserve_fds: Vec<u32, MAX_PRESERVE_FDS>,
     pub seccomp: Option<Seccomp<'a>>,
+    /// Landlock rules ([`crate::landlock`]), or `None` for no Landlock domain.
+    pub landlock: Option<Landlock<'a>>,
 }
 
 /// Splits a NUL-terminated string list ([`Config::args`], [`Config::env`]) into its strings,
@@ -364,6 +367,16 @@ impl<'a> Reader<'a> {
         if self.bool() {
             c.seccomp = Some(Seccomp { flags: self.u32(), program: self.bytes() });
         }
+        if self.bool() {
+            let l = c.landlock.insert(Landlock::default());
+            l.best_effort = self.bool();
+            for m in &mut l.handled {
+                *m = self.u64();
+            }
+            l.paths = self.bytes();
+            self.vec(&mut l.path_access, Self::u32);
+            self.vec(&mut l.ports, Self::u32);
+        }
     }
 }
 
@@ -466,6 +479,13 @@ impl Writer<'_> {
         self.option(c.seccomp, |w, s| {
             w.varint(s.flags as u64)?;
             w.bytes(s.program.0)
+        })?;
+        self.option(c.landlock.as_ref(), |w, l| {
+            w.bool(l.best_effort)?;
+            l.handled.iter().try_for_each(|&m| w.varint(m))?;
+            w.bytes(l.paths.0)?;
+            w.u32s(&l.path_access)?;
+            w.u32s(&l.ports)
         })
     }
 }

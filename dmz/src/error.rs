@@ -35,6 +35,10 @@ pub enum Step {
     KeepFd,
     CloseFds,
     Exec,
+    LandlockRuleset,
+    LandlockPathRule,
+    LandlockPortRule,
+    LandlockRestrict,
 }
 
 /// What is wrong with a config (step [`Step::LoadConfig`]); `Error::num` adds a number where
@@ -70,6 +74,13 @@ pub enum Bad {
     CapPermitted,
     CapInheritable,
     CapAmbient,
+    LandlockPath,
+    LandlockAbi1,
+    LandlockAbi2,
+    LandlockAbi3,
+    LandlockAbi4,
+    LandlockAbi5,
+    LandlockAbi6,
 }
 
 /// Where a text has [`Error::num`] (or the errno) in decimal.
@@ -99,6 +110,9 @@ const WORDS: &[&[u8]] = &[
     b"capability %",
     b": unknown ",
     b"capabilit",
+    b"landlock ABI %: no ",
+    b" landlock ruleset",
+    b"landlock ",
 ];
 /// A byte from this on stands for a word; the texts themselves are ASCII.
 const WORD: u8 = 0x80;
@@ -145,7 +159,11 @@ raise ambient capability\0\
 set no_new_privs\0\
 keep fd\0\
 close fds\0\
-exec\0";
+exec\0\
+create landlock ruleset\0\
+add landlock rule\0\
+add landlock rule\0\
+enforce landlock ruleset\0";
 
 /// Per [`Step`]: the detail when the step has a number; empty if the detail is the path or
 /// program the step worked on instead.
@@ -161,7 +179,10 @@ uid %\0\
 capability %\0\
 \0\
 fd %\0\
-\0\0";
+\0\0\
+\0\0\
+port %\0\
+\0";
 
 /// Per [`Bad`], in declaration order: the detail.
 const BADS: &[u8] = b"\
@@ -170,7 +191,7 @@ usage: dmz FILE | dmz --fd N\0\
 over 131072 bytes\0\
 truncated header\0\
 not a dmz config\0\
-format version %, expected 1\0\
+format version %, expected 2\0\
 truncated body\0\
 trailing bytes after body\0\
 CRC mismatch\0\
@@ -192,10 +213,17 @@ capabilities.bounding: unknown to this kernel: capability %\0\
 capabilities.effective: unknown to this kernel: capability %\0\
 capabilities.permitted: unknown to this kernel: capability %\0\
 capabilities.inheritable: unknown to this kernel: capability %\0\
-capabilities.ambient: unknown to this kernel: capability %\0";
+capabilities.ambient: unknown to this kernel: capability %\0\
+landlock: bad paths\0\
+landlock ABI %: no fs rights\0\
+landlock ABI %: no refer\0\
+landlock ABI %: no truncate\0\
+landlock ABI %: no tcp rights\0\
+landlock ABI %: no ioctl_dev\0\
+landlock ABI %: no scopes\0";
 
 // The texts above name the version this dmz reads and the largest config it takes.
-const _: () = assert!(crate::config::VERSION == 1 && crate::config::MAX_CONFIG_LEN == 131072);
+const _: () = assert!(crate::config::VERSION == 2 && crate::config::MAX_CONFIG_LEN == 131072);
 
 /// Names of errno 1..=40, which are the same on every architecture dmzkit supports
 /// (asm-generic/errno-base.h and errno.h). In lower case, which packs with the other texts'

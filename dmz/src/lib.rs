@@ -7,6 +7,7 @@
 
 pub mod config;
 pub mod error;
+pub mod landlock;
 pub mod transition;
 
 #[cfg(target_os = "linux")]
@@ -31,6 +32,7 @@ pub fn run<K: Kernel>(k: &mut K, blob: &[u8]) -> i32 {
             };
             let name = match err.step {
                 Step::Chdir => cfg.cwd.0,
+                Step::LandlockPathRule => landlock::rule_path(&cfg, err.num),
                 _ => transition::program(&cfg),
             };
             (err, name)

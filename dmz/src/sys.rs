@@ -5,6 +5,7 @@
 use crate::transition::{Errno, KResult, Kernel};
 use linker::sys::{check, syscall5};
 use linux_raw_sys::general as nr;
+use linux_raw_sys::landlock as ll;
 use linux_raw_sys::prctl as pr;
 
 /// The running kernel.
@@ -191,4 +192,71 @@ impl Kernel for Linux {
         // ExecArgs); every pointer points into the config buffer, alive until execve returns.
         unsafe { linker::execve(path.as_ptr(), argv.as_ptr(), envp.as_ptr()) }
     }
+
+    fn landlock_abi(&mut self) -> u32 {
+        // ENOSYS (not built in) and EOPNOTSUPP (disabled at boot) both mean ABI 0.
+        let v =
+            int_syscall_value(nr::__NR_landlock_create_ruleset, 0, 0, ll::LANDLOCK_CREATE_RULESET_VERSION);
+        v.unwrap_or(0) as u32
+    }
+
+    fn landlock_create_ruleset(&mut self, h: &[u64; 3]) -> Result<u32, Errno> {
+        let attr =
+            ll::landlock_ruleset_attr { handled_access_fs: h[0], handled_access_net: h[1], scoped: h[2] };
+        let size = core::mem::size_of::<ll::landlock_ruleset_attr>();
+        // SAFETY: attr is a live struct landlock_ruleset_attr of `size` bytes for the call.
+        let fd = check(unsafe {
+            syscall5(nr::__NR_landlock_create_ruleset, &attr as *const _ as usize, size, 0, 0, 0)
+        })?;
+        Ok(fd as u32)
+    }
+
+    fn open_path(&mut self, path: &[u8]) -> Result<u32, Errno> {
+        let flags = nr::O_PATH | nr::O_CLOEXEC;
+        // SAFETY: validate() checked that the path ends in its only NUL; it lives in the config
+        // buffer for the call. O_PATH opens nothing for reading or writing.
+        let fd = check(unsafe {
+            syscall5(nr::__NR_openat, nr::AT_FDCWD as usize, path.as_ptr() as usize, flags as usize, 0, 0)
+        })?;
+        Ok(fd as u32)
+    }
+
+    fn landlock_add_path_rule(&mut self, ruleset: u32, fd: u32, access: u64) -> KResult {
+        let attr = ll::landlock_path_beneath_attr { allowed_access: access, parent_fd: fd as i32 };
+        // SAFETY: attr is a live struct landlock_path_beneath_attr (packed, as the kernel's).
+        unsafe {
+            add_rule(ruleset, ll::landlock_rule_type::LANDLOCK_RULE_PATH_BENEATH, &attr as *const _ as usize)
+        }
+    }
+
+    fn landlock_add_port_rule(&mut self, ruleset: u32, port: u64, access: u64) -> KResult {
+        let attr = ll::landlock_net_port_attr { allowed_access: access, port };
+        // SAFETY: attr is a live struct landlock_net_port_attr for the call.
+        unsafe {
+            add_rule(ruleset, ll::landlock_rule_type::LANDLOCK_RULE_NET_PORT, &attr as *const _ as usize)
+        }
+    }
+
+    fn landlock_restrict_self(&mut self, ruleset: u32) -> KResult {
+        int_syscall(nr::__NR_landlock_restrict_self, ruleset as usize, 0, 0)
+    }
+
+    fn close(&mut self, fd: u32) {
+        close(fd as i32);
+    }
+}
+
+/// `landlock_add_rule(ruleset, kind, attr, 0)`. References: landlock_add_rule(2).
+///
+/// # Safety
+/// `attr` must point to a live attribute struct of the type `kind` names.
+unsafe fn add_rule(ruleset: u32, kind: ll::landlock_rule_type, attr: usize) -> KResult {
+    // SAFETY: the caller vouches for attr.
+    unsafe { syscall_ok(nr::__NR_landlock_add_rule, ruleset as usize, kind as usize, attr, 0) }
+}
+
+/// A syscall with integer arguments only, returning its non-negative result.
+fn int_syscall_value(n: u32, a: usize, b: usize, c: u32) -> Result<usize, Errno> {
+    // SAFETY: as for int_syscall: plain integers (a NULL attr with size 0 is the version probe).
+    check(unsafe { syscall5(n, a, b, c as usize, 0, 0) })
 }

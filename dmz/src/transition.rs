@@ -5,6 +5,7 @@
 
 use crate::config::{strings, Config, MAX_ARGS, MAX_BPF_INSNS, MAX_ENV, RLIM_NLIMITS};
 use crate::error::{Bad, Error, Step, EACCES, ENAMETOOLONG, ENOENT, ENOTDIR, EPERM};
+use crate::landlock::{create_landlock_ruleset, landlock_restrict_self, NO_RULESET};
 use core::convert::Infallible;
 
 pub type Errno = u16;
@@ -38,6 +39,22 @@ pub trait Kernel {
     fn execve(&mut self, path: &[u8], argv: &[*const u8], envp: &[*const u8]) -> Errno;
     /// Writes one diagnostic line to stderr.
     fn report(&mut self, line: &[u8]);
+    /// `landlock_create_ruleset(NULL, 0, LANDLOCK_CREATE_RULESET_VERSION)`: the Landlock ABI
+    /// version, 0 when the kernel has no (or a disabled) Landlock.
+    fn landlock_abi(&mut self) -> u32;
+    /// `landlock_create_ruleset(&{fs, net, scoped}, 24, 0)`: a new ruleset fd (close-on-exec).
+    fn landlock_create_ruleset(&mut self, handled: &[u64; 3]) -> Result<u32, Errno>;
+    /// `openat(AT_FDCWD, path, O_PATH | O_CLOEXEC)`; `path` starts with the path, which ends at
+    /// the first NUL.
+    fn open_path(&mut self, path: &[u8]) -> Result<u32, Errno>;
+    /// `landlock_add_rule(ruleset, LANDLOCK_RULE_PATH_BENEATH, &{access, fd}, 0)`.
+    fn landlock_add_path_rule(&mut self, ruleset: u32, fd: u32, access: u64) -> KResult;
+    /// `landlock_add_rule(ruleset, LANDLOCK_RULE_NET_PORT, &{access, port}, 0)`.
+    fn landlock_add_port_rule(&mut self, ruleset: u32, port: u64, access: u64) -> KResult;
+    /// `landlock_restrict_self(ruleset, 0)`.
+    fn landlock_restrict_self(&mut self, ruleset: u32) -> KResult;
+    /// `close(fd)`; the result is ignored.
+    fn close(&mut self, fd: u32);
 }
 
 // Securebits (include/uapi/linux/securebits.h).
@@ -52,6 +69,9 @@ pub const SECBITS_ALL: u32 = 0xff;
 #[repr(C)] // last_cap first: a short offset where it is used
 pub struct Prepared {
     pub last_cap: u32,
+    /// The Landlock rights this kernel will enforce, per [`crate::landlock::FS`], `NET`,
+    /// `SCOPED`; all zero for none.
+    pub landlock: [u64; 3],
     /// argv (NULL-terminated, [`MAX_ARGS`] + 1 slots), then envp (same, [`MAX_ENV`] + 1):
     /// one array, so it is initialised (and moved into place) in one go.
     ptrs: [*const u8; MAX_ARGS + 1 + MAX_ENV + 1],
@@ -168,7 +188,7 @@ pub fn validate<K: Kernel>(k: &mut K, c: &Config, p: &mut Prepared) -> Result<()
             }
         }
     }
-    Ok(())
+    crate::landlock::validate(k, c, p) // Landlock rules and the kernel's ABI
 }
 
 /// The search path when the target's environment has no PATH (runc's and systemd's default).
@@ -186,7 +206,10 @@ pub fn transition<K: Kernel>(k: &mut K, c: &Config, p: &Prepared) -> Error {
         set_rlimits(k, c)?;                        // 2: raising a hard limit needs CAP_SYS_RESOURCE
         set_oom_score_adj(k, c)?;                  // 3: lowering it needs CAP_SYS_RESOURCE
         k.umask(c.umask);                          // 3: umask(2) cannot fail
+        let mut ruleset = NO_RULESET;              //    (set at 4a, used at 4b or 12b)
+        create_landlock_ruleset(k, c, p, &mut ruleset)?; // 4a: paths opened as the caller
         if !c.no_new_privs {
+            landlock_restrict_self(k, ruleset)?;   // 4b: without NNP this needs CAP_SYS_ADMIN
             install_seccomp_filter(k, c)?;         // 4: without NNP this needs CAP_SYS_ADMIN
         }
         let mut retry_chdir = false;               //    (set by chdir_early, used at 14)
@@ -200,6 +223,9 @@ pub fn transition<K: Kernel>(k: &mut K, c: &Config, p: &Prepared) -> Error {
         set_capabilities(k, c)?;                   // 9: effective, permitted, inheritable
         raise_ambient(k, c)?;                      // 10: needs each cap in P and I
         set_no_new_privs(k, c)?;                   // 12: before the NNP-mode filter
+        if c.no_new_privs {
+            landlock_restrict_self(k, ruleset)?;   // 12b: needs NNP; before the fds and filter
+        }
         keep_fds(k, c)?;                           // 13: preserved fds lose CLOEXEC,
         close_other_fds(k, c)?;                    //     every other fd >= 3 gets it
         if retry_chdir {

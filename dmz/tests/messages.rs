@@ -34,6 +34,10 @@ fn every_step_message() {
         (Step::KeepFd, "dmz: unable to keep fd: ENOTDIR (fd 4000000019)\n"),
         (Step::CloseFds, "dmz: unable to close fds: EISDIR (/some/path)\n"),
         (Step::Exec, "dmz: unable to exec: EINVAL (/some/path)\n"),
+        (Step::LandlockRuleset, "dmz: unable to create landlock ruleset: ENFILE (/some/path)\n"),
+        (Step::LandlockPathRule, "dmz: unable to add landlock rule: EMFILE (/some/path)\n"),
+        (Step::LandlockPortRule, "dmz: unable to add landlock rule: ENOTTY (port 4000000024)\n"),
+        (Step::LandlockRestrict, "dmz: unable to enforce landlock ruleset: ETXTBSY (/some/path)\n"),
     ];
     for (i, (step, want)) in steps.into_iter().enumerate() {
         let e = Error::new(step, (i + 1) as u16, 4_000_000_000 + i as u32);
@@ -49,7 +53,7 @@ fn every_config_problem_message() {
         (Bad::TooLarge, "dmz: unable to load config: EFBIG (over 131072 bytes)\n"),
         (Bad::TruncatedHeader, "dmz: unable to load config: EINVAL (truncated header)\n"),
         (Bad::Magic, "dmz: unable to load config: EINVAL (not a dmz config)\n"),
-        (Bad::Version, "dmz: unable to load config: EINVAL (format version 4294967290, expected 1)\n"),
+        (Bad::Version, "dmz: unable to load config: EINVAL (format version 4294967290, expected 2)\n"),
         (Bad::TruncatedBody, "dmz: unable to load config: EINVAL (truncated body)\n"),
         (Bad::TrailingBytes, "dmz: unable to load config: EINVAL (trailing bytes after body)\n"),
         (Bad::Crc, "dmz: unable to load config: EINVAL (CRC mismatch)\n"),
@@ -72,6 +76,13 @@ fn every_config_problem_message() {
         (Bad::CapPermitted, "dmz: unable to load config: EINVAL (capabilities.permitted: unknown to this kernel: capability 4294967270)\n"),
         (Bad::CapInheritable, "dmz: unable to load config: EINVAL (capabilities.inheritable: unknown to this kernel: capability 4294967269)\n"),
         (Bad::CapAmbient, "dmz: unable to load config: EINVAL (capabilities.ambient: unknown to this kernel: capability 4294967268)\n"),
+        (Bad::LandlockPath, "dmz: unable to load config: EINVAL (landlock: bad paths)\n"),
+        (Bad::LandlockAbi1, "dmz: unable to load config: EINVAL (landlock ABI 4294967266: no fs rights)\n"),
+        (Bad::LandlockAbi2, "dmz: unable to load config: EINVAL (landlock ABI 4294967265: no refer)\n"),
+        (Bad::LandlockAbi3, "dmz: unable to load config: EINVAL (landlock ABI 4294967264: no truncate)\n"),
+        (Bad::LandlockAbi4, "dmz: unable to load config: EINVAL (landlock ABI 4294967263: no tcp rights)\n"),
+        (Bad::LandlockAbi5, "dmz: unable to load config: EINVAL (landlock ABI 4294967262: no ioctl_dev)\n"),
+        (Bad::LandlockAbi6, "dmz: unable to load config: EINVAL (landlock ABI 4294967261: no scopes)\n"),
     ];
     for (i, (bad, want)) in bads.into_iter().enumerate() {
         assert_eq!(message(Error::invalid(bad, u32::MAX - i as u32), b"/ignored"), want);

@@ -24,6 +24,12 @@ enum Call {
     ClearCloexec(u32),
     CloexecRange(u32, u32),
     Execve(String),
+    LlCreate([u64; 3]),
+    OpenPath(String),
+    LlPathRule(u32, u32, u64),
+    LlPortRule(u32, u64, u64),
+    LlRestrict(u32),
+    Close(u32),
 }
 
 /// Records every state-changing call; fails the call number `fail_at` (0-based) with
@@ -35,6 +41,10 @@ struct Recorder {
     fail_errno: Errno,
     fail_if: FailIf,
     reports: Vec<String>,
+    /// The Landlock ABI the recorder reports (7: this machine's kernel).
+    abi: u32,
+    /// The next fd open_path or landlock_create_ruleset returns.
+    next_fd: u32,
 }
 
 impl Recorder {
@@ -46,6 +56,8 @@ impl Recorder {
             fail_errno: 1,
             fail_if: |_| None,
             reports: vec![],
+            abi: 7,
+            next_fd: 10,
         }
     }
 
@@ -132,6 +144,33 @@ impl Kernel for Recorder {
     fn report(&mut self, line: &[u8]) {
         self.reports.push(String::from_utf8(line.to_vec()).unwrap());
     }
+    fn landlock_abi(&mut self) -> u32 {
+        self.abi
+    }
+    fn landlock_create_ruleset(&mut self, h: &[u64; 3]) -> Result<u32, Errno> {
+        self.record(Call::LlCreate(*h))?;
+        self.next_fd += 1;
+        Ok(self.next_fd - 1)
+    }
+    fn open_path(&mut self, path: &[u8]) -> Result<u32, Errno> {
+        // The kernel reads the path up to its NUL.
+        let n = path.iter().position(|&b| b == 0).expect("path must be NUL-terminated");
+        self.record(Call::OpenPath(s(&path[..n])))?;
+        self.next_fd += 1;
+        Ok(self.next_fd - 1)
+    }
+    fn landlock_add_path_rule(&mut self, rs: u32, fd: u32, access: u64) -> KResult {
+        self.record(Call::LlPathRule(rs, fd, access))
+    }
+    fn landlock_add_port_rule(&mut self, rs: u32, port: u64, access: u64) -> KResult {
+        self.record(Call::LlPortRule(rs, port, access))
+    }
+    fn landlock_restrict_self(&mut self, rs: u32) -> KResult {
+        self.record(Call::LlRestrict(rs))
+    }
+    fn close(&mut self, fd: u32) {
+        self.calls.push(Call::Close(fd));
+    }
 }
 
 struct Owned {
@@ -173,6 +212,7 @@ fn full(o: &Owned) -> Config<'_> {
         oom_score_adj: Some(-500),
         preserve_fds: heapless::Vec::from_slice(&[5, 6]).unwrap(),
         seccomp: Some(Seccomp { flags: 0, program: Bytes(&o.prog) }),
+        landlock: None,
     }
 }
 
@@ -505,7 +545,7 @@ fn header_problems_are_named() {
     cases.push((magic, "load config: EINVAL (not a dmz config)"));
     let mut version = good.clone();
     version[4] = 7;
-    cases.push((version, "load config: EINVAL (format version 7, expected 1)"));
+    cases.push((version, "load config: EINVAL (format version 7, expected 2)"));
     let mut crc = good.clone();
     let last = crc.len() - 1;
     crc[last] ^= 1;
@@ -583,4 +623,206 @@ fn empty_path_entries_are_the_current_directory() {
             .collect();
         assert_eq!(execs, want);
     }
+}
+
+// Landlock (docs/design.md §3 steps 4a, 4b, 12b).
+
+const FS_READ: u64 = 1 << 2 | 1 << 3; // read_file, read_dir
+const FS_WRITE: u64 = 1 << 1; // write_file
+const TRUNCATE: u64 = 1 << 14;
+const BIND: u64 = 1;
+
+fn landlock(best_effort: bool) -> dmz::landlock::Landlock<'static> {
+    dmz::landlock::Landlock {
+        best_effort,
+        handled: [FS_READ | FS_WRITE | TRUNCATE, BIND | 2, 3],
+        paths: Bytes(b"/usr\0/var/log/www\0"),
+        path_access: heapless::Vec::from_slice(&[FS_READ as u32, (FS_WRITE | TRUNCATE) as u32]).unwrap(),
+        ports: heapless::Vec::from_slice(&[1 << 16 | 80]).unwrap(),
+    }
+}
+
+fn position(calls: &[Call], want: &Call) -> usize {
+    calls.iter().position(|c| c == want).unwrap_or_else(|| panic!("{want:?} not in {calls:?}"))
+}
+
+/// With no_new_privs: the ruleset is built as the caller (before the uid change) and enforced
+/// right after no_new_privs, before the fds step and the late seccomp filter.
+#[test]
+fn landlock_with_nnp_builds_early_and_restricts_after_nnp() {
+    let o = owned(&["/bin/true"], &[], "/srv");
+    let mut c = full(&o);
+    c.landlock = Some(landlock(false));
+    let mut k = Recorder::new();
+    assert_eq!(run(&mut k, &c), 127);
+    let h = [FS_READ | FS_WRITE | TRUNCATE, BIND | 2, 3];
+    let ll = [
+        Call::LlCreate(h),
+        Call::OpenPath("/usr".into()),
+        Call::LlPathRule(10, 11, FS_READ),
+        Call::Close(11),
+        Call::OpenPath("/var/log/www".into()),
+        Call::LlPathRule(10, 12, FS_WRITE | TRUNCATE),
+        Call::Close(12),
+        Call::LlPortRule(10, 80, BIND),
+    ];
+    let at = position(&k.calls, &ll[0]);
+    assert_eq!(k.calls[at..at + ll.len()], ll[..]);
+    assert_eq!(
+        k.calls[at - 1],
+        Call::Umask(0o027),
+        "built right after umask, before chdir and the uid change"
+    );
+    let restrict = position(&k.calls, &Call::LlRestrict(10));
+    assert_eq!(k.calls[restrict - 1], Call::Nnp);
+    assert_eq!(k.calls[restrict + 1], Call::Close(10));
+    assert!(restrict < position(&k.calls, &Call::ClearCloexec(5)));
+    assert!(restrict < position(&k.calls, &Call::Seccomp(0, 2)));
+    // Everything else is the design order, unchanged.
+    let rest: Vec<Call> = k
+        .calls
+        .iter()
+        .filter(|c| !ll.contains(c) && !matches!(c, Call::LlRestrict(_) | Call::Close(_)))
+        .cloned()
+        .collect();
+    assert_eq!(rest, expected_full_sequence());
+}
+
+/// Without no_new_privs, landlock_restrict_self needs CAP_SYS_ADMIN, which the uid change takes
+/// away: the ruleset is enforced before it, and before the early seccomp filter.
+#[test]
+fn landlock_without_nnp_restricts_before_the_uid_change_and_the_filter() {
+    let o = owned(&["/bin/true"], &[], "/srv");
+    let mut c = full(&o);
+    c.no_new_privs = false;
+    c.landlock = Some(landlock(false));
+    let mut k = Recorder::new();
+    run(&mut k, &c);
+    let restrict = position(&k.calls, &Call::LlRestrict(10));
+    assert_eq!(k.calls[restrict - 1], Call::LlPortRule(10, 80, BIND));
+    assert_eq!(k.calls[restrict + 1], Call::Close(10));
+    assert_eq!(k.calls[restrict + 2], Call::Seccomp(0, 2));
+    assert!(restrict < position(&k.calls, &Call::ResUid(1000)));
+    assert_eq!(k.calls.iter().filter(|c| matches!(c, Call::LlRestrict(_))).count(), 1);
+}
+
+/// Best-effort on an ABI 2 kernel (Linux 6.1): truncate, the net rights and the scopes are
+/// dropped; the port rule is skipped; the rest is enforced.
+#[test]
+fn best_effort_drops_what_the_abi_lacks() {
+    let o = owned(&["/bin/true"], &[], "");
+    let mut c = full(&o);
+    c.landlock = Some(landlock(true));
+    let mut k = Recorder::new();
+    k.abi = 2;
+    run(&mut k, &c);
+    let ll: Vec<&Call> = k
+        .calls
+        .iter()
+        .filter(|c| {
+            matches!(c, Call::LlCreate(_) | Call::LlPathRule(..) | Call::LlPortRule(..) | Call::LlRestrict(_))
+        })
+        .collect();
+    assert_eq!(
+        ll,
+        vec![
+            &Call::LlCreate([FS_READ | FS_WRITE, 0, 0]),
+            &Call::LlPathRule(10, 11, FS_READ),
+            &Call::LlPathRule(10, 12, FS_WRITE),
+            &Call::LlRestrict(10)
+        ]
+    );
+    // A kernel without Landlock (ABI 0): best-effort enforces nothing and creates no ruleset.
+    let mut k = Recorder::new();
+    k.abi = 0;
+    run(&mut k, &c);
+    assert!(!k
+        .calls
+        .iter()
+        .any(|c| matches!(c, Call::LlCreate(_) | Call::OpenPath(_) | Call::LlRestrict(_))));
+    assert_eq!(k.reports, vec!["dmz: unable to exec: ENOENT (/bin/true)\n"]);
+}
+
+/// Strict mode refuses, before any state changes, the first right the running ABI lacks.
+#[test]
+fn strict_mode_names_the_first_missing_right() {
+    let o = owned(&["/bin/true"], &[], "");
+    for (abi, handled, want) in [
+        (2, [FS_READ | TRUNCATE, 0, 0], "landlock ABI 2: no truncate"),
+        (0, [FS_READ, 0, 0], "landlock ABI 0: no fs rights"),
+        (1, [FS_READ | 1 << 13, 0, 0], "landlock ABI 1: no refer"),
+        (3, [FS_READ, BIND, 0], "landlock ABI 3: no tcp rights"),
+        (4, [1 << 15, 0, 0], "landlock ABI 4: no ioctl_dev"),
+        (5, [FS_READ, 0, 2], "landlock ABI 5: no scopes"),
+    ] {
+        let mut c = full(&o);
+        let mut l = landlock(false);
+        l.handled = handled;
+        l.ports.clear();
+        c.landlock = Some(l);
+        let mut k = Recorder::new();
+        k.abi = abi;
+        assert_eq!(run(&mut k, &c), 125);
+        assert_eq!(k.calls, vec![], "{want}");
+        assert_eq!(k.reports, vec![format!("dmz: unable to load config: EINVAL ({want})\n")]);
+        // The same config in best-effort mode runs.
+        c.landlock.as_mut().unwrap().best_effort = true;
+        let mut k = Recorder::new();
+        k.abi = abi;
+        assert_eq!(run(&mut k, &c), 127, "{want}");
+    }
+}
+
+/// A failure at each Landlock call stops the transition there, with a message naming the path
+/// or port; nothing is executed.
+#[test]
+fn landlock_failures_stop_the_transition() {
+    let o = owned(&["/bin/true"], &[], "");
+    let mut c = full(&o);
+    c.landlock = Some(landlock(false));
+    let cases: [(FailIf, &str); 5] = [
+        (|c| matches!(c, Call::LlCreate(_)).then_some(38), "create landlock ruleset: ENOSYS (/bin/true)"),
+        (
+            |c| matches!(c, Call::OpenPath(p) if p == "/var/log/www").then_some(2),
+            "add landlock rule: ENOENT (/var/log/www)",
+        ),
+        (|c| matches!(c, Call::LlPathRule(_, 11, _)).then_some(22), "add landlock rule: EINVAL (/usr)"),
+        (|c| matches!(c, Call::LlPortRule(..)).then_some(22), "add landlock rule: EINVAL (port 80)"),
+        (|c| matches!(c, Call::LlRestrict(_)).then_some(1), "enforce landlock ruleset: EPERM (/bin/true)"),
+    ];
+    for (fail_if, want) in cases {
+        let mut k = Recorder::new();
+        k.fail_if = fail_if;
+        assert_eq!(run(&mut k, &c), 125, "{want}");
+        assert_eq!(k.reports, vec![format!("dmz: unable to {want}\n")]);
+        assert!(!k.calls.iter().any(|c| matches!(c, Call::Execve(_))), "{want}");
+        // A failed path rule still closes its path fd.
+        if want.contains("(/usr)") {
+            assert_eq!(k.calls.last(), Some(&Call::Close(11)));
+        }
+    }
+}
+
+#[test]
+fn bad_landlock_path_lists_change_nothing() {
+    let o = owned(&["/bin/true"], &[], "");
+    let paths: [&'static [u8]; 4] = [b"usr\0/x\0", b"/usr\0/x", b"/usr\0", b"\0/x\0"];
+    for paths in paths {
+        let mut c = full(&o);
+        let mut l = landlock(true);
+        l.paths = Bytes(paths);
+        c.landlock = Some(l);
+        let mut k = Recorder::new();
+        assert_eq!(run(&mut k, &c), 125);
+        assert_eq!(k.calls, vec![]);
+        assert_eq!(k.reports, vec!["dmz: unable to load config: EINVAL (landlock: bad paths)\n"]);
+    }
+}
+
+#[test]
+fn landlock_round_trip() {
+    let o = owned(&["/bin/true"], &[], "");
+    let mut c = full(&o);
+    c.landlock = Some(landlock(true));
+    assert_eq!(Config::decode(&blob(&c)).unwrap(), c);
 }

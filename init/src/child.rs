@@ -127,6 +127,7 @@ pub fn run_dmz(blob: &[u8], args: Option<&[u8]>) -> i32 {
     };
     let name = match err.step {
         dmz::Step::Chdir => cfg.cwd.0,
+        dmz::Step::LandlockPathRule => dmz::landlock::rule_path(&cfg, err.num),
         _ => program(&cfg),
     };
     dmz::fail(&mut Linux, err, name)

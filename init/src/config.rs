@@ -560,6 +560,7 @@ mod tests {
             oom_score_adj: None,
             preserve_fds: heapless::Vec::new(),
             seccomp: None,
+            landlock: None,
         };
         let mut buf = vec![0u8; 4096];
         let n = cfg.encode(&mut buf).unwrap();

@@ -311,6 +311,7 @@ impl Compiled {
                 .seccomp
                 .as_ref()
                 .map(|(flags, prog)| dmz::config::Seccomp { flags: *flags, program: Bytes(prog) }),
+            landlock: None,
         };
         let mut out = vec![0u8; MAX_CONFIG_LEN];
         let n = cfg

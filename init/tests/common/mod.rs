@@ -154,6 +154,7 @@ pub fn dmz_blob(args: &[&str], env: &[&str], uid: u32, gid: u32, caps: Option<u6
         oom_score_adj: None,
         preserve_fds: heapless::Vec::new(),
         seccomp: None,
+        landlock: None,
     };
     let mut buf = vec![0u8; 1 << 16];
     let n = cfg.encode(&mut buf).unwrap();
