@@ -198,6 +198,7 @@ pub fn check(c: &Compiled, not_applied: &[String]) -> Vec<Finding> {
         Ok(p) => out.push(Finding::Ok(format!("program: {}", p.display()))),
         Err(e) => out.push(Finding::Fail(e)),
     }
+    out.extend(crate::landlock::findings(c, root_like(CAP_SYS_ADMIN), resolve(c).ok().as_deref()));
     if let Some(cwd) = &c.cwd {
         if !std::path::Path::new(cwd).is_dir() {
             out.push(Finding::Fail(format!("cwd {cwd}: not a directory here")));

@@ -60,6 +60,8 @@ pub struct Flags {
     /// config.json's linux.seccomp.
     #[arg(long, value_name = "PROFILE.json")]
     pub seccomp: Option<std::path::PathBuf>,
+    #[command(flatten)]
+    pub landlock: crate::landlock::Flags,
 }
 
 /// The calling process's own settings: the base when there is no --oci.
@@ -196,7 +198,7 @@ impl Flags {
             }
             c.preserve_fds.sort_unstable();
         }
-        Ok(())
+        self.landlock.apply(&mut c.landlock)
     }
 }
 

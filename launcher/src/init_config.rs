@@ -61,6 +61,8 @@ struct UnitToml {
     restart_limit: Option<u32>,
     stop_signal: Option<String>,
     stop_timeout_ms: Option<u32>,
+    /// Landlock rules (docs/landlock.md), added to those of the config.json's annotation.
+    landlock: Option<crate::landlock::Spec>,
 }
 
 /// Defaults for what the TOML leaves out (documented in init/README.md).
@@ -321,6 +323,7 @@ fn compile_unit(
         }
     }
     let mut seccomp = None;
+    let mut landlock = None;
     let (origin, mut process) = match (&u.oci, &u.process) {
         (Some(_), Some(_)) => return Err(at("oci", "give either oci or process, not both".into())),
         (None, None) => return Err(at("process", "missing (or give oci = \"config.json\")".into())),
@@ -333,6 +336,7 @@ fn compile_unit(
                 warn(format!("{name}: not applied: {}", spec.not_applied.join(", ")));
             }
             seccomp = spec.seccomp;
+            landlock = spec.landlock;
             (name, spec.process)
         }
         (None, Some(v)) => {
@@ -348,6 +352,10 @@ fn compile_unit(
         process.args = Some(args.clone());
     }
     let mut compiled = compile_process(&origin, &process, warn)?;
+    if let Some(spec) = &u.landlock {
+        spec.apply(&format!("{file}: {p}.landlock"), landlock.get_or_insert_with(Default::default))?;
+    }
+    compiled.landlock = landlock;
     if let Some(profile) = &seccomp {
         compiled.seccomp =
             crate::compile_seccomp(&origin, "linux.seccomp", profile, &compiled, target.arch, target.kernel)?;
@@ -617,6 +625,27 @@ capabilities = { bounding = ["CAP_NET_BIND_SERVICE"], permitted = ["CAP_NET_BIND
         assert_eq!(d.args.0, b"/bin/web\0-v\0", "args replace process.args");
         assert_eq!(warnings, vec![format!("{}: not applied: hostname", dir.join("web.json").display())]);
         std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn a_landlock_table_per_unit() {
+        let toml = "[[service]]\nname = \"web\"\nprocess = { args = [\"/usr/sbin/web\"] }\n\
+                    [service.landlock]\nbest_effort = true\nro = [\"/srv/www\"]\nrw = [\"/var/log/www\"]\nbind_tcp = [80]\n";
+        let blob = compile_str(toml).unwrap();
+        let c = Config::decode(&blob).unwrap();
+        let d = dmz::Config::decode(c.services.get(0).unwrap().dmz).unwrap();
+        let l = d.landlock.unwrap();
+        assert!(l.best_effort);
+        assert_eq!(l.handled, [0xffff, 3, 0]);
+        assert_eq!(l.paths.0, b"/srv/www\0/var/log/www\0");
+        assert_eq!(&l.path_access[..], &[0b1100, 0xfffe]);
+        assert_eq!(&l.ports[..], &[1 << 16 | 80]);
+        let v = inspect(&blob).unwrap().unwrap();
+        assert_eq!(v["service"][0]["dmz"]["landlock"]["ports"][0]["port"], 80);
+        assert_eq!(
+            compile_str(&toml.replace("bind_tcp", "bind_tpc")).unwrap_err(),
+            "init.toml: service[0].landlock.bind_tpc: unknown field `bind_tpc`, expected one of `best_effort`, `fs`, `net`, `scope`, `paths`, `ports`, `ro`, `rox`, `rw`, `rwx`, `bind_tcp`, `connect_tcp`"
+        );
     }
 
     #[test]

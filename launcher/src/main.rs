@@ -8,6 +8,7 @@ mod check;
 mod consistency;
 mod flags;
 mod init_config;
+mod landlock;
 mod names;
 mod oci;
 mod passwd;
@@ -190,6 +191,7 @@ fn load(
             process.args = Some(src.args.clone());
         }
         let mut c = oci::compile(&name, &process)?;
+        c.landlock = spec.landlock;
         src.flags.apply(&mut c)?;
         oci::add_home(&mut c);
         (name, c)

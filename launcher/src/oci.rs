@@ -73,6 +73,8 @@ pub struct Spec {
     pub not_applied: Vec<String>,
     /// `linux.seccomp`, if present.
     pub seccomp: Option<Value>,
+    /// The `org.dmzkit.landlock` annotation, if present (docs/landlock.md).
+    pub landlock: Option<crate::landlock::Ruleset>,
 }
 
 /// Top-level sections that describe the container, not the process.
@@ -122,6 +124,12 @@ pub fn parse(file: &str, text: &str) -> Result<Spec, String> {
             if let Value::Object(linux) = value {
                 not_applied.extend(linux.keys().filter(|k| *k != "seccomp").map(|k| format!("linux.{k}")));
             }
+        } else if key == "annotations" {
+            // The Landlock annotation is applied; other annotations are not.
+            if let Value::Object(a) = value {
+                let other = a.keys().filter(|k| *k != crate::landlock::ANNOTATION);
+                not_applied.extend(other.map(|k| format!("annotations.{k}")));
+            }
         } else if CONTAINER_SECTIONS.contains(&key.as_str()) {
             not_applied.push(key.clone());
         }
@@ -132,7 +140,8 @@ pub fn parse(file: &str, text: &str) -> Result<Spec, String> {
         );
     }
     let seccomp = map.get("linux").and_then(|l| l.get("seccomp")).cloned();
-    Ok(Spec { process, not_applied, seccomp })
+    let landlock = crate::landlock::from_annotations(file, &root)?;
+    Ok(Spec { process, not_applied, seccomp, landlock })
 }
 
 /// Everything the dmz config holds, owned; [`Compiled::encode`] makes the blob.
@@ -152,6 +161,7 @@ pub struct Compiled {
     pub oom_score_adj: Option<i32>,
     pub preserve_fds: Vec<u32>,
     pub seccomp: Option<(u32, Vec<u8>)>,
+    pub landlock: Option<crate::landlock::Ruleset>,
 }
 
 /// Sets `KEY=VALUE` in `env` the way runc does (os.Setenv): a repeated name keeps its first
@@ -251,6 +261,7 @@ pub fn compile(file: &str, p: &Process) -> Result<Compiled, String> {
         oom_score_adj: p.oom_score_adj,
         preserve_fds: Vec::new(),
         seccomp: None,
+        landlock: None,
     })
 }
 
@@ -290,6 +301,7 @@ impl Compiled {
         let args = list(&self.args, "args", dmz::config::MAX_ARGS)?;
         let env = list(&self.env, "env", dmz::config::MAX_ENV)?;
         let cwd = self.cwd.as_ref().map(|c| format!("{c}\0").into_bytes()).unwrap_or_default();
+        let paths = self.landlock.as_ref().map(|l| l.path_list()).unwrap_or_default();
         let vec = |v: &[u32], what: &str| -> Result<heapless::Vec<u32, 64>, String> {
             heapless::Vec::from_slice(v).map_err(|_| format!("{what}: {} entries, at most 64", v.len()))
         };
@@ -311,7 +323,13 @@ impl Compiled {
                 .seccomp
                 .as_ref()
                 .map(|(flags, prog)| dmz::config::Seccomp { flags: *flags, program: Bytes(prog) }),
-            landlock: None,
+            landlock: self.landlock.as_ref().map(|l| dmz::landlock::Landlock {
+                best_effort: l.best_effort,
+                handled: l.handled,
+                paths: Bytes(&paths),
+                path_access: l.paths.iter().map(|&(_, a)| a as u32).collect(),
+                ports: l.ports.iter().map(|&(p, a)| (a as u32) << 16 | p as u32).collect(),
+            }),
         };
         let mut out = vec![0u8; MAX_CONFIG_LEN];
         let n = cfg

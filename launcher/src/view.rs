@@ -22,6 +22,9 @@ pub struct View {
     pub oom_score_adj: Option<i32>,
     pub preserve_fds: Vec<u32>,
     pub seccomp: Option<SeccompView>,
+    /// Landlock rules in their explicit form (docs/landlock.md).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub landlock: Option<crate::landlock::Spec>,
 }
 
 #[derive(Serialize, Deserialize, Debug, PartialEq)]
@@ -114,6 +117,7 @@ pub fn decode(blob: &[u8]) -> Result<View, String> {
             architectures: crate::seccomp::program_arches(s.program.0),
             program: s.program.0.iter().map(|b| format!("{b:02x}")).collect(),
         }),
+        landlock: c.landlock.as_ref().map(|l| crate::landlock::Ruleset::from_config(l).to_spec()),
     })
 }
 
@@ -197,6 +201,14 @@ impl View {
             oom_score_adj: self.oom_score_adj,
             preserve_fds: self.preserve_fds.clone(),
             seccomp,
+            landlock: match &self.landlock {
+                None => None,
+                Some(spec) => {
+                    let mut r = crate::landlock::Ruleset::default();
+                    spec.apply("landlock", &mut r)?;
+                    Some(r)
+                }
+            },
         })
     }
 
@@ -249,6 +261,13 @@ impl View {
                 )
             }),
         );
+        if let Some(spec) = &self.landlock {
+            let mut r = crate::landlock::Ruleset::default();
+            match spec.apply("landlock", &mut r) {
+                Ok(()) => line("landlock", r.summary()),
+                Err(e) => line("landlock", e),
+            }
+        }
         t
     }
 }

@@ -268,7 +268,7 @@ fn inspect_and_compile_round_trip() {
     assert_eq!(o.status.code(), Some(125));
     assert_eq!(
         stderr(&o),
-        format!("launcher: {}: load config: EINVAL (format version 9, expected 1)\n", b.display())
+        format!("launcher: {}: load config: EINVAL (format version 9, expected 2)\n", b.display())
     );
 }
 

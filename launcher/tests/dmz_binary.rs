@@ -90,8 +90,8 @@ fn header_and_body_problems() {
     m[..4].copy_from_slice(b"ELF\x7f");
     cases.push((m, "not a dmz config"));
     let mut v = good.clone();
-    v[4] = 2;
-    cases.push((v, "format version 2, expected 1"));
+    v[4] = 3;
+    cases.push((v, "format version 3, expected 2"));
     let mut c = good.clone();
     c[20] ^= 0x40;
     cases.push((c, "CRC mismatch"));
