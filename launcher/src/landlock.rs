@@ -374,7 +374,13 @@ pub fn findings(
     }
     if r.handled[0] & EXECUTE != 0 && abi > 0 {
         if let Some(prog) = program {
-            let allowed = r.paths.iter().any(|(p, a)| a & EXECUTE != 0 && prog.starts_with(p));
+            // Landlock judges the file the path resolves to: compare resolved paths.
+            let real = |p: &std::path::Path| std::fs::canonicalize(p).unwrap_or_else(|_| p.to_path_buf());
+            let prog = real(prog);
+            let allowed = r
+                .paths
+                .iter()
+                .any(|(p, a)| a & EXECUTE != 0 && prog.starts_with(real(std::path::Path::new(p))));
             if !allowed {
                 out.push(Fail(format!(
                     "landlock: execute is handled but {} is beneath no rule allowing it: exec would fail (EACCES, exit 126)",

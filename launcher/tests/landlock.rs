@@ -272,3 +272,23 @@ fn check_and_inspect_show_the_rules() {
     assert_eq!(std::fs::read(&pcfg).unwrap(), std::fs::read(&b).unwrap());
     let _ = Path::new(p);
 }
+
+/// examples/landlock/web.json compiles, and its annotation becomes exactly the README's rules.
+#[test]
+fn the_example_compiles_to_its_documented_rules() {
+    let dir = TempDir::new("ll-example");
+    let example = concat!(env!("CARGO_MANIFEST_DIR"), "/../examples/landlock/web.json");
+    let pcfg = dir.path().join("web.pcfg");
+    let o =
+        Command::new(launcher_bin()).args(["compile", "--oci", example, "-o"]).arg(&pcfg).output().unwrap();
+    assert!(o.status.success(), "{o:?}");
+    let o = Command::new(launcher_bin()).args(["inspect", "--json"]).arg(&pcfg).output().unwrap();
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let l = &v["landlock"];
+    assert_eq!(l["net"], json!(["bind_tcp", "connect_tcp"]));
+    assert_eq!(l["ports"], json!([{"port": 80, "access": ["bind_tcp"]}]));
+    let paths: Vec<&str> =
+        l["paths"].as_array().unwrap().iter().map(|p| p["path"].as_str().unwrap()).collect();
+    assert_eq!(paths, ["/srv/www", "/usr", "/var/log/www"]);
+    assert_eq!(l["paths"][1]["access"], json!(["execute", "read_file", "read_dir"]));
+}

@@ -97,6 +97,7 @@ fn root_task(tag: &'static str, args: &[&str], caps: &[u32]) -> Service {
         }),
         expect: vec![],
         seccomp: None,
+        landlock: None,
     }
 }
 
@@ -123,6 +124,8 @@ pub fn plan(arch: Arch, seccomp: bool) -> Plan {
     }
 
     let mut services: Vec<Unit> = scenario::classes(seccomp).into_iter().map(Unit::once).collect();
+    services.push(Unit::once(scenario::landlock_service(false)));
+    services.push(Unit::once(scenario::landlock_service(true)));
     services.push(Unit::once(root_task("orphans", &["/bin/probe", "orphans", "8"], &[])));
     services.push(Unit {
         restart: Restart::OnFailure,
@@ -301,6 +304,11 @@ pub fn image(arch: Arch, art: &Artifacts, kernel: &Kernel, work: &Path) -> Resul
     for s in scenario::classes(art.launcher_seccomp) {
         checks.push((format!("{} ({})", s.tag, s.about), suite::service_check(&s)));
     }
+    let best_effort = scenario::landlock_service(false);
+    checks.push((format!("{} ({})", best_effort.tag, best_effort.about), suite::service_check(&best_effort)));
+    let strict = scenario::landlock_service(true);
+    let check = landlock_strict_check(&kernel.version, suite::service_check(&strict));
+    checks.push((format!("{} ({})", strict.tag, strict.about), check));
     let host = plan.hostname.clone();
     checks.push((
         "hostname set by init".into(),
@@ -320,6 +328,41 @@ pub fn image(arch: Arch, art: &Artifacts, kernel: &Kernel, work: &Path) -> Resul
         checks.push(("watchdog (init arms, pets, magic-closes i6300esb)".into(), Box::new(watchdog_check)));
     }
     Ok(Image { archive: a, checks, todo: suite::seccomp_todo(art), boot_marker: BOOT_MARKER, append: "" })
+}
+
+/// The Landlock ABI of a kernel by its version (Documentation/userspace-api/landlock.rst).
+fn landlock_abi(version: &str) -> u32 {
+    let mut v = version.split(|c: char| !c.is_ascii_digit()).filter_map(|p| p.parse::<u32>().ok());
+    let (major, minor) = (v.next().unwrap_or(0), v.next().unwrap_or(0));
+    [(5, 13, 1), (5, 19, 2), (6, 2, 3), (6, 7, 4), (6, 10, 5), (6, 12, 6), (6, 15, 7)]
+        .iter()
+        .rfind(|(a, b, _)| (major, minor) >= (*a, *b))
+        .map(|(_, _, abi)| *abi)
+        .unwrap_or(0)
+}
+
+/// Strict mode with every fs right handled: on a kernel whose ABI lacks one (truncate needs
+/// ABI 3, ioctl_dev ABI 5), dmz refuses before any state change, naming the first missing
+/// right, and the service never reports; on a newer kernel it runs confined (`confined`).
+fn landlock_strict_check(kernel_version: &str, confined: Check) -> Check {
+    let abi = landlock_abi(kernel_version);
+    let missing = match abi {
+        0 => Some("fs rights"),
+        1 => Some("refer"),
+        2 => Some("truncate"),
+        3 | 4 => Some("ioctl_dev"),
+        _ => None,
+    };
+    Box::new(move |c: &Console| match missing {
+        None => confined(c).map(|m| format!("kernel ABI {abi}: ran confined: {m}")),
+        Some(right) => {
+            let want = format!("dmz: unable to load config: EINVAL (landlock ABI {abi}: no {right})");
+            if c.get("landlock-strict", "done").is_some() {
+                return Err(format!("kernel ABI {abi}: the service ran; dmz should have refused it"));
+            }
+            c.find(&want).map(|l| format!("kernel ABI {abi}: {l}")).ok_or(format!("no \"{want}\" line"))
+        }
+    })
 }
 
 /// The crasher ran 1 + CRASH_LIMIT times, init scheduled restarts with doubling delays, gave

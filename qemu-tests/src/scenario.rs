@@ -44,6 +44,8 @@ pub struct Service {
     pub expect: Vec<(&'static str, String)>,
     /// `linux.seccomp` of the config, compiled by the launcher for the target arch.
     pub seccomp: Option<Value>,
+    /// Landlock rules, as the config's `org.dmzkit.landlock` annotation (docs/landlock.md).
+    pub landlock: Option<Value>,
 }
 
 impl Service {
@@ -52,6 +54,9 @@ impl Service {
         let mut cfg = json!({ "ociVersion": "1.0.2", "process": self.process });
         if let Some(sc) = &self.seccomp {
             cfg["linux"] = json!({ "seccomp": sc });
+        }
+        if let Some(l) = &self.landlock {
+            cfg["annotations"] = json!({ "org.dmzkit.landlock": l.to_string() });
         }
         serde_json::to_string_pretty(&cfg).expect("json")
     }
@@ -78,6 +83,29 @@ pub fn seccomp_service() -> Service {
             "defaultAction": "SCMP_ACT_ALLOW",
             "syscalls": [{ "names": ["bind"], "action": "SCMP_ACT_ERRNO", "errnoRet": 95 }],
         })),
+        landlock: None,
+    }
+}
+
+/// Landlock: uid 1000 + NNP, every fs right handled, only /bin (the probe) allowed, so reading
+/// /proc/self/status is refused (EACCES). `strict`: on a kernel whose ABI lacks a handled right
+/// (6.1 has ABI 2: no truncate, no ioctl_dev) dmz refuses to run it; best-effort drops those
+/// rights and runs it confined.
+pub fn landlock_service(strict: bool) -> Service {
+    let tag = if strict { "landlock-strict" } else { "landlock" };
+    let mut p = process(&["/bin/probe", "observe", tag], 1000, 1000);
+    p["noNewPrivileges"] = json!(true);
+    Service {
+        tag,
+        about: if strict {
+            "Landlock strict: refused on a kernel that lacks a handled right, else confined"
+        } else {
+            "Landlock best-effort: only /bin allowed, /proc/self/status refused"
+        },
+        process: p,
+        expect: vec![("status-error", "EACCES".into())],
+        seccomp: None,
+        landlock: Some(json!({ "rox": ["/bin"], "best_effort": !strict })),
     }
 }
 
@@ -155,6 +183,7 @@ pub fn services() -> Vec<Service> {
             ("bind", bound(SEED_PORT)),
         ],
         seccomp: None,
+        landlock: None,
     });
 
     // Control for the seed scenario: the same config on a binary without file caps. The
@@ -173,6 +202,7 @@ pub fn services() -> Vec<Service> {
             ("bind", "EACCES".into()),
         ],
         seccomp: None,
+        landlock: None,
     });
 
     // Root with a reduced bounding set: a root exec gets P' = E' = bounding.
@@ -195,6 +225,7 @@ pub fn services() -> Vec<Service> {
             ("bind", bound(ROOT_PORT)),
         ],
         seccomp: None,
+        landlock: None,
     });
 
     // Ambient: uid 1000, NET_BIND_SERVICE in every set including ambient, NNP on; a plain
@@ -218,6 +249,7 @@ pub fn services() -> Vec<Service> {
             ("bind", bound(AMBIENT_PORT)),
         ],
         seccomp: None,
+        landlock: None,
     });
 
     // Groups and umask: uid/gid 1001/1002, supplementary groups (the kernel keeps them sorted).
@@ -240,6 +272,7 @@ pub fn services() -> Vec<Service> {
             ("CapEff", mask(&[])),
         ],
         seccomp: None,
+        landlock: None,
     });
 
     // rlimits: lowered and raised limits applied before the uid change.
@@ -260,6 +293,7 @@ pub fn services() -> Vec<Service> {
             ("rlimit-nproc", "300 400".into()),
         ],
         seccomp: None,
+        landlock: None,
     });
     v
 }
