@@ -5,8 +5,7 @@
 //! | offset | size | field |
 //! |---|---|---|
 //! | 0 | 4 | magic `DMZK` |
-//! | 4 | 2 | format version ([`VERSION`]) |
-//! | 6 | 2 | reserved, 0 |
+//! | 4 | 4 | format version ([`VERSION`]) |
 //! | 8 | 4 | body length in bytes |
 //! | 12 | 4 | CRC-32 (IEEE) of the body |
 //! | 16 | n | postcard body: [`Config`] |
@@ -18,7 +17,7 @@ use crate::error::{Bad, Error};
 use heapless::Vec;
 
 pub const MAGIC: [u8; 4] = *b"DMZK";
-pub const VERSION: u16 = 2;
+pub const VERSION: u32 = 2;
 pub const HEADER_LEN: usize = 16;
 
 /// Largest blob dmz reads (header included): 32 KiB for a maximal BPF program
@@ -197,9 +196,9 @@ impl<'a> Config<'a> {
         if head[..4] != MAGIC {
             return (Bad::Magic, 0);
         }
-        let version = u16::from_le_bytes([head[4], head[5]]);
+        let version = le32(head, 4);
         if version != VERSION {
-            return (Bad::Version, version as u32);
+            return (Bad::Version, version);
         }
         let len = le32(head, 8) as usize;
         if body.len() < len {
@@ -240,10 +239,9 @@ impl<'a> Config<'a> {
 
 /// Fills the 16-byte header (layout above) for `body`. Shared with init's config, which uses
 /// the same header with its own magic and version.
-pub fn write_header(head: &mut [u8], magic: [u8; 4], version: u16, body: &[u8]) {
+pub fn write_header(head: &mut [u8], magic: [u8; 4], version: u32, body: &[u8]) {
     head[..4].copy_from_slice(&magic);
-    head[4..6].copy_from_slice(&version.to_le_bytes());
-    head[6..8].copy_from_slice(&[0, 0]);
+    head[4..8].copy_from_slice(&version.to_le_bytes());
     head[8..12].copy_from_slice(&(body.len() as u32).to_le_bytes());
     head[12..16].copy_from_slice(&crc32(body).to_le_bytes());
 }

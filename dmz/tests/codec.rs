@@ -31,6 +31,21 @@ fn sample() -> Vec<u8> {
     blob(&c)[HEADER_LEN..].to_vec()
 }
 
+/// The format version is the header's four bytes at offset 4, so a blob that differs from a
+/// valid one only in bytes 6-7 is another version, not the same config written twice (found
+/// by the dmz_config fuzz target).
+#[test]
+fn version_is_all_four_bytes() {
+    let good = with_header(&sample());
+    assert!(Config::decode(&good).is_ok());
+    for at in 4..8 {
+        let mut bad = good.clone();
+        bad[at] ^= 39;
+        let version = u32::from_le_bytes(bad[4..8].try_into().unwrap());
+        assert_eq!(Config::decode(&bad).unwrap_err(), Error::invalid(Bad::Version, version), "byte {at}");
+    }
+}
+
 #[test]
 fn every_truncated_body_is_malformed() {
     let body = sample();

@@ -446,7 +446,7 @@ pub fn run_quiet<K: Kernel>(k: &mut K, blob: &[u8]) -> i32 {
 pub fn fix_header(blob: &mut [u8]) {
     if blob.len() >= HEADER_LEN {
         let (head, body) = blob.split_at_mut(HEADER_LEN);
-        let (magic, version) = ([head[0], head[1], head[2], head[3]], u16::from_le_bytes([head[4], head[5]]));
+        let (magic, version) = ([head[0], head[1], head[2], head[3]], u32::from_le_bytes([head[4], head[5], head[6], head[7]]));
         dmz::config::write_header(head, magic, version, body);
     }
 }

@@ -6,8 +6,7 @@
 //! | offset | size | field |
 //! |---|---|---|
 //! | 0 | 4 | magic `DMZI` |
-//! | 4 | 2 | format version ([`VERSION`]) |
-//! | 6 | 2 | reserved, 0 |
+//! | 4 | 4 | format version ([`VERSION`]) |
 //! | 8 | 4 | body length in bytes |
 //! | 12 | 4 | CRC-32 (IEEE) of the body |
 //! | 16 | n | postcard body: [`Config`] |
@@ -22,7 +21,7 @@
 use dmz::config::{crc32, write_header, Writer};
 
 pub const MAGIC: [u8; 4] = *b"DMZI";
-pub const VERSION: u16 = 2;
+pub const VERSION: u32 = 2;
 pub const HEADER_LEN: usize = 16;
 
 /// Largest config init reads: room for every unit carrying a large dmz config. init maps
@@ -411,7 +410,7 @@ impl<'a> Config<'a> {
         if head[..4] != MAGIC {
             return Err(Invalid::Magic);
         }
-        if u16::from_le_bytes([head[4], head[5]]) != VERSION {
+        if le32(&head[4..]) != VERSION {
             return Err(Invalid::Version);
         }
         let len = le32(&head[8..]) as usize;
@@ -679,6 +678,10 @@ mod tests {
         assert_eq!(Config::decode(&bad), Err(Invalid::Magic));
         let mut bad = blob.clone();
         bad[4] = 9;
+        assert_eq!(Config::decode(&bad), Err(Invalid::Version));
+        // The version is all four bytes: one canonical form for every valid blob.
+        let mut bad = blob.clone();
+        bad[7] = 39;
         assert_eq!(Config::decode(&bad), Err(Invalid::Version));
         let mut bad = blob.clone();
         *bad.last_mut().unwrap() ^= 1;

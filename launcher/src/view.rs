@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 #[derive(Serialize, Deserialize, Debug, PartialEq)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct View {
-    pub format_version: u16,
+    pub format_version: u32,
     pub args: Vec<String>,
     pub env: Vec<String>,
     pub cwd: Option<String>,

@@ -210,7 +210,7 @@ mod mirror {
 use mirror::{Action, Dmz, Init, Mount, Restart, Unit, Watchdog};
 
 /// Header + `body`, with `magic` and the current version.
-fn blob(magic: [u8; 4], version: u16, body: &[u8]) -> Vec<u8> {
+fn blob(magic: [u8; 4], version: u32, body: &[u8]) -> Vec<u8> {
     let mut b = vec![0u8; 16];
     dmz::config::write_header(&mut b, magic, version, body);
     b.extend_from_slice(body);
