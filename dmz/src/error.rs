@@ -360,7 +360,7 @@ impl Line {
     /// Appends a config string (a path, a program) up to its NUL as text of one line: a
     /// control character below space (a newline in a file name) shows as '?', and it stops two bytes
     /// short of the end, so the message's ")\n" always fits.
-    fn push_name(&mut self, s: &[u8]) {
+    pub fn push_name(&mut self, s: &[u8]) {
         for &b in s {
             if b == 0 || self.len >= self.buf.len() - 2 {
                 return;

@@ -12,7 +12,8 @@ use rustix::fd::{AsFd, OwnedFd};
 
 /// An argument of a log line.
 pub enum Arg<'a> {
-    /// Bytes as they are.
+    /// Bytes up to a NUL, each control character shown as '?': a name or path from a config,
+    /// the command line or the kernel cannot split a line or forge one.
     Str(&'a [u8]),
     /// A decimal number.
     Num(u64),
@@ -74,7 +75,7 @@ impl Log {
         for &b in template {
             let arg = if b == b'%' { args.next() } else { None };
             match arg {
-                Some(Arg::Str(s)) => l.push(s),
+                Some(Arg::Str(s)) => l.push_name(s),
                 Some(&Arg::Num(n)) => num64(&mut l, n),
                 Some(&Arg::Errno(e)) => push_errno(&mut l, e),
                 Some(&Arg::Exit(sys::Exit::Code(c))) => {

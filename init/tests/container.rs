@@ -44,6 +44,11 @@ fn command_not_found_or_not_executable() {
     assert_eq!(o.code(), Some(126), "{o:?}");
     assert_eq!(o.stderr, format!("init: unable to exec: EACCES ({})\n", file.display()));
 
+    // A name with a newline cannot split the line or forge another one.
+    let o = run_init(&["-s", "--", "/no/such\ninit: forged"], T);
+    assert_eq!(o.code(), Some(127), "{o:?}");
+    assert_eq!(o.stderr, "init: unable to exec: ENOENT (/no/such?init: forged)\n");
+
     // Found in PATH: the lookup uses init's environment.
     let o = finish(
         start(Command::new(init_bin()).args(["-s", "--", "true"]).env("PATH", "/nonexistent:/bin")),
@@ -67,6 +72,8 @@ fn tini_style_arguments() {
     let o = run_init(&["-x", "--", "true"], T);
     assert_eq!(o.code(), Some(125));
     assert!(o.stderr.starts_with("init: unknown option: -x\n"), "{}", o.stderr);
+    let o = run_init(&["-x\ry", "--", "true"], T);
+    assert!(o.stderr.starts_with("init: unknown option: -x?y\nusage: "), "{}", o.stderr);
     let o = run_init(&["-e", "256", "--", "true"], T);
     assert_eq!(o.code(), Some(125));
     let o = run_init(&["-p", "SIGNOPE", "--", "true"], T);
