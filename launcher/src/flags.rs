@@ -71,15 +71,24 @@ pub struct Current {
 }
 
 impl Current {
-    pub fn read() -> Self {
+    /// This process's umask and environment. A variable whose name or value is not UTF-8
+    /// cannot be carried by a config (its strings are UTF-8): it is left out with a warning
+    /// naming it, unless `quiet` (--clear-env drops every variable anyway).
+    pub fn read(quiet: bool) -> Self {
         let umask = rustix::process::umask(rustix::fs::Mode::from_raw_mode(0o022));
         rustix::process::umask(umask);
-        Current {
-            umask: umask.as_raw_mode(),
-            env: std::env::vars_os()
-                .filter_map(|(k, v)| Some(format!("{}={}", k.into_string().ok()?, v.into_string().ok()?)))
-                .collect(),
+        let mut env = Vec::new();
+        for (k, v) in std::env::vars_os() {
+            match (k.to_str(), v.to_str()) {
+                (Some(k), Some(v)) => env.push(format!("{k}={v}")),
+                _ if quiet => {}
+                _ => crate::say(&format!(
+                    "warning: environment variable {} is not UTF-8: not passed to the target",
+                    k.to_string_lossy().escape_debug()
+                )),
+            }
         }
+        Current { umask: umask.as_raw_mode(), env }
     }
 
     /// The base config without --oci: setpriv's, which changes only what a flag names; ids,

@@ -217,7 +217,7 @@ fn load(
                 "no program: give --oci CONFIG.json, --from-json FILE, --pcfg FILE, or -- CMD [ARGS]".into(),
             );
         }
-        let mut c = flags::Current::read().base();
+        let mut c = flags::Current::read(src.flags.clear_env).base();
         c.args = src.args.clone();
         src.flags.apply(&mut c)?;
         ("command line".to_string(), c)

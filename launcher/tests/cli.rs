@@ -95,6 +95,45 @@ fn flags_alone_apply_everything() {
     assert_eq!(env, vec!["env=A=2"], "--clear-env leaves only --env");
 }
 
+/// Without --oci the target gets this process's environment; a variable a config cannot carry
+/// (not UTF-8) is left out with a warning naming it, never silently.
+#[test]
+fn flags_alone_name_the_variables_they_cannot_pass() {
+    use std::os::unix::ffi::OsStrExt;
+    let dir = TempDir::new("cli-env");
+    let out = dir.path().join("a.pcfg");
+    let run = |extra: &[&str]| {
+        Command::new(launcher_bin())
+            .arg("compile")
+            .args(extra)
+            .args(["-o", out.to_str().unwrap(), "--", "/bin/true"])
+            .env("DMZKIT_GOOD", "1")
+            .env("DMZKIT_BAD", std::ffi::OsStr::from_bytes(b"\xff"))
+            .output()
+            .unwrap()
+    };
+    let o = run(&[]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!(
+        stderr(&o),
+        "launcher: warning: environment variable DMZKIT_BAD is not UTF-8: not passed to the target\n"
+    );
+    let v = inspect_json_of(&out);
+    let env: Vec<&str> = v["env"].as_array().unwrap().iter().map(|e| e.as_str().unwrap()).collect();
+    assert!(env.contains(&"DMZKIT_GOOD=1"), "{env:?}");
+    assert!(!env.iter().any(|e| e.starts_with("DMZKIT_BAD")), "{env:?}");
+    // --clear-env passes nothing of this environment: nothing to warn about.
+    let o = run(&["--clear-env"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!(stderr(&o), "");
+}
+
+fn inspect_json_of(pcfg: &std::path::Path) -> serde_json::Value {
+    let o = launcher(&["inspect", "--json", pcfg.to_str().unwrap()]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    serde_json::from_slice(&o.stdout).unwrap()
+}
+
 #[test]
 #[ignore = "needs root: scripts/test runs it"]
 fn flags_override_the_oci_file() {
