@@ -332,6 +332,43 @@ fn fetch(cache: &Path, arch: Arch, dir: &Path) -> Result<Kernel, String> {
     load(dir).ok_or_else(|| format!("{}: no vmlinuz after extraction", root.display()))
 }
 
+/// A static busybox for `arch` (bench-boot's reference init): the host's /bin/busybox on
+/// x86_64 (Debian's busybox-static), otherwise Debian's busybox-static for the arch from the
+/// same private apt tree as the kernels (bookworm; trixie for riscv64), cached as
+/// `<cache>/busybox/<arch>/busybox`.
+pub fn busybox(cache: &Path, arch: Arch) -> Result<PathBuf, String> {
+    let host = Path::new("/bin/busybox");
+    if arch == Arch::X86_64 && host.is_file() {
+        return Ok(host.to_path_buf());
+    }
+    let dir = cache.join("busybox").join(arch.name());
+    let bin = dir.join("busybox");
+    if bin.is_file() {
+        return Ok(bin);
+    }
+    let io = |p: &Path, e: std::io::Error| format!("{}: {e}", p.display());
+    let apt = Apt::new(cache)?;
+    eprintln!("busybox {arch}: downloading busybox-static:{}", arch.deb_arch());
+    apt.update()?;
+    let dl = dir.join("download");
+    let _ = fs::remove_dir_all(&dl);
+    fs::create_dir_all(&dl).map_err(|e| io(&dl, e))?;
+    let spec = format!("busybox-static:{}", arch.deb_arch());
+    cmd::output(apt.cmd("apt-get").args(["download", "-q", &spec]).current_dir(&dl))?;
+    let deb = fs::read_dir(&dl)
+        .map_err(|e| io(&dl, e))?
+        .flatten()
+        .map(|e| e.path())
+        .find(|p| p.extension().is_some_and(|x| x == "deb"))
+        .ok_or_else(|| format!("apt-get download {spec} left no .deb in {}", dl.display()))?;
+    let script = "dpkg-deb --fsys-tarfile \"$0\" | tar -x -O ./bin/busybox > \"$1\"";
+    let tmp = dir.join("busybox.tmp");
+    cmd::output(Command::new("bash").args(["-o", "pipefail", "-c", script]).arg(&deb).arg(&tmp))?;
+    fs::rename(&tmp, &bin).map_err(|e| io(&bin, e))?;
+    fs::remove_dir_all(&dl).map_err(|e| io(&dl, e))?;
+    Ok(bin)
+}
+
 /// Extracts `./boot/*` and, for x86_64, the two watchdog modules (into `<dest>/modules`).
 fn extract(deb: &Path, dest: &Path, arch: Arch) -> Result<(), String> {
     let mut patterns = vec!["./boot/*"];
