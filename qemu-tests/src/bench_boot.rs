@@ -63,8 +63,10 @@ oci = \"svc.json\"
 restart = \"always\"
 ";
 
-/// The two inits under test: name, what stamp-exec execs.
-pub const INITS: [(&str, &str); 2] = [("dmzkit init", "/init"), ("busybox init", "/sbin/init")];
+/// The inits under test: name, what stamp-exec execs. The third, with `--baseline-init`, is
+/// another build of dmzkit's init (e.g. of an earlier commit) for a before/after in one run.
+pub const INITS: [(&str, &str); 3] =
+    [("dmzkit init", "/init"), ("busybox init", "/sbin/init"), ("dmzkit init, baseline", "/init.base")];
 
 /// The service's OCI config: runc's default process as uid/gid 1000 with groups [27, 44] and
 /// no_new_privs (the chain scripts/bench-dmz measures), running the probe.
@@ -82,7 +84,13 @@ fn service_json(root: &Path) -> Result<String, String> {
 }
 
 /// The image both inits boot from.
-pub fn image(root: &Path, art: &Artifacts, busybox: &Path, work: &Path) -> Result<Archive, String> {
+pub fn image(
+    root: &Path,
+    art: &Artifacts,
+    busybox: &Path,
+    baseline: Option<&Path>,
+    work: &Path,
+) -> Result<Archive, String> {
     let init = art.init.as_ref().ok_or("the workspace has no init crate")?;
     let read = |p: &Path| std::fs::read(p).map_err(|e| format!("{}: {e}", p.display()));
     std::fs::create_dir_all(work).map_err(|e| format!("{}: {e}", work.display()))?;
@@ -112,6 +120,9 @@ pub fn image(root: &Path, art: &Artifacts, busybox: &Path, work: &Path) -> Resul
         a.dir(d, 0o755);
     }
     a.file("init", 0o755, read(init)?);
+    if let Some(b) = baseline {
+        a.file(INITS[2].1, 0o755, read(b)?);
+    }
     a.file("bin/dmz", 0o755, read(&art.dmz)?);
     a.file("bin/probe", 0o755, read(&art.probe)?);
     a.file("bin/busybox", 0o755, read(busybox)?);

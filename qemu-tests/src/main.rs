@@ -107,6 +107,10 @@ enum Cmd {
         /// busybox-static for the arch, downloaded into the kernel cache).
         #[arg(long)]
         busybox: Option<PathBuf>,
+        /// Another build of dmzkit's init for the arch (e.g. of an earlier commit), booted
+        /// in the same rounds: a before/after in one run.
+        #[arg(long, value_name = "INIT")]
+        baseline_init: Option<PathBuf>,
         /// Seconds one VM may run before it is killed and reported.
         #[arg(long, default_value_t = 120)]
         deadline: u64,
@@ -195,8 +199,11 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
             let opts = systemd_suite::Opts { kvm, deadline: Duration::from_secs(deadline), echo, rebuild };
             return systemd_suite::run(arch, &opts);
         }
-        Cmd::BenchBoot { arch, runs, busybox, deadline } => {
-            return bench_boot(&arch.0, runs.max(1), busybox, Duration::from_secs(deadline))
+        Cmd::BenchBoot { arch, runs, busybox, baseline_init, deadline } => {
+            if baseline_init.is_some() && arch.0.len() != 1 {
+                return Err("--baseline-init is one arch's build: give one --arch".into());
+            }
+            return bench_boot(&arch.0, runs.max(1), busybox, baseline_init, Duration::from_secs(deadline));
         }
         Cmd::Image { arch, suite, output } => {
             setup::ensure(&[], false)?;
@@ -231,6 +238,7 @@ fn bench_boot(
     arches: &[Arch],
     runs: usize,
     busybox: Option<PathBuf>,
+    baseline: Option<PathBuf>,
     deadline: Duration,
 ) -> Result<ExitCode, String> {
     setup::ensure(arches, true)?;
@@ -247,13 +255,14 @@ fn bench_boot(
         };
         let work = work_dir(&target, *arch).join("bench-boot");
         let initrd = work.join("bench-boot.cpio");
-        let img = bench_boot::image(&root, art, &bb, &work)?;
+        let img = bench_boot::image(&root, art, &bb, baseline.as_deref(), &work)?;
         std::fs::write(&initrd, img.to_bytes()).map_err(|e| format!("{}: {e}", initrd.display()))?;
         println!("bench-boot {arch}: {} {}, {runs} boots of each init, TCG", k.package, k.version);
-        let mut samples: [Vec<bench_boot::Sample>; 2] = [Vec::new(), Vec::new()];
+        let n = if baseline.is_some() { 3 } else { 2 };
+        let mut samples: Vec<Vec<bench_boot::Sample>> = vec![Vec::new(); n];
         for r in 0..runs {
-            for j in 0..2 {
-                let i = (r + j) % 2;
+            for j in 0..n {
+                let i = (r + j) % n;
                 let s = bench_boot::boot_once(*arch, &k.boot, &initrd, bench_boot::INITS[i].1, deadline)?;
                 eprintln!(
                     "  round {} {}: /init→service {:.1} ms",
@@ -264,7 +273,7 @@ fn bench_boot(
                 samples[i].push(s);
             }
         }
-        let mut medians = [0f64; 2];
+        let mut medians = vec![0f64; n];
         for (i, v) in samples.iter().enumerate() {
             let mut d: Vec<u64> = v.iter().map(|s| s.init_to_service_us()).collect();
             let mut kern: Vec<u64> = v.iter().map(|s| s.init_us).collect();
@@ -284,6 +293,12 @@ fn bench_boot(
             "| {arch} | ratio dmzkit / busybox (medians) | **{:.2}** | | | |",
             medians[0] / medians[1].max(1.0)
         ));
+        if n == 3 {
+            table.push(format!(
+                "| {arch} | ratio dmzkit / baseline (medians) | **{:.2}** | | | |",
+                medians[0] / medians[2].max(1.0)
+            ));
+        }
     }
     println!();
     println!("| arch | init | /init→first service, median ms | p10 | p90 | kernel→/init, median ms |");
