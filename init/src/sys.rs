@@ -19,6 +19,7 @@ fn errno(e: rustix::io::Errno) -> Errno {
 
 pub const ECHILD: Errno = 10;
 pub const EINVAL: Errno = 22;
+pub const EPERM: Errno = rustix::io::Errno::PERM.raw_os_error() as Errno;
 pub const ENOTTY: Errno = 25;
 pub const ENXIO: Errno = 6;
 

@@ -101,12 +101,12 @@ pub fn main(args: &Args) -> ! {
         log.warn(b"system mode ignores its arguments (use `init -- CMD` for container mode)", &[]);
     }
     // Ctrl-alt-del becomes SIGINT to us. Only the initial pid namespace has one: elsewhere the
-    // kernel refuses the request (EINVAL) and nothing needs disabling.
-    if sys::in_initial_pid_namespace() {
-        let e = sys::reboot(Reboot::CadOff);
-        if e != 0 {
-            log.warn(b"unable to disable ctrl-alt-del: %", &[E(e)]);
-        }
+    // kernel refuses the request (EINVAL; EPERM without CAP_SYS_BOOT there) and nothing needs
+    // disabling. Asked unconditionally, as busybox init does: telling the namespaces apart by
+    // /proc/self/ns/pid costs the boot more (a first walk of procfs and nsfs).
+    match sys::reboot(Reboot::CadOff) {
+        0 | sys::EINVAL | sys::EPERM => {}
+        e => log.warn(b"unable to disable ctrl-alt-del: %", &[E(e)]),
     }
     let boot = boot_params();
     let mut sys = System {

@@ -838,3 +838,19 @@ fn a_task_that_never_exits_is_killed_at_its_timeout_and_boot_goes_on() {
     assert!(out.contains("next-task-ran\n"), "{out}");
     assert!(out.contains("bg=gone\n"), "the task's whole process group was killed:\n{out}");
 }
+
+#[test]
+#[ignore = "needs root (namespaces, uid changes): scripts/test runs it"]
+fn ctrl_alt_del_outside_the_initial_pid_namespace_is_no_warning() {
+    // init asks the kernel to disable ctrl-alt-del wherever it runs as PID 1; in a pid
+    // namespace of its own the kernel refuses (EINVAL), and that is no failure to report.
+    let mut s = setup();
+    s.services.push(spec("up", "echo service-ran; exec sleep 100"));
+    let mut b = boot_with("cad-in-pid-ns", Some(&s.encode()), &[], false);
+    b.wait_line(Duration::from_secs(15), |l| l.starts_with("init: service up started pid "));
+    kill(b.init_pid(), 12);
+    let (status, _, console) = b.end(Duration::from_secs(20));
+    assert_eq!(status.signal(), Some(SIGINT), "powered off by SIGUSR2:\n{console}");
+    assert!(console.contains("init: dmzkit init starting"), "{console}");
+    assert!(!console.contains("ctrl-alt-del"), "{console}");
+}

@@ -13,12 +13,14 @@ use std::collections::BTreeMap;
 const S_IFDIR: u32 = 0o040000;
 const S_IFREG: u32 = 0o100000;
 const S_IFCHR: u32 = 0o020000;
+const S_IFLNK: u32 = 0o120000;
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 enum Node {
     Dir,
     File(Vec<u8>),
     CharDev(u32, u32),
+    Symlink(String),
 }
 
 /// An initramfs under construction: path (relative, no leading '/') → node.
@@ -49,6 +51,13 @@ impl Archive {
         self
     }
 
+    /// Adds a symbolic link to `target` (busybox's applets are links to it).
+    pub fn symlink(&mut self, path: &str, target: &str) -> &mut Self {
+        self.parents(path);
+        self.entries.insert(clean(path), (Node::Symlink(target.to_string()), 0o777));
+        self
+    }
+
     fn parents(&mut self, path: &str) {
         let path = clean(path);
         let mut at = 0;
@@ -67,6 +76,7 @@ impl Archive {
                 Node::Dir => (S_IFDIR, 2, &[], (0, 0)),
                 Node::File(d) => (S_IFREG, 1, d, (0, 0)),
                 Node::CharDev(ma, mi) => (S_IFCHR, 1, &[], (*ma, *mi)),
+                Node::Symlink(t) => (S_IFLNK, 1, t.as_bytes(), (0, 0)),
             };
             entry(&mut out, path, ino as u32 + 1, kind | (mode & 0o7777), nlink, data, rdev);
         }
@@ -155,6 +165,7 @@ mod tests {
         }
         let mut a = Archive::default();
         a.char_dev("dev/console", 0o600, 5, 1).file("etc/x", 0o644, b"hello".to_vec()).dir("proc", 0o555);
+        a.symlink("sbin/init", "/bin/busybox");
         let dir = std::env::temp_dir().join(format!("qemu-tests-cpio-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
         let f = dir.join("a.cpio");
@@ -164,8 +175,21 @@ mod tests {
             .arg(format!("cpio -it < {}", f.display()))
             .output()
             .unwrap();
-        let _ = std::fs::remove_dir_all(&dir);
         let list = String::from_utf8_lossy(&out.stdout);
-        assert_eq!(list.lines().collect::<Vec<_>>(), ["dev", "dev/console", "etc", "etc/x", "proc"]);
+        assert_eq!(
+            list.lines().collect::<Vec<_>>(),
+            ["dev", "dev/console", "etc", "etc/x", "proc", "sbin", "sbin/init"]
+        );
+        let out = std::process::Command::new("sh")
+            .arg("-c")
+            .arg(format!(
+                "mkdir {0}/x && cd {0}/x && {{ cpio -id --quiet < {1}; readlink sbin/init; }}",
+                dir.display(),
+                f.display()
+            ))
+            .output()
+            .unwrap();
+        let _ = std::fs::remove_dir_all(&dir);
+        assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "/bin/busybox");
     }
 }

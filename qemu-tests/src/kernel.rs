@@ -190,6 +190,20 @@ impl Apt {
         c
     }
 
+    /// `apt-get download SPEC` into the emptied directory `dl`; the .deb's path.
+    fn download(&self, spec: &str, dl: &Path) -> Result<PathBuf, String> {
+        let io = |e: std::io::Error| format!("{}: {e}", dl.display());
+        let _ = fs::remove_dir_all(dl);
+        fs::create_dir_all(dl).map_err(io)?;
+        cmd::output(self.cmd("apt-get").args(["download", "-q", spec]).current_dir(dl))?;
+        fs::read_dir(dl)
+            .map_err(io)?
+            .flatten()
+            .map(|e| e.path())
+            .find(|p| p.extension().is_some_and(|x| x == "deb"))
+            .ok_or_else(|| format!("apt-get download {spec} left no .deb in {}", dl.display()))
+    }
+
     /// `apt-get update` at most once per process (several arches share the lists).
     fn update(&self) -> Result<(), String> {
         let stamp = self.root.join("updated-by-pid");
@@ -310,16 +324,7 @@ fn fetch(cache: &Path, arch: Arch, dir: &Path) -> Result<Kernel, String> {
     if find_vmlinuz(&root.join("boot")).is_none() {
         eprintln!("kernel {arch}: downloading {package} {version}");
         let dl = dir.join("download");
-        let _ = fs::remove_dir_all(&dl);
-        fs::create_dir_all(&dl).map_err(|e| io(&dl, e))?;
-        let spec = format!("{package}:{}={version}", arch.deb_arch());
-        cmd::output(apt.cmd("apt-get").args(["download", "-q", &spec]).current_dir(&dl))?;
-        let deb = fs::read_dir(&dl)
-            .map_err(|e| io(&dl, e))?
-            .flatten()
-            .map(|e| e.path())
-            .find(|p| p.extension().is_some_and(|x| x == "deb"))
-            .ok_or_else(|| format!("apt-get download {spec} left no .deb in {}", dl.display()))?;
+        let deb = apt.download(&format!("{package}:{}={version}", arch.deb_arch()), &dl)?;
         let tmp = dir.join("extract");
         let _ = fs::remove_dir_all(&tmp);
         fs::create_dir_all(&tmp).map_err(|e| io(&tmp, e))?;
@@ -330,6 +335,35 @@ fn fetch(cache: &Path, arch: Arch, dir: &Path) -> Result<Kernel, String> {
     }
     fs::write(dir.join("current"), format!("{package} {version}\n")).map_err(|e| io(dir, e))?;
     load(dir).ok_or_else(|| format!("{}: no vmlinuz after extraction", root.display()))
+}
+
+/// A static busybox for `arch` (bench-boot's reference init): the host's /bin/busybox on
+/// x86_64 (Debian's busybox-static), otherwise Debian's busybox-static for the arch from the
+/// same private apt tree as the kernels (bookworm; trixie for riscv64), cached as
+/// `<cache>/busybox/<arch>/busybox`.
+pub fn busybox(cache: &Path, arch: Arch) -> Result<PathBuf, String> {
+    let host = Path::new("/bin/busybox");
+    if arch == Arch::X86_64 && host.is_file() {
+        return Ok(host.to_path_buf());
+    }
+    let dir = cache.join("busybox").join(arch.name());
+    let bin = dir.join("busybox");
+    if bin.is_file() {
+        return Ok(bin);
+    }
+    let io = |p: &Path, e: std::io::Error| format!("{}: {e}", p.display());
+    let apt = Apt::new(cache)?;
+    eprintln!("busybox {arch}: downloading busybox-static:{}", arch.deb_arch());
+    apt.update()?;
+    let dl = dir.join("download");
+    let deb = apt.download(&format!("busybox-static:{}", arch.deb_arch()), &dl)?;
+    // ./bin/busybox in bookworm, ./usr/bin/busybox in trixie (merged /usr).
+    let script = "dpkg-deb --fsys-tarfile \"$0\" | tar -x -O --wildcards '*bin/busybox' > \"$1\"";
+    let tmp = dir.join("busybox.tmp");
+    cmd::output(Command::new("bash").args(["-o", "pipefail", "-c", script]).arg(&deb).arg(&tmp))?;
+    fs::rename(&tmp, &bin).map_err(|e| io(&bin, e))?;
+    fs::remove_dir_all(&dl).map_err(|e| io(&dl, e))?;
+    Ok(bin)
 }
 
 /// Extracts `./boot/*` and, for x86_64, the two watchdog modules (into `<dest>/modules`).

@@ -3,6 +3,7 @@
 
 mod arch;
 mod artifacts;
+mod bench_boot;
 mod cmd;
 mod console;
 mod cpio;
@@ -94,6 +95,26 @@ enum Cmd {
         #[arg(long)]
         rebuild: bool,
     },
+    /// /init → first service exec, dmzkit's init against busybox init on the same kernel and
+    /// image (TCG), boots interleaved, timed inside the guest; medians and their ratio.
+    BenchBoot {
+        #[arg(long, value_parser = arch_sel, default_value = "x86_64")]
+        arch: Arches,
+        /// Boots of each init.
+        #[arg(long, default_value_t = 10)]
+        runs: usize,
+        /// Static busybox for the image (default: /bin/busybox on x86_64, else Debian's
+        /// busybox-static for the arch, downloaded into the kernel cache).
+        #[arg(long)]
+        busybox: Option<PathBuf>,
+        /// Another build of dmzkit's init for the arch (e.g. of an earlier commit), booted
+        /// in the same rounds: a before/after in one run.
+        #[arg(long, value_name = "INIT")]
+        baseline_init: Option<PathBuf>,
+        /// Seconds one VM may run before it is killed and reported.
+        #[arg(long, default_value_t = 120)]
+        deadline: u64,
+    },
     /// Write the initramfs for one arch (for flashing, or to boot by hand).
     Image {
         #[arg(long, value_enum)]
@@ -178,6 +199,12 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
             let opts = systemd_suite::Opts { kvm, deadline: Duration::from_secs(deadline), echo, rebuild };
             return systemd_suite::run(arch, &opts);
         }
+        Cmd::BenchBoot { arch, runs, busybox, baseline_init, deadline } => {
+            if baseline_init.is_some() && arch.0.len() != 1 {
+                return Err("--baseline-init is one arch's build: give one --arch".into());
+            }
+            return bench_boot(&arch.0, runs.max(1), busybox, baseline_init, Duration::from_secs(deadline));
+        }
         Cmd::Image { arch, suite, output } => {
             setup::ensure(&[], false)?;
             let root = workspace_root();
@@ -200,6 +227,84 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
             };
             println!("boot it with ({} {}):\n  {}", k.package, k.version, cmd::show(&vm::command(&spec)));
         }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `bench-boot`: per arch, `runs` rounds of one boot of each init (the order alternating by
+/// round), then per init the median, p10 and p90 of /init → first service exec and the median
+/// of kernel → /init, and the ratio of the medians.
+fn bench_boot(
+    arches: &[Arch],
+    runs: usize,
+    busybox: Option<PathBuf>,
+    baseline: Option<PathBuf>,
+    deadline: Duration,
+) -> Result<ExitCode, String> {
+    setup::ensure(arches, true)?;
+    let root = workspace_root();
+    let target = target_dir();
+    let cache = kernel::cache_dir(&target);
+    let built = artifacts::build(&root, &target, arches)?;
+    let mut table = Vec::new();
+    for (arch, art) in &built {
+        let k = kernel::get(&cache, *arch, false)?;
+        let bb = match &busybox {
+            Some(p) => p.clone(),
+            None => kernel::busybox(&cache, *arch)?,
+        };
+        let work = work_dir(&target, *arch).join("bench-boot");
+        let initrd = work.join("bench-boot.cpio");
+        let img = bench_boot::image(&root, art, &bb, baseline.as_deref(), &work)?;
+        std::fs::write(&initrd, img.to_bytes()).map_err(|e| format!("{}: {e}", initrd.display()))?;
+        println!("bench-boot {arch}: {} {}, {runs} boots of each init, TCG", k.package, k.version);
+        let n = if baseline.is_some() { 3 } else { 2 };
+        let mut samples: Vec<Vec<bench_boot::Sample>> = vec![Vec::new(); n];
+        for r in 0..runs {
+            for j in 0..n {
+                let i = (r + j) % n;
+                let s = bench_boot::boot_once(*arch, &k.boot, &initrd, bench_boot::INITS[i].1, deadline)?;
+                eprintln!(
+                    "  round {} {}: /init→service {:.1} ms",
+                    r + 1,
+                    bench_boot::INITS[i].0,
+                    s.init_to_service_us() as f64 / 1000.0
+                );
+                samples[i].push(s);
+            }
+        }
+        let mut medians = vec![0f64; n];
+        for (i, v) in samples.iter().enumerate() {
+            let mut d: Vec<u64> = v.iter().map(|s| s.init_to_service_us()).collect();
+            let mut kern: Vec<u64> = v.iter().map(|s| s.init_us).collect();
+            d.sort_unstable();
+            kern.sort_unstable();
+            medians[i] = bench_boot::quantile(&d, 0.5);
+            table.push(format!(
+                "| {arch} | {} | {:.1} | {:.1} | {:.1} | {:.0} |",
+                bench_boot::INITS[i].0,
+                medians[i] / 1000.0,
+                bench_boot::quantile(&d, 0.1) / 1000.0,
+                bench_boot::quantile(&d, 0.9) / 1000.0,
+                bench_boot::quantile(&kern, 0.5) / 1000.0
+            ));
+        }
+        table.push(format!(
+            "| {arch} | ratio dmzkit / busybox (medians) | **{:.2}** | | | |",
+            medians[0] / medians[1].max(1.0)
+        ));
+        if n == 3 {
+            table.push(format!(
+                "| {arch} | ratio dmzkit / baseline (medians) | **{:.2}** | | | |",
+                medians[0] / medians[2].max(1.0)
+            ));
+        }
+    }
+    println!();
+    println!("| arch | init | /init→first service, median ms | p10 | p90 | kernel→/init, median ms |");
+    println!("|---|---|---:|---:|---:|---:|");
+    for row in table {
+        println!("{row}");
     }
     Ok(ExitCode::SUCCESS)
 }

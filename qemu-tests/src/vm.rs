@@ -91,7 +91,18 @@ pub fn boot(spec: &Spec) -> Result<Boot, String> {
 
 /// Runs a QEMU command line and collects its console (stdout) until QEMU exits or `deadline`
 /// passes (then it is killed); `echo` shows each line on stderr as it arrives.
-pub fn run(mut cmd: Command, deadline: Duration, echo: bool) -> Result<Boot, String> {
+pub fn run(cmd: Command, deadline: Duration, echo: bool) -> Result<Boot, String> {
+    run_until(cmd, deadline, echo, None)
+}
+
+/// [`run`], but QEMU is killed as soon as a console line contains `until` (when what was to
+/// be measured inside the VM is over; `timed_out` stays false then).
+pub fn run_until(
+    mut cmd: Command,
+    deadline: Duration,
+    echo: bool,
+    until: Option<&str>,
+) -> Result<Boot, String> {
     let start = Instant::now();
     let mut child = cmd
         .stdin(Stdio::null())
@@ -133,8 +144,13 @@ pub fn run(mut cmd: Command, deadline: Duration, echo: bool) -> Result<Boot, Str
                 if echo {
                     eprintln!("  | {line}");
                 }
+                let done = until.is_some_and(|u| line.contains(u));
                 lines.push(line);
                 at.push(start.elapsed());
+                if done {
+                    let _ = child.kill();
+                    break;
+                }
             }
             Err(mpsc::RecvTimeoutError::Disconnected) => break,
             Err(mpsc::RecvTimeoutError::Timeout) => {

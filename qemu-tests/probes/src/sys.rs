@@ -203,6 +203,19 @@ pub fn execv(argv: &[&core::ffi::CStr], envp: &[&core::ffi::CStr]) -> Errno {
     check(r).err().unwrap_or(0)
 }
 
+/// `execve(args[from], args[from..], envp)`: the arguments and environment as the kernel laid
+/// them out for this process (an argv suffix is itself a valid argv). Returns only on failure.
+pub fn exec_args(args: &linker::Args, from: usize) -> Errno {
+    let Some(prog) = args.get(from) else { return linux_raw_sys::errno::ENOENT as Errno };
+    // SAFETY: `from` < argc, so argv + from lies in the kernel's NULL-terminated argv array,
+    // whose strings, like envp's, live for the whole process.
+    let r = unsafe {
+        let argv = args.argv().add(from);
+        syscall6(nr::__NR_execve, prog.as_ptr() as usize, argv as usize, args.envp() as usize, 0, 0, 0)
+    };
+    check(r).err().unwrap_or(0)
+}
+
 /// `pipe2(fds, O_CLOEXEC)`: (read end, write end).
 pub fn pipe() -> Result<(i32, i32), Errno> {
     let mut fds = [0i32; 2];
