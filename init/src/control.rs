@@ -15,7 +15,7 @@ use crate::log::{Log, E, S};
 use crate::sys::{self, Errno, Mapping};
 use core::ffi::CStr;
 use init::text::eq;
-use rustix::fd::{AsFd, BorrowedFd, OwnedFd};
+use rustix::fd::{AsFd, OwnedFd};
 
 /// Where PID 1 listens (on the tmpfs it mounts on /run).
 pub const SOCKET: &CStr = c"/run/dmzkit-init.sock";
@@ -66,22 +66,15 @@ impl Server {
         Ok(Server { listen: sys::listen_unix(SOCKET)?, conns: [const { None }; SLOTS] })
     }
 
-    /// The fds to poll after `first`: the listener (only while a slot is free), then each
-    /// held connection. `who[i]` is 0 for the listener, 1 + k for slot k.
-    pub fn poll_set<'a>(&'a self, fds: &mut [BorrowedFd<'a>], who: &mut [u8], mut n: usize) -> usize {
-        if self.conns.iter().any(Option::is_none) {
-            fds[n] = self.listen.as_fd();
-            who[n] = 0;
-            n += 1;
+    /// The fds to poll: `fds[0]` the listener (only while a slot is free), `fds[1 + k]`
+    /// connection k; -1 where there is none.
+    pub fn poll_set(&self, fds: &mut [i32]) {
+        use rustix::fd::AsRawFd;
+        let free = self.conns.iter().any(Option::is_none);
+        fds[0] = if free { self.listen.as_raw_fd() } else { -1 };
+        for (f, c) in fds[1..].iter_mut().zip(&self.conns) {
+            *f = c.as_ref().map_or(-1, |(fd, _)| fd.as_raw_fd());
         }
-        for (k, c) in self.conns.iter().enumerate() {
-            if let Some((fd, _)) = c {
-                fds[n] = fd.as_fd();
-                who[n] = 1 + k as u8;
-                n += 1;
-            }
-        }
-        n
     }
 
     /// When the first held connection expires.
@@ -151,9 +144,8 @@ fn refuse(conn: &OwnedFd) {
 
 /// `WORD` or `WORD NAME`, a word of [`WORDS`] with as many names as it takes.
 fn parse(r: &[u8]) -> Option<(&[u8], &[u8])> {
-    let mut parts = r.splitn(2, |&b| b == b' ');
-    let word = parts.next()?;
-    let name = parts.next().unwrap_or(b"");
+    let at = r.iter().position(|&b| b == b' ').unwrap_or(r.len());
+    let (word, name) = (&r[..at], r.get(at + 1..).unwrap_or(b""));
     let (_, min, max) = WORDS.iter().find(|(w, _, _)| eq(w, word))?;
     let n = !name.is_empty() as usize;
     (n >= *min && n <= *max && !name.contains(&b' ')).then_some((word, name))
@@ -212,7 +204,7 @@ pub fn client(args: &linker::Args) -> i32 {
     // A refusal may already be waiting, and the request refused (EPIPE): read on.
     let _ = sys::send_packet(conn.as_fd(), &req[..n]);
     let Ok(mut m) = Mapping::new(MAX_REPLY) else { return UNREACHABLE as i32 };
-    if sys::poll_readable(&[conn.as_fd()], Some(REPLY_WAIT_MS)) == 0 {
+    if sys::poll_readable(&[rustix::fd::AsRawFd::as_raw_fd(&conn)], Some(REPLY_WAIT_MS)) == 0 {
         return fail(b"read reply", sys::ETIMEDOUT);
     }
     let len = match sys::recv_packet(conn.as_fd(), &mut m) {

@@ -7,7 +7,7 @@ use crate::control::{Request, Server, SLOTS};
 use crate::sys::{self, Errno, Exit, ECHILD};
 use init::signal::{SIGCHLD, SIGTTIN, SIGTTOU};
 use linker::sys::SigSet;
-use rustix::fd::{AsFd, BorrowedFd, OwnedFd};
+use rustix::fd::{AsFd, OwnedFd};
 
 /// Signals init leaves unblocked: the synchronous faults (blocking them would only turn a
 /// crash into a hang; the kernel forces them anyway) and SIGKILL/SIGSTOP, which cannot be
@@ -140,10 +140,13 @@ impl Events {
                 wake = wake.min(c.deadline());
             }
             let timeout = (wake != NEVER).then(|| wake - t);
-            let mut fds: [BorrowedFd; 2 + SLOTS] = [self.sigfd.as_fd(); 2 + SLOTS];
-            let mut who = [0u8; 2 + SLOTS];
-            let n = self.control.as_ref().map_or(1, |c| c.poll_set(&mut fds, &mut who, 1));
-            let ready = sys::poll_readable(&fds[..n], timeout);
+            // Fixed places: 0 the signalfd, 1 the listener, 2 + k connection k (-1: none).
+            let mut fds = [-1; 2 + SLOTS];
+            fds[0] = self.fd();
+            if let Some(c) = &self.control {
+                c.poll_set(&mut fds[1..]);
+            }
+            let ready = sys::poll_readable(&fds, timeout);
             if ready & 1 != 0 {
                 match sys::read_signal(self.sigfd.as_fd()) {
                     Some(SIGCHLD) => self.reap = true,
@@ -153,14 +156,14 @@ impl Events {
                 }
             }
             let Some(c) = &mut self.control else { continue };
-            for (i, &w) in who.iter().enumerate().take(n).skip(1) {
-                if ready & (1 << i) == 0 {
-                    continue;
-                }
-                if w == 0 {
-                    c.accept();
-                } else if let Some(req) = c.take(w as usize - 1) {
-                    return Event::Request(req);
+            if ready & 2 != 0 {
+                c.accept();
+            }
+            for k in 0..SLOTS {
+                if ready & (4 << k) != 0 {
+                    if let Some(req) = c.take(k) {
+                        return Event::Request(req);
+                    }
                 }
             }
         }

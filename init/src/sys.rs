@@ -83,29 +83,37 @@ pub fn signalfd(set: SigSet) -> Result<OwnedFd, Errno> {
     Ok(unsafe { OwnedFd::from_raw_fd(n) })
 }
 
-/// `ppoll(fds: POLLIN, timeout)`: which of `fds` are readable (or hung up, or in error), as
-/// a bit mask (bit i: `fds[i]`); 0 on timeout or EINTR. At most 32 fds. References: poll(2).
-pub fn poll_readable(fds: &[BorrowedFd<'_>], timeout_ms: Option<u64>) -> u32 {
-    use rustix::event::{poll, PollFd, PollFlags, Timespec};
-    const MAX: usize = 8;
+/// `ppoll(fds: POLLIN, timeout, NULL)`: which of `fds` are readable (or hung up, or in
+/// error), as a bit mask (bit i: `fds[i]`); 0 on timeout or EINTR. A negative fd is skipped
+/// (poll(2)), so a caller keeps each fd at a fixed index. At most 8 fds. Made directly, with
+/// the kernel's `struct pollfd` and `struct timespec` (two longs; on 32-bit targets this is
+/// ppoll's 32-bit-time form, ample for a timeout). References: poll(2), ppoll(2).
+pub fn poll_readable(fds: &[i32], timeout_ms: Option<u64>) -> u32 {
+    #[derive(Clone, Copy)]
+    #[repr(C)]
+    struct PollFd {
+        fd: i32,
+        events: i16,
+        revents: i16,
+    }
+    const IN: i16 = linux_raw_sys::general::POLLIN as i16;
+    let mut set = [PollFd { fd: -1, events: IN, revents: 0 }; 8];
+    let n = fds.len().min(set.len());
+    for (p, &f) in set.iter_mut().zip(&fds[..n]) {
+        p.fd = f;
+    }
     let ts =
-        timeout_ms.map(|ms| Timespec { tv_sec: (ms / 1000) as _, tv_nsec: ((ms % 1000) * 1_000_000) as _ });
-    let n = fds.len().min(MAX);
-    if n == 0 {
+        timeout_ms.map(|ms| [(ms / 1000).min(i32::MAX as u64) as isize, ((ms % 1000) * 1_000_000) as isize]);
+    let ts_ptr = ts.as_ref().map_or(0, |t| t.as_ptr() as usize);
+    // SAFETY: `set` holds `n` struct pollfd the kernel may write, `ts` (if any) a struct
+    // timespec; both live for the call; the signal mask pointer is NULL.
+    let r = unsafe {
+        linker::sys::syscall5(linux_raw_sys::general::__NR_ppoll, set.as_mut_ptr() as usize, n, ts_ptr, 0, 0)
+    };
+    if linker::sys::check(r).unwrap_or(0) == 0 {
         return 0;
     }
-    let mut set: [PollFd; MAX] =
-        core::array::from_fn(|i| PollFd::from_borrowed_fd(fds[i.min(n - 1)], PollFlags::IN));
-    if !matches!(poll(&mut set[..n], ts.as_ref()), Ok(k) if k > 0) {
-        return 0;
-    }
-    let mut mask = 0;
-    for (i, p) in set[..n].iter().enumerate() {
-        if !p.revents().is_empty() {
-            mask |= 1 << i;
-        }
-    }
-    mask
+    set[..n].iter().enumerate().filter(|(_, p)| p.revents != 0).fold(0, |m, (i, _)| m | 1 << i)
 }
 
 /// The control socket's address (a path).

@@ -16,7 +16,7 @@ use crate::events::{now, Event, Events, NEVER};
 use crate::log::{format, Arg, Line, Log, E, N, S, X};
 use crate::sys::{self, Errno, Exit, Mapping, Reboot};
 use core::ffi::CStr;
-use init::config::{Action, Config, Restart, Unit, MAX_CONFIG_LEN, MAX_UNITS, MIN_RESTART_DELAY_MS};
+use init::config::{Action, Config, List, Restart, Unit, MAX_CONFIG_LEN, MAX_UNITS, MIN_RESTART_DELAY_MS};
 use init::signal::{SIGHUP, SIGINT, SIGKILL, SIGTERM, SIGUSR1, SIGUSR2};
 use init::text::{eq, strip};
 use linker::sys::SigSet;
@@ -456,7 +456,7 @@ impl System {
             control::FAILED
         } else if eq(word, b"reload") {
             return self.reload(cfg, Some(&req));
-        } else if let Some((i, u)) = cfg.services.iter().enumerate().find(|(_, u)| eq(u.name, name)) {
+        } else if let Some((i, u)) = find(cfg.services, name) {
             let restart = eq(word, b"restart");
             if eq(word, b"stop") || restart {
                 self.stop(cfg, i, &u);
@@ -548,8 +548,7 @@ impl System {
         let mut kept = 0u64; // bit j: new service j keeps its state
         let (mut changed, mut removed) = (0, 0);
         for (i, u) in cfg.services.iter().enumerate() {
-            let found = new.services.iter().enumerate().find(|(_, v)| eq(v.name, u.name));
-            match found {
+            match find(new.services, u.name) {
                 Some((j, v)) if v == u => {
                     next[j] = self.svcs[i];
                     kept |= 1 << j;
@@ -569,7 +568,7 @@ impl System {
         }
         let mut tasks = [Svc { state: State::Stopped, ..IDLE }; MAX_UNITS];
         for (j, v) in new.tasks.iter().enumerate() {
-            if let Some((i, _)) = cfg.tasks.iter().enumerate().find(|(_, u)| eq(u.name, v.name)) {
+            if let Some((i, _)) = find(cfg.tasks, v.name) {
                 tasks[j] = self.tasks[i];
             }
         }
@@ -694,6 +693,12 @@ impl System {
         let deadline = now() + wait_ms;
         while !matches!(self.events.next(deadline), Event::NoChildren | Event::Timeout) {}
     }
+}
+
+/// The unit named `name` and its index.
+#[inline(never)]
+fn find<'a>(units: List<'a, Unit<'a>>, name: &[u8]) -> Option<(usize, Unit<'a>)> {
+    units.iter().enumerate().find(|(_, u)| eq(u.name, name))
 }
 
 /// The state after a run that ended with `exit` and is not restarted.
