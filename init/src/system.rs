@@ -111,6 +111,9 @@ struct System {
     error_delay_s: u32,
     /// Shutdown has begun: no service starts again.
     stopping: bool,
+    /// Signals that arrived while a stop request waited (bit n - 1: signal n), handled by
+    /// the loop afterwards.
+    deferred: u64,
     /// The config file (the kernel command line's, else [`CONFIG_PATH`]), read again on reload.
     path: [u8; 256],
     tasks: [Svc; MAX_UNITS],
@@ -153,6 +156,7 @@ pub fn main(args: &Args) -> ! {
         on_error: boot.on_error.unwrap_or(DEFAULT_ON_ERROR),
         error_delay_s: boot.error_delay_s.unwrap_or(DEFAULT_ERROR_DELAY_S),
         stopping: false,
+        deferred: 0,
         path: boot.config,
         tasks: [IDLE; MAX_UNITS],
         svcs: [IDLE; MAX_UNITS],
@@ -422,7 +426,14 @@ impl System {
     fn supervise(&mut self, cfg: &Config) -> Mapping {
         loop {
             let deadline = self.start_due(cfg);
-            let reload = match self.events.next(deadline) {
+            let event = match self.deferred.trailing_zeros() {
+                64 => self.events.next(deadline),
+                bit => {
+                    self.deferred &= !(1 << bit);
+                    Event::Signal(bit as u8 + 1)
+                }
+            };
+            let reload = match event {
                 Event::Exited(pid, exit) => {
                     self.exited(cfg, pid, exit);
                     None
@@ -664,7 +675,8 @@ impl System {
     }
 
     /// Reaps until `pid` is gone (true) or the deadline passes (false).
-    /// Control clients are answered meanwhile, as busy.
+    /// Control clients are answered meanwhile, as busy; signals wait for the loop (during
+    /// shutdown there is nothing more to do for them).
     fn wait_for(&mut self, cfg: &Config, pid: i32, deadline: u64) -> bool {
         loop {
             match self.events.next(deadline) {
@@ -678,7 +690,8 @@ impl System {
                 Event::Request(req) => {
                     self.serve(cfg, req, true);
                 }
-                Event::Signal(_) | Event::NoChildren => {}
+                Event::Signal(sig) => self.deferred |= 1 << (sig.wrapping_sub(1) & 63),
+                Event::NoChildren => {}
             }
         }
     }

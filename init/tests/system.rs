@@ -1150,3 +1150,36 @@ fn reload_starts_added_stops_removed_restarts_changed_keeps_unchanged() {
         "the reloaded config is shut down:\n{console}"
     );
 }
+
+#[test]
+#[ignore = "needs root (namespaces, uid changes): scripts/test runs it"]
+fn a_shutdown_signal_during_a_stop_request_is_not_lost() {
+    let mut s = setup();
+    let mut slow = spec("slow", "trap 'sleep 1; exit 0' TERM; while :; do sleep 0.05; done");
+    slow.stop_timeout_ms = 5000;
+    s.services.push(slow);
+    let mut b = boot("boot-control-signal", Some(&s.encode()));
+    wait_state(&b, "slow", "ready");
+    let pid = b.init_pid();
+    let stopper = std::thread::spawn(move || {
+        let o = finish(
+            start(Command::new("nsenter").args([
+                "-t",
+                &pid.to_string(),
+                "-m",
+                "-r",
+                "/sbin/init",
+                "stop",
+                "slow",
+            ])),
+            Duration::from_secs(20),
+        );
+        o.code()
+    });
+    b.wait_line(Duration::from_secs(10), |l| l.starts_with("init: service slow stopping pid "));
+    kill(pid, 12); // while init waits for the service to stop
+    let (status, _, console) = b.end(Duration::from_secs(20));
+    assert_eq!(status.signal(), Some(SIGINT), "powered off after the stop:\n{console}");
+    assert!(console.contains("init: shutdown: poweroff\n"), "{console}");
+    let _ = stopper.join();
+}
