@@ -855,6 +855,14 @@ impl Booted {
         finish(start(&mut c), Duration::from_secs(30))
     }
 
+    /// SIGUSR2, and the end a pid namespace's init gets from power-off; returns the console.
+    fn power_off(&mut self) -> String {
+        kill(self.init_pid(), 12);
+        let (status, _, console) = self.end(Duration::from_secs(20));
+        assert_eq!(status.signal(), Some(SIGINT), "{console}");
+        console
+    }
+
     fn ctl(&self, args: &[&str]) -> Outcome {
         self.ctl_as(0, args)
     }
@@ -1001,9 +1009,7 @@ fn control_status_start_stop_restart_from_a_shell() {
         assert_eq!(o.code(), Some(2), "{bad:?}: {o:?}");
         assert!(o.stderr.starts_with("init: usage: init status [NAME]"), "{o:?}");
     }
-    kill(b.init_pid(), 12);
-    let (status, _, console) = b.end(Duration::from_secs(20));
-    assert_eq!(status.signal(), Some(SIGINT), "{console}");
+    b.power_off();
 }
 
 /// Whether `pid` (of init's pid namespace) is alive there.
@@ -1026,9 +1032,7 @@ fn control_refuses_a_non_root_caller() {
     }
     let idle = b.status_of("idle");
     assert_eq!((idle.state.as_str(), idle.pid), ("ready", pid), "nothing happened");
-    kill(b.init_pid(), 12);
-    let (status, _, console) = b.end(Duration::from_secs(20));
-    assert_eq!(status.signal(), Some(SIGINT), "{console}");
+    b.power_off();
 }
 
 #[test]
@@ -1080,9 +1084,7 @@ fn idle_and_garbage_clients_do_not_stall_pid_1() {
     let restarts = b.status_of("crash").restarts;
     assert!(restarts >= r0 + 4, "{r0} then {restarts} restarts:\n{}", b.console_text());
     drop(idle);
-    kill(b.init_pid(), 12);
-    let (status, _, console) = b.end(Duration::from_secs(20));
-    assert_eq!(status.signal(), Some(SIGINT), "{console}");
+    b.power_off();
 }
 
 #[test]
@@ -1142,9 +1144,7 @@ fn reload_starts_added_stops_removed_restarts_changed_keeps_unchanged() {
         b.status().iter().map(|l| l.pid).collect::<Vec<_>>(),
         after.iter().map(|l| l.pid).collect::<Vec<_>>()
     );
-    kill(b.init_pid(), 12);
-    let (status, _, console) = b.end(Duration::from_secs(20));
-    assert_eq!(status.signal(), Some(SIGINT), "{console}");
+    let console = b.power_off();
     assert!(
         console.contains("init: service added stopping pid "),
         "the reloaded config is shut down:\n{console}"
