@@ -558,18 +558,21 @@ impl System {
         let mut next = [IDLE; MAX_UNITS];
         let mut kept = 0u64; // bit j: new service j keeps its state
         let (mut changed, mut removed) = (0, 0);
+        // Stops first: services that exit meanwhile are accounted for (and rescheduled) in
+        // `svcs`, which is carried over only afterwards.
+        for (i, u) in cfg.services.iter().enumerate() {
+            if !matches!(find(new.services, u.name), Some((_, v)) if v == u) {
+                self.stop(cfg, i, &u);
+            }
+        }
         for (i, u) in cfg.services.iter().enumerate() {
             match find(new.services, u.name) {
                 Some((j, v)) if v == u => {
                     next[j] = self.svcs[i];
                     kept |= 1 << j;
-                    continue;
                 }
                 Some(_) => changed += 1,
                 None => removed += 1,
-            }
-            if self.svcs[i].pid != 0 {
-                self.stop(cfg, i, &u);
             }
         }
         for (j, s) in next.iter_mut().enumerate().take(new.services.len()) {

@@ -1183,3 +1183,36 @@ fn a_shutdown_signal_during_a_stop_request_is_not_lost() {
     assert!(console.contains("init: shutdown: poweroff\n"), "{console}");
     let _ = stopper.join();
 }
+
+#[test]
+#[ignore = "needs root (namespaces, uid changes): scripts/test runs it"]
+fn an_unchanged_service_that_exits_while_a_reload_stops_another_is_still_supervised() {
+    let mut s = setup();
+    let mut flap = spec("flap", "sleep 0.3; exit 1");
+    flap.restart = Restart::Always;
+    flap.delay_ms = 100;
+    flap.delay_max_ms = 100;
+    let mut slow = spec("slow", "trap 'sleep 1; exit 0' TERM; while :; do sleep 0.05; done");
+    slow.stop_timeout_ms = 5000;
+    s.services = vec![flap, slow];
+    let mut b = boot("boot-reload-flap", Some(&s.encode()));
+    wait_state(&b, "slow", "ready");
+    let mut s2 = setup();
+    let mut flap = spec("flap", "sleep 0.3; exit 1");
+    flap.restart = Restart::Always;
+    flap.delay_ms = 100;
+    flap.delay_max_ms = 100;
+    s2.services = vec![flap, spec("slow", "exec sleep 1000")];
+    b.write_config(&s2.encode());
+    // Stopping "slow" takes a second, in which "flap" exits and is rescheduled.
+    let o = b.ctl(&["reload"]);
+    assert_eq!(o.stdout, "reloaded /etc/dmzkit/init.pcfg: 0 added, 0 removed, 1 changed, 1 unchanged\n");
+    let r0 = b.status_of("flap").restarts;
+    assert!(
+        eventually(Duration::from_secs(5), || b.status_of("flap").restarts >= r0 + 3),
+        "flap is no longer restarted after the reload: {:?}\n{}",
+        b.status_of("flap"),
+        b.console_text()
+    );
+    b.power_off();
+}
