@@ -1,7 +1,9 @@
 //! The one place init waits: signals read synchronously from a signalfd, children reaped
 //! until none is left to reap, deadlines, and the hardware watchdog kept alive in every wait
-//! (boot tasks, supervision and shutdown alike).
+//! (boot tasks, supervision and shutdown alike), and in system mode the control socket's
+//! connections, so that a client is answered whatever init is waiting for.
 
+use crate::control::{Request, Server, SLOTS};
 use crate::sys::{self, Errno, Exit, ECHILD};
 use init::signal::{SIGCHLD, SIGTTIN, SIGTTOU};
 use linker::sys::SigSet;
@@ -33,6 +35,8 @@ pub enum Event {
     Signal(u8),
     /// The deadline passed.
     Timeout,
+    /// A control client's request (system mode).
+    Request(Request),
 }
 
 /// An open watchdog and when it is next due.
@@ -47,6 +51,8 @@ pub struct Events {
     /// SIGCHLD was seen (or may have been missed): reap before waiting again.
     reap: bool,
     dog: Option<Dog>,
+    /// The control socket, once system mode opened it.
+    control: Option<Server>,
 }
 
 /// No deadline.
@@ -74,7 +80,7 @@ impl Events {
     /// Opens the signalfd for the signals [`Events::block`] blocked.
     pub fn open() -> Result<Events, (&'static [u8], Errno)> {
         let sigfd = sys::signalfd(CAUGHT).map_err(|e| (&b"create signalfd"[..], e))?;
-        Ok(Events { sigfd, reap: true, dog: None })
+        Ok(Events { sigfd, reap: true, dog: None, control: None })
     }
 
     /// The signalfd's number, for a child to close: it is init's, never a child's.
@@ -86,6 +92,11 @@ impl Events {
     pub fn watch(&mut self, fd: OwnedFd, interval_ms: u32) {
         sys::watchdog_keepalive(fd.as_fd());
         self.dog = Some(Dog { fd, interval_ms: interval_ms as u64, due: now() + interval_ms as u64 });
+    }
+
+    /// Serves control clients in every wait from now on.
+    pub fn serve(&mut self, control: Server) {
+        self.control = Some(control);
     }
 
     /// Hands the watchdog back (for the magic close at shutdown).
@@ -124,15 +135,36 @@ impl Events {
             if t >= deadline {
                 return Event::Timeout;
             }
-            let timeout = (wake != NEVER).then(|| wake - t);
-            if !sys::wait_readable(self.sigfd.as_fd(), timeout) {
-                continue;
+            if let Some(c) = &mut self.control {
+                c.expire(t);
+                wake = wake.min(c.deadline());
             }
-            match sys::read_signal(self.sigfd.as_fd()) {
-                Some(SIGCHLD) => self.reap = true,
-                // Terminal stop signals for a background init (tini and catatonit ignore them).
-                Some(SIGTTIN | SIGTTOU) | None => {}
-                Some(sig) => return Event::Signal(sig),
+            let timeout = (wake != NEVER).then(|| wake - t);
+            // Fixed places: 0 the signalfd, 1 the listener, 2 + k connection k (-1: none).
+            let mut fds = [-1; 2 + SLOTS];
+            fds[0] = self.fd();
+            if let Some(c) = &self.control {
+                c.poll_set(&mut fds[1..]);
+            }
+            let ready = sys::poll_readable(&fds, timeout);
+            if ready & 1 != 0 {
+                match sys::read_signal(self.sigfd.as_fd()) {
+                    Some(SIGCHLD) => self.reap = true,
+                    // Terminal stop signals for a background init (tini and catatonit ignore them).
+                    Some(SIGTTIN | SIGTTOU) | None => {}
+                    Some(sig) => return Event::Signal(sig),
+                }
+            }
+            let Some(c) = &mut self.control else { continue };
+            if ready & 2 != 0 {
+                c.accept();
+            }
+            for k in 0..SLOTS {
+                if ready & (4 << k) != 0 {
+                    if let Some(req) = c.take(k) {
+                        return Event::Request(req);
+                    }
+                }
             }
         }
     }

@@ -7,7 +7,8 @@
 //! log site a few bytes of code. The exact lines a harness may parse are listed in README.md.
 
 use crate::sys;
-use dmz::error::{push_errno, Line};
+use dmz::error::push_errno;
+pub use dmz::error::Line;
 use rustix::fd::{AsFd, OwnedFd};
 
 /// An argument of a log line.
@@ -71,29 +72,35 @@ impl Log {
         l.push(prio);
         l.push(b"init: ");
         l.push(prefix);
-        let mut args = args.iter();
-        for &b in template {
-            let arg = if b == b'%' { args.next() } else { None };
-            match arg {
-                Some(Arg::Str(s)) => l.push_name(s),
-                Some(&Arg::Num(n)) => num64(&mut l, n),
-                Some(&Arg::Errno(e)) => push_errno(&mut l, e),
-                Some(&Arg::Exit(sys::Exit::Code(c))) => {
-                    l.push(b"exited status ");
-                    l.num(c as u32);
-                }
-                Some(&Arg::Exit(sys::Exit::Signal(s))) => {
-                    l.push(b"killed signal ");
-                    l.num(s as u32);
-                }
-                None => l.push(&[b]),
-            }
-        }
+        format(&mut l, template, args);
         l.push(b"\n");
         let bytes = l.as_bytes();
         sys::write(sys::fd(2), &bytes[PRIO_LEN..]);
         if let Some(k) = &self.kmsg {
             sys::write(k.as_fd(), bytes);
+        }
+    }
+}
+
+/// Appends `template` to `l`, each `%` replaced by the next of `args`.
+#[inline(never)]
+pub fn format(l: &mut Line, template: &[u8], args: &[Arg]) {
+    let mut args = args.iter();
+    for &b in template {
+        let arg = if b == b'%' { args.next() } else { None };
+        match arg {
+            Some(Arg::Str(s)) => l.push_name(s),
+            Some(&Arg::Num(n)) => num64(l, n),
+            Some(&Arg::Errno(e)) => push_errno(l, e),
+            Some(&Arg::Exit(sys::Exit::Code(c))) => {
+                l.push(b"exited status ");
+                l.num(c as u32);
+            }
+            Some(&Arg::Exit(sys::Exit::Signal(s))) => {
+                l.push(b"killed signal ");
+                l.num(s as u32);
+            }
+            None => l.push(&[b]),
         }
     }
 }

@@ -7,11 +7,14 @@
 //! - `init poweroff|reboot|halt`, or init called by one of those names, when not PID 1: asks
 //!   PID 1 to shut down (SIGUSR2, SIGTERM, SIGUSR1, as busybox init understands them). As
 //!   PID 1 such a word is one the kernel passed on from its command line: system mode.
+//! - `init status [NAME]`, `init start|stop|restart NAME`, `init reload`, when not PID 1:
+//!   a request to PID 1 over its control socket (src/control.rs).
 #![no_std]
 #![no_main]
 
 mod child;
 mod container;
+mod control;
 mod events;
 mod log;
 mod sys;
@@ -37,6 +40,9 @@ fn main(args: linker::Args) -> i32 {
         };
     }
     let first = args.get(1).map_or(&b""[..], |a| a.to_bytes());
+    if !pid1 && control::is_request(first) {
+        return control::client(&args);
+    }
     if pid1 && !first.starts_with(b"-") {
         system::main(&args)
     }

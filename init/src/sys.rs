@@ -22,6 +22,9 @@ pub const EINVAL: Errno = 22;
 pub const EPERM: Errno = rustix::io::Errno::PERM.raw_os_error() as Errno;
 pub const ENOTTY: Errno = 25;
 pub const ENXIO: Errno = 6;
+pub const EAGAIN: Errno = linux_raw_sys::errno::EAGAIN as Errno;
+pub const ETIMEDOUT: Errno = linux_raw_sys::errno::ETIMEDOUT as Errno;
+pub const ECONNRESET: Errno = linux_raw_sys::errno::ECONNRESET as Errno;
 
 /// Borrows a descriptor by number.
 pub fn fd(n: i32) -> BorrowedFd<'static> {
@@ -81,14 +84,124 @@ pub fn signalfd(set: SigSet) -> Result<OwnedFd, Errno> {
     Ok(unsafe { OwnedFd::from_raw_fd(n) })
 }
 
-/// `ppoll([fd: POLLIN], timeout)`: waits until `fd` is readable or `timeout_ms` passed
-/// (`None`: no timeout). EINTR counts as "not readable". References: poll(2).
-pub fn wait_readable(fd: BorrowedFd<'_>, timeout_ms: Option<u64>) -> bool {
-    use rustix::event::{poll, PollFd, PollFlags, Timespec};
+/// `ppoll(fds: POLLIN, timeout, NULL)`: which of `fds` are readable (or hung up, or in
+/// error), as a bit mask (bit i: `fds[i]`); 0 on timeout or EINTR. A negative fd is skipped
+/// (poll(2)), so a caller keeps each fd at a fixed index. At most 8 fds. Made directly, with
+/// the kernel's `struct pollfd` and `struct timespec` (two longs; on 32-bit targets this is
+/// ppoll's 32-bit-time form, ample for a timeout). References: poll(2), ppoll(2).
+pub fn poll_readable(fds: &[i32], timeout_ms: Option<u64>) -> u32 {
+    #[derive(Clone, Copy)]
+    #[repr(C)]
+    struct PollFd {
+        fd: i32,
+        events: i16,
+        revents: i16,
+    }
+    const IN: i16 = linux_raw_sys::general::POLLIN as i16;
+    let mut set = [PollFd { fd: -1, events: IN, revents: 0 }; 8];
+    let n = fds.len().min(set.len());
+    for (p, &f) in set.iter_mut().zip(&fds[..n]) {
+        p.fd = f;
+    }
     let ts =
-        timeout_ms.map(|ms| Timespec { tv_sec: (ms / 1000) as _, tv_nsec: ((ms % 1000) * 1_000_000) as _ });
-    let mut fds = [PollFd::new(&fd, PollFlags::IN)];
-    matches!(poll(&mut fds, ts.as_ref()), Ok(n) if n > 0)
+        timeout_ms.map(|ms| [(ms / 1000).min(i32::MAX as u64) as isize, ((ms % 1000) * 1_000_000) as isize]);
+    let ts_ptr = ts.as_ref().map_or(0, |t| t.as_ptr() as usize);
+    // SAFETY: `set` holds `n` struct pollfd the kernel may write, `ts` (if any) a struct
+    // timespec; both live for the call; the signal mask pointer is NULL.
+    let r = unsafe {
+        linker::sys::syscall5(linux_raw_sys::general::__NR_ppoll, set.as_mut_ptr() as usize, n, ts_ptr, 0, 0)
+    };
+    if linker::sys::check(r).unwrap_or(0) == 0 {
+        return 0;
+    }
+    set[..n].iter().enumerate().filter(|(_, p)| p.revents != 0).fold(0, |m, (i, _)| m | 1 << i)
+}
+
+/// The control socket's address (a path).
+fn unix_addr(path: &CStr) -> Result<rustix::net::SocketAddrUnix, Errno> {
+    rustix::net::SocketAddrUnix::new(path).map_err(errno)
+}
+
+/// `socket(AF_UNIX, SOCK_SEQPACKET|SOCK_CLOEXEC[|SOCK_NONBLOCK])`: a socket that keeps message
+/// boundaries, so one request and one reply are one packet each. References: unix(7).
+fn seqpacket(nonblock: bool) -> Result<OwnedFd, Errno> {
+    use rustix::net::{socket_with, AddressFamily, SocketFlags, SocketType};
+    let flags = if nonblock { SocketFlags::CLOEXEC | SocketFlags::NONBLOCK } else { SocketFlags::CLOEXEC };
+    socket_with(AddressFamily::UNIX, SocketType::SEQPACKET, flags, None).map_err(errno)
+}
+
+/// A non-blocking listening socket at `path`: `socket(AF_UNIX, SOCK_SEQPACKET|SOCK_NONBLOCK)`,
+/// `unlink(path)` (a socket file left from before), `bind(path)`, `chmod(path, 0666)`
+/// (anyone may connect; the server checks the peer's credentials instead, so that a
+/// non-root caller gets an answer), `listen(8)`. References: unix(7), bind(2), listen(2).
+pub fn listen_unix(path: &CStr) -> Result<OwnedFd, Errno> {
+    let s = seqpacket(true)?;
+    let _ = rustix::fs::unlink(path);
+    rustix::net::bind(&s, &unix_addr(path)?).map_err(errno)?;
+    rustix::fs::chmod(path, Mode::from_raw_mode(0o666)).map_err(errno)?;
+    rustix::net::listen(&s, 8).map_err(errno)?;
+    Ok(s)
+}
+
+/// `accept4(fd, SOCK_NONBLOCK|SOCK_CLOEXEC)`: the next pending connection, never waiting
+/// (EAGAIN when there is none). References: accept(2).
+pub fn accept(fd: BorrowedFd<'_>) -> Result<OwnedFd, Errno> {
+    use rustix::net::{accept_with, SocketFlags};
+    accept_with(fd, SocketFlags::CLOEXEC | SocketFlags::NONBLOCK).map_err(errno)
+}
+
+/// `getsockopt(fd, SOL_SOCKET, SO_PEERCRED)`: the uid of the process that connected, as the
+/// kernel recorded it at connect(2) (in the caller's user namespace). Made directly: the pid
+/// in `struct ucred` is 0 for a peer outside the caller's pid namespace, which rustix's
+/// `UCred` (a non-zero pid) cannot hold. References: unix(7), getsockopt(2).
+pub fn peer_uid(fd: BorrowedFd<'_>) -> Result<u32, Errno> {
+    use linux_raw_sys::net::{SOL_SOCKET, SO_PEERCRED};
+    use rustix::fd::AsRawFd;
+    let mut cred = [0u32; 3]; // struct ucred { pid_t pid; uid_t uid; gid_t gid; }
+    let mut len = core::mem::size_of_val(&cred) as u32;
+    let (ptr, lenp) = (cred.as_mut_ptr() as usize, &mut len as *mut u32 as usize);
+    let n = linux_raw_sys::general::__NR_getsockopt;
+    // SAFETY: `cred` is a writable struct ucred and `len` its size, both live for the call.
+    let r = unsafe {
+        linker::sys::syscall5(
+            n,
+            fd.as_raw_fd() as usize,
+            SOL_SOCKET as usize,
+            SO_PEERCRED as usize,
+            ptr,
+            lenp,
+        )
+    };
+    linker::sys::check(r)?;
+    Ok(cred[1])
+}
+
+/// `recv(fd, buf, MSG_DONTWAIT|MSG_TRUNC)`: one packet, never waiting. Returns the packet's
+/// full length, which exceeds `buf.len()` when it was cut; 0 when the peer closed; EAGAIN
+/// when nothing has arrived yet. References: recv(2), unix(7).
+pub fn recv_packet(fd: BorrowedFd<'_>, buf: &mut [u8]) -> Result<usize, Errno> {
+    use rustix::net::{recv, RecvFlags};
+    recv(fd, buf, RecvFlags::DONTWAIT | RecvFlags::TRUNC).map(|(_, n)| n).map_err(errno)
+}
+
+/// `shutdown(fd, SHUT_RD)`: the peer's further packets are refused (EPIPE), not queued.
+/// References: shutdown(2), unix(7).
+pub fn shutdown_read(fd: BorrowedFd<'_>) {
+    let _ = rustix::net::shutdown(fd, rustix::net::Shutdown::Read);
+}
+
+/// `send(fd, buf, MSG_DONTWAIT|MSG_NOSIGNAL)`: one packet, never waiting (EAGAIN when the
+/// peer's queue is full), no SIGPIPE when the peer is gone. References: send(2).
+pub fn send_packet(fd: BorrowedFd<'_>, buf: &[u8]) -> Result<(), Errno> {
+    use rustix::net::{send, SendFlags};
+    send(fd, buf, SendFlags::DONTWAIT | SendFlags::NOSIGNAL).map(drop).map_err(errno)
+}
+
+/// `socket(AF_UNIX, SOCK_SEQPACKET)` + `connect(path)`: the client's end. References: connect(2).
+pub fn connect_unix(path: &CStr) -> Result<OwnedFd, Errno> {
+    let s = seqpacket(false)?;
+    rustix::net::connect(&s, &unix_addr(path)?).map_err(errno)?;
+    Ok(s)
 }
 
 /// `read(signalfd, struct signalfd_siginfo)`: the number of the next pending signal, `None`
@@ -236,6 +349,19 @@ pub fn load_file(path: &CStr, max: usize) -> Result<&'static [u8], Errno> {
 }
 
 const EFBIG: Errno = 27;
+
+/// [`load_file`] into memory that is given back when the returned mapping is dropped: a config
+/// read again (reload) replaces the previous one.
+pub fn load_mapping(path: &CStr, max: usize) -> Result<(Mapping, usize), Errno> {
+    let f = open_read(path)?;
+    let size = rustix::fs::fstat(&f).map_err(errno)?.st_size as usize;
+    if size > max {
+        return Err(EFBIG);
+    }
+    let mut m = Mapping::new(size)?;
+    let n = read_all(f, &mut m)?;
+    Ok((m, n))
+}
 
 /// Anonymous private memory, zero-filled, unmapped when dropped: memory PID 1 gives back
 /// (its stack never shrinks).

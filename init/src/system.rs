@@ -5,14 +5,19 @@
 //! Then one flat loop: start what is due, wait for the next event, react. A failure before
 //! the loop is fatal (reported, then reboot or power-off after a delay); inside the loop
 //! every failure is a warning. PID 1 never exits.
+//!
+//! Control requests (src/control.rs) arrive as events in every wait. A reload (SIGHUP or
+//! `init reload`) reads the config file again into a new mapping; the loop then goes on with
+//! it and the previous one is unmapped.
 
 use crate::child;
+use crate::control::{self, Request, Server};
 use crate::events::{now, Event, Events, NEVER};
-use crate::log::{Arg, Log, E, N, S, X};
-use crate::sys::{self, Errno, Exit, Reboot};
+use crate::log::{format, Arg, Line, Log, E, N, S, X};
+use crate::sys::{self, Errno, Exit, Mapping, Reboot};
 use core::ffi::CStr;
 use init::config::{Action, Config, List, Restart, Unit, MAX_CONFIG_LEN, MAX_UNITS, MIN_RESTART_DELAY_MS};
-use init::signal::{SIGINT, SIGKILL, SIGTERM, SIGUSR1, SIGUSR2};
+use init::signal::{SIGHUP, SIGINT, SIGKILL, SIGTERM, SIGUSR1, SIGUSR2};
 use init::text::{eq, strip};
 use linker::sys::SigSet;
 use linker::Args;
@@ -45,7 +50,32 @@ const NOSUID: u64 = 2; // MS_NOSUID
 const NODEV: u64 = 4; // MS_NODEV
 const NOEXEC: u64 = 8; // MS_NOEXEC
 
-/// One service's supervision state.
+/// What a task or service is doing, as `init status` shows it (README.md).
+#[derive(Clone, Copy, PartialEq, Eq)]
+#[repr(u8)]
+enum State {
+    /// Not started yet.
+    Waiting,
+    /// Running: for a task, until it exits. (For a service with a readiness signal, until it
+    /// signals; every service is ready once started today.)
+    Starting,
+    /// A service running.
+    Ready,
+    /// Its stop signal was sent; not reaped yet.
+    Stopping,
+    /// Not running: exited 0, stopped on request, or a task that never ran.
+    Stopped,
+    /// A restart is scheduled.
+    Backoff,
+    /// Not running after a failed run (exit status not 0, or killed), not restarted.
+    Failed,
+}
+
+/// The words of [`State`], in order.
+const STATES: [&[u8]; 7] =
+    [b"waiting", b"starting", b"ready", b"stopping", b"stopped", b"backoff", b"failed"];
+
+/// One task's or service's supervision state.
 #[derive(Clone, Copy)]
 struct Svc {
     /// Running process (its own process group), 0 when not running.
@@ -54,10 +84,16 @@ struct Svc {
     due: u64,
     /// Consecutive restarts without a run of at least `restart_delay_max_ms`.
     restarts: u32,
+    /// Restarts by the restart policy since boot (what `status` shows).
+    total: u32,
     started: u64,
+    state: State,
+    /// How the last run ended.
+    last: Option<Exit>,
 }
 
-const IDLE: Svc = Svc { pid: 0, due: NEVER, restarts: 0, started: 0 };
+const IDLE: Svc =
+    Svc { pid: 0, due: NEVER, restarts: 0, total: 0, started: 0, state: State::Waiting, last: None };
 
 /// What the kernel command line says (`dmzkit.*=` words).
 struct Boot {
@@ -75,6 +111,12 @@ struct System {
     error_delay_s: u32,
     /// Shutdown has begun: no service starts again.
     stopping: bool,
+    /// Signals that arrived while a stop request waited (bit n - 1: signal n), handled by
+    /// the loop afterwards.
+    deferred: u64,
+    /// The config file (the kernel command line's, else [`CONFIG_PATH`]), read again on reload.
+    path: [u8; 256],
+    tasks: [Svc; MAX_UNITS],
     svcs: [Svc; MAX_UNITS],
 }
 
@@ -114,10 +156,23 @@ pub fn main(args: &Args) -> ! {
         on_error: boot.on_error.unwrap_or(DEFAULT_ON_ERROR),
         error_delay_s: boot.error_delay_s.unwrap_or(DEFAULT_ERROR_DELAY_S),
         stopping: false,
+        deferred: 0,
+        path: boot.config,
+        tasks: [IDLE; MAX_UNITS],
         svcs: [IDLE; MAX_UNITS],
     };
-    let path = sys::cstr(&boot.config).filter(|p| !p.is_empty()).unwrap_or(CONFIG_PATH);
-    let cfg = sys.load_config(path);                // fatal when missing or invalid
+    match Server::open() {                          // on /run: `init status` from now on,
+        Ok(c) => sys.events.serve(c),               // tasks included
+        Err(e) => sys.log.warn(b"unable to listen: % (%)", &[E(e), S(control::SOCKET.to_bytes())]),
+    }
+    let mut line = Line::default();
+    let mut blob = match sys.read_config(&mut line) { // fatal when missing or invalid
+        Some(m) => m,
+        None => sys.fatal(None, b"%", &[S(line.as_bytes())]),
+    };
+    let cfg = sys.decoded(&blob);
+    let (tasks, services) = (N(cfg.tasks.len() as u64), N(cfg.services.len() as u64));
+    sys.log.info(b"config %: % tasks, % services", &[S(sys.config_path().to_bytes()), tasks, services]);
     sys.on_error = boot.on_error.unwrap_or(cfg.on_error);
     sys.error_delay_s = boot.error_delay_s.unwrap_or(cfg.error_delay_s);
     sys.mount_extra(&cfg);                          // fatal: services expect their filesystems
@@ -129,21 +184,17 @@ pub fn main(args: &Args) -> ! {
     if let Err(e) = sys::loopback_up() {
         sys.log.warn(b"unable to bring up lo: %", &[E(e)]);
     }
-    for task in cfg.tasks.iter() {
-        sys.run_task(&cfg, &task);                   // in order, each waited for
+    for (i, task) in cfg.tasks.iter().enumerate() {
+        sys.run_task(&cfg, i, &task);               // in order, each waited for
     }
     sys.arm_watchdog(&cfg);                         // after tasks: they may load its driver
     for s in sys.svcs.iter_mut().take(cfg.services.len()) {
         s.due = 0;                                   // every service starts now, in order
     }
     loop {
-        let deadline = sys.start_due(&cfg);
-        match sys.events.next(deadline) {
-            Event::Exited(pid, exit) => sys.exited(cfg.services, pid, exit),
-            Event::Signal(sig) => sys.signal(&cfg, sig),
-            Event::NoChildren | Event::Timeout => {}
-        }
-    }
+        let cfg = sys.decoded(&blob);               // checked when it was read
+        blob = sys.supervise(&cfg);                 // until a reload: the previous mapping
+    }                                               // is given back here
 }
 
 /// Mounts each early filesystem not already mounted; failures are warnings.
@@ -209,21 +260,35 @@ fn unrecoverable(log: &Log, what: &[u8], e: Errno) -> ! {
 }
 
 impl System {
-    /// Loads and decodes the config; fatal on any error.
-    fn load_config(&mut self, path: &CStr) -> Config<'static> {
-        let blob = match sys::load_file(path, MAX_CONFIG_LEN) {
-            Ok(b) => b,
-            Err(e) => self.fatal(None, b"unable to read config: % (%)", &[E(e), S(path.to_bytes())]),
-        };
-        let cfg = match Config::decode(blob) {
+    /// The config file's path.
+    fn config_path(&self) -> &CStr {
+        sys::cstr(&self.path).filter(|p| !p.is_empty()).unwrap_or(CONFIG_PATH)
+    }
+
+    /// Reads the config file and checks it; else `l` says what is wrong.
+    fn read_config(&self, l: &mut Line) -> Option<Mapping> {
+        let path = self.config_path();
+        match sys::load_mapping(path, MAX_CONFIG_LEN) {
+            Err(e) => format(l, b"unable to read config: % (%)", &[E(e), S(path.to_bytes())]),
+            Ok((m, n)) => match Config::decode(&m[..n]) {
+                Ok(_) if n == m.len() => return Some(m),
+                Ok(_) => format(l, b"unable to read config: % (%)", &[E(sys::EINVAL), S(b"file changed")]),
+                Err(bad) => {
+                    format(l, b"unable to load config: % (%)", &[E(sys::EINVAL), S(bad.text().as_bytes())])
+                }
+            },
+        }
+        None
+    }
+
+    /// The config of a mapping [`System::read_config`] checked.
+    fn decoded<'b>(&mut self, blob: &'b [u8]) -> Config<'b> {
+        match Config::decode(blob) {
             Ok(c) => c,
             Err(bad) => {
                 self.fatal(None, b"unable to load config: % (%)", &[E(sys::EINVAL), S(bad.text().as_bytes())])
             }
-        };
-        let (tasks, services) = (N(cfg.tasks.len() as u64), N(cfg.services.len() as u64));
-        self.log.info(b"config %: % tasks, % services", &[S(path.to_bytes()), tasks, services]);
-        cfg
+        }
     }
 
     /// The config's mounts, in order, each target created first; fatal on any error.
@@ -244,8 +309,12 @@ impl System {
     /// Starts a task and waits for it, up to its timeout; then its process group gets
     /// SIGKILL and boot goes on once it is reaped (or after [`KILL_WAIT_MS`]: one stuck in
     /// an uninterruptible sleep never is). A shutdown signal meanwhile shuts down at once.
-    fn run_task(&mut self, cfg: &Config, u: &Unit) {
-        let Some(pid) = start(&self.log, b"task", u, self.mask) else { return };
+    fn run_task(&mut self, cfg: &Config, i: usize, u: &Unit) {
+        let Some(pid) = start(&self.log, b"task", u, self.mask) else {
+            self.tasks[i].state = State::Failed;
+            return;
+        };
+        self.tasks[i] = Svc { pid, started: now(), state: State::Starting, ..IDLE };
         let mut deadline = match u.timeout_ms {
             0 => NEVER,
             ms => now() + ms as u64,
@@ -254,16 +323,21 @@ impl System {
         loop {
             match self.events.next(deadline) {
                 Event::Exited(p, exit) if p == pid => {
+                    let t = &mut self.tasks[i];
+                    *t = Svc { pid: 0, last: Some(exit), state: ended(exit), ..*t };
                     return self.log.info(b"task % %", &[S(u.name), X(exit)]);
                 }
                 Event::Signal(sig) => self.signal(cfg, sig),
+                Event::Request(req) => {
+                    self.serve(cfg, req, true);
+                }
                 Event::Timeout if !killed => {
                     self.log.warn(b"task % timeout, killing pid %", &[S(u.name), N(pid as u64)]);
                     signal_service(pid, SIGKILL);
                     killed = true;
                     deadline = now() + KILL_WAIT_MS;
                 }
-                Event::Timeout => return,
+                Event::Timeout => return self.tasks[i].state = State::Failed,
                 Event::Exited(..) | Event::NoChildren => {}
             }
         }
@@ -306,7 +380,10 @@ impl System {
                 s.due = NEVER;
                 s.started = t;
                 match start(&self.log, b"service", &u, self.mask) {
-                    Some(pid) => s.pid = pid,
+                    Some(pid) => {
+                        s.pid = pid;
+                        s.state = State::Ready; // readiness `started`: ready once running
+                    }
                     None => schedule(&self.log, &u, s, t),
                 }
             }
@@ -317,13 +394,20 @@ impl System {
 
     /// A child was reaped: if it was a service, log it and apply its restart policy.
     /// During shutdown (`stopping`) nothing is restarted.
-    fn exited(&mut self, services: List<Unit>, pid: i32, exit: Exit) {
+    /// A service being stopped (shutdown, `init stop`, reload) is not restarted.
+    fn exited(&mut self, cfg: &Config, pid: i32, exit: Exit) {
         let t = now();
-        let Some((u, s)) = services.iter().zip(self.svcs.iter_mut()).find(|(_, s)| s.pid == pid) else {
+        let Some((u, s)) = cfg.services.iter().zip(self.svcs.iter_mut()).find(|(_, s)| s.pid == pid) else {
             return; // an orphan re-parented to init, or a task that outlived a shutdown signal
         };
         s.pid = 0;
+        s.last = Some(exit);
         self.log.info(b"service % %", &[S(u.name), X(exit)]);
+        if s.state == State::Stopping {
+            s.state = State::Stopped;
+            return;
+        }
+        s.state = ended(exit);
         let again = match u.restart {
             Restart::Always => true,
             Restart::OnFailure => exit != Exit::Code(0),
@@ -335,6 +419,188 @@ impl System {
             }
             schedule(&self.log, &u, s, t);
         }
+    }
+
+    /// Supervises the services of `cfg` until a reload replaces it: returns the new config's
+    /// mapping, whose services are already in `svcs`.
+    fn supervise(&mut self, cfg: &Config) -> Mapping {
+        loop {
+            let deadline = self.start_due(cfg);
+            let event = match self.deferred.trailing_zeros() {
+                64 => self.events.next(deadline),
+                bit => {
+                    self.deferred &= !(1 << bit);
+                    Event::Signal(bit as u8 + 1)
+                }
+            };
+            let reload = match event {
+                Event::Exited(pid, exit) => {
+                    self.exited(cfg, pid, exit);
+                    None
+                }
+                Event::Signal(SIGHUP) => self.reload(cfg, None),
+                Event::Signal(sig) => {
+                    self.signal(cfg, sig);
+                    None
+                }
+                Event::Request(req) => self.serve(cfg, req, false),
+                Event::NoChildren | Event::Timeout => None,
+            };
+            if let Some(m) = reload {
+                return m;
+            }
+        }
+    }
+
+    /// Answers a control request. While init waits for something (a task, a stop) it is
+    /// `busy`: only `status` is served then. Returns the new config's mapping after a reload.
+    fn serve(&mut self, cfg: &Config, req: Request, busy: bool) -> Option<Mapping> {
+        let Some((word, name)) = req.words() else {
+            req.reply(control::FAILED, b"bad request", b"");
+            return None;
+        };
+        let mut l = Line::default();
+        let code = if eq(word, b"status") {
+            return self.status(cfg, &req, name);
+        } else if busy {
+            format(&mut l, b"busy: tasks are running or a service is stopping", &[]);
+            control::FAILED
+        } else if eq(word, b"reload") {
+            return self.reload(cfg, Some(&req));
+        } else if let Some((i, u)) = find(cfg.services, name) {
+            let restart = eq(word, b"restart");
+            if eq(word, b"stop") || restart {
+                self.stop(cfg, i, &u);
+            }
+            let s = &mut self.svcs[i];
+            if eq(word, b"stop") {
+                s.due = NEVER;
+                if s.pid == 0 {
+                    s.state = State::Stopped;
+                }
+            } else if s.pid == 0 && s.state != State::Stopping {
+                s.due = 0; // started by the loop, before it serves the next request
+                s.restarts = 0;
+                s.state = State::Waiting;
+            }
+            control::OK
+        } else {
+            format(&mut l, b"no such service: %", &[S(name)]);
+            control::FAILED
+        };
+        req.reply(code, l.as_bytes(), b"");
+        None
+    }
+
+    /// `status [NAME]`: a line per task, then per service (or the one named).
+    fn status(&self, cfg: &Config, req: &Request, name: &[u8]) -> Option<Mapping> {
+        let Ok(mut out) = Mapping::new(control::MAX_REPLY) else {
+            req.reply(control::FAILED, b"out of memory", b"");
+            return None;
+        };
+        let mut n = 0;
+        let t = now();
+        let units = cfg.tasks.iter().zip(&self.tasks).map(|x| (&b"task"[..], x));
+        for (kind, (u, s)) in units.chain(cfg.services.iter().zip(&self.svcs).map(|x| (&b"service"[..], x))) {
+            if !name.is_empty() && !eq(name, u.name) {
+                continue;
+            }
+            let mut l = Line::default();
+            let (how, what) = match s.last {
+                None => (S(b"-"), S(b"")),
+                Some(Exit::Code(c)) => (S(b"status:"), N(c as u64)),
+                Some(Exit::Signal(g)) => (S(b"signal:"), N(g as u64)),
+            };
+            let up = if s.pid != 0 { t - s.started } else { 0 };
+            let (pid, restarts) = (N(s.pid as u64), N(s.total as u64));
+            format(
+                &mut l,
+                b"% % % pid=% uptime_ms=% restarts=% last=%%\n",
+                &[S(kind), S(u.name), S(STATES[s.state as usize]), pid, N(up), restarts, how, what],
+            );
+            let b = l.as_bytes();
+            if n + b.len() <= out.len() {
+                out[n..n + b.len()].copy_from_slice(b);
+                n += b.len();
+            }
+        }
+        match (n, name.is_empty()) {
+            (0, false) => {
+                let mut l = Line::default();
+                format(&mut l, b"no such service or task: %", &[S(name)]);
+                req.reply(control::FAILED, l.as_bytes(), b"");
+            }
+            _ => req.reply(control::OK, b"", &out[..n]),
+        }
+        None
+    }
+
+    /// Reads the config file again. Refused (one line, on the console and to the client)
+    /// when it cannot be read or loaded: the running config stays. Otherwise each service is
+    /// matched by name: a removed one is stopped, a changed one (any field or byte of its dmz
+    /// config) stopped and started again, an added one started, an unchanged one left as it
+    /// is. Tasks run at boot only; their lines are kept by name.
+    #[inline(never)]
+    fn reload(&mut self, cfg: &Config, req: Option<&Request>) -> Option<Mapping> {
+        let mut l = Line::default();
+        l.push(b"reload refused: ");
+        let m = match self.read_config(&mut l) {
+            Some(m) => m,
+            None => {
+                self.log.error(b"%", &[S(l.as_bytes())]);
+                if let Some(r) = req {
+                    r.reply(control::FAILED, l.as_bytes(), b"");
+                }
+                return None;
+            }
+        };
+        let new = self.decoded(&m);
+        let mut next = [IDLE; MAX_UNITS];
+        let mut kept = 0u64; // bit j: new service j keeps its state
+        let (mut changed, mut removed) = (0, 0);
+        // Stops first: services that exit meanwhile are accounted for (and rescheduled) in
+        // `svcs`, which is carried over only afterwards.
+        for (i, u) in cfg.services.iter().enumerate() {
+            if !matches!(find(new.services, u.name), Some((_, v)) if v == u) {
+                self.stop(cfg, i, &u);
+            }
+        }
+        for (i, u) in cfg.services.iter().enumerate() {
+            match find(new.services, u.name) {
+                Some((j, v)) if v == u => {
+                    next[j] = self.svcs[i];
+                    kept |= 1 << j;
+                }
+                Some(_) => changed += 1,
+                None => removed += 1,
+            }
+        }
+        for (j, s) in next.iter_mut().enumerate().take(new.services.len()) {
+            if kept & (1 << j) == 0 {
+                s.due = 0;
+            }
+        }
+        let mut tasks = [Svc { state: State::Stopped, ..IDLE }; MAX_UNITS];
+        for (j, v) in new.tasks.iter().enumerate() {
+            if let Some((i, _)) = find(cfg.tasks, v.name) {
+                tasks[j] = self.tasks[i];
+            }
+        }
+        (self.svcs, self.tasks) = (next, tasks);
+        let unchanged = kept.count_ones() as u64;
+        let added = new.services.len() as u64 - unchanged - changed;
+        let mut l = Line::default();
+        format(
+            &mut l,
+            b"reloaded %: % added, % removed, % changed, % unchanged",
+            &[S(self.config_path().to_bytes()), N(added), N(removed), N(changed), N(unchanged)],
+        );
+        self.log.info(b"%", &[S(l.as_bytes())]);
+        if let Some(r) = req {
+            l.push(b"\n");
+            r.reply(control::OK, b"", l.as_bytes());
+        }
+        Some(m)
     }
 
     /// A signal in the loop: a shutdown request, or nothing.
@@ -363,11 +629,12 @@ impl System {
     #[rustfmt::skip]
     fn shutdown(&mut self, cfg: Option<&Config>, action: Action) -> ! {
         self.log.info(b"shutdown: %", &[S(action.name().as_bytes())]);
-        let services = cfg.map_or(List::Items(&[]), |c| c.services);
         self.stopping = true;                                  // nothing restarts from here on
-        for i in (0..services.len()).rev() {
-            if let (Some(u), true) = (services.get(i), self.svcs[i].pid != 0) {
-                self.stop(services, i, &u);                    // stop signal, timeout, SIGKILL
+        if let Some(cfg) = cfg {
+            for i in (0..cfg.services.len()).rev() {
+                if let (Some(u), true) = (cfg.services.get(i), self.svcs[i].pid != 0) {
+                    self.stop(cfg, i, &u);                     // stop signal, timeout, SIGKILL
+                }
             }
         }
         let grace = cfg.map_or(DEFAULT_GRACE_MS, |c| c.shutdown_grace_ms) as u64;
@@ -393,31 +660,41 @@ impl System {
 
     /// Stops service `i`: its stop signal to its process group, up to its stop timeout, then
     /// SIGKILL. Other children reaped meanwhile are accounted for.
-    fn stop(&mut self, services: List<Unit>, i: usize, u: &Unit) {
+    fn stop(&mut self, cfg: &Config, i: usize, u: &Unit) {
         let pid = self.svcs[i].pid;
+        if pid == 0 {
+            return;
+        }
+        self.svcs[i].state = State::Stopping;
         let (name, sig) = (S(u.name), N(u.stop_signal as u64));
         self.log.info(b"service % stopping pid % signal %", &[name, N(pid as u64), sig]);
         signal_service(pid, u.stop_signal);
-        if self.wait_for(services, pid, now() + u.stop_timeout_ms as u64) {
+        if self.wait_for(cfg, pid, now() + u.stop_timeout_ms as u64) {
             return;
         }
         self.log.warn(b"service % stop timeout, killing pid %", &[S(u.name), N(pid as u64)]);
         signal_service(pid, SIGKILL);
-        self.wait_for(services, pid, now() + KILL_WAIT_MS);
+        self.wait_for(cfg, pid, now() + KILL_WAIT_MS);
     }
 
     /// Reaps until `pid` is gone (true) or the deadline passes (false).
-    fn wait_for(&mut self, services: List<Unit>, pid: i32, deadline: u64) -> bool {
+    /// Control clients are answered meanwhile, as busy; signals wait for the loop (during
+    /// shutdown there is nothing more to do for them).
+    fn wait_for(&mut self, cfg: &Config, pid: i32, deadline: u64) -> bool {
         loop {
             match self.events.next(deadline) {
                 Event::Exited(p, exit) => {
-                    self.exited(services, p, exit);
+                    self.exited(cfg, p, exit);
                     if p == pid {
                         return true;
                     }
                 }
                 Event::Timeout => return false,
-                Event::Signal(_) | Event::NoChildren => {}
+                Event::Request(req) => {
+                    self.serve(cfg, req, true);
+                }
+                Event::Signal(sig) => self.deferred |= 1 << (sig.wrapping_sub(1) & 63),
+                Event::NoChildren => {}
             }
         }
     }
@@ -434,16 +711,33 @@ impl System {
     }
 }
 
+/// The unit named `name` and its index.
+#[inline(never)]
+fn find<'a>(units: List<'a, Unit<'a>>, name: &[u8]) -> Option<(usize, Unit<'a>)> {
+    units.iter().enumerate().find(|(_, u)| eq(u.name, name))
+}
+
+/// The state after a run that ended with `exit` and is not restarted.
+fn ended(exit: Exit) -> State {
+    match exit {
+        Exit::Code(0) => State::Stopped,
+        _ => State::Failed,
+    }
+}
+
 /// Sets when service `s` starts again after a run that ended at `t`: the configured delay,
 /// doubled for each consecutive restart, capped; or never, past the restart limit.
 fn schedule(log: &Log, u: &Unit, s: &mut Svc, t: u64) {
     if u.restart_limit != 0 && s.restarts >= u.restart_limit {
+        s.state = State::Failed;
         log.warn(b"service % failed: restart limit reached", &[S(u.name)]);
         return;
     }
     let first = u.restart_delay_ms.max(MIN_RESTART_DELAY_MS) as u64;
     let delay = (first << s.restarts.min(31)).min((u.restart_delay_max_ms as u64).max(first));
     s.restarts += 1;
+    s.total += 1;
+    s.state = State::Backoff;
     s.due = t + delay;
     log.info(b"service % restart % in % ms", &[S(u.name), N(s.restarts as u64), N(delay)]);
 }

@@ -854,3 +854,381 @@ fn ctrl_alt_del_outside_the_initial_pid_namespace_is_no_warning() {
     assert!(console.contains("init: dmzkit init starting"), "{console}");
     assert!(!console.contains("ctrl-alt-del"), "{console}");
 }
+
+impl Booted {
+    /// `init ARGS` run in init's mount namespace and root (not its pid namespace), as `uid`
+    /// (its gid the same): the control client, from a shell on the device.
+    fn ctl_as(&self, uid: u32, args: &[&str]) -> Outcome {
+        self.wait_for("init: dmzkit init starting"); // init_pid is init's from then on
+        let pid = self.init_pid().to_string();
+        let id = uid.to_string();
+        let mut c = Command::new("nsenter");
+        c.args(["-t", &pid, "-m", "-r", "-w"]);
+        if uid != 0 {
+            c.args(["-S", &id, "-G", &id]);
+        }
+        c.arg("/sbin/init").args(args);
+        finish(start(&mut c), Duration::from_secs(30))
+    }
+
+    /// SIGUSR2, and the end a pid namespace's init gets from power-off; returns the console.
+    fn power_off(&mut self) -> String {
+        kill(self.init_pid(), 12);
+        let (status, _, console) = self.end(Duration::from_secs(20));
+        assert_eq!(status.signal(), Some(SIGINT), "{console}");
+        console
+    }
+
+    fn ctl(&self, args: &[&str]) -> Outcome {
+        self.ctl_as(0, args)
+    }
+
+    /// `init status` parsed: name → (kind, state, pid, restarts, last).
+    fn status(&self) -> Vec<StatusLine> {
+        let o = self.ctl(&["status"]);
+        assert_eq!(o.code(), Some(0), "{o:?}\nconsole:\n{}", self.console_text());
+        o.stdout.lines().map(|l| parse_status(l).unwrap_or_else(|| panic!("bad status line {l:?}"))).collect()
+    }
+
+    fn status_of(&self, name: &str) -> StatusLine {
+        self.status()
+            .into_iter()
+            .find(|s| s.name == name)
+            .unwrap_or_else(|| panic!("no status line for {name}:\n{}", self.console_text()))
+    }
+
+    /// The control socket, seen from the host.
+    fn socket_path(&self) -> PathBuf {
+        PathBuf::from(format!("/proc/{}/root/run/dmzkit-init.sock", self.init_pid()))
+    }
+
+    /// Replaces the config file inside the booted root.
+    fn write_config(&self, blob: &[u8]) {
+        let path = format!("/proc/{}/root/etc/dmzkit/init.pcfg", self.init_pid());
+        std::fs::write(path, blob).unwrap();
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
+struct StatusLine {
+    kind: String,
+    name: String,
+    state: String,
+    pid: i32,
+    uptime_ms: u64,
+    restarts: u32,
+    last: String,
+}
+
+/// `KIND NAME STATE pid=N uptime_ms=N restarts=N last=X`, as init/README.md documents it.
+fn parse_status(line: &str) -> Option<StatusLine> {
+    let f: Vec<&str> = line.split(' ').collect();
+    let [kind, name, state, pid, up, restarts, last] = f[..] else { return None };
+    let states = ["waiting", "starting", "ready", "stopping", "stopped", "backoff", "failed"];
+    if !["task", "service"].contains(&kind) || !states.contains(&state) {
+        return None;
+    }
+    let last = last.strip_prefix("last=")?;
+    let last_ok = last == "-"
+        || last
+            .strip_prefix("status:")
+            .or(last.strip_prefix("signal:"))
+            .is_some_and(|n| n.parse::<u8>().is_ok());
+    last_ok.then_some(())?;
+    Some(StatusLine {
+        kind: kind.into(),
+        name: name.into(),
+        state: state.into(),
+        pid: pid.strip_prefix("pid=")?.parse().ok()?,
+        uptime_ms: up.strip_prefix("uptime_ms=")?.parse().ok()?,
+        restarts: restarts.strip_prefix("restarts=")?.parse().ok()?,
+        last: last.into(),
+    })
+}
+
+/// The pid a service's dmz-exec'd process has inside the namespace, as `status` reports it,
+/// is a live process there.
+fn wait_state(b: &Booted, name: &str, state: &str) -> StatusLine {
+    let mut last = None;
+    let ok = eventually(Duration::from_secs(10), || {
+        let s = b.status_of(name);
+        let done = s.state == state;
+        last = Some(s);
+        done
+    });
+    assert!(ok, "{name} never reached {state}: {last:?}\nconsole:\n{}", b.console_text());
+    last.unwrap()
+}
+
+#[test]
+#[ignore = "needs root (namespaces, uid changes): scripts/test runs it"]
+fn control_status_start_stop_restart_from_a_shell() {
+    let mut s = setup();
+    // The task asks while tasks run: status is served, anything else is busy.
+    s.tasks.push(spec("ask", "/sbin/init status; echo code=$?; /sbin/init stop idle; echo stop=$?"));
+    s.services.push(spec("idle", "exec sleep 1000"));
+    let mut done = spec("done", "exit 0");
+    done.restart = Restart::Never;
+    s.services.push(done);
+    let mut crash = spec("crash", "exit 3");
+    crash.restart = Restart::OnFailure;
+    crash.limit = 2;
+    s.services.push(crash);
+    let mut b = boot("boot-control", Some(&s.encode()));
+    b.wait_for("init: warning: service crash failed: restart limit reached");
+    let out = b.stdout.lock().unwrap().clone();
+    let during: Vec<StatusLine> = out.lines().filter_map(parse_status).collect();
+    assert_eq!(during.len(), 4, "a line per task and service during the task:\n{out}");
+    assert_eq!((during[0].kind.as_str(), during[0].state.as_str()), ("task", "starting"), "{out}");
+    assert!(during[0].pid > 0, "{out}");
+    assert!(during[1..].iter().all(|l| l.kind == "service" && l.state == "waiting" && l.pid == 0), "{out}");
+    assert!(out.contains("code=0\n") && out.contains("stop=1\n"), "{out}");
+
+    let st = b.status();
+    let names: Vec<&str> = st.iter().map(|l| l.name.as_str()).collect();
+    assert_eq!(names, ["ask", "idle", "done", "crash"]);
+    assert_eq!((st[0].state.as_str(), st[0].last.as_str(), st[0].pid), ("stopped", "status:0", 0));
+    assert_eq!(st[1].state, "ready");
+    assert!(alive_in(&b, st[1].pid), "{st:?}");
+    assert_eq!((st[2].state.as_str(), st[2].last.as_str()), ("stopped", "status:0"));
+    assert_eq!((st[3].state.as_str(), st[3].last.as_str(), st[3].restarts), ("failed", "status:3", 2));
+
+    let one = b.ctl(&["status", "idle"]);
+    assert_eq!(one.code(), Some(0), "{one:?}");
+    assert_eq!(one.stdout.lines().count(), 1, "{one:?}");
+    let first = st[1].pid;
+
+    let o = b.ctl(&["stop", "idle"]);
+    assert_eq!((o.code(), o.stdout.as_str(), o.stderr.as_str()), (Some(0), "", ""), "{o:?}");
+    let idle = b.status_of("idle");
+    assert_eq!((idle.state.as_str(), idle.pid, idle.last.as_str()), ("stopped", 0, "signal:15"));
+    assert!(!alive_in(&b, first));
+    std::thread::sleep(Duration::from_millis(300));
+    assert_eq!(b.status_of("idle").state, "stopped", "a stopped service is not restarted");
+
+    assert_eq!(b.ctl(&["start", "idle"]).code(), Some(0));
+    let idle = wait_state(&b, "idle", "ready");
+    assert!(idle.pid > 0 && idle.pid != first, "{idle:?}");
+    assert_eq!(b.ctl(&["restart", "idle"]).code(), Some(0));
+    let again = wait_state(&b, "idle", "ready");
+    assert!(again.pid != idle.pid, "restart gives a new process: {again:?}");
+    assert_eq!(b.ctl(&["start", "crash"]).code(), Some(0), "a failed service can be started again");
+    let restarted = || b.console_text().matches("init: service crash restart 1 in 100 ms\n").count();
+    assert!(eventually(Duration::from_secs(10), || restarted() == 2), "{}", b.console_text());
+
+    let o = b.ctl(&["stop", "nosuch"]);
+    assert_eq!((o.code(), o.stderr.as_str()), (Some(1), "init: no such service: nosuch\n"), "{o:?}");
+    let o = b.ctl(&["status", "nosuch"]);
+    assert_eq!((o.code(), o.stderr.as_str()), (Some(1), "init: no such service or task: nosuch\n"), "{o:?}");
+    for bad in [&["start"][..], &["status", "a", "b"], &["reload", "x"]] {
+        let o = b.ctl(bad);
+        assert_eq!(o.code(), Some(2), "{bad:?}: {o:?}");
+        assert!(o.stderr.starts_with("init: usage: init status [NAME]"), "{o:?}");
+    }
+    b.power_off();
+}
+
+/// Whether `pid` (of init's pid namespace) is alive there.
+fn alive_in(b: &Booted, pid: i32) -> bool {
+    let p = format!("/proc/{}/root/proc/{pid}/stat", b.init_pid());
+    std::fs::read_to_string(p).is_ok_and(|s| !s.rsplit_once(')').unwrap().1.trim_start().starts_with('Z'))
+}
+
+#[test]
+#[ignore = "needs root (namespaces, uid changes): scripts/test runs it"]
+fn control_refuses_a_non_root_caller() {
+    let mut s = setup();
+    s.services.push(spec("idle", "exec sleep 1000"));
+    let mut b = boot("boot-control-nonroot", Some(&s.encode()));
+    let pid = wait_state(&b, "idle", "ready").pid;
+    for args in [&["status"][..], &["stop", "idle"], &["reload"]] {
+        let o = b.ctl_as(1001, args);
+        assert_eq!((o.code(), o.stdout.as_str()), (Some(3), ""), "{args:?}: {o:?}");
+        assert_eq!(o.stderr, "init: control needs root\n", "{args:?}");
+    }
+    let idle = b.status_of("idle");
+    assert_eq!((idle.state.as_str(), idle.pid), ("ready", pid), "nothing happened");
+    b.power_off();
+}
+
+#[test]
+#[ignore = "needs root (namespaces, uid changes): scripts/test runs it"]
+fn idle_and_garbage_clients_do_not_stall_pid_1() {
+    use std::io::Write;
+    use std::os::unix::net::UnixStream;
+    let mut s = setup();
+    let mut crash = spec("crash", "sleep 0.2; exit 1");
+    crash.restart = Restart::Always;
+    crash.delay_ms = 100;
+    crash.delay_max_ms = 100;
+    s.services.push(crash);
+    let mut b = boot("boot-control-idle", Some(&s.encode()));
+    wait_state(&b, "crash", "ready");
+    let r0 = b.status_of("crash").restarts;
+    let path = b.socket_path();
+    let seq = || {
+        use rustix::net::{connect, socket, AddressFamily, SocketAddrUnix, SocketType};
+        let fd = socket(AddressFamily::UNIX, SocketType::SEQPACKET, None).unwrap();
+        connect(&fd, &SocketAddrUnix::new(path.to_str().unwrap()).unwrap()).unwrap();
+        fd
+    };
+    // Connections that never send hold PID 1's slots; oversized and garbage requests get
+    // an error; a stream socket cannot even connect.
+    let idle: Vec<_> = (0..6).map(|_| seq()).collect();
+    for req in [&[b'x'; 4096][..], b"status\0", b"frobnicate", b"", b"stop  idle"] {
+        let fd = seq();
+        rustix::net::send(&fd, req, rustix::net::SendFlags::empty()).unwrap();
+        let mut buf = [0u8; 256];
+        let n =
+            rustix::net::recv(&fd, &mut buf, rustix::net::RecvFlags::empty()).map(|(n, _)| n).unwrap_or(0);
+        if !req.is_empty() {
+            assert_eq!(
+                &buf[..n],
+                b"1 bad request\n",
+                "{:?}",
+                String::from_utf8_lossy(&req[..req.len().min(20)])
+            );
+        }
+    }
+    assert!(UnixStream::connect(&path).map(|mut c| c.write_all(b"status")).is_err(), "stream refused");
+    let t0 = Instant::now();
+    let st = b.ctl(&["status", "crash"]);
+    assert_eq!(st.code(), Some(0), "{st:?}");
+    assert!(t0.elapsed() < Duration::from_secs(5), "answered after {:?}", t0.elapsed());
+    std::thread::sleep(Duration::from_millis(1500));
+    // Supervision went on meanwhile: the crasher kept being restarted every ~300 ms.
+    let restarts = b.status_of("crash").restarts;
+    assert!(restarts >= r0 + 4, "{r0} then {restarts} restarts:\n{}", b.console_text());
+    drop(idle);
+    b.power_off();
+}
+
+#[test]
+#[ignore = "needs root (namespaces, uid changes): scripts/test runs it"]
+fn reload_starts_added_stops_removed_restarts_changed_keeps_unchanged() {
+    let mut s = setup();
+    s.services.push(spec("same", "exec sleep 1000"));
+    s.services.push(spec("change", "exec sleep 1000"));
+    s.services.push(spec("remove", "exec sleep 1000"));
+    let mut b = boot("boot-reload", Some(&s.encode()));
+    for n in ["same", "change", "remove"] {
+        wait_state(&b, n, "ready");
+    }
+    let before = b.status();
+    let pid = |st: &[StatusLine], n: &str| st.iter().find(|l| l.name == n).map(|l| l.pid);
+
+    // A broken config is refused; nothing changes.
+    let mut s2 = setup();
+    s2.services.push(spec("same", "exec sleep 1000"));
+    s2.services.push(spec("change", "exec sleep 999"));
+    s2.services.push(spec("added", "exec sleep 1000"));
+    let good = s2.encode();
+    let mut broken = good.clone();
+    let last = broken.len() - 1;
+    broken[last] ^= 1;
+    b.write_config(&broken);
+    let o = b.ctl(&["reload"]);
+    let refusal = "init: reload refused: unable to load config: EINVAL (CRC mismatch)";
+    assert_eq!((o.code(), o.stderr.trim_end()), (Some(1), refusal), "{o:?}");
+    b.wait_for(refusal);
+    let now = b.status();
+    for n in ["same", "change", "remove"] {
+        assert_eq!(pid(&now, n), pid(&before, n), "{n} untouched by a refused reload");
+    }
+
+    b.write_config(&good);
+    let o = b.ctl(&["reload"]);
+    assert_eq!(o.code(), Some(0), "{o:?}\n{}", b.console_text());
+    assert_eq!(o.stdout, "reloaded /etc/dmzkit/init.pcfg: 1 added, 1 removed, 1 changed, 1 unchanged\n");
+    let added = wait_state(&b, "added", "ready");
+    let changed = wait_state(&b, "change", "ready");
+    let after = b.status();
+    let names: Vec<&str> = after.iter().map(|l| l.name.as_str()).collect();
+    assert_eq!(names, ["same", "change", "added"], "the new config's order; removed ones gone");
+    assert_eq!(pid(&after, "same"), pid(&before, "same"), "unchanged: same process");
+    assert!(alive_in(&b, pid(&after, "same").unwrap()));
+    assert_ne!(Some(changed.pid), pid(&before, "change"), "changed: restarted");
+    assert!(!alive_in(&b, pid(&before, "change").unwrap()));
+    assert!(!alive_in(&b, pid(&before, "remove").unwrap()), "removed: stopped");
+    assert!(added.pid > 0);
+    assert!(b.console_text().contains("init: service remove killed signal 15\n"));
+
+    // SIGHUP reloads too: the same file again changes nothing.
+    kill(b.init_pid(), SIGHUP);
+    b.wait_for("init: reloaded /etc/dmzkit/init.pcfg: 0 added, 0 removed, 0 changed, 3 unchanged");
+    assert_eq!(
+        b.status().iter().map(|l| l.pid).collect::<Vec<_>>(),
+        after.iter().map(|l| l.pid).collect::<Vec<_>>()
+    );
+    let console = b.power_off();
+    assert!(
+        console.contains("init: service added stopping pid "),
+        "the reloaded config is shut down:\n{console}"
+    );
+}
+
+#[test]
+#[ignore = "needs root (namespaces, uid changes): scripts/test runs it"]
+fn a_shutdown_signal_during_a_stop_request_is_not_lost() {
+    let mut s = setup();
+    let mut slow = spec("slow", "trap 'sleep 1; exit 0' TERM; while :; do sleep 0.05; done");
+    slow.stop_timeout_ms = 5000;
+    s.services.push(slow);
+    let mut b = boot("boot-control-signal", Some(&s.encode()));
+    wait_state(&b, "slow", "ready");
+    let pid = b.init_pid();
+    let stopper = std::thread::spawn(move || {
+        let o = finish(
+            start(Command::new("nsenter").args([
+                "-t",
+                &pid.to_string(),
+                "-m",
+                "-r",
+                "/sbin/init",
+                "stop",
+                "slow",
+            ])),
+            Duration::from_secs(20),
+        );
+        o.code()
+    });
+    b.wait_line(Duration::from_secs(10), |l| l.starts_with("init: service slow stopping pid "));
+    kill(pid, 12); // while init waits for the service to stop
+    let (status, _, console) = b.end(Duration::from_secs(20));
+    assert_eq!(status.signal(), Some(SIGINT), "powered off after the stop:\n{console}");
+    assert!(console.contains("init: shutdown: poweroff\n"), "{console}");
+    let _ = stopper.join();
+}
+
+#[test]
+#[ignore = "needs root (namespaces, uid changes): scripts/test runs it"]
+fn an_unchanged_service_that_exits_while_a_reload_stops_another_is_still_supervised() {
+    let mut s = setup();
+    let mut flap = spec("flap", "sleep 0.3; exit 1");
+    flap.restart = Restart::Always;
+    flap.delay_ms = 100;
+    flap.delay_max_ms = 100;
+    let mut slow = spec("slow", "trap 'sleep 1; exit 0' TERM; while :; do sleep 0.05; done");
+    slow.stop_timeout_ms = 5000;
+    s.services = vec![flap, slow];
+    let mut b = boot("boot-reload-flap", Some(&s.encode()));
+    wait_state(&b, "slow", "ready");
+    let mut s2 = setup();
+    let mut flap = spec("flap", "sleep 0.3; exit 1");
+    flap.restart = Restart::Always;
+    flap.delay_ms = 100;
+    flap.delay_max_ms = 100;
+    s2.services = vec![flap, spec("slow", "exec sleep 1000")];
+    b.write_config(&s2.encode());
+    // Stopping "slow" takes a second, in which "flap" exits and is rescheduled.
+    let o = b.ctl(&["reload"]);
+    assert_eq!(o.stdout, "reloaded /etc/dmzkit/init.pcfg: 0 added, 0 removed, 1 changed, 1 unchanged\n");
+    let r0 = b.status_of("flap").restarts;
+    assert!(
+        eventually(Duration::from_secs(5), || b.status_of("flap").restarts >= r0 + 3),
+        "flap is no longer restarted after the reload: {:?}\n{}",
+        b.status_of("flap"),
+        b.console_text()
+    );
+    b.power_off();
+}

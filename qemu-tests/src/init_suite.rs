@@ -52,6 +52,7 @@ impl Unit {
     }
 }
 
+pub const SIGHUP: u8 = 1;
 pub const SIGTERM: u8 = 15;
 pub const SIGUSR2: u8 = 12;
 
@@ -89,6 +90,8 @@ const WATCHDOG_TIMEOUT_S: u32 = 2;
 /// refuses it and keeps its 2 s. The launcher's default interval for it is 1000 s: init must
 /// take the interval from the timeout the driver reports, or the VM is reset.
 const WATCHDOG_REQUEST_S: u32 = 3000;
+/// When a service sends init SIGHUP (a reload of the same file: every service unchanged).
+const RELOAD_AFTER_MS: u64 = 1500;
 /// Kernel command line words after the suite's own: a bare `reboot`, which the kernel passes
 /// on to init as an argument (as PID 1, no request to reboot).
 const APPEND: &str = "reboot";
@@ -122,7 +125,8 @@ fn setcap_task() -> Unit {
 }
 
 pub fn plan(arch: Arch, seccomp: bool) -> Plan {
-    let mut tasks = vec![setcap_task()];
+    // `init status` from a task: the client, while PID 1 waits for the task.
+    let mut tasks = vec![setcap_task(), Unit::once(root_task("status", &["/init", "status"], &[]))];
     if arch.has_watchdog() {
         tasks.push(Unit::once(root_task(
             "modules",
@@ -145,6 +149,9 @@ pub fn plan(arch: Arch, seccomp: bool) -> Plan {
         stop_timeout_ms: IGNORE_TERM_TIMEOUT_MS,
         ..Unit::once(root_task("ignore-term", &["/bin/probe", "ignore-term", "ignore-term"], &[]))
     });
+    let hup = SIGHUP.to_string();
+    let reload_after = RELOAD_AFTER_MS.to_string();
+    services.push(Unit::once(root_task("reload", &["/bin/probe", "signal-init", &hup, &reload_after], &[])));
     let sig = SIGUSR2.to_string();
     let after = POWEROFF_AFTER_MS.to_string();
     services.push(Unit::once(root_task("poweroff", &["/bin/probe", "signal-init", &sig, &after], &[])));
@@ -339,6 +346,9 @@ pub fn image(arch: Arch, art: &Artifacts, kernel: &Kernel, work: &Path) -> Resul
             }
         }),
     ));
+    checks.push(("`init status` from a task".into(), Box::new(status_check)));
+    let n = plan.services.len();
+    checks.push(("reload (SIGHUP, same config)".into(), Box::new(move |c: &Console| reload_check(c, n))));
     checks.push(("crash restart with backoff".into(), Box::new(crash_check)));
     checks.push(("SIGTERM-ignoring service killed at shutdown".into(), Box::new(ignore_term_check)));
     let order: Vec<String> = plan.services.iter().map(|u| u.svc.tag.to_string()).collect();
@@ -387,6 +397,29 @@ fn crash_check(c: &Console) -> Result<String, String> {
     }
     c.find("init: warning: service crasher failed: restart limit reached").ok_or("no restart-limit line")?;
     Ok(format!("{want_runs} runs, each killed by SIGSEGV; gaps {} ms; limit reached", gaps.join("/")))
+}
+
+/// The status task printed its own line (running) and one per service (not started yet:
+/// services start after the tasks), in the documented format.
+fn status_check(c: &Console) -> Result<String, String> {
+    let own = c.find("task status starting pid=").ok_or("no status line for the task itself")?;
+    let hold = "service hold waiting pid=0 uptime_ms=0 restarts=0 last=-";
+    c.find(hold).ok_or(format!("no \"{hold}\" line"))?;
+    c.find("init: task status exited status 0").ok_or("the client did not exit 0")?;
+    Ok(format!("{} …; {hold}", own.trim()))
+}
+
+/// SIGHUP made init read the same config again: every service unchanged, none restarted
+/// (the long-running `hold` started once).
+fn reload_check(c: &Console, services: usize) -> Result<String, String> {
+    let pat =
+        format!("init: reloaded /etc/dmzkit/init.pcfg: 0 added, 0 removed, 0 changed, {services} unchanged");
+    c.find(&pat).ok_or(format!("no \"{pat}\" line"))?;
+    let starts = lines(c, "init: service hold started pid ").count();
+    if starts != 1 {
+        return Err(format!("hold started {starts} times"));
+    }
+    Ok(format!("{services} services unchanged, hold not restarted"))
 }
 
 fn ignore_term_check(c: &Console) -> Result<String, String> {
