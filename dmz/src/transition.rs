@@ -5,8 +5,9 @@
 
 use crate::config::MAX_GROUPS;
 use crate::config::{strings, Config, MAX_ARGS, MAX_BPF_INSNS, MAX_ENV, RLIM_NLIMITS};
-use crate::error::{Bad, Error, Step, EACCES, EBADF, EINVAL, ENAMETOOLONG, ENOENT, ENOTDIR, EPERM, EROFS};
+use crate::error::{Bad, Error, Step, EACCES, EBADF, EINVAL, ENAMETOOLONG, ENOENT, EPERM, EROFS};
 use core::convert::Infallible;
+use linux_raw_sys::errno;
 
 pub type Errno = u16;
 pub type KResult = Result<(), Errno>;
@@ -617,8 +618,27 @@ fn exec_errno<K: Kernel>(k: &mut K, c: &Config, p: &mut Prepared) -> Errno {
             name.iter().eq(b"PATH=").then_some(value)
         })
         .unwrap_or(DEFAULT_PATH);
-    // Taken out of `p`, which the execs below only read; at most PATH_MAX bytes are used.
+    // Taken out of `p`, which the execs below only read.
     let buf = core::mem::take(&mut p.path);
+    search_path(prog, path, buf, |candidate| exec_prepared(k, candidate, p))
+}
+
+/// The errnos after which the PATH search goes on to the next directory: the program is not
+/// there (the list musl's and glibc's execvpe use).
+pub fn not_here(e: Errno) -> bool {
+    matches!(e as u32, errno::ENOENT | errno::ENOTDIR | errno::ENODEV | errno::ETIMEDOUT | errno::ESTALE)
+}
+
+/// The PATH search of execvp(3), for a program name without '/' (`prog`, with its NUL): each
+/// directory of `path` in turn (an empty one is the current directory), `exec` called with
+/// `dir/prog` (NUL-terminated, built in `buf`, of which at most [`PATH_MAX`] bytes are used).
+/// An errno [`not_here`] moves on, EACCES is remembered and moves on, anything else (a
+/// successful `exec` returns 0) stops. Returns that errno, else EACCES if a candidate was
+/// found but not executable (exit 126), else ENOENT (exit 127); ENAMETOOLONG for a candidate
+/// over PATH_MAX. dmz's exec, init's container-mode exec and `launcher check` all search
+/// with it. References: execve(2), exec(3) "execvp".
+#[inline(always)]
+pub fn search_path(prog: &[u8], path: &[u8], buf: &mut [u8], mut exec: impl FnMut(&[u8]) -> Errno) -> Errno {
     let buf = first(buf, PATH_MAX);
     let mut err = ENOENT;
     let mut len = 0;
@@ -650,10 +670,9 @@ fn exec_errno<K: Kernel>(k: &mut K, c: &Config, p: &mut Prepared) -> Errno {
         }
         // `get`, not `[..len]` (len ≤ PATH_MAX: every byte went through `put`): dmz keeps no
         // panic site, so the panic machinery is left out of the binary.
-        match exec_prepared(k, buf.get(..len).unwrap_or_default(), p) {
+        match exec(buf.get(..len).unwrap_or_default()) {
             EACCES => err = EACCES,
-            // Not here: try the next directory (the list musl's and glibc's execvpe use).
-            ENOENT | ENOTDIR | 19 /* ENODEV */ | 110 /* ETIMEDOUT */ | 116 /* ESTALE */ => {}
+            e if not_here(e) => {}
             e => return e,
         }
         len = 0;
