@@ -32,12 +32,25 @@ pub const MAX_ENV: usize = 1024;
 pub const MAX_GROUPS: usize = 64;
 /// Maximum number of rlimits: one per resource (RLIM_NLIMITS is 16).
 pub const MAX_RLIMITS: usize = 16;
-/// Number of rlimit resources the kernel knows (RLIM_NLIMITS).
-pub const RLIM_NLIMITS: u32 = 16;
+/// Number of rlimit resources the kernel knows.
+pub const RLIM_NLIMITS: u32 = linux_raw_sys::general::RLIM_NLIMITS;
 /// Maximum number of explicitly preserved fds.
 pub const MAX_PRESERVE_FDS: usize = 64;
 /// BPF_MAXINSNS: the kernel's limit for one classic BPF program.
 pub const MAX_BPF_INSNS: usize = 4096;
+
+// The ranges of the config's values, checked by dmz's `validate` and by launcher on every
+// source (config.json, flags, compiled files) with these same bounds.
+/// The values `/proc/self/oom_score_adj` takes (OOM_SCORE_ADJ_MIN..=OOM_SCORE_ADJ_MAX,
+/// include/uapi/linux/oom.h).
+pub const OOM_SCORE_ADJ: core::ops::RangeInclusive<i32> = -1000..=1000;
+/// The largest umask: permission bits only (umask(2) keeps `mask & 0777`).
+pub const MAX_UMASK: u32 = 0o777;
+/// The largest uid, gid or group (2^31-1, the largest runc accepts): 4294967295 is -1 to
+/// setresuid(2) and friends, "leave unchanged", which would keep the caller's ids.
+pub const MAX_ID: u32 = i32::MAX as u32;
+/// The largest fd number (fds are non-negative `int`s).
+pub const MAX_FD: u32 = i32::MAX as u32;
 
 /// Bytes borrowed from the config buffer; encoded as a byte string (varint length, bytes).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]

@@ -3,8 +3,8 @@
 //! Everything talks to the kernel through [`Kernel`], so tests can record the exact call
 //! sequence and inject a failure at any step.
 
-use crate::config::MAX_GROUPS;
 use crate::config::{strings, Config, MAX_ARGS, MAX_BPF_INSNS, MAX_ENV, RLIM_NLIMITS};
+use crate::config::{MAX_FD, MAX_GROUPS, MAX_ID, MAX_UMASK, OOM_SCORE_ADJ};
 use crate::error::{Bad, Error, Step, EACCES, EBADF, EINVAL, ENAMETOOLONG, ENOENT, EPERM, EROFS};
 use core::convert::Infallible;
 use linux_raw_sys::errno;
@@ -160,10 +160,10 @@ pub fn validate<K: Kernel>(k: &mut K, c: &Config, p: &mut Prepared) -> Result<()
     for &g in c.groups.iter().flatten() {
         id = id.max(g);
     }
-    if id > i32::MAX as u32 {
+    if id > MAX_ID {
         return Err(Error::invalid(Bad::Id, id));
     }
-    if c.umask > 0o777 {
+    if c.umask > MAX_UMASK {
         return Err(Error::invalid(Bad::Umask, c.umask));
     }
     for r in c.rlimits.iter() {
@@ -174,12 +174,12 @@ pub fn validate<K: Kernel>(k: &mut K, c: &Config, p: &mut Prepared) -> Result<()
             return Err(Error::invalid(Bad::RlimitOrder, r.resource));
         }
     }
-    if c.oom_score_adj.is_some_and(|adj| !(-1000..=1000).contains(&adj)) {
+    if c.oom_score_adj.is_some_and(|adj| !OOM_SCORE_ADJ.contains(&adj)) {
         return Err(Error::invalid(Bad::OomScoreAdj, 0));
     }
     let mut prev = 2;
     for &fd in c.preserve_fds.iter() {
-        if fd <= prev || fd > i32::MAX as u32 {
+        if fd <= prev || fd > MAX_FD {
             return Err(Error::invalid(Bad::PreserveFds, fd));
         }
         prev = fd;

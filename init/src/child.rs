@@ -15,7 +15,7 @@ use linker::sys::SigSet;
 use linux_raw_sys::errno;
 
 /// Exit status of a child whose setup failed before exec (docs/design.md §4).
-pub const FAILED: i32 = 125;
+pub use linker::FAILED;
 
 /// Forks; the child runs `child` and exits with its status. Returns the child's PID.
 pub fn spawn(child: impl FnOnce() -> i32) -> Result<i32, Errno> {

@@ -17,10 +17,10 @@ fn errno(e: rustix::io::Errno) -> Errno {
     e.raw_os_error() as Errno
 }
 
-pub const ECHILD: Errno = 10;
-pub const EINVAL: Errno = 22;
-pub const ENOTTY: Errno = 25;
-pub const ENXIO: Errno = 6;
+pub const ECHILD: Errno = linux_raw_sys::errno::ECHILD as Errno;
+pub const EINVAL: Errno = linux_raw_sys::errno::EINVAL as Errno;
+pub const ENOTTY: Errno = linux_raw_sys::errno::ENOTTY as Errno;
+pub const ENXIO: Errno = linux_raw_sys::errno::ENXIO as Errno;
 
 /// Borrows a descriptor by number.
 pub fn fd(n: i32) -> BorrowedFd<'static> {
@@ -234,7 +234,7 @@ pub fn load_file(path: &CStr, max: usize) -> Result<&'static [u8], Errno> {
     Ok(&buf[..n])
 }
 
-const EFBIG: Errno = 27;
+const EFBIG: Errno = linux_raw_sys::errno::EFBIG as Errno;
 
 /// Anonymous private memory, zero-filled, unmapped when dropped: memory PID 1 gives back
 /// (its stack never shrinks).

@@ -178,9 +178,9 @@ pub fn fork() -> Result<u32, Errno> {
 pub type SigSet = u64;
 
 /// `how` for [`sigprocmask`] (include/uapi/asm-generic/signal-defs.h).
-pub const SIG_BLOCK: u32 = 0;
-pub const SIG_UNBLOCK: u32 = 1;
-pub const SIG_SETMASK: u32 = 2;
+pub const SIG_BLOCK: u32 = linux_raw_sys::general::SIG_BLOCK;
+pub const SIG_UNBLOCK: u32 = linux_raw_sys::general::SIG_UNBLOCK;
+pub const SIG_SETMASK: u32 = linux_raw_sys::general::SIG_SETMASK;
 
 /// `rt_sigprocmask(how, &set, &old, 8)`: changes the blocked signals; returns the old mask.
 ///
