@@ -161,14 +161,19 @@ pub fn write_all(fd: i32, mut buf: &[u8]) {
 ///
 /// The child runs on a copy-on-write copy of the caller's memory, stack included (new stack
 /// pointer 0), exactly like fork(2); with no flag besides the exit signal the remaining clone
-/// arguments are ignored, so their differing order per architecture does not matter. Only
-/// sound in a single-threaded process without locks held (this runtime has neither threads
-/// nor a libc), which is why it is not in rustix.
+/// arguments are ignored, so their differing order per architecture does not matter. Not in
+/// rustix for the reason below (rustix's own is its `unsafe fn kernel_fork`).
+///
+/// # Safety
+/// The caller is single-threaded and holds no lock: the child has only the calling thread,
+/// so any state another thread was changing stays half-changed in it. (This runtime has
+/// neither threads nor a libc; init, its only user, never starts a thread.)
 ///
 /// References: clone(2), fork(2).
-pub fn fork() -> Result<u32, Errno> {
+pub unsafe fn fork() -> Result<u32, Errno> {
     // SAFETY: clone with only SIGCHLD and a null stack duplicates the process like fork; the
-    // asm block returns normally in both processes and touches no memory.
+    // asm block returns normally in both processes and touches no memory; the caller is
+    // single-threaded (this function's contract).
     let ret = unsafe { syscall5(nr::__NR_clone, nr::SIGCHLD as usize, 0, 0, 0, 0) };
     check(ret).map(|pid| pid as u32)
 }
