@@ -90,7 +90,7 @@ impl Log {
         }
         l.push(b"\n");
         let bytes = l.as_bytes();
-        sys::write(sys::fd(2), &bytes[PRIO_LEN..]);
+        sys::write(sys::stdio(sys::Stdio::Err), &bytes[PRIO_LEN..]);
         if let Some(k) = &self.kmsg {
             sys::write(k.as_fd(), bytes);
         }

@@ -22,10 +22,25 @@ pub const EINVAL: Errno = linux_raw_sys::errno::EINVAL as Errno;
 pub const ENOTTY: Errno = linux_raw_sys::errno::ENOTTY as Errno;
 pub const ENXIO: Errno = linux_raw_sys::errno::ENXIO as Errno;
 
-/// Borrows a descriptor by number.
-pub fn fd(n: i32) -> BorrowedFd<'static> {
-    // SAFETY: every call below that takes a descriptor checks it (EBADF) and none closes it,
-    // so a stale number can only produce an error, never touch memory.
+/// One of the standard descriptors, which init never closes: the only numbers the rest of
+/// init borrows (everything else it opens is an `OwnedFd`).
+#[derive(Clone, Copy)]
+pub enum Stdio {
+    In = 0,
+    Out = 1,
+    Err = 2,
+}
+
+/// Borrows standard descriptor `s`.
+pub fn stdio(s: Stdio) -> BorrowedFd<'static> {
+    fd(s as i32)
+}
+
+/// Borrows a descriptor by number; only inside this module, for 0, 1 and 2.
+fn fd(n: i32) -> BorrowedFd<'static> {
+    // SAFETY: n is 0, 1 or 2 (the callers above and in console_stdio), which init never closes
+    // (console_stdio only fills them); every call that takes a descriptor checks it (EBADF),
+    // so one the kernel did not open produces an error, never touches memory.
     unsafe { BorrowedFd::borrow_raw(n) }
 }
 
@@ -192,7 +207,7 @@ pub fn setsid() -> Result<(), Errno> {
 /// (init blocks it). ENOTTY when stdin is no terminal or not the caller's controlling
 /// terminal. References: tcsetpgrp(3), ioctl_tty(2) TIOCSPGRP.
 pub fn foreground_stdin() -> Result<(), Errno> {
-    rustix::termios::tcsetpgrp(fd(0), rustix::process::getpgrp()).map_err(errno)
+    rustix::termios::tcsetpgrp(stdio(Stdio::In), rustix::process::getpgrp()).map_err(errno)
 }
 
 /// `prctl(PR_SET_CHILD_SUBREAPER, 1)`: orphaned descendants are re-parented to the caller

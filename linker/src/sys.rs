@@ -99,7 +99,7 @@ pub unsafe fn execve(path: *const u8, argv: *const *const u8, envp: *const *cons
 }
 
 /// include/uapi/linux/seccomp.h
-const SECCOMP_SET_MODE_FILTER: usize = 1;
+const SECCOMP_SET_MODE_FILTER: usize = linux_raw_sys::ptrace::SECCOMP_SET_MODE_FILTER as usize;
 
 /// `seccomp(SECCOMP_SET_MODE_FILTER, flags, &sock_fprog)`: installs a classic BPF program.
 ///
