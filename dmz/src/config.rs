@@ -32,12 +32,25 @@ pub const MAX_ENV: usize = 1024;
 pub const MAX_GROUPS: usize = 64;
 /// Maximum number of rlimits: one per resource (RLIM_NLIMITS is 16).
 pub const MAX_RLIMITS: usize = 16;
-/// Number of rlimit resources the kernel knows (RLIM_NLIMITS).
-pub const RLIM_NLIMITS: u32 = 16;
+/// Number of rlimit resources the kernel knows.
+pub const RLIM_NLIMITS: u32 = linux_raw_sys::general::RLIM_NLIMITS;
 /// Maximum number of explicitly preserved fds.
 pub const MAX_PRESERVE_FDS: usize = 64;
 /// BPF_MAXINSNS: the kernel's limit for one classic BPF program.
 pub const MAX_BPF_INSNS: usize = 4096;
+
+// The ranges of the config's values, checked by dmz's `validate` and by launcher on every
+// source (config.json, flags, compiled files) with these same bounds.
+/// The values `/proc/self/oom_score_adj` takes (OOM_SCORE_ADJ_MIN..=OOM_SCORE_ADJ_MAX,
+/// include/uapi/linux/oom.h).
+pub const OOM_SCORE_ADJ: core::ops::RangeInclusive<i32> = -1000..=1000;
+/// The largest umask: permission bits only (umask(2) keeps `mask & 0777`).
+pub const MAX_UMASK: u32 = 0o777;
+/// The largest uid, gid or group (2^31-1, the largest runc accepts): 4294967295 is -1 to
+/// setresuid(2) and friends, "leave unchanged", which would keep the caller's ids.
+pub const MAX_ID: u32 = i32::MAX as u32;
+/// The largest fd number (fds are non-negative `int`s).
+pub const MAX_FD: u32 = i32::MAX as u32;
 
 /// Bytes borrowed from the config buffer; encoded as a byte string (varint length, bytes).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
@@ -160,9 +173,58 @@ pub fn crc32(data: &[u8]) -> u32 {
     !crc
 }
 
-/// The little-endian u32 at `at` in the header.
-fn le32(head: &[u8; HEADER_LEN], at: usize) -> u32 {
+/// The little-endian u32 at `at` in a header (the version at 4, the body length at 8, the
+/// CRC at 12).
+#[inline(always)]
+pub fn le32(head: &[u8; HEADER_LEN], at: usize) -> u32 {
     u32::from_le_bytes([head[at], head[at + 1], head[at + 2], head[at + 3]])
+}
+
+/// The decoder of both compiled formats, dmz's and init's, which differ only in their
+/// `magic`, `version`, largest size `max_len` (layout above) and body: checks the header,
+/// then `read` reads the body, which must end exactly at its end. What is wrong, with the
+/// number its message shows, or [`Bad::None`]. Inlined, so each format's decoder compiles it
+/// with its constants folded in.
+#[inline(always)]
+pub fn decode<'a>(
+    blob: &'a [u8],
+    magic: [u8; 4],
+    version: u32,
+    max_len: usize,
+    read: impl FnOnce(&mut Reader<'a>),
+) -> (Bad, u32) {
+    if blob.len() > max_len {
+        return (Bad::TooLarge, 0);
+    }
+    let Some((head, body)) = blob.split_first_chunk::<HEADER_LEN>() else {
+        return (Bad::TruncatedHeader, 0);
+    };
+    if head[..4] != magic {
+        return (Bad::Magic, 0);
+    }
+    let v = le32(head, 4);
+    if v != version {
+        return (Bad::Version, v);
+    }
+    let len = le32(head, 8) as usize;
+    if body.len() < len {
+        return (Bad::TruncatedBody, 0);
+    }
+    if body.len() > len {
+        return (Bad::TrailingBytes, 0);
+    }
+    if crc32(body) != le32(head, 12) {
+        return (Bad::Crc, 0);
+    }
+    let mut r = Reader::new(body);
+    read(&mut r);
+    if r.bad {
+        return (Bad::Malformed, 0);
+    }
+    if !r.rest.is_empty() {
+        return (Bad::TrailingInBody, 0);
+    }
+    (Bad::None, 0)
 }
 
 impl<'a> Config<'a> {
@@ -187,38 +249,7 @@ impl<'a> Config<'a> {
     /// [`Config::decode_into`]'s checks in order: what is wrong (with its number) or
     /// [`Bad::None`]. One `Error` built at the end instead of one per check.
     fn decode_checked(&mut self, blob: &'a [u8]) -> (Bad, u32) {
-        if blob.len() > MAX_CONFIG_LEN {
-            return (Bad::TooLarge, 0);
-        }
-        let Some((head, body)) = blob.split_first_chunk::<HEADER_LEN>() else {
-            return (Bad::TruncatedHeader, 0);
-        };
-        if head[..4] != MAGIC {
-            return (Bad::Magic, 0);
-        }
-        let version = le32(head, 4);
-        if version != VERSION {
-            return (Bad::Version, version);
-        }
-        let len = le32(head, 8) as usize;
-        if body.len() < len {
-            return (Bad::TruncatedBody, 0);
-        }
-        if body.len() > len {
-            return (Bad::TrailingBytes, 0);
-        }
-        if crc32(body) != le32(head, 12) {
-            return (Bad::Crc, 0);
-        }
-        let mut r = Reader { rest: body, bad: false };
-        r.config(self);
-        if r.bad {
-            return (Bad::Malformed, 0);
-        }
-        if !r.rest.is_empty() {
-            return (Bad::TrailingInBody, 0);
-        }
-        (Bad::None, 0)
+        decode(blob, MAGIC, VERSION, MAX_CONFIG_LEN, |r| r.config(self))
     }
 
     /// Encodes header + body into `out`; returns the blob's length.
@@ -256,16 +287,39 @@ pub fn write_header(head: &mut [u8], magic: [u8; 4], version: u32, body: &[u8]) 
 // no_std binary cannot link. launcher's tests encode the same configs through serde + postcard
 // (a mirror of these types) and check the bytes are identical.
 
-/// Decoder for the body. A malformed body does not stop it: the error sticks in `bad`, the
-/// reads that follow return zeros and empty strings, and [`Config::decode`] checks `bad` once
-/// at the end. (One branch per body instead of one per field; the result is the same.)
-struct Reader<'a> {
+/// Decoder for a body in the postcard wire format, of both compiled formats. A malformed
+/// body does not stop it: the error sticks, the reads that follow return zeros and empty
+/// strings, and [`Reader::end`] says once at the end whether the body was well-formed. (One
+/// branch per body instead of one per field; the result is the same.)
+pub struct Reader<'a> {
     rest: &'a [u8],
     bad: bool,
 }
 
 impl<'a> Reader<'a> {
-    fn byte(&mut self) -> u8 {
+    /// Reads `body` from its start.
+    pub fn new(body: &'a [u8]) -> Self {
+        Reader { rest: body, bad: false }
+    }
+
+    /// The bytes not read yet.
+    pub fn rest(&self) -> &'a [u8] {
+        self.rest
+    }
+
+    /// Whether a read so far found the body malformed.
+    pub fn is_bad(&self) -> bool {
+        self.bad
+    }
+
+    /// Marks the body malformed (a value the format does not allow, such as an unknown enum
+    /// tag).
+    pub fn malformed(&mut self) {
+        self.bad = true;
+    }
+
+    /// One raw byte.
+    pub fn byte(&mut self) -> u8 {
         match self.rest.split_first() {
             Some((&b, rest)) => {
                 self.rest = rest;
@@ -278,7 +332,8 @@ impl<'a> Reader<'a> {
         }
     }
 
-    fn varint(&mut self, max_bytes: u32) -> u64 {
+    /// An unsigned LEB128 varint of at most `max_bytes` bytes, in its one canonical form.
+    pub fn varint(&mut self, max_bytes: u32) -> u64 {
         let mut v = 0u64;
         let mut shift = 0;
         loop {
@@ -301,7 +356,16 @@ impl<'a> Reader<'a> {
         }
     }
 
-    fn u32(&mut self) -> u32 {
+    /// A `u8` (an enum tag): a varint of at most 2 bytes, at most 255.
+    pub fn u8(&mut self) -> u8 {
+        let v = self.varint(2);
+        if v > u8::MAX as u64 {
+            self.bad = true;
+        }
+        v as u8
+    }
+
+    pub fn u32(&mut self) -> u32 {
         let v = self.varint(5);
         if v > u32::MAX as u64 {
             self.bad = true;
@@ -309,7 +373,7 @@ impl<'a> Reader<'a> {
         v as u32
     }
 
-    fn u64(&mut self) -> u64 {
+    pub fn u64(&mut self) -> u64 {
         self.varint(10)
     }
 
@@ -318,7 +382,8 @@ impl<'a> Reader<'a> {
         ((z >> 1) as i32) ^ -((z & 1) as i32)
     }
 
-    fn bool(&mut self) -> bool {
+    /// A `bool` (or an `Option` tag): one byte, 0 or 1.
+    pub fn bool(&mut self) -> bool {
         let b = self.byte();
         if b > 1 {
             self.bad = true;
@@ -326,7 +391,8 @@ impl<'a> Reader<'a> {
         b != 0
     }
 
-    fn bytes(&mut self) -> Bytes<'a> {
+    /// A byte string: varint length, then the bytes (borrowed from the body).
+    pub fn bytes(&mut self) -> Bytes<'a> {
         let n = self.u32() as usize;
         if n > self.rest.len() {
             self.bad = true;

@@ -8,6 +8,8 @@
 //! (see [`text`]): about 4.5 bits a character instead of 8. They are written out in full
 //! below and packed at compile time.
 
+use linux_raw_sys::errno;
+
 /// A step of loading the config or of the transition.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[repr(u8)]
@@ -258,16 +260,20 @@ pub struct Error {
     pub num: u32,
 }
 
-pub const EPERM: u16 = 1;
-pub const ENOENT: u16 = 2;
-pub const E2BIG: u16 = 7;
-pub const EBADF: u16 = 9;
-pub const EACCES: u16 = 13;
-pub const ENOTDIR: u16 = 20;
-pub const EINVAL: u16 = 22;
-pub const EFBIG: u16 = 27;
-pub const EROFS: u16 = linux_raw_sys::errno::EROFS as u16;
-pub const ENAMETOOLONG: u16 = 36;
+// The errnos dmz names in its own errors and decisions, as `u16` (every errno fits).
+pub const EPERM: u16 = errno::EPERM as u16;
+pub const ENOENT: u16 = errno::ENOENT as u16;
+pub const E2BIG: u16 = errno::E2BIG as u16;
+pub const EBADF: u16 = errno::EBADF as u16;
+pub const EACCES: u16 = errno::EACCES as u16;
+pub const ENOTDIR: u16 = errno::ENOTDIR as u16;
+pub const EINVAL: u16 = errno::EINVAL as u16;
+pub const EFBIG: u16 = errno::EFBIG as u16;
+pub const EROFS: u16 = errno::EROFS as u16;
+pub const ENAMETOOLONG: u16 = errno::ENAMETOOLONG as u16;
+
+/// The exit status when dmz (or init's child) fails before exec (docs/design.md §4).
+pub use linker::FAILED;
 
 impl Error {
     /// Out of line: built at a dozen call sites, where inlined it costs ~20 bytes each.
@@ -296,7 +302,7 @@ impl Error {
         match (self.step, self.errno) {
             (Step::Exec, ENOENT) | (Step::Exec, ENOTDIR) => 127,
             (Step::Exec, _) => 126,
-            _ => 125,
+            _ => FAILED,
         }
     }
 

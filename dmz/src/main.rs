@@ -5,7 +5,7 @@
 #![no_std]
 #![no_main]
 
-use dmz::config::{HEADER_LEN, MAX_ARGS, MAX_CONFIG_LEN, MAX_ENV};
+use dmz::config::{le32, HEADER_LEN, MAX_ARGS, MAX_CONFIG_LEN, MAX_ENV};
 use dmz::error::{Bad, Error, Step};
 use dmz::sys::{Linux, Scratch};
 use linux_raw_sys::general::O_RDONLY;
@@ -51,7 +51,7 @@ fn main(args: linker::Args) -> i32 {
 fn load(fd: i32) -> Result<Scratch, Error> {
     let mut head = [0u8; HEADER_LEN];
     let n = read_all(fd, &mut head)?;
-    let body = if n == HEADER_LEN { u32::from_le_bytes([head[8], head[9], head[10], head[11]]) } else { 0 };
+    let body = if n == HEADER_LEN { le32(&head, 8) } else { 0 };
     let body = body as usize;
     if body > MAX_CONFIG_LEN - HEADER_LEN {
         return Err(Error::invalid(Bad::TooLarge, 0));

@@ -259,8 +259,8 @@ impl Kernel for Linux {
     }
 
     fn execve(&mut self, path: &[u8], argv: &[*const u8], envp: &[*const u8]) -> Errno {
-        // SAFETY: path ends in NUL and argv/envp end in NULL (checked by validate and built by
-        // ExecArgs); every pointer points into the config buffer, alive until execve returns.
+        // SAFETY: path ends in NUL and argv/envp end in NULL (checked by validate and built in
+        // Prepared); every pointer points into the config buffer, alive until execve returns.
         unsafe { linker::execve(path.as_ptr(), argv.as_ptr(), envp.as_ptr()) }
     }
 }

@@ -3,10 +3,11 @@
 //! Everything talks to the kernel through [`Kernel`], so tests can record the exact call
 //! sequence and inject a failure at any step.
 
-use crate::config::MAX_GROUPS;
 use crate::config::{strings, Config, MAX_ARGS, MAX_BPF_INSNS, MAX_ENV, RLIM_NLIMITS};
-use crate::error::{Bad, Error, Step, EACCES, EBADF, EINVAL, ENAMETOOLONG, ENOENT, ENOTDIR, EPERM, EROFS};
+use crate::config::{MAX_FD, MAX_GROUPS, MAX_ID, MAX_UMASK, OOM_SCORE_ADJ};
+use crate::error::{Bad, Error, Step, EACCES, EBADF, EINVAL, ENAMETOOLONG, ENOENT, EPERM, EROFS};
 use core::convert::Infallible;
+use linux_raw_sys::errno;
 
 pub type Errno = u16;
 pub type KResult = Result<(), Errno>;
@@ -159,10 +160,10 @@ pub fn validate<K: Kernel>(k: &mut K, c: &Config, p: &mut Prepared) -> Result<()
     for &g in c.groups.iter().flatten() {
         id = id.max(g);
     }
-    if id > i32::MAX as u32 {
+    if id > MAX_ID {
         return Err(Error::invalid(Bad::Id, id));
     }
-    if c.umask > 0o777 {
+    if c.umask > MAX_UMASK {
         return Err(Error::invalid(Bad::Umask, c.umask));
     }
     for r in c.rlimits.iter() {
@@ -173,12 +174,12 @@ pub fn validate<K: Kernel>(k: &mut K, c: &Config, p: &mut Prepared) -> Result<()
             return Err(Error::invalid(Bad::RlimitOrder, r.resource));
         }
     }
-    if c.oom_score_adj.is_some_and(|adj| !(-1000..=1000).contains(&adj)) {
+    if c.oom_score_adj.is_some_and(|adj| !OOM_SCORE_ADJ.contains(&adj)) {
         return Err(Error::invalid(Bad::OomScoreAdj, 0));
     }
     let mut prev = 2;
     for &fd in c.preserve_fds.iter() {
-        if fd <= prev || fd > i32::MAX as u32 {
+        if fd <= prev || fd > MAX_FD {
             return Err(Error::invalid(Bad::PreserveFds, fd));
         }
         prev = fd;
@@ -617,8 +618,27 @@ fn exec_errno<K: Kernel>(k: &mut K, c: &Config, p: &mut Prepared) -> Errno {
             name.iter().eq(b"PATH=").then_some(value)
         })
         .unwrap_or(DEFAULT_PATH);
-    // Taken out of `p`, which the execs below only read; at most PATH_MAX bytes are used.
+    // Taken out of `p`, which the execs below only read.
     let buf = core::mem::take(&mut p.path);
+    search_path(prog, path, buf, |candidate| exec_prepared(k, candidate, p))
+}
+
+/// The errnos after which the PATH search goes on to the next directory: the program is not
+/// there (the list musl's and glibc's execvpe use).
+pub fn not_here(e: Errno) -> bool {
+    matches!(e as u32, errno::ENOENT | errno::ENOTDIR | errno::ENODEV | errno::ETIMEDOUT | errno::ESTALE)
+}
+
+/// The PATH search of execvp(3), for a program name without '/' (`prog`, with its NUL): each
+/// directory of `path` in turn (an empty one is the current directory), `exec` called with
+/// `dir/prog` (NUL-terminated, built in `buf`, of which at most [`PATH_MAX`] bytes are used).
+/// An errno [`not_here`] moves on, EACCES is remembered and moves on, anything else (a
+/// successful `exec` returns 0) stops. Returns that errno, else EACCES if a candidate was
+/// found but not executable (exit 126), else ENOENT (exit 127); ENAMETOOLONG for a candidate
+/// over PATH_MAX. dmz's exec, init's container-mode exec and `launcher check` all search
+/// with it. References: execve(2), exec(3) "execvp".
+#[inline(always)]
+pub fn search_path(prog: &[u8], path: &[u8], buf: &mut [u8], mut exec: impl FnMut(&[u8]) -> Errno) -> Errno {
     let buf = first(buf, PATH_MAX);
     let mut err = ENOENT;
     let mut len = 0;
@@ -650,10 +670,9 @@ fn exec_errno<K: Kernel>(k: &mut K, c: &Config, p: &mut Prepared) -> Errno {
         }
         // `get`, not `[..len]` (len ≤ PATH_MAX: every byte went through `put`): dmz keeps no
         // panic site, so the panic machinery is left out of the binary.
-        match exec_prepared(k, buf.get(..len).unwrap_or_default(), p) {
+        match exec(buf.get(..len).unwrap_or_default()) {
             EACCES => err = EACCES,
-            // Not here: try the next directory (the list musl's and glibc's execvpe use).
-            ENOENT | ENOTDIR | 19 /* ENODEV */ | 110 /* ETIMEDOUT */ | 116 /* ESTALE */ => {}
+            e if not_here(e) => {}
             e => return e,
         }
         len = 0;

@@ -3,50 +3,13 @@
 //! config still runs, from a file and from a pipe, and a caller's seccomp filter that makes
 //! PR_CAPBSET_READ fail fails the config instead of shrinking the bounding-set drop.
 
+mod support;
+
 use dmz::config::{Bytes, Caps, Config, Rlimit, MAX_ARGS, MAX_CONFIG_LEN, MAX_ENV};
 use std::io::Write;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Output, Stdio};
-
-const DMZ: &str = env!("CARGO_BIN_EXE_dmz");
-
-/// A directory of its own for each test, removed at the end.
-struct Scratch(PathBuf);
-
-impl Scratch {
-    fn new(name: &str) -> Self {
-        let d = std::env::temp_dir().join(format!("dmz-limits-{name}-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&d);
-        std::fs::create_dir_all(&d).unwrap();
-        Scratch(d)
-    }
-
-    /// Writes `blob` as a config file; returns its path.
-    fn config(&self, blob: &[u8]) -> PathBuf {
-        let f = self.0.join("cfg.pcfg");
-        std::fs::write(&f, blob).unwrap();
-        f
-    }
-}
-
-impl Drop for Scratch {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
-
-fn list(items: &[&str]) -> Vec<u8> {
-    let mut v = Vec::new();
-    dmz::config::push_strings(&mut v, items.iter().map(|s| s.as_bytes())).unwrap();
-    v
-}
-
-fn encode(c: &Config) -> Vec<u8> {
-    let mut out = vec![0; MAX_CONFIG_LEN];
-    let n = c.encode(&mut out).unwrap();
-    out.truncate(n);
-    out
-}
+use support::{encode, list, Scratch, DMZ};
 
 /// Root, no groups, the given program and environment: what a root caller can run.
 fn root_config<'a>(args: &'a [u8], env: &'a [u8]) -> Config<'a> {

@@ -11,18 +11,20 @@
 //! | 12 | 4 | CRC-32 (IEEE) of the body |
 //! | 16 | n | postcard body: [`Config`] |
 //!
-//! The body is in the postcard 1.x wire format, written out by hand for [`Config`]'s fields
-//! in order (see dmz's config module for why not serde): unsigned integers are LEB128
-//! varints, enums their discriminant as a varint, `Option` one byte 0/1 then the value, byte
-//! strings and sequences a varint length then the items. Each task and service carries a
+//! The header check, the body's reader and writer and their errors are dmz's (one codec for
+//! both formats, `dmz::config`); init adds its magic, version and fields. The body is in the
+//! postcard 1.x wire format, written out by hand for [`Config`]'s fields in order (see dmz's
+//! config module for why not serde): unsigned integers are LEB128 varints, enums their
+//! discriminant as a varint, `Option` one byte 0/1 then the value, byte strings and sequences
+//! a varint length then the items. Each task and service carries a
 //! complete dmz config blob, header included, which init hands to the dmz transition in the
 //! forked child. Paths that reach a syscall are stored with their terminating NUL.
 
-use dmz::config::{crc32, write_header, Writer};
+use dmz::config::{write_header, Reader, Writer, HEADER_LEN};
+use dmz::error::Bad;
 
 pub const MAGIC: [u8; 4] = *b"DMZI";
 pub const VERSION: u32 = 2;
-pub const HEADER_LEN: usize = 16;
 
 /// Largest config init reads: room for every unit carrying a large dmz config. init maps
 /// exactly the file's size, so the bound only limits what a corrupt file can make it map.
@@ -195,7 +197,7 @@ pub enum List<'a, T> {
 /// decoded; reading the list again later only parses.
 pub trait Item<'a>: Copy {
     #[doc(hidden)]
-    fn read(r: &mut Reader<'a>) -> Option<Self>;
+    fn read(r: &mut Reader<'a>) -> Self;
     #[doc(hidden)]
     fn check(&self) -> Result<(), Invalid>;
     #[doc(hidden)]
@@ -254,22 +256,22 @@ impl<'a, T: Item<'a>> Iterator for Iter<'a, T> {
             return None;
         }
         self.left -= 1;
-        let mut r = Reader { rest: self.bytes, bad: Invalid::Malformed };
-        let item = T::read(&mut r)?; // checked when the config was decoded
-        self.bytes = r.rest;
+        let mut r = Reader::new(self.bytes);
+        let item = T::read(&mut r); // checked when the config was decoded
+        self.bytes = r.rest();
         Some(item)
     }
 }
 
 impl<'a> Item<'a> for Mount<'a> {
-    fn read(r: &mut Reader<'a>) -> Option<Self> {
-        Some(Mount {
-            source: r.bytes()?,
-            target: r.bytes()?,
-            fstype: r.bytes()?,
-            flags: r.varint(10)?,
-            data: r.bytes()?,
-        })
+    fn read(r: &mut Reader<'a>) -> Self {
+        Mount {
+            source: r.bytes().0,
+            target: r.bytes().0,
+            fstype: r.bytes().0,
+            flags: r.u64(),
+            data: r.bytes().0,
+        }
     }
 
     fn check(&self) -> Result<(), Invalid> {
@@ -290,23 +292,26 @@ impl<'a> Item<'a> for Mount<'a> {
 }
 
 impl<'a> Item<'a> for Unit<'a> {
-    fn read(r: &mut Reader<'a>) -> Option<Self> {
-        Some(Unit {
-            name: r.bytes()?,
-            dmz: r.bytes()?,
-            restart: match r.u8()? {
+    fn read(r: &mut Reader<'a>) -> Self {
+        Unit {
+            name: r.bytes().0,
+            dmz: r.bytes().0,
+            restart: match r.u8() {
                 0 => Restart::Never,
                 1 => Restart::OnFailure,
                 2 => Restart::Always,
-                _ => return None,
+                _ => {
+                    r.malformed();
+                    Restart::Never
+                }
             },
-            restart_delay_ms: r.u32()?,
-            restart_delay_max_ms: r.u32()?,
-            restart_limit: r.u32()?,
-            stop_signal: r.u8()?,
-            stop_timeout_ms: r.u32()?,
-            timeout_ms: r.u32()?,
-        })
+            restart_delay_ms: r.u32(),
+            restart_delay_max_ms: r.u32(),
+            restart_limit: r.u32(),
+            stop_signal: r.u8(),
+            stop_timeout_ms: r.u32(),
+            timeout_ms: r.u32(),
+        }
     }
 
     fn check(&self) -> Result<(), Invalid> {
@@ -337,17 +342,10 @@ impl<'a> Item<'a> for Unit<'a> {
 
 /// What is wrong with a blob. `Copy`, one byte; [`Invalid::text`] says it in words.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-#[repr(u8)]
 pub enum Invalid {
-    TooLarge,
-    TruncatedHeader,
-    Magic,
-    Version,
-    TruncatedBody,
-    TrailingBytes,
-    Crc,
-    Malformed,
-    TrailingInBody,
+    /// The header or the body's structure, as dmz's decoder names it (the same checks as for
+    /// a dmz config).
+    Format(Bad),
     Name,
     UnitDmz,
     Path,
@@ -359,15 +357,17 @@ pub enum Invalid {
 impl Invalid {
     pub fn text(self) -> &'static str {
         match self {
-            Invalid::TooLarge => "larger than the maximum of 4 MiB",
-            Invalid::TruncatedHeader => "truncated header",
-            Invalid::Magic => "not an init config",
-            Invalid::Version => "unsupported format version",
-            Invalid::TruncatedBody => "truncated body",
-            Invalid::TrailingBytes => "trailing bytes after body",
-            Invalid::Crc => "CRC mismatch",
-            Invalid::Malformed => "malformed body",
-            Invalid::TrailingInBody => "trailing bytes inside body",
+            Invalid::Format(bad) => match bad {
+                Bad::TooLarge => "larger than the maximum of 4 MiB",
+                Bad::TruncatedHeader => "truncated header",
+                Bad::Magic => "not an init config",
+                Bad::Version => "unsupported format version",
+                Bad::TruncatedBody => "truncated body",
+                Bad::TrailingBytes => "trailing bytes after body",
+                Bad::Crc => "CRC mismatch",
+                Bad::TrailingInBody => "trailing bytes inside body",
+                _ => "malformed body",
+            },
             Invalid::Name => "bad task or service name",
             Invalid::UnitDmz => "bad dmz config in a task or service",
             Invalid::Path => "path not NUL-terminated or with interior NUL",
@@ -376,10 +376,6 @@ impl Invalid {
             Invalid::TooMany => "more than 32 mounts, tasks or services",
         }
     }
-}
-
-fn le32(b: &[u8]) -> u32 {
-    u32::from_le_bytes([b[0], b[1], b[2], b[3]])
 }
 
 /// `s` ends in its only NUL.
@@ -400,35 +396,18 @@ impl<'a> Config<'a> {
     /// in the child).
     #[inline(never)]
     pub fn decode(blob: &'a [u8]) -> Result<Self, Invalid> {
-        if blob.len() > MAX_CONFIG_LEN {
-            return Err(Invalid::TooLarge);
+        let mut cfg = None;
+        let mut why = None;
+        let (bad, _) = dmz::config::decode(blob, MAGIC, VERSION, MAX_CONFIG_LEN, |r| {
+            let mut b = Body { r, why: None };
+            cfg = Some(b.config());
+            why = b.why;
+        });
+        match (why, bad, cfg) {
+            (Some(why), _, _) => Err(why),
+            (None, Bad::None, Some(c)) => Ok(c),
+            (None, bad, _) => Err(Invalid::Format(bad)),
         }
-        if blob.len() < HEADER_LEN {
-            return Err(Invalid::TruncatedHeader);
-        }
-        let (head, body) = blob.split_at(HEADER_LEN);
-        if head[..4] != MAGIC {
-            return Err(Invalid::Magic);
-        }
-        if le32(&head[4..]) != VERSION {
-            return Err(Invalid::Version);
-        }
-        let len = le32(&head[8..]) as usize;
-        if body.len() < len {
-            return Err(Invalid::TruncatedBody);
-        }
-        if body.len() > len {
-            return Err(Invalid::TrailingBytes);
-        }
-        if crc32(body) != le32(&head[12..]) {
-            return Err(Invalid::Crc);
-        }
-        let mut r = Reader { rest: body, bad: Invalid::Malformed };
-        let cfg = r.config().ok_or(r.bad)?;
-        if !r.rest.is_empty() {
-            return Err(Invalid::TrailingInBody);
-        }
-        Ok(cfg)
     }
 
     /// Encodes header + body into `out`; returns the blob's length, or `None` if it does not
@@ -444,108 +423,77 @@ impl<'a> Config<'a> {
     }
 }
 
-/// Decoder for the body. A read that fails returns `None`; `bad` says why, when it is more
-/// than malformed bytes.
-#[doc(hidden)]
-pub struct Reader<'a> {
-    rest: &'a [u8],
-    bad: Invalid,
+/// init's fields read from the body, with the checks that are init's: the first that fails,
+/// unless the body turned out malformed before it (then that is the error).
+struct Body<'a, 'r> {
+    r: &'r mut Reader<'a>,
+    why: Option<Invalid>,
 }
 
-impl<'a> Reader<'a> {
-    fn fail<T>(&mut self, why: Invalid) -> Option<T> {
-        self.bad = why;
-        None
-    }
-
-    fn byte(&mut self) -> Option<u8> {
-        let (&b, rest) = self.rest.split_first()?;
-        self.rest = rest;
-        Some(b)
-    }
-
-    fn varint(&mut self, max_bytes: u32) -> Option<u64> {
-        let mut v = 0u64;
-        for i in 0..max_bytes {
-            let b = self.byte()?;
-            let bits = (b & 0x7f) as u64;
-            v |= bits << (7 * i);
-            if b & 0x80 == 0 {
-                // One canonical form, the shortest (what postcard writes): no final zero
-                // byte after the first, no bits past the 64th (they would be dropped).
-                if i != 0 && (b == 0 || v >> (7 * i) != bits) {
-                    return None;
-                }
-                return Some(v);
+impl<'a> Body<'a, '_> {
+    /// Records `check`'s failure and stops the read (the reader reads zeros from here on).
+    fn check(&mut self, check: Result<(), Invalid>) {
+        if let Err(why) = check {
+            if !self.r.is_bad() {
+                self.why = Some(why);
+                self.r.malformed();
             }
         }
-        None
-    }
-
-    fn u32(&mut self) -> Option<u32> {
-        u32::try_from(self.varint(5)?).ok()
-    }
-
-    fn u8(&mut self) -> Option<u8> {
-        u8::try_from(self.varint(2)?).ok()
-    }
-
-    fn bytes(&mut self) -> Option<&'a [u8]> {
-        let n = self.u32()? as usize;
-        if n > self.rest.len() {
-            return None;
-        }
-        let (b, rest) = self.rest.split_at(n);
-        self.rest = rest;
-        Some(b)
     }
 
     /// A list: its count, then its items, each read once here to check it and to find the end.
-    fn list<T: Item<'a>>(&mut self, max: usize) -> Option<List<'a, T>> {
-        let count = self.u32()?;
+    fn list<T: Item<'a>>(&mut self, max: usize) -> List<'a, T> {
+        let mut count = self.r.u32();
         if count as usize > max {
-            return self.fail(Invalid::TooMany);
+            self.check(Err(Invalid::TooMany));
+            count = 0;
         }
-        let start = self.rest;
+        let start = self.r.rest();
         for _ in 0..count {
-            if let Err(why) = T::read(self)?.check() {
-                return self.fail(why);
+            let item = T::read(self.r);
+            if self.r.is_bad() {
+                break;
             }
+            self.check(item.check());
         }
-        Some(List::Encoded { count, bytes: &start[..start.len() - self.rest.len()] })
+        List::Encoded { count, bytes: &start[..start.len() - self.r.rest().len()] }
     }
 
-    fn action(&mut self) -> Option<Action> {
-        Action::from_u8(self.u8()?)
+    fn action(&mut self) -> Action {
+        Action::from_u8(self.r.u8()).unwrap_or_else(|| {
+            self.r.malformed();
+            Action::Reboot
+        })
     }
 
     #[inline(never)]
-    fn config(&mut self) -> Option<Config<'a>> {
-        Some(Config {
-            hostname: self.bytes()?,
-            ctrl_alt_del: self.action()?,
-            on_error: self.action()?,
-            error_delay_s: self.u32()?,
-            shutdown_grace_ms: self.u32()?,
-            watchdog: match self.byte()? {
-                0 => None,
-                1 => {
-                    let w =
-                        Watchdog { device: self.bytes()?, timeout_s: self.u32()?, interval_ms: self.u32()? };
-                    if !c_string(w.device) {
-                        return self.fail(Invalid::Path);
-                    }
-                    if w.interval_ms == 0 {
-                        return self.fail(Invalid::Watchdog);
-                    }
+    fn config(&mut self) -> Config<'a> {
+        Config {
+            hostname: self.r.bytes().0,
+            ctrl_alt_del: self.action(),
+            on_error: self.action(),
+            error_delay_s: self.r.u32(),
+            shutdown_grace_ms: self.r.u32(),
+            watchdog: match self.r.bool() {
+                false => None,
+                true => {
+                    let w = Watchdog {
+                        device: self.r.bytes().0,
+                        timeout_s: self.r.u32(),
+                        interval_ms: self.r.u32(),
+                    };
+                    self.check(match () {
+                        _ if !c_string(w.device) => Err(Invalid::Path),
+                        _ if w.interval_ms == 0 => Err(Invalid::Watchdog),
+                        _ => Ok(()),
+                    });
                     Some(w)
                 }
-                _ => return None,
             },
-            mounts: self.list(MAX_MOUNTS)?,
-            tasks: self.list(MAX_UNITS)?,
-            services: self.list(MAX_UNITS)?,
-        })
+            mounts: self.list(MAX_MOUNTS),
+            tasks: self.list(MAX_UNITS),
+            services: self.list(MAX_UNITS),
+        }
     }
 }
 
@@ -675,22 +623,22 @@ mod tests {
         let blob = encode(&sample(d));
         let mut bad = blob.clone();
         bad[0] = b'X';
-        assert_eq!(Config::decode(&bad), Err(Invalid::Magic));
+        assert_eq!(Config::decode(&bad), Err(Invalid::Format(Bad::Magic)));
         let mut bad = blob.clone();
         bad[4] = 9;
-        assert_eq!(Config::decode(&bad), Err(Invalid::Version));
+        assert_eq!(Config::decode(&bad), Err(Invalid::Format(Bad::Version)));
         // The version is all four bytes: one canonical form for every valid blob.
         let mut bad = blob.clone();
         bad[7] = 39;
-        assert_eq!(Config::decode(&bad), Err(Invalid::Version));
+        assert_eq!(Config::decode(&bad), Err(Invalid::Format(Bad::Version)));
         let mut bad = blob.clone();
         *bad.last_mut().unwrap() ^= 1;
-        assert_eq!(Config::decode(&bad), Err(Invalid::Crc));
-        assert_eq!(Config::decode(&blob[..blob.len() - 1]), Err(Invalid::TruncatedBody));
+        assert_eq!(Config::decode(&bad), Err(Invalid::Format(Bad::Crc)));
+        assert_eq!(Config::decode(&blob[..blob.len() - 1]), Err(Invalid::Format(Bad::TruncatedBody)));
         let mut long = blob.clone();
         long.push(0);
-        assert_eq!(Config::decode(&long), Err(Invalid::TrailingBytes));
-        assert_eq!(Config::decode(&blob[..10]), Err(Invalid::TruncatedHeader));
+        assert_eq!(Config::decode(&long), Err(Invalid::Format(Bad::TrailingBytes)));
+        assert_eq!(Config::decode(&blob[..10]), Err(Invalid::Format(Bad::TruncatedHeader)));
     }
 
     #[test]
@@ -737,18 +685,21 @@ mod tests {
         let b = with_varints(&[10], &top);
         assert_eq!(Config::decode(&b).unwrap().mounts.get(0).unwrap().flags, u64::MAX);
         // Zero padding, and a 10th byte with bits past bit 63.
-        assert_eq!(Config::decode(&with_varints(&[0x8a, 0x00], &[6])), Err(Invalid::Malformed));
-        assert_eq!(Config::decode(&with_varints(&[10], &[0x86, 0x80, 0x00])), Err(Invalid::Malformed));
+        assert_eq!(Config::decode(&with_varints(&[0x8a, 0x00], &[6])), Err(Invalid::Format(Bad::Malformed)));
+        assert_eq!(
+            Config::decode(&with_varints(&[10], &[0x86, 0x80, 0x00])),
+            Err(Invalid::Format(Bad::Malformed))
+        );
         let mut over = top;
         over[9] = 0x02;
-        assert_eq!(Config::decode(&with_varints(&[10], &over)), Err(Invalid::Malformed));
+        assert_eq!(Config::decode(&with_varints(&[10], &over)), Err(Invalid::Format(Bad::Malformed)));
         // An enum tag in two bytes.
         let mut b = with_varints(&[10], &[6]);
         b[HEADER_LEN + 1] = 0x81;
         b.insert(HEADER_LEN + 2, 0x00);
         let body = b[HEADER_LEN..].to_vec();
         write_header(&mut b, MAGIC, VERSION, &body);
-        assert_eq!(Config::decode(&b), Err(Invalid::Malformed));
+        assert_eq!(Config::decode(&b), Err(Invalid::Format(Bad::Malformed)));
     }
 
     #[test]
@@ -773,6 +724,21 @@ mod tests {
         let bad_dmz = leak(walked[0].dmz.to_vec());
         let bad = with_service(&c, 0, |u| u.dmz = bad_dmz);
         assert_eq!(Config::decode(&encode(&bad)), Err(Invalid::UnitDmz));
+    }
+
+    /// Every body cut short is malformed, never reported as one of init's own checks on the
+    /// zeros the reader returns past the end (a name, a path, a signal).
+    #[test]
+    fn every_truncated_body_is_malformed() {
+        let d = leak(dmz_blob());
+        let blob = encode(&sample(d));
+        let body = &blob[HEADER_LEN..];
+        for n in 0..body.len() {
+            let mut b = vec![0u8; HEADER_LEN];
+            write_header(&mut b, MAGIC, VERSION, &body[..n]);
+            b.extend_from_slice(&body[..n]);
+            assert_eq!(Config::decode(&b), Err(Invalid::Format(Bad::Malformed)), "{n}");
+        }
     }
 
     #[test]

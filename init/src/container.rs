@@ -55,7 +55,7 @@ fn usage_error(what: &[u8], arg: &[u8]) -> i32 {
 
 /// The usage text, on stdout for -h (status 0), else on stderr; returns `status`.
 fn usage(status: i32) -> i32 {
-    sys::write(sys::fd(if status == 0 { 1 } else { 2 }), USAGE);
+    sys::write(sys::stdio(if status == 0 { sys::Stdio::Out } else { sys::Stdio::Err }), USAGE);
     status
 }
 

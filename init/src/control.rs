@@ -221,6 +221,6 @@ pub fn client(args: &linker::Args) -> i32 {
     if head > 2 {
         log.error(b"%", &[S(&reply[2..head])]);
     }
-    sys::write(sys::fd(1), reply.get(head + 1..).unwrap_or(b""));
+    sys::write(sys::stdio(sys::Stdio::Out), reply.get(head + 1..).unwrap_or(b""));
     code as i32
 }

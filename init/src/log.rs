@@ -75,7 +75,7 @@ impl Log {
         format(&mut l, template, args);
         l.push(b"\n");
         let bytes = l.as_bytes();
-        sys::write(sys::fd(2), &bytes[PRIO_LEN..]);
+        sys::write(sys::stdio(sys::Stdio::Err), &bytes[PRIO_LEN..]);
         if let Some(k) = &self.kmsg {
             sys::write(k.as_fd(), bytes);
         }

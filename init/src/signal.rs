@@ -5,15 +5,17 @@
 const NAMES: &[u8] = b"HUP INT QUIT ILL TRAP ABRT BUS FPE KILL USR1 SEGV USR2 PIPE ALRM TERM STKFLT \
 CHLD CONT STOP TSTP TTIN TTOU URG XCPU XFSZ VTALRM PROF WINCH IO PWR SYS ";
 
-pub const SIGHUP: u8 = 1;
-pub const SIGINT: u8 = 2;
-pub const SIGKILL: u8 = 9;
-pub const SIGUSR1: u8 = 10;
-pub const SIGUSR2: u8 = 12;
-pub const SIGTERM: u8 = 15;
-pub const SIGCHLD: u8 = 17;
-pub const SIGTTIN: u8 = 21;
-pub const SIGTTOU: u8 = 22;
+use linux_raw_sys::general as g;
+
+pub const SIGHUP: u8 = g::SIGHUP as u8;
+pub const SIGINT: u8 = g::SIGINT as u8;
+pub const SIGKILL: u8 = g::SIGKILL as u8;
+pub const SIGUSR1: u8 = g::SIGUSR1 as u8;
+pub const SIGUSR2: u8 = g::SIGUSR2 as u8;
+pub const SIGTERM: u8 = g::SIGTERM as u8;
+pub const SIGCHLD: u8 = g::SIGCHLD as u8;
+pub const SIGTTIN: u8 = g::SIGTTIN as u8;
+pub const SIGTTOU: u8 = g::SIGTTOU as u8;
 /// The highest signal number (_NSIG).
 pub const MAX: u8 = 64;
 

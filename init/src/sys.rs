@@ -17,19 +17,34 @@ fn errno(e: rustix::io::Errno) -> Errno {
     e.raw_os_error() as Errno
 }
 
-pub const ECHILD: Errno = 10;
-pub const EINVAL: Errno = 22;
-pub const EPERM: Errno = rustix::io::Errno::PERM.raw_os_error() as Errno;
-pub const ENOTTY: Errno = 25;
-pub const ENXIO: Errno = 6;
+pub const ECHILD: Errno = linux_raw_sys::errno::ECHILD as Errno;
+pub const EINVAL: Errno = linux_raw_sys::errno::EINVAL as Errno;
+pub const EPERM: Errno = linux_raw_sys::errno::EPERM as Errno;
+pub const ENOTTY: Errno = linux_raw_sys::errno::ENOTTY as Errno;
+pub const ENXIO: Errno = linux_raw_sys::errno::ENXIO as Errno;
 pub const EAGAIN: Errno = linux_raw_sys::errno::EAGAIN as Errno;
 pub const ETIMEDOUT: Errno = linux_raw_sys::errno::ETIMEDOUT as Errno;
 pub const ECONNRESET: Errno = linux_raw_sys::errno::ECONNRESET as Errno;
 
-/// Borrows a descriptor by number.
-pub fn fd(n: i32) -> BorrowedFd<'static> {
-    // SAFETY: every call below that takes a descriptor checks it (EBADF) and none closes it,
-    // so a stale number can only produce an error, never touch memory.
+/// One of the standard descriptors, which init never closes: the only numbers the rest of
+/// init borrows (everything else it opens is an `OwnedFd`).
+#[derive(Clone, Copy)]
+pub enum Stdio {
+    In = 0,
+    Out = 1,
+    Err = 2,
+}
+
+/// Borrows standard descriptor `s`.
+pub fn stdio(s: Stdio) -> BorrowedFd<'static> {
+    fd(s as i32)
+}
+
+/// Borrows a descriptor by number; only inside this module, for 0, 1 and 2.
+fn fd(n: i32) -> BorrowedFd<'static> {
+    // SAFETY: n is 0, 1 or 2 (the callers above and in console_stdio), which init never closes
+    // (console_stdio only fills them); every call that takes a descriptor checks it (EBADF),
+    // so one the kernel did not open produces an error, never touches memory.
     unsafe { BorrowedFd::borrow_raw(n) }
 }
 
@@ -252,7 +267,8 @@ pub fn reap() -> Result<Option<(i32, Exit)>, Errno> {
 
 /// `clone(SIGCHLD)`: fork. `Ok(0)` in the child. References: fork(2).
 pub fn fork() -> Result<i32, Errno> {
-    linker::sys::fork().map(|p| p as i32)
+    // SAFETY: init is single-threaded from `_start` on and takes no locks (module doc).
+    unsafe { linker::sys::fork() }.map(|p| p as i32)
 }
 
 /// `kill(pid, sig)`. References: kill(2).
@@ -305,7 +321,7 @@ pub fn setsid() -> Result<(), Errno> {
 /// (init blocks it). ENOTTY when stdin is no terminal or not the caller's controlling
 /// terminal. References: tcsetpgrp(3), ioctl_tty(2) TIOCSPGRP.
 pub fn foreground_stdin() -> Result<(), Errno> {
-    rustix::termios::tcsetpgrp(fd(0), rustix::process::getpgrp()).map_err(errno)
+    rustix::termios::tcsetpgrp(stdio(Stdio::In), rustix::process::getpgrp()).map_err(errno)
 }
 
 /// `prctl(PR_SET_CHILD_SUBREAPER, 1)`: orphaned descendants are re-parented to the caller
@@ -348,7 +364,7 @@ pub fn load_file(path: &CStr, max: usize) -> Result<&'static [u8], Errno> {
     Ok(&buf[..n])
 }
 
-const EFBIG: Errno = 27;
+const EFBIG: Errno = linux_raw_sys::errno::EFBIG as Errno;
 
 /// [`load_file`] into memory that is given back when the returned mapping is dropped: a config
 /// read again (reload) replaces the previous one.

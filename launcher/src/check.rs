@@ -43,37 +43,50 @@ fn kernel_release() -> (u32, u32) {
     (parts.next().unwrap_or(0), parts.next().unwrap_or(0))
 }
 
-/// dmz's search path when the target's environment has no PATH.
-const DEFAULT_PATH: &str = match std::str::from_utf8(dmz::transition::DEFAULT_PATH) {
-    Ok(p) => p,
-    Err(_) => panic!("DEFAULT_PATH is ASCII"),
-};
-
-/// Where dmz would find the program (the same lookup: the target's PATH).
+/// Where dmz would find the program: dmz's own PATH search over the target's PATH, each
+/// candidate looked at instead of executed (a regular file with an execute bit is what dmz
+/// would run; anything else that exists, EACCES).
 fn resolve(c: &Compiled) -> Result<std::path::PathBuf, String> {
+    use std::os::unix::ffi::OsStrExt;
     use std::os::unix::fs::PermissionsExt;
     let Some(prog) = c.args.first() else {
         return Err("args: empty, no program to run (dmz would exit 125)".into());
     };
-    let candidates: Vec<std::path::PathBuf> = if prog.contains('/') {
-        vec![prog.into()]
-    } else {
-        let path = c.env.iter().find_map(|e| e.strip_prefix("PATH=")).unwrap_or(DEFAULT_PATH);
-        path.split(':').map(|d| std::path::Path::new(if d.is_empty() { "." } else { d }).join(prog)).collect()
-    };
-    let mut found_not_exec = None;
-    for p in candidates {
-        if let Ok(m) = std::fs::metadata(&p) {
-            if m.is_file() && m.permissions().mode() & 0o111 != 0 {
-                return Ok(p);
-            }
-            found_not_exec = Some(p);
+    let (mut found, mut not_exec) = (None, None);
+    let mut look = |candidate: &[u8]| -> u16 {
+        let p = std::path::PathBuf::from(std::ffi::OsStr::from_bytes(
+            candidate.strip_suffix(b"\0").unwrap_or(candidate),
+        ));
+        let e = match std::fs::metadata(&p) {
+            Ok(m) if m.is_file() && m.permissions().mode() & 0o111 != 0 => 0,
+            Ok(_) => dmz::error::EACCES,
+            Err(e) => e.raw_os_error().map_or(dmz::error::ENOENT, |n| n as u16),
+        };
+        match e {
+            0 => found = Some(p),
+            dmz::error::EACCES => drop(not_exec.get_or_insert(p)),
+            _ => {}
         }
+        e
+    };
+    let name = [prog.as_bytes(), b"\0"].concat();
+    let err = if prog.contains('/') {
+        look(&name)
+    } else {
+        let path = c.env.iter().find_map(|e| e.strip_prefix("PATH=")).map(str::as_bytes);
+        let mut buf = vec![0; dmz::transition::PATH_MAX];
+        dmz::transition::search_path(&name, path.unwrap_or(dmz::transition::DEFAULT_PATH), &mut buf, look)
+    };
+    match (found, not_exec, err) {
+        (Some(p), _, 0) => Ok(p),
+        (_, Some(p), dmz::error::EACCES) => {
+            Err(format!("program {prog:?}: {} is not executable (dmz would exit 126)", p.display()))
+        }
+        (_, _, e) if dmz::transition::not_here(e) => {
+            Err(format!("program {prog:?}: not found in the target's PATH (dmz would exit 127)"))
+        }
+        (_, _, e) => Err(format!("program {prog:?}: cannot be searched for: errno {e} (dmz would exit 126)")),
     }
-    Err(match found_not_exec {
-        Some(p) => format!("program {prog:?}: {} is not executable (dmz would exit 126)", p.display()),
-        None => format!("program {prog:?}: not found in the target's PATH (dmz would exit 127)"),
-    })
 }
 
 /// Everything `check` reports about `c`, given the sections not applied.
@@ -398,4 +411,42 @@ fn transition_calls(c: &Compiled) -> Vec<Call> {
     v.push(call("write to stderr".into(), "write", &[2]));
     v.push(call("exit_group".into(), "exit_group", &[125]));
     v
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::os::unix::fs::PermissionsExt;
+
+    /// The lookup `check` reports is dmz's: PATH in order, an empty entry the current
+    /// directory, a file without execute bit remembered (exit 126) while the search goes on.
+    #[test]
+    fn resolve_searches_like_dmz() {
+        let dir = std::env::temp_dir().join(format!("dmzkit-resolve-{}", std::process::id()));
+        let (a, b) = (dir.join("a"), dir.join("b"));
+        std::fs::create_dir_all(&a).unwrap();
+        std::fs::create_dir_all(&b).unwrap();
+        let write = |p: &std::path::Path, mode| {
+            std::fs::write(p, "").unwrap();
+            std::fs::set_permissions(p, std::fs::Permissions::from_mode(mode)).unwrap();
+        };
+        write(&a.join("prog"), 0o644);
+        write(&b.join("prog"), 0o755);
+        write(&a.join("plain"), 0o644);
+        let at = |path: String, prog: &str| {
+            let c = Compiled {
+                args: vec![prog.into()],
+                env: vec![format!("PATH={path}")],
+                ..Compiled::default()
+            };
+            resolve(&c)
+        };
+        let (a_s, b_s) = (a.display().to_string(), b.display().to_string());
+        assert_eq!(at(format!("/nonexistent:{a_s}:{b_s}"), "prog"), Ok(b.join("prog")));
+        let e = at(format!("{a_s}:/nonexistent"), "plain").unwrap_err();
+        assert!(e.contains("is not executable (dmz would exit 126)"), "{e}");
+        let e = at(format!("/nonexistent:{a_s}/plain"), "prog").unwrap_err();
+        assert!(e.contains("not found in the target's PATH (dmz would exit 127)"), "{e}");
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
 }

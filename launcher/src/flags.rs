@@ -157,7 +157,7 @@ impl Flags {
         if let Some(m) = &self.umask {
             c.umask = u32::from_str_radix(m.trim_start_matches("0o"), 8)
                 .ok()
-                .filter(|&m| m <= 0o777)
+                .filter(|&m| m <= dmz::config::MAX_UMASK)
                 .ok_or_else(|| format!("--umask: {m:?} is not an octal mode up to 0777"))?;
         }
         if let Some(d) = &self.cwd {
@@ -173,8 +173,8 @@ impl Flags {
             crate::oci::set_env(&mut c.env, e).map_err(|m| format!("--env: {m}"))?;
         }
         if let Some(adj) = self.oom_score_adj {
-            if !(-1000..=1000).contains(&adj) {
-                return Err(format!("--oom-score-adj: {adj} is outside -1000..=1000"));
+            if !dmz::config::OOM_SCORE_ADJ.contains(&adj) {
+                return Err(format!("--oom-score-adj: {adj} is outside {:?}", dmz::config::OOM_SCORE_ADJ));
             }
             c.oom_score_adj = Some(adj);
         }

@@ -92,7 +92,7 @@ enum Cmd {
 }
 
 /// Exit status for failures before exec (docs/design.md §4).
-const FAILED: u8 = 125;
+const FAILED: u8 = dmz::error::FAILED as u8;
 
 fn main() -> ExitCode {
     match run(Cli::parse()) {

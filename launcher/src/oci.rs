@@ -6,6 +6,7 @@
 //! quietly run a service with more privilege than intended.
 
 use crate::names::{cap_number, rlimit_number};
+use dmz::config::{MAX_ID, MAX_UMASK, OOM_SCORE_ADJ};
 use serde::Deserialize;
 use serde_json::Value;
 
@@ -182,10 +183,6 @@ pub fn set_env(env: &mut Vec<String>, entry: &str) -> Result<(), String> {
     Ok(())
 }
 
-/// The largest uid or gid runc accepts (its `user` package: 2^31-1). Above it the kernel may
-/// read the id as -1, "leave unchanged": uid 4294967295 would keep the caller's root.
-pub const MAX_ID: u32 = i32::MAX as u32;
-
 /// `id` if it is at most [`MAX_ID`]; the error is the rest of a message naming the field.
 pub fn check_id(id: u32) -> Result<u32, String> {
     if id > MAX_ID {
@@ -241,8 +238,8 @@ pub fn compile(file: &str, p: &Process) -> Result<Compiled, String> {
         ));
     }
     let umask = p.user.umask.unwrap_or(DEFAULT_UMASK);
-    if umask > 0o777 {
-        return Err(at("user.umask", format!("{umask:#o} is above 0o777")));
+    if umask > MAX_UMASK {
+        return Err(at("user.umask", format!("{umask:#o} is above {MAX_UMASK:#o}")));
     }
     // Without a `capabilities` object runc gives the process empty sets, bounding included.
     let caps = Some(compile_caps(file, p.capabilities.as_ref().unwrap_or(&Capabilities::default()))?);
@@ -259,8 +256,8 @@ pub fn compile(file: &str, p: &Process) -> Result<Compiled, String> {
         rlimits.push(dmz::config::Rlimit { resource, soft: r.soft, hard: r.hard });
     }
     if let Some(adj) = p.oom_score_adj {
-        if !(-1000..=1000).contains(&adj) {
-            return Err(at("oomScoreAdj", format!("{adj} is outside -1000..=1000")));
+        if !OOM_SCORE_ADJ.contains(&adj) {
+            return Err(at("oomScoreAdj", format!("{adj} is outside {OOM_SCORE_ADJ:?}")));
         }
     }
     Ok(Compiled {

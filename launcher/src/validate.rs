@@ -9,7 +9,8 @@
 
 use crate::oci::{check_id, Compiled};
 use dmz::config::{
-    MAX_ARGS, MAX_BPF_INSNS, MAX_ENV, MAX_GROUPS, MAX_PRESERVE_FDS, MAX_RLIMITS, RLIM_NLIMITS,
+    MAX_ARGS, MAX_BPF_INSNS, MAX_ENV, MAX_FD, MAX_GROUPS, MAX_PRESERVE_FDS, MAX_RLIMITS, MAX_UMASK,
+    OOM_SCORE_ADJ, RLIM_NLIMITS,
 };
 use dmz::transition::SECBITS_ALL;
 
@@ -51,8 +52,8 @@ pub fn validate(c: &Compiled) -> Result<(), String> {
     for (i, &g) in c.groups.iter().flatten().enumerate() {
         check_id(g).map_err(|m| format!("user.additionalGids[{i}]: {m}"))?;
     }
-    if c.umask > 0o777 {
-        return Err(format!("user.umask: {:#o} is above 0o777", c.umask));
+    if c.umask > MAX_UMASK {
+        return Err(format!("user.umask: {:#o} is above {MAX_UMASK:#o}", c.umask));
     }
     for (i, r) in c.rlimits.iter().enumerate() {
         if r.resource >= RLIM_NLIMITS {
@@ -66,16 +67,15 @@ pub fn validate(c: &Compiled) -> Result<(), String> {
         }
     }
     if let Some(adj) = c.oom_score_adj {
-        if !(-1000..=1000).contains(&adj) {
-            return Err(format!("oomScoreAdj: {adj} is outside -1000..=1000"));
+        if !OOM_SCORE_ADJ.contains(&adj) {
+            return Err(format!("oomScoreAdj: {adj} is outside {OOM_SCORE_ADJ:?}"));
         }
     }
     let mut prev = 2;
     for (i, &fd) in c.preserve_fds.iter().enumerate() {
-        if fd <= prev || fd > i32::MAX as u32 {
+        if fd <= prev || fd > MAX_FD {
             return Err(format!(
-                "preserveFds[{i}]: {fd}: fds must be ascending, above 2 and at most {}",
-                i32::MAX
+                "preserveFds[{i}]: {fd}: fds must be ascending, above 2 and at most {MAX_FD}"
             ));
         }
         prev = fd;

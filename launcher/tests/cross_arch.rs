@@ -5,8 +5,11 @@
 //! Needs root, `qemu-user-static`, and the cross builds
 //! (`cargo build --release -p dmz --target T`; scripts/test does both).
 
+mod support;
+
 use std::path::PathBuf;
 use std::process::Command;
+use support::{require_root, TempDir};
 
 const TARGETS: [(&str, &str); 5] = [
     ("x86_64-unknown-linux-musl", "qemu-x86_64-static"),
@@ -24,12 +27,9 @@ fn target_dir() -> PathBuf {
 #[test]
 #[ignore = "needs root and qemu-user: scripts/test runs it"]
 fn every_arch_performs_the_transition() {
-    assert!(
-        rustix::process::geteuid().is_root(),
-        "this test must run as root (it changes uid and capabilities)"
-    );
-    let dir = std::env::temp_dir().join(format!("dmzkit-cross-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
+    require_root();
+    let tmp = TempDir::new("cross");
+    let dir = tmp.path();
     let cfg = dir.join("config.json");
     std::fs::write(
         &cfg,
@@ -75,6 +75,5 @@ CapAmb:\t0000000000000020\nNoNewPrivs:\t1\n";
             ));
         }
     }
-    let _ = std::fs::remove_dir_all(&dir);
     assert!(failures.is_empty(), "{}", failures.join("\n"));
 }

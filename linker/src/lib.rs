@@ -78,9 +78,13 @@ macro_rules! entry {
     };
 }
 
-/// Exit status used when the program panics: the same "failed before exec" code dmz uses,
-/// so a bug can never be mistaken for the target's own status.
-pub const PANIC_EXIT: i32 = 125;
+/// Exit status of a dmzkit program that failed before exec (docs/design.md §4): dmz, init's
+/// children and container-mode init, launcher.
+pub const FAILED: i32 = 125;
+
+/// Exit status used when the program panics: the same "failed before exec" code, so a bug can
+/// never be mistaken for the target's own status.
+pub const PANIC_EXIT: i32 = FAILED;
 
 /// What the panic handler does: one line on stderr, exit 125. Never formats.
 pub fn panic() -> ! {

@@ -99,7 +99,7 @@ pub unsafe fn execve(path: *const u8, argv: *const *const u8, envp: *const *cons
 }
 
 /// include/uapi/linux/seccomp.h
-const SECCOMP_SET_MODE_FILTER: usize = 1;
+const SECCOMP_SET_MODE_FILTER: usize = linux_raw_sys::ptrace::SECCOMP_SET_MODE_FILTER as usize;
 
 /// `seccomp(SECCOMP_SET_MODE_FILTER, flags, &sock_fprog)`: installs a classic BPF program.
 ///
@@ -161,14 +161,19 @@ pub fn write_all(fd: i32, mut buf: &[u8]) {
 ///
 /// The child runs on a copy-on-write copy of the caller's memory, stack included (new stack
 /// pointer 0), exactly like fork(2); with no flag besides the exit signal the remaining clone
-/// arguments are ignored, so their differing order per architecture does not matter. Only
-/// sound in a single-threaded process without locks held (this runtime has neither threads
-/// nor a libc), which is why it is not in rustix.
+/// arguments are ignored, so their differing order per architecture does not matter. Not in
+/// rustix for the reason below (rustix's own is its `unsafe fn kernel_fork`).
+///
+/// # Safety
+/// The caller is single-threaded and holds no lock: the child has only the calling thread,
+/// so any state another thread was changing stays half-changed in it. (This runtime has
+/// neither threads nor a libc; init, its only user, never starts a thread.)
 ///
 /// References: clone(2), fork(2).
-pub fn fork() -> Result<u32, Errno> {
+pub unsafe fn fork() -> Result<u32, Errno> {
     // SAFETY: clone with only SIGCHLD and a null stack duplicates the process like fork; the
-    // asm block returns normally in both processes and touches no memory.
+    // asm block returns normally in both processes and touches no memory; the caller is
+    // single-threaded (this function's contract).
     let ret = unsafe { syscall5(nr::__NR_clone, nr::SIGCHLD as usize, 0, 0, 0, 0) };
     check(ret).map(|pid| pid as u32)
 }
@@ -178,9 +183,9 @@ pub fn fork() -> Result<u32, Errno> {
 pub type SigSet = u64;
 
 /// `how` for [`sigprocmask`] (include/uapi/asm-generic/signal-defs.h).
-pub const SIG_BLOCK: u32 = 0;
-pub const SIG_UNBLOCK: u32 = 1;
-pub const SIG_SETMASK: u32 = 2;
+pub const SIG_BLOCK: u32 = linux_raw_sys::general::SIG_BLOCK;
+pub const SIG_UNBLOCK: u32 = linux_raw_sys::general::SIG_UNBLOCK;
+pub const SIG_SETMASK: u32 = linux_raw_sys::general::SIG_SETMASK;
 
 /// `rt_sigprocmask(how, &set, &old, 8)`: changes the blocked signals; returns the old mask.
 ///

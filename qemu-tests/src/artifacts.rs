@@ -16,8 +16,6 @@ pub struct Artifacts {
     pub init: Option<PathBuf>,
     /// The host launcher (compiles `.pcfg` files).
     pub launcher: PathBuf,
-    /// Whether the launcher compiles seccomp profiles for another arch (`compile --arch`).
-    pub launcher_seccomp: bool,
 }
 
 /// Whether the workspace has the `init` crate.
@@ -40,8 +38,6 @@ pub fn build(root: &Path, target_dir: &Path, arches: &[Arch]) -> Result<Vec<(Arc
     eprintln!("build: launcher (host)");
     cmd::run(cargo().args(["build", "--release", "-q", "-p", "launcher"]).current_dir(root))?;
     let launcher = target_dir.join("release/launcher");
-    let help = cmd::output(Command::new(&launcher).args(["compile", "--help"]))?;
-    let launcher_seccomp = help.contains("--arch");
     let init = have_init(root);
     let mut out = Vec::new();
     for &a in arches {
@@ -61,7 +57,6 @@ pub fn build(root: &Path, target_dir: &Path, arches: &[Arch]) -> Result<Vec<(Arc
                 smoke_init: bin.join("smoke-init"),
                 init: init.then(|| bin.join("init")),
                 launcher: launcher.clone(),
-                launcher_seccomp,
             },
         ));
     }

@@ -124,7 +124,7 @@ fn setcap_task() -> Unit {
     ))
 }
 
-pub fn plan(arch: Arch, seccomp: bool) -> Plan {
+pub fn plan(arch: Arch) -> Plan {
     // `init status` from a task: the client, while PID 1 waits for the task.
     let mut tasks = vec![setcap_task(), Unit::once(root_task("status", &["/init", "status"], &[]))];
     if arch.has_watchdog() {
@@ -135,7 +135,7 @@ pub fn plan(arch: Arch, seccomp: bool) -> Plan {
         )));
     }
 
-    let mut services: Vec<Unit> = scenario::classes(seccomp).into_iter().map(Unit::once).collect();
+    let mut services: Vec<Unit> = scenario::classes().into_iter().map(Unit::once).collect();
     services.push(Unit::once(root_task("orphans", &["/bin/probe", "orphans", "8"], &[])));
     services.push(Unit {
         restart: Restart::OnFailure,
@@ -272,7 +272,7 @@ fn compile(arch: Arch, plan: &Plan, art: &Artifacts, work: &Path) -> Result<Vec<
     std::fs::write(&toml, to_toml(plan)).map_err(|e| format!("{}: {e}", toml.display()))?;
     let mut c = std::process::Command::new(&art.launcher);
     c.arg("compile").arg("--init").arg(&toml).arg("-o").arg(&pcfg);
-    if art.launcher_seccomp && plan.services.iter().any(|u| u.svc.seccomp.is_some()) {
+    if plan.services.iter().any(|u| u.svc.seccomp.is_some()) {
         c.args(["--arch", arch.launcher_arch()]); // seccomp profiles are compiled for the target
     }
     crate::cmd::output(&mut c)?;
@@ -293,7 +293,7 @@ fn init_line(name: &'static str, pat: String) -> (String, Check) {
 /// The init image and its checks.
 pub fn image(arch: Arch, art: &Artifacts, kernel: &Kernel, work: &Path) -> Result<Image, String> {
     let init = art.init.as_ref().ok_or("the workspace has no init crate")?;
-    let plan = plan(arch, art.launcher_seccomp);
+    let plan = plan(arch);
     let mut a = suite::base(arch, art, kernel, work)?;
     // A /dev/console the kernel cannot open (a directory: EISDIR; the kernel's built-in
     // initramfs has the 5:1 node, which the unpacker replaces only by a different file type):
@@ -321,7 +321,7 @@ pub fn image(arch: Arch, art: &Artifacts, kernel: &Kernel, work: &Path) -> Resul
         checks.push(("watchdog modules".into(), suite::verdict_check("modload")));
     }
     checks.push(("zombies (orphans reaped by init)".into(), suite::verdict_check("zombies")));
-    for s in scenario::classes(art.launcher_seccomp) {
+    for s in scenario::classes() {
         checks.push((format!("{} ({})", s.tag, s.about), suite::service_check(&s)));
     }
     let host = plan.hostname.clone();
@@ -359,7 +359,7 @@ pub fn image(arch: Arch, art: &Artifacts, kernel: &Kernel, work: &Path) -> Resul
     if arch.has_watchdog() {
         checks.push(("watchdog (init arms, pets, magic-closes i6300esb)".into(), Box::new(watchdog_check)));
     }
-    Ok(Image { archive: a, checks, todo: suite::seccomp_todo(art), boot_marker: BOOT_MARKER, append: APPEND })
+    Ok(Image { archive: a, checks, todo: vec![], boot_marker: BOOT_MARKER, append: APPEND })
 }
 
 /// The crasher ran 1 + CRASH_LIMIT times, init scheduled restarts with doubling delays, gave

@@ -81,13 +81,10 @@ pub fn seccomp_service() -> Service {
     }
 }
 
-/// Every class this launcher can compile: [`services`], plus [`seccomp_service`] when
-/// `seccomp` says the launcher compiles seccomp profiles.
-pub fn classes(seccomp: bool) -> Vec<Service> {
+/// Every class: [`services`] and [`seccomp_service`].
+pub fn classes() -> Vec<Service> {
     let mut v = services();
-    if seccomp {
-        v.push(seccomp_service());
-    }
+    v.push(seccomp_service());
     v
 }
 

@@ -38,18 +38,6 @@ pub struct Image {
     pub append: &'static str,
 }
 
-/// The seccomp class needs a launcher that compiles profiles per arch (issue 3): until then
-/// it is reported as not yet implemented.
-pub fn seccomp_todo(art: &Artifacts) -> Vec<(String, String)> {
-    if art.launcher_seccomp {
-        return vec![];
-    }
-    vec![(
-        "seccomp-profile".into(),
-        "not yet implemented: this launcher does not compile seccomp profiles per arch (issue 3)".into(),
-    )]
-}
-
 fn read(p: &Path) -> Result<Vec<u8>, String> {
     fs::read(p).map_err(|e| format!("{}: {e}", p.display()))
 }
@@ -65,7 +53,7 @@ pub fn base(arch: Arch, art: &Artifacts, kernel: &Kernel, work: &Path) -> Result
     a.dir("tmp", 0o1777);
     a.file("bin/dmz", 0o755, read(&art.dmz)?);
     a.file("bin/probe", 0o755, read(&art.probe)?);
-    for s in scenario::classes(art.launcher_seccomp) {
+    for s in scenario::classes() {
         a.file(&format!("etc/dmz/{}.pcfg", s.tag), 0o644, compile(arch, art, &s, work)?);
     }
     if arch.has_watchdog() {
@@ -138,7 +126,7 @@ pub fn smoke(arch: Arch, art: &Artifacts, kernel: &Kernel, work: &Path) -> Resul
         ),
         ("setcap".into(), verdict_check("setcap")),
     ];
-    for s in scenario::classes(art.launcher_seccomp) {
+    for s in scenario::classes() {
         tab.push(format!("{} /bin/dmz /etc/dmz/{}.pcfg", s.tag, s.tag));
         checks.push((format!("{} ({})", s.tag, s.about), service_check(&s)));
     }
@@ -169,5 +157,5 @@ pub fn smoke(arch: Arch, art: &Artifacts, kernel: &Kernel, work: &Path) -> Resul
         Box::new(|c: &Console| c.find(console::END).map(str::to_string).ok_or("no end marker".into())),
     ));
     a.file("etc/smoke.tab", 0o644, (tab.join("\n") + "\n").into_bytes());
-    Ok(Image { archive: a, checks, todo: seccomp_todo(art), boot_marker: console::BOOT, append: "" })
+    Ok(Image { archive: a, checks, todo: vec![], boot_marker: console::BOOT, append: "" })
 }

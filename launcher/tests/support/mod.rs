@@ -48,17 +48,10 @@ const RUN_TIMEOUT: Duration = Duration::from_secs(60);
 
 /// Panics unless running as root: runc, setcap, uid changes and `unshare --net` need it.
 pub fn require_root() {
-    // Effective uid from /proc (no libc dependency needed in the tests).
-    let status = fs::read_to_string("/proc/self/status").expect("read /proc/self/status");
-    let euid = status
-        .lines()
-        .find_map(|l| l.strip_prefix("Uid:"))
-        .and_then(|v| v.split_whitespace().nth(1))
-        .expect("Uid line in /proc/self/status");
     assert!(
-        euid == "0",
-        "these differential tests must run as root (euid is {euid}): they start runc, call \
-         setcap and switch uids. Run `cargo test` as root; they are never skipped."
+        rustix::process::geteuid().is_root(),
+        "these tests must run as root: they start runc, call setcap and switch uids. Run \
+         `cargo test` as root; they are never skipped."
     );
 }
 

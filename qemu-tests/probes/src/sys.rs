@@ -1,75 +1,34 @@
-//! Raw syscalls for the probes: one function per syscall, each a thin wrapper over
-//! [`syscall6`]. The probes run on four architectures inside test VMs; a raw table keeps them
-//! independent of any libc and of rustix's feature set (which is shared with dmz).
+//! Raw syscalls for the probes: one function per syscall, each a thin wrapper over the
+//! linker crate's `syscall5` (the per-architecture syscall asm dmz and init use, so the
+//! probes carry no copy of it). The probes run on four architectures inside test VMs; raw
+//! syscalls keep them independent of any libc and of rustix's feature set (which is shared
+//! with dmz).
 //!
 //! Return values follow the kernel convention: -4095..=-1 is a negated errno.
 
-use core::arch::asm;
+use linker::sys::{check, syscall5};
 use linux_raw_sys::general as nr;
 
 /// Positive errno (e.g. 13 for EACCES).
-pub type Errno = u16;
+pub use linker::sys::Errno;
 pub type Res = Result<usize, Errno>;
-
-fn check(ret: isize) -> Res {
-    if (-4095..0).contains(&ret) {
-        Err((-ret) as Errno)
-    } else {
-        Ok(ret as usize)
-    }
-}
-
-/// # Safety
-/// The caller must pass arguments that are valid for syscall `n`.
-#[inline(always)]
-unsafe fn syscall6(n: u32, a: usize, b: usize, c: usize, d: usize, e: usize, f: usize) -> isize {
-    let ret: isize;
-    #[cfg(target_arch = "x86_64")]
-    // SAFETY: syscall clobbers rcx and r11 besides rax; the caller vouches for the args.
-    unsafe {
-        asm!("syscall", inlateout("rax") n as isize => ret, in("rdi") a, in("rsi") b, in("rdx") c,
-             in("r10") d, in("r8") e, in("r9") f, lateout("rcx") _, lateout("r11") _, options(nostack))
-    };
-    #[cfg(target_arch = "aarch64")]
-    // SAFETY: svc returns in x0 and clobbers nothing else; the caller vouches for the args.
-    unsafe {
-        asm!("svc 0", in("x8") n, inlateout("x0") a as isize => ret, in("x1") b, in("x2") c,
-             in("x3") d, in("x4") e, in("x5") f, options(nostack))
-    };
-    #[cfg(target_arch = "arm")]
-    // SAFETY: r7 (the syscall number register) may be the frame pointer, so it is saved in a
-    // scratch register around the svc; the caller vouches for the args.
-    unsafe {
-        asm!("mov {save}, r7", "mov r7, {n}", "svc 0", "mov r7, {save}",
-             n = in(reg) n, save = out(reg) _,
-             inlateout("r0") a as isize => ret, in("r1") b, in("r2") c, in("r3") d, in("r4") e,
-             in("r5") f, options(nostack))
-    };
-    #[cfg(target_arch = "riscv64")]
-    // SAFETY: ecall returns in a0 and clobbers nothing else; the caller vouches for the args.
-    unsafe {
-        asm!("ecall", in("a7") n, inlateout("a0") a as isize => ret, in("a1") b, in("a2") c,
-             in("a3") d, in("a4") e, in("a5") f, options(nostack))
-    };
-    ret
-}
 
 /// Plain-integer syscall (no pointers): safe to call.
 fn int_call(n: u32, a: usize, b: usize, c: usize) -> Res {
     // SAFETY: the callers below pass only integer arguments to syscalls that take integers.
-    check(unsafe { syscall6(n, a, b, c, 0, 0, 0) })
+    check(unsafe { syscall5(n, a, b, c, 0, 0) })
 }
 
 const AT_FDCWD: usize = -100isize as usize;
 
 pub fn write(fd: i32, buf: &[u8]) -> Res {
     // SAFETY: buf is a valid readable slice for the duration of the call.
-    check(unsafe { syscall6(nr::__NR_write, fd as usize, buf.as_ptr() as usize, buf.len(), 0, 0, 0) })
+    check(unsafe { syscall5(nr::__NR_write, fd as usize, buf.as_ptr() as usize, buf.len(), 0, 0) })
 }
 
 pub fn read(fd: i32, buf: &mut [u8]) -> Res {
     // SAFETY: buf is a valid writable slice for the duration of the call.
-    check(unsafe { syscall6(nr::__NR_read, fd as usize, buf.as_mut_ptr() as usize, buf.len(), 0, 0, 0) })
+    check(unsafe { syscall5(nr::__NR_read, fd as usize, buf.as_mut_ptr() as usize, buf.len(), 0, 0) })
 }
 
 /// `openat(AT_FDCWD, path, flags, mode)`; `path` must end with NUL.
@@ -77,7 +36,7 @@ pub fn open(path: &[u8], flags: u32, mode: u32) -> Result<i32, Errno> {
     debug_assert!(path.ends_with(&[0]));
     // SAFETY: path is a NUL-terminated string alive during the call.
     let r = unsafe {
-        syscall6(nr::__NR_openat, AT_FDCWD, path.as_ptr() as usize, flags as usize, mode as usize, 0, 0)
+        syscall5(nr::__NR_openat, AT_FDCWD, path.as_ptr() as usize, flags as usize, mode as usize, 0)
     };
     check(r).map(|fd| fd as i32)
 }
@@ -88,13 +47,12 @@ pub fn readlink(path: &[u8], buf: &mut [u8]) -> Res {
     debug_assert!(path.ends_with(&[0]));
     // SAFETY: path is a NUL-terminated string and buf a writable slice, alive during the call.
     check(unsafe {
-        syscall6(
+        syscall5(
             nr::__NR_readlinkat,
             AT_FDCWD,
             path.as_ptr() as usize,
             buf.as_mut_ptr() as usize,
             buf.len(),
-            0,
             0,
         )
     })
@@ -107,20 +65,19 @@ pub fn close(fd: i32) {
 /// `mkdirat(AT_FDCWD, path, mode)`; `path` must end with NUL.
 pub fn mkdir(path: &[u8], mode: u32) -> Res {
     // SAFETY: path is a NUL-terminated string alive during the call.
-    check(unsafe { syscall6(nr::__NR_mkdirat, AT_FDCWD, path.as_ptr() as usize, mode as usize, 0, 0, 0) })
+    check(unsafe { syscall5(nr::__NR_mkdirat, AT_FDCWD, path.as_ptr() as usize, mode as usize, 0, 0) })
 }
 
 /// `mount(source, target, fstype, flags, NULL)`; the strings must end with NUL.
 pub fn mount(source: &[u8], target: &[u8], fstype: &[u8], flags: u32) -> Res {
     // SAFETY: three NUL-terminated strings alive during the call; no data argument.
     check(unsafe {
-        syscall6(
+        syscall5(
             nr::__NR_mount,
             source.as_ptr() as usize,
             target.as_ptr() as usize,
             fstype.as_ptr() as usize,
             flags as usize,
-            0,
             0,
         )
     })
@@ -130,14 +87,13 @@ pub fn mount(source: &[u8], target: &[u8], fstype: &[u8], flags: u32) -> Res {
 pub fn fsetxattr(fd: i32, name: &[u8], value: &[u8], flags: u32) -> Res {
     // SAFETY: name is NUL-terminated and value a valid slice, both alive during the call.
     check(unsafe {
-        syscall6(
+        syscall5(
             nr::__NR_fsetxattr,
             fd as usize,
             name.as_ptr() as usize,
             value.as_ptr() as usize,
             value.len(),
             flags as usize,
-            0,
         )
     })
 }
@@ -149,15 +105,13 @@ pub fn finit_module(fd: i32, params: &[u8]) -> Res {
         return Err(linux_raw_sys::errno::EINVAL as Errno);
     }
     // SAFETY: params is a NUL-terminated string that lives through the call.
-    check(unsafe { syscall6(nr::__NR_finit_module, fd as usize, params.as_ptr() as usize, 0, 0, 0, 0) })
+    check(unsafe { syscall5(nr::__NR_finit_module, fd as usize, params.as_ptr() as usize, 0, 0, 0) })
 }
 
 /// `ioctl(fd, request, &mut int)` for the watchdog's int-argument requests.
 pub fn ioctl_int(fd: i32, request: u32, arg: &mut i32) -> Res {
     // SAFETY: arg is a valid int for the kernel to read and write during the call.
-    check(unsafe {
-        syscall6(nr::__NR_ioctl, fd as usize, request as usize, arg as *mut i32 as usize, 0, 0, 0)
-    })
+    check(unsafe { syscall5(nr::__NR_ioctl, fd as usize, request as usize, arg as *mut i32 as usize, 0, 0) })
 }
 
 /// `clone(SIGCHLD, 0, …)`: fork. Returns 0 in the child, the child's pid in the parent.
@@ -165,7 +119,7 @@ pub fn ioctl_int(fd: i32, request: u32, arg: &mut i32) -> Res {
 pub fn fork() -> Res {
     // SAFETY: without CLONE_VM the child gets a copy of the address space and runs on a copy of
     // this stack, exactly like fork(2); the probes are single-threaded.
-    check(unsafe { syscall6(nr::__NR_clone, nr::SIGCHLD as usize, 0, 0, 0, 0, 0) })
+    check(unsafe { syscall5(nr::__NR_clone, nr::SIGCHLD as usize, 0, 0, 0, 0) })
 }
 
 /// `wait4(pid, &status, flags, NULL)`: returns (pid, raw wait status).
@@ -173,7 +127,7 @@ pub fn wait4(pid: isize, flags: u32) -> Result<(usize, i32), Errno> {
     let mut status = 0i32;
     // SAFETY: status is a valid int for the kernel to write; no rusage.
     let r = unsafe {
-        syscall6(nr::__NR_wait4, pid as usize, &mut status as *mut i32 as usize, flags as usize, 0, 0, 0)
+        syscall5(nr::__NR_wait4, pid as usize, &mut status as *mut i32 as usize, flags as usize, 0, 0)
     };
     check(r).map(|p| (p, status))
 }
@@ -198,7 +152,7 @@ pub fn execv(argv: &[&core::ffi::CStr], envp: &[&core::ffi::CStr]) -> Errno {
     // SAFETY: every pointer comes from a live &CStr (NUL-terminated), and both arrays end
     // with a NULL (they are one longer than the longest list).
     let r = unsafe {
-        syscall6(nr::__NR_execve, prog.as_ptr() as usize, a.as_ptr() as usize, e.as_ptr() as usize, 0, 0, 0)
+        syscall5(nr::__NR_execve, prog.as_ptr() as usize, a.as_ptr() as usize, e.as_ptr() as usize, 0, 0)
     };
     check(r).err().unwrap_or(0)
 }
@@ -211,7 +165,7 @@ pub fn exec_args(args: &linker::Args, from: usize) -> Errno {
     // whose strings, like envp's, live for the whole process.
     let r = unsafe {
         let argv = args.argv().add(from);
-        syscall6(nr::__NR_execve, prog.as_ptr() as usize, argv as usize, args.envp() as usize, 0, 0, 0)
+        syscall5(nr::__NR_execve, prog.as_ptr() as usize, argv as usize, args.envp() as usize, 0, 0)
     };
     check(r).err().unwrap_or(0)
 }
@@ -220,9 +174,7 @@ pub fn exec_args(args: &linker::Args, from: usize) -> Errno {
 pub fn pipe() -> Result<(i32, i32), Errno> {
     let mut fds = [0i32; 2];
     // SAFETY: fds is a valid int[2] for the kernel to write.
-    check(unsafe {
-        syscall6(nr::__NR_pipe2, fds.as_mut_ptr() as usize, nr::O_CLOEXEC as usize, 0, 0, 0, 0)
-    })?;
+    check(unsafe { syscall5(nr::__NR_pipe2, fds.as_mut_ptr() as usize, nr::O_CLOEXEC as usize, 0, 0, 0) })?;
     Ok((fds[0], fds[1]))
 }
 
@@ -240,14 +192,14 @@ pub fn kill(pid: usize, sig: u32) -> Res {
 pub fn ignore_signal(sig: u32) -> Res {
     let act: [usize; 4] = [1 /* SIG_IGN */, 0, 0, 0];
     // SAFETY: act is a valid kernel sigaction image; no old action requested; sigsetsize 8.
-    check(unsafe { syscall6(nr::__NR_rt_sigaction, sig as usize, act.as_ptr() as usize, 0, 8, 0, 0) })
+    check(unsafe { syscall5(nr::__NR_rt_sigaction, sig as usize, act.as_ptr() as usize, 0, 8, 0) })
 }
 
 /// `prlimit64(0, resource, NULL, &old)`: (soft, hard).
 pub fn getrlimit(resource: u32) -> Result<(u64, u64), Errno> {
     let mut old = [0u64; 2];
     // SAFETY: old is a valid struct rlimit64 for the kernel to write; no new limit.
-    check(unsafe { syscall6(nr::__NR_prlimit64, 0, resource as usize, 0, old.as_mut_ptr() as usize, 0, 0) })?;
+    check(unsafe { syscall5(nr::__NR_prlimit64, 0, resource as usize, 0, old.as_mut_ptr() as usize, 0) })?;
     Ok((old[0], old[1]))
 }
 
@@ -260,7 +212,7 @@ pub fn bind_tcp4(port: u16) -> Res {
     sa[0..2].copy_from_slice(&2u16.to_ne_bytes());
     sa[2..4].copy_from_slice(&port.to_be_bytes());
     // SAFETY: sa is a valid 16-byte sockaddr_in alive during the call.
-    let r = check(unsafe { syscall6(nr::__NR_bind, fd as usize, sa.as_ptr() as usize, 16, 0, 0, 0) });
+    let r = check(unsafe { syscall5(nr::__NR_bind, fd as usize, sa.as_ptr() as usize, 16, 0, 0) });
     close(fd);
     r
 }
@@ -269,7 +221,7 @@ pub fn bind_tcp4(port: u16) -> Res {
 pub fn boottime_us() -> u64 {
     let mut ts = [0isize; 2];
     // SAFETY: ts is a valid native struct timespec (two longs) for the kernel to write.
-    let _ = unsafe { syscall6(nr::__NR_clock_gettime, 7, ts.as_mut_ptr() as usize, 0, 0, 0, 0) };
+    let _ = unsafe { syscall5(nr::__NR_clock_gettime, 7, ts.as_mut_ptr() as usize, 0, 0, 0) };
     ts[0] as u64 * 1_000_000 + ts[1] as u64 / 1000
 }
 
@@ -284,7 +236,7 @@ pub fn hostname(out: &mut [u8; 65]) -> usize {
     // nodename is the second.
     let mut uts = [0u8; 65 * 6];
     // SAFETY: uts is a writable struct new_utsname.
-    if check(unsafe { syscall6(nr::__NR_uname, uts.as_mut_ptr() as usize, 0, 0, 0, 0, 0) }).is_err() {
+    if check(unsafe { syscall5(nr::__NR_uname, uts.as_mut_ptr() as usize, 0, 0, 0, 0) }).is_err() {
         return 0;
     }
     out.copy_from_slice(&uts[65..130]);
@@ -298,7 +250,7 @@ pub fn geteuid() -> usize {
 pub fn sleep_ms(ms: u64) {
     let ts: [isize; 2] = [(ms / 1000) as isize, ((ms % 1000) * 1_000_000) as isize];
     // SAFETY: ts is a valid native struct timespec; no remainder requested.
-    let _ = unsafe { syscall6(nr::__NR_nanosleep, ts.as_ptr() as usize, 0, 0, 0, 0, 0) };
+    let _ = unsafe { syscall5(nr::__NR_nanosleep, ts.as_ptr() as usize, 0, 0, 0, 0) };
 }
 
 /// `reboot(MAGIC1, MAGIC2, cmd, NULL)`.

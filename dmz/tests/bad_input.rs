@@ -1,43 +1,13 @@
 //! The real dmz binary on bad input: each problem gets its exact one-line message and exit
 //! status, and the target never starts (it would create a marker file).
 //!
-//! Needs root only for nothing here; runs anywhere the workspace is built.
+
+mod support;
 
 use dmz::config::{Bytes, Caps, Config, MAX_CONFIG_LEN};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Output};
-
-fn dmz_bin() -> PathBuf {
-    let p = Path::new(env!("CARGO_BIN_EXE_launcher")).with_file_name("dmz");
-    assert!(p.is_file(), "dmz not built at {}: run `cargo build --release --workspace` first", p.display());
-    p
-}
-
-struct Scratch(PathBuf);
-
-impl Scratch {
-    fn new(name: &str) -> Self {
-        let d = std::env::temp_dir().join(format!("dmzkit-bin-{name}-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&d);
-        std::fs::create_dir_all(&d).unwrap();
-        Scratch(d)
-    }
-    fn marker(&self) -> PathBuf {
-        self.0.join("started")
-    }
-}
-
-impl Drop for Scratch {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
-
-fn list(items: &[&str]) -> Vec<u8> {
-    let mut v = Vec::new();
-    dmz::config::push_strings(&mut v, items.iter().map(|s| s.as_bytes())).unwrap();
-    v
-}
+use support::{encode, list, Scratch, DMZ};
 
 /// A config whose target, if it ever ran, would create the marker file.
 fn encode_with<'a>(marker: &Path, edit: impl FnOnce(&mut Config<'a>)) -> Vec<u8> {
@@ -48,16 +18,11 @@ fn encode_with<'a>(marker: &Path, edit: impl FnOnce(&mut Config<'a>)) -> Vec<u8>
     let mut c =
         Config { args: Bytes(args), env: Bytes(env), cwd: Bytes(b"/\0"), umask: 0o022, ..Config::default() };
     edit(&mut c);
-    let mut out = vec![0; MAX_CONFIG_LEN];
-    let n = c.encode(&mut out).unwrap();
-    out.truncate(n);
-    out
+    encode(&c)
 }
 
 fn run_file(s: &Scratch, blob: &[u8]) -> Output {
-    let f = s.0.join("cfg.pcfg");
-    std::fs::write(&f, blob).unwrap();
-    Command::new(dmz_bin()).arg(&f).output().unwrap()
+    Command::new(DMZ).arg(s.config(blob)).output().unwrap()
 }
 
 fn assert_refused(s: &Scratch, out: &Output, code: i32, msg: &str) {
@@ -194,7 +159,7 @@ fn missing_and_non_executable_targets() {
 fn usage_and_unreadable_configs() {
     let s = Scratch::new("usage");
     for args in [&[][..], &["--fd"][..], &["--fd", "x"][..], &["-x"][..], &["a", "b"][..]] {
-        let out = Command::new(dmz_bin()).args(args).output().unwrap();
+        let out = Command::new(DMZ).args(args).output().unwrap();
         assert_refused(
             &s,
             &out,
@@ -202,14 +167,14 @@ fn usage_and_unreadable_configs() {
             "dmz: unable to parse arguments: EINVAL (usage: dmz FILE | dmz --fd N)",
         );
     }
-    let out = Command::new(dmz_bin()).arg(s.0.join("missing.pcfg")).output().unwrap();
+    let out = Command::new(DMZ).arg(s.0.join("missing.pcfg")).output().unwrap();
     assert_refused(
         &s,
         &out,
         125,
         &format!("dmz: unable to open config: ENOENT ({})", s.0.join("missing.pcfg").display()),
     );
-    let out = Command::new(dmz_bin()).args(["--fd", "77"]).output().unwrap();
+    let out = Command::new(DMZ).args(["--fd", "77"]).output().unwrap();
     assert_refused(&s, &out, 125, "dmz: unable to read config: EBADF");
 }
 
@@ -224,7 +189,7 @@ fn config_from_an_inherited_fd_or_a_pipe() {
     let out = Command::new("sh")
         .arg("-c")
         .arg("exec 7<\"$1\"; exec \"$0\" --fd 7")
-        .arg(dmz_bin())
+        .arg(DMZ)
         .arg(&f)
         .output()
         .unwrap();
@@ -232,7 +197,7 @@ fn config_from_an_inherited_fd_or_a_pipe() {
     assert!(s.marker().exists());
     std::fs::remove_file(s.marker()).unwrap();
     let mut child =
-        Command::new(dmz_bin()).args(["--fd", "0"]).stdin(std::process::Stdio::piped()).spawn().unwrap();
+        Command::new(DMZ).args(["--fd", "0"]).stdin(std::process::Stdio::piped()).spawn().unwrap();
     std::io::Write::write_all(child.stdin.as_mut().unwrap(), &blob).unwrap();
     drop(child.stdin.take());
     assert_eq!(child.wait().unwrap().code(), Some(0));
