@@ -28,7 +28,8 @@ use std::time::Duration;
 const TAG: &str = "svc";
 
 /// busybox's inittab: the same mounts as dmzkit's init's early mounts (init/src/system.rs,
-/// `EARLY`), in the same order with the same flags and data, loopback up, then the service.
+/// `EARLY`), in the same order with the same flags and data (but devtmpfs's, below), loopback
+/// up, then the service.
 /// Busybox's quickest way: each line is run by busybox init directly (a line with a shell
 /// character, `=` included, would go through `/bin/sh -c`: so devtmpfs gets its default mode,
 /// 0755, rather than `mode=0755`), one `mount -a` for all but devtmpfs (its targets are made
