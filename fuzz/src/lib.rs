@@ -334,9 +334,9 @@ impl Kernel for Checker<'_> {
         // -1 to fchown leaves the owner: the id range check keeps it out.
         assert!(fd < 3 && uid <= i32::MAX as u32, "fchown({fd}, {uid})");
         let r = self.record(Call::Chown(fd, uid));
-        // EINVAL, EPERM and EROFS from fchown are not fatal to the transition (runc's rule):
-        // an injected one of those is not a failed step.
-        if r.is_err() && matches!(self.errno, 1 | 22 | 30) {
+        // EINVAL, EPERM and EROFS from fchown are not fatal to the transition (runc's rule),
+        // nor is EBADF (dmz skips a closed fd): an injected one of those is not a failed step.
+        if r.is_err() && matches!(self.errno, 1 | 9 | 22 | 30) {
             self.failed = None;
             self.fail_at = None;
         }
