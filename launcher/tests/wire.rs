@@ -523,3 +523,69 @@ fn blobs_at_and_just_past_the_size_limit() {
     assert_eq!(init::config::Config::decode(&init_blob(&past)), Err(init::config::Invalid::TooLarge));
     assert_eq!(init_with(n + 1).blob(), None, "the launcher does not write it");
 }
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 256, ..ProptestConfig::default() })]
+
+    /// A valid body with bytes after it: refused by both readers (postcard's `from_bytes`
+    /// would ignore them).
+    #[test]
+    fn trailing_bytes_are_refused(d in dmz_config(), i in init_config(), extra in vec(any::<u8>(), 1..8)) {
+        let mut body = postcard::to_allocvec(&d).unwrap();
+        if check_dmz_body(&body).is_some() {
+            body.extend(&extra);
+            prop_assert_eq!(check_dmz_body(&body), None);
+        }
+        let mut body = postcard::to_allocvec(&i).unwrap();
+        if check_init_body(&body).is_some() {
+            body.extend(&extra);
+            prop_assert_eq!(check_init_body(&body), None);
+        }
+    }
+
+    /// An enum tag past the last variant (an action past 3, a restart policy past 2) in an
+    /// otherwise valid init config: refused.
+    #[test]
+    fn out_of_range_enum_tags_are_refused(
+        hostname in bytes(12),
+        u in unit(),
+        action in 4..128u8,
+        restart in 3..128u8,
+    ) {
+        // A valid unit: the generator's restart policy and numbers, a valid name, signal and
+        // dmz config.
+        let u = Unit { name: b"svc".to_vec(), dmz: unit_dmz(), stop_signal: 15, ..u };
+        let m = Init {
+            hostname,
+            ctrl_alt_del: Action::Halt,
+            on_error: Action::PowerOff,
+            error_delay_s: 1,
+            shutdown_grace_ms: 1,
+            watchdog: None,
+            mounts: vec![],
+            tasks: vec![],
+            services: vec![u.clone()],
+        };
+        let body = postcard::to_allocvec(&m).unwrap();
+        prop_assert_eq!(check_init_body(&body), Some(m.clone()));
+        // ctrl_alt_del and on_error follow the hostname.
+        let at = postcard::to_allocvec(&m.hostname).unwrap().len();
+        for i in [at, at + 1] {
+            let mut bad = body.clone();
+            bad[i] = action;
+            prop_assert_eq!(check_init_body(&bad), None);
+        }
+        // The only service is last; its restart policy follows its name and dmz config.
+        let unit_len = postcard::to_allocvec(&u).unwrap().len();
+        let at = body.len() - unit_len + postcard::to_allocvec(&(&u.name, &u.dmz)).unwrap().len();
+        let mut bad = body.clone();
+        bad[at] = restart;
+        prop_assert_eq!(check_init_body(&bad), None);
+        // The tags in range are read back as those variants.
+        for (tag, want) in [(0u8, Restart::Never), (1, Restart::OnFailure), (2, Restart::Always)] {
+            let mut ok = body.clone();
+            ok[at] = tag;
+            prop_assert_eq!(check_init_body(&ok).map(|c| c.services[0].restart), Some(want));
+        }
+    }
+}
