@@ -284,8 +284,9 @@ pub fn write_header(head: &mut [u8], magic: [u8; 4], version: u32, body: &[u8]) 
 //
 // Why by hand and not serde + postcard: serde's derived decoder costs ~3 KB of dmz's size
 // budget, and in a workspace build serde is compiled with `std` (serde_json needs it), which a
-// no_std binary cannot link. launcher's tests encode the same configs through serde + postcard
-// (a mirror of these types) and check the bytes are identical.
+// no_std binary cannot link. The launcher writes configs with serde + postcard
+// (launcher/src/wire.rs); launcher/tests/wire.rs proves this reader, and the [`Writer`] below,
+// against it.
 
 /// Decoder for a body in the postcard wire format, of both compiled formats. A malformed
 /// body does not stop it: the error sticks, the reads that follow return zeros and empty
@@ -453,8 +454,9 @@ impl<'a> Reader<'a> {
     }
 }
 
-/// Encoder for the body: the mirror image of [`Reader`]. Public so init's config, which
-/// embeds dmz configs, writes the same wire format with the same code.
+/// Encoder for the body: the mirror image of [`Reader`], for the tests of dmz and init (which
+/// cannot use the launcher's postcard writer) and init's `Config::encode`. Neither binary
+/// calls it. Byte for byte postcard's encoding (launcher/tests/wire.rs).
 pub struct Writer<'b> {
     buf: &'b mut [u8],
     len: usize,

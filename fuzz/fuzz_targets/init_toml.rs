@@ -23,9 +23,8 @@ fuzz_target!(|data: &[u8]| {
     let Ok(blob) = compile("init.toml", text, base, &target, &mut |_| {}) else { return };
     let cfg = init::config::Config::decode(&blob)
         .unwrap_or_else(|e| panic!("the launcher wrote an init config init refuses: {}", e.text()));
-    let mut out = vec![0u8; blob.len()];
-    let n = cfg.encode(&mut out).expect("re-encodes");
-    assert_eq!(&out[..n], &blob[..], "the launcher's blob is init's canonical encoding");
+    let again = launcher::wire::Init::from_config(&cfg).blob().expect("re-encodes");
+    assert_eq!(again, blob, "the launcher's blob is postcard's encoding of what init decodes");
     for list in [&cfg.tasks, &cfg.services] {
         for unit in list.iter() {
             run_compiled(unit.dmz);

@@ -11,9 +11,10 @@
 //! | 12 | 4 | CRC-32 (IEEE) of the body |
 //! | 16 | n | postcard body: [`Config`] |
 //!
-//! The header check, the body's reader and writer and their errors are dmz's (one codec for
-//! both formats, `dmz::config`); init adds its magic, version and fields. The body is in the
-//! postcard 1.x wire format, written out by hand for [`Config`]'s fields in order (see dmz's
+//! The header check, the body's reader and their errors are dmz's (one codec for both
+//! formats, `dmz::config`); init adds its magic, version and fields. The body is in the
+//! postcard 1.x wire format, for [`Config`]'s fields in order, written by the launcher with
+//! serde + postcard (launcher/src/wire.rs) and read here by hand (see dmz's
 //! config module for why not serde): unsigned integers are LEB128 varints, enums their
 //! discriminant as a varint, `Option` one byte 0/1 then the value, byte strings and sequences
 //! a varint length then the items. Each task and service carries a
@@ -334,7 +335,7 @@ impl<'a> Item<'a> for Unit<'a> {
         w.varint(self.restart_delay_ms as u64)?;
         w.varint(self.restart_delay_max_ms as u64)?;
         w.varint(self.restart_limit as u64)?;
-        w.varint(self.stop_signal as u64)?;
+        w.byte(self.stop_signal)?; // a u8: one byte, as postcard writes it
         w.varint(self.stop_timeout_ms as u64)?;
         w.varint(self.timeout_ms as u64)
     }
@@ -411,7 +412,7 @@ impl<'a> Config<'a> {
     }
 
     /// Encodes header + body into `out`; returns the blob's length, or `None` if it does not
-    /// fit (or exceeds [`MAX_CONFIG_LEN`]).
+    /// fit (or exceeds [`MAX_CONFIG_LEN`]). For tests: the launcher writes with postcard.
     pub fn encode(&self, out: &mut [u8]) -> Option<usize> {
         let limit = out.len().min(MAX_CONFIG_LEN);
         let (head, body) = out.get_mut(..limit)?.split_at_mut_checked(HEADER_LEN)?;

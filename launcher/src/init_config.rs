@@ -6,10 +6,8 @@
 //! OCI config.json named by `oci = "path"` (relative to the TOML file), exactly as
 //! `launcher compile --oci` does. See init/README.md for the file format.
 
-use crate::oci;
-use init::config::{
-    Action, Config, List, Mount, Restart, Unit, Watchdog, MAX_CONFIG_LEN, MAX_MOUNTS, MAX_UNITS,
-};
+use crate::{oci, wire};
+use init::config::{Action, Config, Unit, MAX_CONFIG_LEN, MAX_MOUNTS, MAX_UNITS};
 use serde::Deserialize;
 use serde_json::{json, Value};
 use std::path::{Path, PathBuf};
@@ -75,35 +73,6 @@ const WATCHDOG_INTERVAL_MS: u32 = 10_000;
 /// device from booting (and its watchdog from being armed) for ever.
 const TASK_TIMEOUT_MS: u32 = 60_000;
 
-/// A unit, compiled: everything [`Unit`] borrows, owned.
-struct OwnedUnit {
-    name: String,
-    dmz: Vec<u8>,
-    restart: Restart,
-    restart_delay_ms: u32,
-    restart_delay_max_ms: u32,
-    restart_limit: u32,
-    stop_signal: u8,
-    stop_timeout_ms: u32,
-    timeout_ms: u32,
-}
-
-impl OwnedUnit {
-    fn as_unit(&self) -> Unit<'_> {
-        Unit {
-            name: self.name.as_bytes(),
-            dmz: &self.dmz,
-            restart: self.restart,
-            restart_delay_ms: self.restart_delay_ms,
-            restart_delay_max_ms: self.restart_delay_max_ms,
-            restart_limit: self.restart_limit,
-            stop_signal: self.stop_signal,
-            stop_timeout_ms: self.stop_timeout_ms,
-            timeout_ms: self.timeout_ms,
-        }
-    }
-}
-
 /// The machine the image is for: units' seccomp profiles are compiled for its architecture,
 /// Docker profiles' minKernel against its kernel (`None`: the running one).
 pub struct Target {
@@ -119,7 +88,9 @@ pub fn compile_file(path: &Path, target: &Target, warn: &mut dyn FnMut(String)) 
     compile(&file, &text, base, target, warn)
 }
 
-/// Compiles TOML `text` (named `file` in messages; relative paths are taken from `base`).
+/// Compiles TOML `text` (named `file` in messages; relative paths are taken from `base`): the
+/// file parsed, each part of the config compiled in turn, the units' names checked, the blob
+/// written.
 pub fn compile(
     file: &str,
     text: &str,
@@ -127,131 +98,159 @@ pub fn compile(
     target: &Target,
     warn: &mut dyn FnMut(String),
 ) -> Result<Vec<u8>, String> {
-    let de = toml::Deserializer::parse(text).map_err(|e| format!("{file}: {}", toml_error(text, &e)))?;
-    let t: InitToml = serde_path_to_error::deserialize(de).map_err(|e| {
-        let path = e.path().to_string();
-        format!("{file}: {path}: {}", e.into_inner().message())
-    })?;
-    let at = |path: &str, msg: String| format!("{file}: {path}: {msg}");
-
-    let action =
-        |key: &str, v: &Option<String>, default: Action, ignore_ok: bool| -> Result<Action, String> {
-            let Some(s) = v else { return Ok(default) };
-            match Action::from_name(s.as_bytes()) {
-                Some(Action::Ignore) if !ignore_ok => {
-                    Err(at(key, format!("{s:?}: expected reboot, poweroff or halt")))
-                }
-                Some(a) => Ok(a),
-                None => Err(at(
-                    key,
-                    format!(
-                        "{s:?}: expected reboot, poweroff, halt{}",
-                        if ignore_ok { " or ignore" } else { "" }
-                    ),
-                )),
-            }
-        };
-    let ctrl_alt_del = action("ctrl_alt_del", &t.ctrl_alt_del, Action::Reboot, true)?;
-    let on_error = action("on_error", &t.on_error, Action::Reboot, false)?;
-    let hostname = t.hostname.clone().unwrap_or_default();
-    if hostname.len() > 64 || hostname.contains('\0') {
-        return Err(at("hostname", "longer than 64 bytes (HOST_NAME_MAX) or contains NUL".into()));
-    }
-
-    let watchdog = match &t.watchdog {
-        None => None,
-        Some(w) => {
-            let device = w.device.clone().unwrap_or_else(|| "/dev/watchdog".into());
-            let timeout_s = w.timeout_s.unwrap_or(0);
-            let interval_ms = w.interval_ms.unwrap_or(if timeout_s > 0 {
-                init::config::third_of(timeout_s)
-            } else {
-                WATCHDOG_INTERVAL_MS
-            });
-            if interval_ms == 0 {
-                return Err(at("watchdog.interval_ms", "must be above 0".into()));
-            }
-            if timeout_s > 0 && interval_ms as u64 >= timeout_s as u64 * 1000 {
-                return Err(at(
-                    "watchdog.interval_ms",
-                    format!(
-                        "{interval_ms} ms is not below the timeout of {timeout_s} s: the device would reset"
-                    ),
-                ));
-            }
-            Some((c_path(&device).map_err(|m| at("watchdog.device", m))?, timeout_s, interval_ms))
-        }
-    };
-
-    if t.mount.len() > MAX_MOUNTS {
-        return Err(at("mount", format!("{} mounts, at most {MAX_MOUNTS}", t.mount.len())));
-    }
-    let mut mounts = Vec::new();
-    for (i, m) in t.mount.iter().enumerate() {
-        let p = format!("mount[{i}]");
-        let (flags, data) = mount_options(m.options.as_deref().unwrap_or(""));
-        let target = c_path(&m.target).map_err(|e| at(&format!("{p}.target"), e))?;
-        let nul = |s: &str, key: &str| -> Result<Vec<u8>, String> {
-            if s.is_empty() || s.contains('\0') {
-                return Err(at(&format!("{p}.{key}"), "empty or contains NUL".into()));
-            }
-            Ok(format!("{s}\0").into_bytes())
-        };
-        let data = if data.is_empty() { Vec::new() } else { nul(&data, "options")? };
-        mounts.push((nul(&m.source, "source")?, target, nul(&m.fstype, "fstype")?, flags, data));
-    }
-
-    let mut names: Vec<&str> = Vec::new();
-    let units =
-        |list: &[UnitToml], kind: &str, warn: &mut dyn FnMut(String)| -> Result<Vec<OwnedUnit>, String> {
-            if list.len() > MAX_UNITS {
-                return Err(at(kind, format!("{} entries, at most {MAX_UNITS}", list.len())));
-            }
-            let mut out = Vec::new();
-            for (i, u) in list.iter().enumerate() {
-                let p = format!("{kind}[{i}]");
-                out.push(compile_unit(file, &p, kind == "service", u, base, target, warn)?);
-            }
-            Ok(out)
-        };
-    let tasks = units(&t.task, "task", warn)?;
-    let services = units(&t.service, "service", warn)?;
-    for u in tasks.iter().chain(services.iter()) {
-        if names.contains(&u.name.as_str()) {
-            return Err(at("name", format!("{:?} is used twice (log lines name units)", u.name)));
-        }
-        names.push(&u.name);
-    }
-
-    let mount_list: Vec<Mount> = mounts
-        .iter()
-        .map(|(source, target, fstype, flags, data)| Mount { source, target, fstype, flags: *flags, data })
-        .collect();
-    let task_list: Vec<Unit> = tasks.iter().map(OwnedUnit::as_unit).collect();
-    let service_list: Vec<Unit> = services.iter().map(OwnedUnit::as_unit).collect();
-    let cfg = Config {
-        hostname: hostname.as_bytes(),
+    let t = parse(file, text)?;
+    let ctrl_alt_del = action(file, "ctrl_alt_del", &t.ctrl_alt_del, true)?;
+    let on_error = action(file, "on_error", &t.on_error, false)?;
+    let hostname = hostname(file, t.hostname.as_deref())?;
+    let watchdog = t.watchdog.as_ref().map(|w| watchdog(file, w)).transpose()?;
+    let mounts = mounts(file, &t.mount)?;
+    let tasks = units(file, "task", &t.task, base, target, warn)?;
+    let services = units(file, "service", &t.service, base, target, warn)?;
+    unique_names(file, tasks.iter().chain(&services))?;
+    let cfg = wire::Init {
+        hostname,
         ctrl_alt_del,
         on_error,
         error_delay_s: t.error_delay_s.unwrap_or(ERROR_DELAY_S),
         shutdown_grace_ms: t.shutdown_grace_ms.unwrap_or(SHUTDOWN_GRACE_MS),
-        watchdog: watchdog.as_ref().map(|(device, timeout_s, interval_ms)| Watchdog {
-            device,
-            timeout_s: *timeout_s,
-            interval_ms: *interval_ms,
-        }),
-        mounts: List::Items(&mount_list),
-        tasks: List::Items(&task_list),
-        services: List::Items(&service_list),
+        watchdog,
+        mounts,
+        tasks,
+        services,
     };
-    let mut out = vec![0u8; MAX_CONFIG_LEN];
-    let n = cfg
-        .encode(&mut out)
+    encode(file, &cfg)
+}
+
+/// `file: path: msg`, the shape of every error.
+fn at(file: &str, path: &str, msg: String) -> String {
+    format!("{file}: {path}: {msg}")
+}
+
+/// The TOML text into its schema; errors name the line and column or the key.
+fn parse(file: &str, text: &str) -> Result<InitToml, String> {
+    let de = toml::Deserializer::parse(text).map_err(|e| format!("{file}: {}", toml_error(text, &e)))?;
+    serde_path_to_error::deserialize(de).map_err(|e| {
+        let path = e.path().to_string();
+        at(file, &path, e.into_inner().message().to_string())
+    })
+}
+
+/// A shutdown or failure action by its name (reboot when absent); `ignore` only where
+/// `ignore_ok`.
+fn action(file: &str, key: &str, v: &Option<String>, ignore_ok: bool) -> Result<wire::Action, String> {
+    let Some(s) = v else { return Ok(wire::Action::Reboot) };
+    match Action::from_name(s.as_bytes()) {
+        Some(Action::Ignore) if !ignore_ok => {
+            Err(at(file, key, format!("{s:?}: expected reboot, poweroff or halt")))
+        }
+        Some(a) => Ok(a.into()),
+        None => Err(at(
+            file,
+            key,
+            format!("{s:?}: expected reboot, poweroff, halt{}", if ignore_ok { " or ignore" } else { "" }),
+        )),
+    }
+}
+
+/// The hostname (empty: the kernel's), at most HOST_NAME_MAX bytes.
+fn hostname(file: &str, name: Option<&str>) -> Result<Vec<u8>, String> {
+    let name = name.unwrap_or_default();
+    if name.len() > 64 || name.contains('\0') {
+        return Err(at(file, "hostname", "longer than 64 bytes (HOST_NAME_MAX) or contains NUL".into()));
+    }
+    Ok(name.as_bytes().to_vec())
+}
+
+/// The watchdog: its device, timeout and a keep-alive interval below the timeout.
+fn watchdog(file: &str, w: &WatchdogToml) -> Result<wire::Watchdog, String> {
+    let device = w.device.as_deref().unwrap_or("/dev/watchdog");
+    let timeout_s = w.timeout_s.unwrap_or(0);
+    let interval_ms = w.interval_ms.unwrap_or(if timeout_s > 0 {
+        init::config::third_of(timeout_s)
+    } else {
+        WATCHDOG_INTERVAL_MS
+    });
+    if interval_ms == 0 {
+        return Err(at(file, "watchdog.interval_ms", "must be above 0".into()));
+    }
+    if timeout_s > 0 && interval_ms as u64 >= timeout_s as u64 * 1000 {
+        return Err(at(
+            file,
+            "watchdog.interval_ms",
+            format!("{interval_ms} ms is not below the timeout of {timeout_s} s: the device would reset"),
+        ));
+    }
+    let device = c_path(device).map_err(|m| at(file, "watchdog.device", m))?;
+    Ok(wire::Watchdog { device, timeout_s, interval_ms })
+}
+
+/// The `[[mount]]` tables, at most [`MAX_MOUNTS`].
+fn mounts(file: &str, list: &[MountToml]) -> Result<Vec<wire::Mount>, String> {
+    if list.len() > MAX_MOUNTS {
+        return Err(at(file, "mount", format!("{} mounts, at most {MAX_MOUNTS}", list.len())));
+    }
+    list.iter().enumerate().map(|(i, m)| mount(file, &format!("mount[{i}]"), m)).collect()
+}
+
+/// One mount: absolute target, options split into MS_* flags and the data string.
+fn mount(file: &str, p: &str, m: &MountToml) -> Result<wire::Mount, String> {
+    let (flags, data) = mount_options(m.options.as_deref().unwrap_or(""));
+    let target = c_path(&m.target).map_err(|e| at(file, &format!("{p}.target"), e))?;
+    let nul = |s: &str, key: &str| -> Result<Vec<u8>, String> {
+        if s.is_empty() || s.contains('\0') {
+            return Err(at(file, &format!("{p}.{key}"), "empty or contains NUL".into()));
+        }
+        Ok(format!("{s}\0").into_bytes())
+    };
+    let data = if data.is_empty() { Vec::new() } else { nul(&data, "options")? };
+    Ok(wire::Mount {
+        source: nul(&m.source, "source")?,
+        target,
+        fstype: nul(&m.fstype, "fstype")?,
+        flags,
+        data,
+    })
+}
+
+/// The `[[task]]` or `[[service]]` tables (`kind`), at most [`MAX_UNITS`].
+fn units(
+    file: &str,
+    kind: &str,
+    list: &[UnitToml],
+    base: &Path,
+    target: &Target,
+    warn: &mut dyn FnMut(String),
+) -> Result<Vec<wire::Unit>, String> {
+    if list.len() > MAX_UNITS {
+        return Err(at(file, kind, format!("{} entries, at most {MAX_UNITS}", list.len())));
+    }
+    let service = kind == "service";
+    list.iter()
+        .enumerate()
+        .map(|(i, u)| compile_unit(file, &format!("{kind}[{i}]"), service, u, base, target, warn))
+        .collect()
+}
+
+/// No two units share a name: log lines name units.
+fn unique_names<'u>(file: &str, units: impl Iterator<Item = &'u wire::Unit>) -> Result<(), String> {
+    let mut names: Vec<&[u8]> = Vec::new();
+    for u in units {
+        if names.contains(&&u.name[..]) {
+            let name = String::from_utf8_lossy(&u.name);
+            return Err(at(file, "name", format!("{name:?} is used twice (log lines name units)")));
+        }
+        names.push(&u.name);
+    }
+    Ok(())
+}
+
+/// The blob (postcard body behind the header), checked with init's own decoder.
+fn encode(file: &str, cfg: &wire::Init) -> Result<Vec<u8>, String> {
+    let blob = cfg
+        .blob()
         .ok_or_else(|| format!("{file}: the compiled config is larger than {MAX_CONFIG_LEN} bytes"))?;
-    out.truncate(n);
-    // What init will decode, checked here with init's own decoder.
-    Config::decode(&out).map_err(|e| format!("{file}: compiled config does not decode: {}", e.text()))?;
-    Ok(out)
+    Config::decode(&blob).map_err(|e| format!("{file}: compiled config does not decode: {}", e.text()))?;
+    Ok(blob)
 }
 
 /// A TOML syntax error in one line: where (line and column, from the error's span) and what.
@@ -317,7 +316,7 @@ fn compile_unit(
     base: &Path,
     target: &Target,
     warn: &mut dyn FnMut(String),
-) -> Result<OwnedUnit, String> {
+) -> Result<wire::Unit, String> {
     let at = |key: &str, msg: String| format!("{file}: {p}.{key}: {msg}");
     if !init::config::valid_name(u.name.as_bytes()) {
         return Err(at(
@@ -374,12 +373,12 @@ fn compile_unit(
     }
     let dmz = compiled.encode().map_err(|m| format!("{origin}: {m}"))?;
     let restart = match u.restart.as_deref() {
-        None | Some("on-failure") => Restart::OnFailure,
-        Some("always") => Restart::Always,
-        Some("never") => Restart::Never,
+        None | Some("on-failure") => wire::Restart::OnFailure,
+        Some("always") => wire::Restart::Always,
+        Some("never") => wire::Restart::Never,
         Some(other) => return Err(at("restart", format!("{other:?}: expected never, on-failure or always"))),
     };
-    let restart = if service { restart } else { Restart::Never };
+    let restart = if service { restart } else { wire::Restart::Never };
     let restart_delay_ms = u.restart_delay_ms.unwrap_or(RESTART_DELAY_MS);
     let restart_delay_max_ms = u.restart_delay_max_ms.unwrap_or(RESTART_DELAY_MAX_MS.max(restart_delay_ms));
     if restart_delay_max_ms < restart_delay_ms {
@@ -396,8 +395,8 @@ fn compile_unit(
         Some(s) => init::signal::parse(s.as_bytes())
             .ok_or_else(|| at("stop_signal", format!("{s:?}: not a signal name or number 1..64")))?,
     };
-    Ok(OwnedUnit {
-        name: u.name.clone(),
+    Ok(wire::Unit {
+        name: u.name.clone().into_bytes(),
         dmz,
         restart,
         restart_delay_ms,
@@ -483,6 +482,7 @@ fn to_json(blob: &[u8]) -> Result<Value, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use init::config::{Restart, Watchdog};
 
     fn compile_str(text: &str) -> Result<Vec<u8>, String> {
         let target = Target { arch: crate::seccomp::Arch::native(), kernel: None };

@@ -11,6 +11,7 @@ pub mod passwd;
 pub mod seccomp;
 pub mod validate;
 pub mod view;
+pub mod wire;
 
 /// One line on stderr, `launcher: TEXT`. A stderr nobody reads any more is not worth a panic.
 pub fn say(text: &str) {

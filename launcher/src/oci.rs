@@ -6,6 +6,7 @@
 //! quietly run a service with more privilege than intended.
 
 use crate::names::{cap_number, rlimit_number};
+use crate::wire;
 use dmz::config::{MAX_ID, MAX_UMASK, OOM_SCORE_ADJ};
 use serde::Deserialize;
 use serde_json::Value;
@@ -300,50 +301,46 @@ fn compile_caps(file: &str, c: &Capabilities) -> Result<dmz::config::Caps, Strin
 }
 
 impl Compiled {
-    /// Encodes the dmz config blob (header + body).
+    /// Encodes the dmz config blob: header + the postcard body of [`wire::Dmz`].
     pub fn encode(&self) -> Result<Vec<u8>, String> {
-        use dmz::config::{Bytes, Config, MAX_CONFIG_LEN};
-        let list = |items: &[String], what: &str, max: usize| -> Result<Vec<u8>, String> {
-            if items.len() > max {
-                return Err(format!("{what}: {} entries, at most {max}", items.len()));
+        use dmz::config::{MAX_ARGS, MAX_CONFIG_LEN, MAX_ENV, MAX_GROUPS, MAX_PRESERVE_FDS, MAX_RLIMITS};
+        let within = |what: &str, n: usize, max: usize| -> Result<(), String> {
+            if n > max {
+                return Err(format!("{what}: {n} entries, at most {max}"));
             }
+            Ok(())
+        };
+        let list = |items: &[String], what: &str, max: usize| -> Result<Vec<u8>, String> {
+            within(what, items.len(), max)?;
             let mut out = Vec::new();
             dmz::config::push_strings(&mut out, items.iter().map(|s| s.as_bytes()))
                 .map_err(|i| format!("{what}[{i}]: contains NUL"))?;
             Ok(out)
         };
-        let args = list(&self.args, "args", dmz::config::MAX_ARGS)?;
-        let env = list(&self.env, "env", dmz::config::MAX_ENV)?;
-        let cwd = self.cwd.as_ref().map(|c| format!("{c}\0").into_bytes()).unwrap_or_default();
-        let vec = |v: &[u32], what: &str| -> Result<heapless::Vec<u32, 64>, String> {
-            heapless::Vec::from_slice(v).map_err(|_| format!("{what}: {} entries, at most 64", v.len()))
-        };
-        let cfg = Config {
-            args: Bytes(&args),
-            env: Bytes(&env),
-            cwd: Bytes(&cwd),
+        within("groups", self.groups.as_ref().map_or(0, Vec::len), MAX_GROUPS)?;
+        within("rlimits", self.rlimits.len(), MAX_RLIMITS)?;
+        within("preserve_fds", self.preserve_fds.len(), MAX_PRESERVE_FDS)?;
+        let cfg = wire::Dmz {
+            args: list(&self.args, "args", MAX_ARGS)?,
+            env: list(&self.env, "env", MAX_ENV)?,
+            cwd: self.cwd.as_ref().map(|c| format!("{c}\0").into_bytes()).unwrap_or_default(),
             uid: self.uid,
             gid: self.gid,
-            groups: self.groups.as_deref().map(|g| vec(g, "groups")).transpose()?,
+            groups: self.groups.clone(),
             chown_stdio: self.chown_stdio,
             umask: self.umask,
-            caps: self.caps,
+            caps: self.caps.map(wire::Caps::from),
             securebits: self.securebits,
             no_new_privs: self.no_new_privs,
-            rlimits: heapless::Vec::from_slice(&self.rlimits).map_err(|_| "rlimits: too many".to_string())?,
+            rlimits: self.rlimits.iter().copied().map(wire::Rlimit::from).collect(),
             oom_score_adj: self.oom_score_adj,
-            preserve_fds: vec(&self.preserve_fds, "preserve_fds")?,
+            preserve_fds: self.preserve_fds.clone(),
             seccomp: self
                 .seccomp
                 .as_ref()
-                .map(|(flags, prog)| dmz::config::Seccomp { flags: *flags, program: Bytes(prog) }),
+                .map(|(flags, program)| wire::Seccomp { flags: *flags, program: program.clone() }),
         };
-        let mut out = vec![0u8; MAX_CONFIG_LEN];
-        let n = cfg
-            .encode(&mut out)
-            .map_err(|_| format!("the compiled config is larger than {MAX_CONFIG_LEN} bytes"))?;
-        out.truncate(n);
-        Ok(out)
+        cfg.blob().ok_or_else(|| format!("the compiled config is larger than {MAX_CONFIG_LEN} bytes"))
     }
 }
 

@@ -1,10 +1,11 @@
 //! The config wire formats, property-tested against serde + postcard.
 //!
-//! dmz and init read their configs with small hand-written decoders, and dmz's `Writer`
-//! writes them. Here serde-derived mirror types ([`mirror`], their field order is the format)
-//! encoded by the real `postcard` crate are the reference:
-//! - arbitrary configs, within and just past every limit: postcard's bytes decode to the same
-//!   values, or are refused when past a limit; the hand-written writer gives the same bytes;
+//! The launcher writes every config by encoding its serde wire types (launcher/src/wire.rs,
+//! their field order is the format) with the `postcard` crate. dmz and init read them with
+//! small hand-written decoders, and keep small hand-written writers for their own tests. Here:
+//! - arbitrary configs, within and just past every limit: postcard's bytes → dmz's (init's)
+//!   reader → the same values, or refused exactly when a limit or validity rule is broken;
+//!   dmz's and init's writers give postcard's bytes for any values;
 //! - any body (random, or a valid one damaged): the readers never panic, and what they accept
 //!   is postcard's canonical encoding of what they decoded (one canonical form: padded
 //!   varints, trailing bytes, out-of-range tags refused).
@@ -14,200 +15,103 @@ use init::config::{MAX_MOUNTS, MAX_NAME, MAX_UNITS};
 use proptest::collection::vec;
 use proptest::prelude::*;
 
-/// The bodies as serde sees them. Field order is the wire format: keep in step with
-/// dmz/src/config.rs (`Config`) and init/src/config.rs (`Config`, `Unit`, `Mount`, `Watchdog`).
-mod mirror {
-    use serde::{Deserialize, Serialize};
+use launcher::wire::{Action, Caps, Dmz, Init, Mount, Restart, Rlimit, Seccomp, Unit, Watchdog};
 
-    #[derive(Serialize, Deserialize, Debug, Clone, PartialEq, Default)]
-    pub struct Dmz {
-        pub args: Vec<u8>,
-        pub env: Vec<u8>,
-        pub cwd: Vec<u8>,
-        pub uid: Option<u32>,
-        pub gid: Option<u32>,
-        pub groups: Option<Vec<u32>>,
-        pub chown_stdio: bool,
-        pub umask: u32,
-        /// bounding, effective, permitted, inheritable, ambient
-        pub caps: Option<[u64; 5]>,
-        pub securebits: Option<u32>,
-        pub no_new_privs: bool,
-        /// (resource, soft, hard)
-        pub rlimits: Vec<(u32, u64, u64)>,
-        pub oom_score_adj: Option<i32>,
-        pub preserve_fds: Vec<u32>,
-        /// (flags, program)
-        pub seccomp: Option<(u32, Vec<u8>)>,
-    }
+/// dmz's `Config` for the same values (for dmz's own writer); `None` if a list is over dmz's
+/// maximum.
+fn to_dmz_config(m: &Dmz) -> Option<dmz::Config<'_>> {
+    use dmz::config::Bytes;
+    Some(dmz::Config {
+        args: Bytes(&m.args),
+        env: Bytes(&m.env),
+        cwd: Bytes(&m.cwd),
+        uid: m.uid,
+        gid: m.gid,
+        groups: match &m.groups {
+            Some(g) => Some(heapless::Vec::from_slice(g).ok()?),
+            None => None,
+        },
+        chown_stdio: m.chown_stdio,
+        umask: m.umask,
+        caps: m.caps.map(|k| dmz::config::Caps {
+            bounding: k.bounding,
+            effective: k.effective,
+            permitted: k.permitted,
+            inheritable: k.inheritable,
+            ambient: k.ambient,
+        }),
+        securebits: m.securebits,
+        no_new_privs: m.no_new_privs,
+        rlimits: heapless::Vec::from_slice(
+            &m.rlimits
+                .iter()
+                .map(|r| dmz::config::Rlimit { resource: r.resource, soft: r.soft, hard: r.hard })
+                .collect::<Vec<_>>(),
+        )
+        .ok()?,
+        oom_score_adj: m.oom_score_adj,
+        preserve_fds: heapless::Vec::from_slice(&m.preserve_fds).ok()?,
+        seccomp: m
+            .seccomp
+            .as_ref()
+            .map(|s| dmz::config::Seccomp { flags: s.flags, program: Bytes(&s.program) }),
+    })
+}
 
-    impl Dmz {
-        pub fn from_config(c: &dmz::Config) -> Self {
-            Dmz {
-                args: c.args.0.to_vec(),
-                env: c.env.0.to_vec(),
-                cwd: c.cwd.0.to_vec(),
-                uid: c.uid,
-                gid: c.gid,
-                groups: c.groups.as_ref().map(|g| g.to_vec()),
-                chown_stdio: c.chown_stdio,
-                umask: c.umask,
-                caps: c.caps.map(|k| [k.bounding, k.effective, k.permitted, k.inheritable, k.ambient]),
-                securebits: c.securebits,
-                no_new_privs: c.no_new_privs,
-                rlimits: c.rlimits.iter().map(|r| (r.resource, r.soft, r.hard)).collect(),
-                oom_score_adj: c.oom_score_adj,
-                preserve_fds: c.preserve_fds.to_vec(),
-                seccomp: c.seccomp.map(|s| (s.flags, s.program.0.to_vec())),
-            }
-        }
-
-        /// dmz's `Config` for the same values; `None` if a list is over dmz's maximum.
-        pub fn to_config(&self) -> Option<dmz::Config<'_>> {
-            use dmz::config::{Bytes, Caps, Rlimit, Seccomp};
-            Some(dmz::Config {
-                args: Bytes(&self.args),
-                env: Bytes(&self.env),
-                cwd: Bytes(&self.cwd),
-                uid: self.uid,
-                gid: self.gid,
-                groups: match &self.groups {
-                    Some(g) => Some(heapless::Vec::from_slice(g).ok()?),
-                    None => None,
-                },
-                chown_stdio: self.chown_stdio,
-                umask: self.umask,
-                caps: self.caps.map(|[bounding, effective, permitted, inheritable, ambient]| Caps {
-                    bounding,
-                    effective,
-                    permitted,
-                    inheritable,
-                    ambient,
-                }),
-                securebits: self.securebits,
-                no_new_privs: self.no_new_privs,
-                rlimits: heapless::Vec::from_slice(
-                    &self
-                        .rlimits
-                        .iter()
-                        .map(|&(resource, soft, hard)| Rlimit { resource, soft, hard })
-                        .collect::<Vec<_>>(),
-                )
-                .ok()?,
-                oom_score_adj: self.oom_score_adj,
-                preserve_fds: heapless::Vec::from_slice(&self.preserve_fds).ok()?,
-                seccomp: self.seccomp.as_ref().map(|(flags, p)| Seccomp { flags: *flags, program: Bytes(p) }),
-            })
-        }
-    }
-
-    #[derive(Serialize, Deserialize, Debug, Clone, Copy, PartialEq)]
-    pub enum Action {
-        Reboot,
-        PowerOff,
-        Halt,
-        Ignore,
-    }
-
-    #[derive(Serialize, Deserialize, Debug, Clone, Copy, PartialEq)]
-    pub enum Restart {
-        Never,
-        OnFailure,
-        Always,
-    }
-
-    #[derive(Serialize, Deserialize, Debug, Clone, PartialEq)]
-    pub struct Watchdog {
-        pub device: Vec<u8>,
-        pub timeout_s: u32,
-        pub interval_ms: u32,
-    }
-
-    #[derive(Serialize, Deserialize, Debug, Clone, PartialEq)]
-    pub struct Mount {
-        pub source: Vec<u8>,
-        pub target: Vec<u8>,
-        pub fstype: Vec<u8>,
-        pub flags: u64,
-        pub data: Vec<u8>,
-    }
-
-    #[derive(Serialize, Deserialize, Debug, Clone, PartialEq)]
-    pub struct Unit {
-        pub name: Vec<u8>,
-        pub dmz: Vec<u8>,
-        pub restart: Restart,
-        pub restart_delay_ms: u32,
-        pub restart_delay_max_ms: u32,
-        pub restart_limit: u32,
-        pub stop_signal: u8,
-        pub stop_timeout_ms: u32,
-        pub timeout_ms: u32,
-    }
-
-    #[derive(Serialize, Deserialize, Debug, Clone, PartialEq)]
-    pub struct Init {
-        pub hostname: Vec<u8>,
-        pub ctrl_alt_del: Action,
-        pub on_error: Action,
-        pub error_delay_s: u32,
-        pub shutdown_grace_ms: u32,
-        pub watchdog: Option<Watchdog>,
-        pub mounts: Vec<Mount>,
-        pub tasks: Vec<Unit>,
-        pub services: Vec<Unit>,
-    }
-
-    fn action(a: init::config::Action) -> Action {
-        [Action::Reboot, Action::PowerOff, Action::Halt, Action::Ignore][a as usize]
-    }
-
-    fn unit(u: init::config::Unit) -> Unit {
-        Unit {
-            name: u.name.to_vec(),
-            dmz: u.dmz.to_vec(),
-            restart: [Restart::Never, Restart::OnFailure, Restart::Always][u.restart as usize],
-            restart_delay_ms: u.restart_delay_ms,
-            restart_delay_max_ms: u.restart_delay_max_ms,
-            restart_limit: u.restart_limit,
-            stop_signal: u.stop_signal,
-            stop_timeout_ms: u.stop_timeout_ms,
-            timeout_ms: u.timeout_ms,
-        }
-    }
-
-    impl Init {
-        pub fn from_config(c: &init::config::Config) -> Self {
-            Init {
-                hostname: c.hostname.to_vec(),
-                ctrl_alt_del: action(c.ctrl_alt_del),
-                on_error: action(c.on_error),
-                error_delay_s: c.error_delay_s,
-                shutdown_grace_ms: c.shutdown_grace_ms,
-                watchdog: c.watchdog.map(|w| Watchdog {
-                    device: w.device.to_vec(),
-                    timeout_s: w.timeout_s,
-                    interval_ms: w.interval_ms,
-                }),
-                mounts: c
-                    .mounts
-                    .iter()
-                    .map(|m| Mount {
-                        source: m.source.to_vec(),
-                        target: m.target.to_vec(),
-                        fstype: m.fstype.to_vec(),
-                        flags: m.flags,
-                        data: m.data.to_vec(),
-                    })
-                    .collect(),
-                tasks: c.tasks.iter().map(unit).collect(),
-                services: c.services.iter().map(unit).collect(),
-            }
-        }
+/// init's `Unit` for the same values.
+fn init_unit(u: &Unit) -> init::config::Unit<'_> {
+    use init::config as i;
+    i::Unit {
+        name: &u.name,
+        dmz: &u.dmz,
+        restart: [i::Restart::Never, i::Restart::OnFailure, i::Restart::Always][u.restart as usize],
+        restart_delay_ms: u.restart_delay_ms,
+        restart_delay_max_ms: u.restart_delay_max_ms,
+        restart_limit: u.restart_limit,
+        stop_signal: u.stop_signal,
+        stop_timeout_ms: u.stop_timeout_ms,
+        timeout_ms: u.timeout_ms,
     }
 }
 
-use mirror::{Action, Dmz, Init, Mount, Restart, Unit, Watchdog};
+/// init's writer's bytes for the same values: its `Config` with its lists as items.
+fn init_writer_body(m: &Init) -> Vec<u8> {
+    use init::config as i;
+    let action =
+        |a: Action| [i::Action::Reboot, i::Action::PowerOff, i::Action::Halt, i::Action::Ignore][a as usize];
+    let mounts: Vec<i::Mount> = m
+        .mounts
+        .iter()
+        .map(|x| i::Mount {
+            source: &x.source,
+            target: &x.target,
+            fstype: &x.fstype,
+            flags: x.flags,
+            data: &x.data,
+        })
+        .collect();
+    let tasks: Vec<i::Unit> = m.tasks.iter().map(init_unit).collect();
+    let services: Vec<i::Unit> = m.services.iter().map(init_unit).collect();
+    let c = i::Config {
+        hostname: &m.hostname,
+        ctrl_alt_del: action(m.ctrl_alt_del),
+        on_error: action(m.on_error),
+        error_delay_s: m.error_delay_s,
+        shutdown_grace_ms: m.shutdown_grace_ms,
+        watchdog: m.watchdog.as_ref().map(|w| i::Watchdog {
+            device: &w.device,
+            timeout_s: w.timeout_s,
+            interval_ms: w.interval_ms,
+        }),
+        mounts: i::List::Items(&mounts),
+        tasks: i::List::Items(&tasks),
+        services: i::List::Items(&services),
+    };
+    let mut out = vec![0u8; i::MAX_CONFIG_LEN];
+    let n = c.encode(&mut out).expect("fits");
+    out.truncate(n);
+    out.split_off(16)
+}
 
 /// Header + `body`, with `magic` and the current version.
 fn blob(magic: [u8; 4], version: u32, body: &[u8]) -> Vec<u8> {
@@ -284,8 +188,18 @@ fn dmz_config() -> impl Strategy<Value = Dmz> {
         any::<bool>(),
         edge_u32(),
     );
-    let caps = proptest::option::of(proptest::array::uniform5(edge_u64()));
-    let rlimits = around((0..20u32, edge_u64(), edge_u64()), MAX_RLIMITS);
+    let caps = proptest::option::of(proptest::array::uniform5(edge_u64())).prop_map(|k| {
+        k.map(|[bounding, effective, permitted, inheritable, ambient]| Caps {
+            bounding,
+            effective,
+            permitted,
+            inheritable,
+            ambient,
+        })
+    });
+    let rlimit =
+        (0..20u32, edge_u64(), edge_u64()).prop_map(|(resource, soft, hard)| Rlimit { resource, soft, hard });
+    let rlimits = around(rlimit, MAX_RLIMITS);
     let program = prop_oneof![
         bytes(64),
         // Near BPF_MAXINSNS, and near the largest config dmz reads.
@@ -298,7 +212,7 @@ fn dmz_config() -> impl Strategy<Value = Dmz> {
         rlimits,
         proptest::option::of(prop_oneof![-1001..=1001i32, any::<i32>()]),
         around(edge_u32(), MAX_PRESERVE_FDS),
-        proptest::option::of((edge_u32(), program)),
+        proptest::option::of((edge_u32(), program).prop_map(|(flags, program)| Seccomp { flags, program })),
     );
     (bytes(40), bytes(40), bytes(20), ids, caps, rest).prop_map(
         |(args, env, cwd, (uid, gid, groups, chown_stdio, umask), caps, rest)| {
@@ -343,13 +257,13 @@ proptest! {
         let got = check_dmz_body(&body);
         if dmz_fits(&m, body.len()) {
             prop_assert_eq!(got.as_ref(), Some(&m));
-            let c = m.to_config().unwrap();
+            let c = to_dmz_config(&m).unwrap();
             let mut out = vec![0u8; MAX_CONFIG_LEN];
             let n = c.encode(&mut out).unwrap();
             prop_assert_eq!(&out[16..n], &body[..]);
         } else {
             prop_assert_eq!(got, None);
-            if let Some(c) = m.to_config() {
+            if let Some(c) = to_dmz_config(&m) {
                 // Only the size is over: the writer refuses it too.
                 prop_assert!(c.encode(&mut vec![0u8; MAX_CONFIG_LEN + 64]).is_err());
             }
@@ -392,7 +306,7 @@ fn unit() -> impl Strategy<Value = Unit> + Clone {
     ];
     let dmz = prop_oneof![4 => Just(unit_dmz()), 1 => bytes(20)];
     let restart = prop_oneof![Just(Restart::Never), Just(Restart::OnFailure), Just(Restart::Always)];
-    let signal = prop_oneof![4 => 1..=64u8, 1 => Just(0u8), 1 => Just(65u8), 1 => 66..128u8];
+    let signal = prop_oneof![4 => 1..=64u8, 1 => Just(0u8), 1 => Just(65u8), 1 => 66..=255u8];
     (name, dmz, restart, edge_u32(), edge_u32(), edge_u32(), signal, edge_u32(), edge_u32()).prop_map(
         |(
             name,
@@ -490,11 +404,12 @@ proptest! {
     #![proptest_config(ProptestConfig { cases: 512, ..ProptestConfig::default() })]
 
     /// postcard bytes → init's reader → the same values, or refused exactly when invalid;
-    /// init's writer writes postcard's bytes (a stop signal is a u8: one byte in postcard,
-    /// a varint in init's writer, the same byte below 128).
+    /// init's writer writes postcard's bytes, whatever the values (a stop signal is a u8: one
+    /// byte, not a varint, above 127 too).
     #[test]
     fn init_reads_what_postcard_writes(m in init_config()) {
         let body = postcard::to_allocvec(&m).unwrap();
+        prop_assert_eq!(&init_writer_body(&m), &body, "init's writer writes postcard's bytes");
         let got = check_init_body(&body);
         if init_valid(&m) {
             prop_assert_eq!(got.as_ref(), Some(&m));
@@ -554,6 +469,126 @@ fn damage(body: &mut Vec<u8>, edits: Vec<(prop::sample::Index, u8, u8)>) {
                 body.remove(i);
             }
             _ => body.push(byte),
+        }
+    }
+}
+
+/// The `n` for which `len(n)` is `target`, where `len` grows by one with `n` near there.
+fn sized(target: usize, len: impl Fn(usize) -> usize) -> usize {
+    let mut n = target;
+    while len(n) > target {
+        n -= len(n) - target;
+    }
+    assert_eq!(len(n), target);
+    n
+}
+
+/// The whole-blob maximum, at it and one byte past it: dmz (128 KiB) and init (4 MiB) read a
+/// blob of exactly their maximum, refuse one byte more, and the launcher's writer refuses to
+/// write it.
+#[test]
+fn blobs_at_and_just_past_the_size_limit() {
+    let dmz_with = |n: usize| Dmz {
+        args: b"/bin/true\0".to_vec(),
+        seccomp: Some(Seccomp { flags: 0, program: vec![6; n] }),
+        ..Dmz::default()
+    };
+    let n = sized(MAX_CONFIG_LEN, |n| 16 + postcard::to_allocvec(&dmz_with(n)).unwrap().len());
+    let at = dmz_with(n).blob().expect("a blob of exactly the maximum is written");
+    assert_eq!(at.len(), MAX_CONFIG_LEN);
+    assert_eq!(check_dmz_body(&at[16..]), Some(dmz_with(n)));
+    let past = postcard::to_allocvec(&dmz_with(n + 1)).unwrap();
+    assert_eq!(dmz_blob(&past).len(), MAX_CONFIG_LEN + 1);
+    assert_eq!(check_dmz_body(&past), None, "dmz refuses one byte more");
+    assert_eq!(dmz_with(n + 1).blob(), None, "the launcher does not write it");
+
+    let max = init::config::MAX_CONFIG_LEN;
+    let init_with = |n: usize| Init {
+        hostname: vec![b'h'; n],
+        ctrl_alt_del: Action::Reboot,
+        on_error: Action::Reboot,
+        error_delay_s: 0,
+        shutdown_grace_ms: 0,
+        watchdog: None,
+        mounts: vec![],
+        tasks: vec![],
+        services: vec![],
+    };
+    let n = sized(max, |n| 16 + postcard::to_allocvec(&init_with(n)).unwrap().len());
+    let at = init_with(n).blob().expect("a blob of exactly the maximum is written");
+    assert_eq!(at.len(), max);
+    assert_eq!(check_init_body(&at[16..]), Some(init_with(n)));
+    let past = postcard::to_allocvec(&init_with(n + 1)).unwrap();
+    assert_eq!(check_init_body(&past), None, "init refuses one byte more");
+    assert_eq!(
+        init::config::Config::decode(&init_blob(&past)),
+        Err(init::config::Invalid::Format(dmz::error::Bad::TooLarge))
+    );
+    assert_eq!(init_with(n + 1).blob(), None, "the launcher does not write it");
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 256, ..ProptestConfig::default() })]
+
+    /// A valid body with bytes after it: refused by both readers (postcard's `from_bytes`
+    /// would ignore them).
+    #[test]
+    fn trailing_bytes_are_refused(d in dmz_config(), i in init_config(), extra in vec(any::<u8>(), 1..8)) {
+        let mut body = postcard::to_allocvec(&d).unwrap();
+        if check_dmz_body(&body).is_some() {
+            body.extend(&extra);
+            prop_assert_eq!(check_dmz_body(&body), None);
+        }
+        let mut body = postcard::to_allocvec(&i).unwrap();
+        if check_init_body(&body).is_some() {
+            body.extend(&extra);
+            prop_assert_eq!(check_init_body(&body), None);
+        }
+    }
+
+    /// An enum tag past the last variant (an action past 3, a restart policy past 2) in an
+    /// otherwise valid init config: refused.
+    #[test]
+    fn out_of_range_enum_tags_are_refused(
+        hostname in bytes(12),
+        u in unit(),
+        action in 4..128u8,
+        restart in 3..128u8,
+    ) {
+        // A valid unit: the generator's restart policy and numbers, a valid name, signal and
+        // dmz config.
+        let u = Unit { name: b"svc".to_vec(), dmz: unit_dmz(), stop_signal: 15, ..u };
+        let m = Init {
+            hostname,
+            ctrl_alt_del: Action::Halt,
+            on_error: Action::PowerOff,
+            error_delay_s: 1,
+            shutdown_grace_ms: 1,
+            watchdog: None,
+            mounts: vec![],
+            tasks: vec![],
+            services: vec![u.clone()],
+        };
+        let body = postcard::to_allocvec(&m).unwrap();
+        prop_assert_eq!(check_init_body(&body), Some(m.clone()));
+        // ctrl_alt_del and on_error follow the hostname.
+        let at = postcard::to_allocvec(&m.hostname).unwrap().len();
+        for i in [at, at + 1] {
+            let mut bad = body.clone();
+            bad[i] = action;
+            prop_assert_eq!(check_init_body(&bad), None);
+        }
+        // The only service is last; its restart policy follows its name and dmz config.
+        let unit_len = postcard::to_allocvec(&u).unwrap().len();
+        let at = body.len() - unit_len + postcard::to_allocvec(&(&u.name, &u.dmz)).unwrap().len();
+        let mut bad = body.clone();
+        bad[at] = restart;
+        prop_assert_eq!(check_init_body(&bad), None);
+        // The tags in range are read back as those variants.
+        for (tag, want) in [(0u8, Restart::Never), (1, Restart::OnFailure), (2, Restart::Always)] {
+            let mut ok = body.clone();
+            ok[at] = tag;
+            prop_assert_eq!(check_init_body(&ok).map(|c| c.services[0].restart), Some(want));
         }
     }
 }
