@@ -46,9 +46,9 @@ const EARLY: [(&CStr, &CStr, u64, &CStr); 6] = [
     (c"sysfs", c"/sys", NOSUID | NODEV | NOEXEC, c""),
     (c"tmpfs", c"/run", NOSUID | NODEV, c"mode=0755"),
 ];
-const NOSUID: u64 = 2; // MS_NOSUID
-const NODEV: u64 = 4; // MS_NODEV
-const NOEXEC: u64 = 8; // MS_NOEXEC
+const NOSUID: u64 = linux_raw_sys::general::MS_NOSUID as u64;
+const NODEV: u64 = linux_raw_sys::general::MS_NODEV as u64;
+const NOEXEC: u64 = linux_raw_sys::general::MS_NOEXEC as u64;
 
 /// What a task or service is doing, as `init status` shows it (README.md).
 #[derive(Clone, Copy, PartialEq, Eq)]

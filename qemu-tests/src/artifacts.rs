@@ -12,15 +12,10 @@ pub struct Artifacts {
     pub dmz: PathBuf,
     pub probe: PathBuf,
     pub smoke_init: PathBuf,
-    /// dmzkit's init, when the workspace has the `init` crate.
-    pub init: Option<PathBuf>,
+    /// dmzkit's init.
+    pub init: PathBuf,
     /// The host launcher (compiles `.pcfg` files).
     pub launcher: PathBuf,
-}
-
-/// Whether the workspace has the `init` crate.
-pub fn have_init(root: &Path) -> bool {
-    root.join("init/Cargo.toml").is_file()
 }
 
 fn cargo() -> Command {
@@ -33,20 +28,28 @@ fn cargo() -> Command {
     c
 }
 
-/// Builds the host launcher and, for each arch, dmz + probes (+ init when present).
+/// Builds the host launcher and, for each arch, dmz, the probes and init.
 pub fn build(root: &Path, target_dir: &Path, arches: &[Arch]) -> Result<Vec<(Arch, Artifacts)>, String> {
     eprintln!("build: launcher (host)");
     cmd::run(cargo().args(["build", "--release", "-q", "-p", "launcher"]).current_dir(root))?;
     let launcher = target_dir.join("release/launcher");
-    let init = have_init(root);
     let mut out = Vec::new();
     for &a in arches {
-        eprintln!("build: dmz, qemu-probes{} for {}", if init { ", init" } else { "" }, a.rust_target());
+        eprintln!("build: dmz, qemu-probes, init for {}", a.rust_target());
         let mut c = cargo();
-        c.args(["build", "--release", "-q", "--target", a.rust_target(), "-p", "dmz", "-p", "qemu-probes"]);
-        if init {
-            c.args(["-p", "init"]);
-        }
+        c.args([
+            "build",
+            "--release",
+            "-q",
+            "--target",
+            a.rust_target(),
+            "-p",
+            "dmz",
+            "-p",
+            "qemu-probes",
+            "-p",
+            "init",
+        ]);
         cmd::run(c.current_dir(root))?;
         let bin = target_dir.join(a.rust_target()).join("release");
         out.push((
@@ -55,7 +58,7 @@ pub fn build(root: &Path, target_dir: &Path, arches: &[Arch]) -> Result<Vec<(Arc
                 dmz: bin.join("dmz"),
                 probe: bin.join("probe"),
                 smoke_init: bin.join("smoke-init"),
-                init: init.then(|| bin.join("init")),
+                init: bin.join("init"),
                 launcher: launcher.clone(),
             },
         ));

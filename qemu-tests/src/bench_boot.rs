@@ -92,7 +92,7 @@ pub fn image(
     baseline: Option<&Path>,
     work: &Path,
 ) -> Result<Archive, String> {
-    let init = art.init.as_ref().ok_or("the workspace has no init crate")?;
+    let init = &art.init;
     let read = |p: &Path| std::fs::read(p).map_err(|e| format!("{}: {e}", p.display()));
     std::fs::create_dir_all(work).map_err(|e| format!("{}: {e}", work.display()))?;
     let json = work.join("svc.json");

@@ -189,7 +189,7 @@ pub fn demo_plan(arch: Arch) -> Plan {
 
 /// The demo image: dmzkit's init with [`demo_plan`].
 pub fn demo_image(arch: Arch, art: &Artifacts, kernel: &Kernel, work: &Path) -> Result<Image, String> {
-    let init = art.init.as_ref().ok_or("the workspace has no init crate")?;
+    let init = &art.init;
     let plan = demo_plan(arch);
     let mut a = suite::base(arch, art, kernel, work)?;
     a.file("init", 0o755, std::fs::read(init).map_err(|e| format!("{}: {e}", init.display()))?);
@@ -292,7 +292,7 @@ fn init_line(name: &'static str, pat: String) -> (String, Check) {
 
 /// The init image and its checks.
 pub fn image(arch: Arch, art: &Artifacts, kernel: &Kernel, work: &Path) -> Result<Image, String> {
-    let init = art.init.as_ref().ok_or("the workspace has no init crate")?;
+    let init = &art.init;
     let plan = plan(arch);
     let mut a = suite::base(arch, art, kernel, work)?;
     // A /dev/console the kernel cannot open (a directory: EISDIR; the kernel's built-in

@@ -420,8 +420,7 @@ fn test(arches: &[Arch], opts: &BootOpts) -> Result<ExitCode, String> {
     }
     let built = artifacts::build(&root, &target, arches)?;
     if let Some((_, art)) = built.first() {
-        let init = art.init.as_ref().map(|p| p.display().to_string());
-        println!("dmzkit init: {}", init.unwrap_or_else(|| "not in this workspace".into()));
+        println!("dmzkit init: {}", art.init.display());
     }
     let mut runs = Vec::new();
     let mut kvm: Option<bool> = None;
