@@ -350,24 +350,10 @@ pub fn exec_args(path: &CStr, args: &linker::Args, from: usize) -> Errno {
 }
 
 /// `open(path, O_RDONLY|O_CLOEXEC)`, `fstat`, an anonymous private mapping of the file's size
-/// and `read` into it: the whole file, in memory that is never freed and that nobody else can
-/// change (a checksum verified once stays true). Bounded by `max` bytes.
+/// and `read` into it: the whole file (its first `.1` bytes), in memory that nobody else can
+/// change (a checksum verified once stays true) and that is given back when the mapping is
+/// dropped: a config read again (reload) replaces the previous one. Bounded by `max` bytes.
 /// References: open(2), fstat(2), mmap(2), read(2).
-pub fn load_file(path: &CStr, max: usize) -> Result<&'static [u8], Errno> {
-    let f = open_read(path)?;
-    let size = rustix::fs::fstat(&f).map_err(errno)?.st_size as usize;
-    if size > max {
-        return Err(EFBIG);
-    }
-    let buf = Mapping::new(size)?.leak();
-    let n = read_all(f, buf)?;
-    Ok(&buf[..n])
-}
-
-const EFBIG: Errno = linux_raw_sys::errno::EFBIG as Errno;
-
-/// [`load_file`] into memory that is given back when the returned mapping is dropped: a config
-/// read again (reload) replaces the previous one.
 pub fn load_mapping(path: &CStr, max: usize) -> Result<(Mapping, usize), Errno> {
     let f = open_read(path)?;
     let size = rustix::fs::fstat(&f).map_err(errno)?.st_size as usize;
@@ -378,6 +364,14 @@ pub fn load_mapping(path: &CStr, max: usize) -> Result<(Mapping, usize), Errno> 
     let n = read_all(f, &mut m)?;
     Ok((m, n))
 }
+
+/// [`load_mapping`] in memory that is never freed.
+pub fn load_file(path: &CStr, max: usize) -> Result<&'static [u8], Errno> {
+    let (m, n) = load_mapping(path, max)?;
+    Ok(&m.leak()[..n])
+}
+
+const EFBIG: Errno = linux_raw_sys::errno::EFBIG as Errno;
 
 /// Anonymous private memory, zero-filled, unmapped when dropped: memory PID 1 gives back
 /// (its stack never shrinks).

@@ -128,6 +128,7 @@ fn flags_alone_name_the_variables_they_cannot_pass() {
     assert_eq!(stderr(&o), "");
 }
 
+/// `launcher inspect --json PCFG`, parsed.
 fn inspect_json_of(pcfg: &std::path::Path) -> serde_json::Value {
     let o = launcher(&["inspect", "--json", pcfg.to_str().unwrap()]);
     assert!(o.status.success(), "{}", stderr(&o));
@@ -524,9 +525,7 @@ fn inspect_json(dir: &TempDir) -> serde_json::Value {
         "/bin/true",
     ]);
     assert!(o.status.success(), "{}", stderr(&o));
-    let o = launcher(&["inspect", "--json", pcfg.to_str().unwrap()]);
-    assert!(o.status.success(), "{}", stderr(&o));
-    serde_json::from_slice(&o.stdout).unwrap()
+    inspect_json_of(&pcfg)
 }
 
 /// Asserts `o` failed before running anything with exit 125 and exactly one stderr line that
