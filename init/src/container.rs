@@ -201,7 +201,7 @@ pub fn main(args: Args, pid1: bool) -> i32 {
                     Err(e) => log.info(b"forwarded signal %: %", &[N(sig as u64), E(e)]),
                 }
             }
-            Event::Timeout | Event::Request(_) => {} // no control socket here
+            Event::Timeout | Event::Request(_) | Event::Readable(_) => {} // no control socket, no unit fds
         }
     }
     let code = status.unwrap_or(FAILED as u8);

@@ -12,7 +12,7 @@
 
 use crate::events::now;
 use crate::log::{Log, E, S};
-use crate::sys::{self, Errno, Mapping};
+use crate::sys::{self, Errno, Mapping, PollFd};
 use core::ffi::CStr;
 use init::text::eq;
 use rustix::fd::{AsFd, OwnedFd};
@@ -68,12 +68,12 @@ impl Server {
 
     /// The fds to poll: `fds[0]` the listener (only while a slot is free), `fds[1 + k]`
     /// connection k; -1 where there is none.
-    pub fn poll_set(&self, fds: &mut [i32]) {
+    pub fn poll_set(&self, fds: &mut [PollFd]) {
         use rustix::fd::AsRawFd;
         let free = self.conns.iter().any(Option::is_none);
-        fds[0] = if free { self.listen.as_raw_fd() } else { -1 };
+        fds[0] = PollFd::new(if free { self.listen.as_raw_fd() } else { -1 });
         for (f, c) in fds[1..].iter_mut().zip(&self.conns) {
-            *f = c.as_ref().map_or(-1, |(fd, _)| fd.as_raw_fd());
+            *f = PollFd::new(c.as_ref().map_or(-1, |(fd, _)| fd.as_raw_fd()));
         }
     }
 
@@ -204,7 +204,7 @@ pub fn client(args: &linker::Args) -> i32 {
     // A refusal may already be waiting, and the request refused (EPIPE): read on.
     let _ = sys::send_packet(conn.as_fd(), &req[..n]);
     let Ok(mut m) = Mapping::new(MAX_REPLY) else { return UNREACHABLE as i32 };
-    if sys::poll_readable(&[rustix::fd::AsRawFd::as_raw_fd(&conn)], Some(REPLY_WAIT_MS)) == 0 {
+    if !sys::poll_readable(&mut [PollFd::new(rustix::fd::AsRawFd::as_raw_fd(&conn))], Some(REPLY_WAIT_MS)) {
         return fail(b"read reply", sys::ETIMEDOUT);
     }
     let len = match sys::recv_packet(conn.as_fd(), &mut m) {

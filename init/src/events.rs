@@ -1,13 +1,18 @@
 //! The one place init waits: signals read synchronously from a signalfd, children reaped
 //! until none is left to reap, deadlines, and the hardware watchdog kept alive in every wait
 //! (boot tasks, supervision and shutdown alike), and in system mode the control socket's
-//! connections, so that a client is answered whatever init is waiting for.
+//! connections, so that a client is answered whatever init is waiting for, and the fds of
+//! tasks and services init reads (their readiness, their output), each at its [`Slot`].
+//!
+//! No source starves another: a wait reaps first, keeps the watchdog alive, then hands out
+//! the fds one poll found readable, each once, before it polls again.
 
 use crate::control::{Request, Server, SLOTS};
-use crate::sys::{self, Errno, Exit, ECHILD};
+use crate::sys::{self, Errno, Exit, PollFd, ECHILD};
+use init::config::MAX_UNITS;
 use init::signal::{SIGCHLD, SIGTTIN, SIGTTOU};
 use linker::sys::SigSet;
-use rustix::fd::{AsFd, OwnedFd};
+use rustix::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
 
 /// Signals init leaves unblocked: the synchronous faults (blocking them would only turn a
 /// crash into a hang; the kernel forces them anyway) and SIGKILL/SIGSTOP, which cannot be
@@ -37,6 +42,41 @@ pub enum Event {
     Timeout,
     /// A control client's request (system mode).
     Request(Request),
+    /// The fd at this slot is readable, hung up or in error: the owner reads it (or takes
+    /// it back with [`Events::unwatch_fd`]); it is reported again after the next poll.
+    Readable(Slot),
+}
+
+/// Where a task's or service's fd is watched: the index is the unit's in its config list.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum Slot {
+    /// Service i's readiness channel.
+    Ready(usize),
+    /// Service i's captured output.
+    Output(usize),
+    /// Task i's captured output.
+    TaskOutput(usize),
+}
+
+/// Number of slots: one of each kind per unit.
+const SLOTS_OF_UNITS: usize = 3 * MAX_UNITS;
+
+impl Slot {
+    fn index(self) -> usize {
+        match self {
+            Slot::Ready(i) => i,
+            Slot::Output(i) => MAX_UNITS + i,
+            Slot::TaskOutput(i) => 2 * MAX_UNITS + i,
+        }
+    }
+
+    fn at(k: usize) -> Slot {
+        match k / MAX_UNITS {
+            0 => Slot::Ready(k),
+            1 => Slot::Output(k - MAX_UNITS),
+            _ => Slot::TaskOutput(k - 2 * MAX_UNITS),
+        }
+    }
 }
 
 /// An open watchdog and when it is next due.
@@ -53,6 +93,11 @@ pub struct Events {
     dog: Option<Dog>,
     /// The control socket, once system mode opened it.
     control: Option<Server>,
+    /// The fds of tasks and services, by [`Slot::index`].
+    units: [Option<OwnedFd>; SLOTS_OF_UNITS],
+    /// Slots the last poll found readable and not yet reported (word k / 32, bit k % 32:
+    /// slot index k).
+    pending: [u32; SLOTS_OF_UNITS / 32],
 }
 
 /// No deadline.
@@ -80,12 +125,19 @@ impl Events {
     /// Opens the signalfd for the signals [`Events::block`] blocked.
     pub fn open() -> Result<Events, (&'static [u8], Errno)> {
         let sigfd = sys::signalfd(CAUGHT).map_err(|e| (&b"create signalfd"[..], e))?;
-        Ok(Events { sigfd, reap: true, dog: None, control: None })
+        Ok(Events {
+            sigfd,
+            reap: true,
+            dog: None,
+            control: None,
+            units: [const { None }; SLOTS_OF_UNITS],
+            pending: [0; SLOTS_OF_UNITS / 32],
+        })
     }
 
     /// The signalfd's number, for a child to close: it is init's, never a child's.
     pub fn fd(&self) -> i32 {
-        rustix::fd::AsRawFd::as_raw_fd(&self.sigfd)
+        self.sigfd.as_raw_fd()
     }
 
     /// Keeps `fd` alive every `interval_ms` from now on, starting with a keep-alive now.
@@ -97,6 +149,25 @@ impl Events {
     /// Serves control clients in every wait from now on.
     pub fn serve(&mut self, control: Server) {
         self.control = Some(control);
+    }
+
+    /// Watches `fd` at `slot` in every wait from now on (one there before is closed).
+    #[allow(dead_code)] // no unit has a watched fd yet
+    pub fn watch_fd(&mut self, slot: Slot, fd: OwnedFd) {
+        self.units[slot.index()] = Some(fd);
+    }
+
+    /// Stops watching the fd at `slot` and hands it back.
+    pub fn unwatch_fd(&mut self, slot: Slot) -> Option<OwnedFd> {
+        let k = slot.index();
+        self.pending[k / 32] &= !(1 << (k % 32));
+        self.units[slot.index()].take()
+    }
+
+    /// The fd watched at `slot`.
+    #[allow(dead_code)] // no unit has a watched fd yet
+    pub fn fd_at(&self, slot: Slot) -> Option<BorrowedFd<'_>> {
+        self.units[slot.index()].as_ref().map(|f| f.as_fd())
     }
 
     /// Hands the watchdog back (for the magic close at shutdown).
@@ -135,19 +206,40 @@ impl Events {
             if t >= deadline {
                 return Event::Timeout;
             }
+            if let Some(w) = self.pending.iter().position(|&p| p != 0) {
+                let bit = self.pending[w].trailing_zeros() as usize;
+                self.pending[w] &= !(1 << bit);
+                let k = w * 32 + bit;
+                if self.units[k].is_some() {
+                    return Event::Readable(Slot::at(k));
+                }
+                continue;
+            }
             if let Some(c) = &mut self.control {
                 c.expire(t);
                 wake = wake.min(c.deadline());
             }
             let timeout = (wake != NEVER).then(|| wake - t);
-            // Fixed places: 0 the signalfd, 1 the listener, 2 + k connection k (-1: none).
-            let mut fds = [-1; 2 + SLOTS];
-            fds[0] = self.fd();
+            // Fixed places: 0 the signalfd, 1 the listener, 2 + k connection k, then the
+            // units' slots (-1: none).
+            const UNITS: usize = 2 + SLOTS;
+            let mut fds = [PollFd::NONE; UNITS + SLOTS_OF_UNITS];
+            fds[0] = PollFd::new(self.fd());
             if let Some(c) = &self.control {
-                c.poll_set(&mut fds[1..]);
+                c.poll_set(&mut fds[1..UNITS]);
             }
-            let ready = sys::poll_readable(&fds, timeout);
-            if ready & 1 != 0 {
+            for (p, u) in fds[UNITS..].iter_mut().zip(&self.units) {
+                *p = PollFd::new(u.as_ref().map_or(-1, |f| f.as_raw_fd()));
+            }
+            if !sys::poll_readable(&mut fds, timeout) {
+                continue;
+            }
+            for (k, p) in fds[UNITS..].iter().enumerate() {
+                if p.ready() {
+                    self.pending[k / 32] |= 1 << (k % 32);
+                }
+            }
+            if fds[0].ready() {
                 match sys::read_signal(self.sigfd.as_fd()) {
                     Some(SIGCHLD) => self.reap = true,
                     // Terminal stop signals for a background init (tini and catatonit ignore them).
@@ -156,11 +248,11 @@ impl Events {
                 }
             }
             let Some(c) = &mut self.control else { continue };
-            if ready & 2 != 0 {
+            if fds[1].ready() {
                 c.accept();
             }
             for k in 0..SLOTS {
-                if ready & (4 << k) != 0 {
+                if fds[2 + k].ready() {
                     if let Some(req) = c.take(k) {
                         return Event::Request(req);
                     }

@@ -99,37 +99,53 @@ pub fn signalfd(set: SigSet) -> Result<OwnedFd, Errno> {
     Ok(unsafe { OwnedFd::from_raw_fd(n) })
 }
 
-/// `ppoll(fds: POLLIN, timeout, NULL)`: which of `fds` are readable (or hung up, or in
-/// error), as a bit mask (bit i: `fds[i]`); 0 on timeout or EINTR. A negative fd is skipped
-/// (poll(2)), so a caller keeps each fd at a fixed index. At most 8 fds. Made directly, with
-/// the kernel's `struct pollfd` and `struct timespec` (two longs; on 32-bit targets this is
-/// ppoll's 32-bit-time form, ample for a timeout). References: poll(2), ppoll(2).
-pub fn poll_readable(fds: &[i32], timeout_ms: Option<u64>) -> u32 {
-    #[derive(Clone, Copy)]
-    #[repr(C)]
-    struct PollFd {
-        fd: i32,
-        events: i16,
-        revents: i16,
+/// One entry of a poll set: a descriptor to watch for input, and what the kernel reported
+/// (the kernel's `struct pollfd`). A negative fd is skipped (poll(2)), so a caller keeps
+/// each fd at a fixed index.
+#[derive(Clone, Copy)]
+#[repr(C)]
+pub struct PollFd {
+    fd: i32,
+    events: i16,
+    revents: i16,
+}
+
+impl PollFd {
+    /// An entry the kernel skips.
+    pub const NONE: PollFd = PollFd::new(-1);
+
+    /// Watches `fd` for input (-1: nothing).
+    pub const fn new(fd: i32) -> PollFd {
+        PollFd { fd, events: linux_raw_sys::general::POLLIN as i16, revents: 0 }
     }
-    const IN: i16 = linux_raw_sys::general::POLLIN as i16;
-    let mut set = [PollFd { fd: -1, events: IN, revents: 0 }; 8];
-    let n = fds.len().min(set.len());
-    for (p, &f) in set.iter_mut().zip(&fds[..n]) {
-        p.fd = f;
+
+    /// Readable, hung up or in error after the last [`poll_readable`].
+    pub fn ready(&self) -> bool {
+        self.revents != 0
     }
+}
+
+/// `ppoll(set, timeout, NULL)`: marks which of `set` are readable (or hung up, or in
+/// error); false on timeout or EINTR. Made directly, with the kernel's `struct timespec`
+/// (two longs; on 32-bit targets this is ppoll's 32-bit-time form, ample for a timeout).
+/// References: poll(2), ppoll(2).
+pub fn poll_readable(set: &mut [PollFd], timeout_ms: Option<u64>) -> bool {
     let ts =
         timeout_ms.map(|ms| [(ms / 1000).min(i32::MAX as u64) as isize, ((ms % 1000) * 1_000_000) as isize]);
     let ts_ptr = ts.as_ref().map_or(0, |t| t.as_ptr() as usize);
-    // SAFETY: `set` holds `n` struct pollfd the kernel may write, `ts` (if any) a struct
-    // timespec; both live for the call; the signal mask pointer is NULL.
+    // SAFETY: `set` holds `set.len()` struct pollfd the kernel may write, `ts` (if any) a
+    // struct timespec; both live for the call; the signal mask pointer is NULL.
     let r = unsafe {
-        linker::sys::syscall5(linux_raw_sys::general::__NR_ppoll, set.as_mut_ptr() as usize, n, ts_ptr, 0, 0)
+        linker::sys::syscall5(
+            linux_raw_sys::general::__NR_ppoll,
+            set.as_mut_ptr() as usize,
+            set.len(),
+            ts_ptr,
+            0,
+            0,
+        )
     };
-    if linker::sys::check(r).unwrap_or(0) == 0 {
-        return 0;
-    }
-    set[..n].iter().enumerate().filter(|(_, p)| p.revents != 0).fold(0, |m, (i, _)| m | 1 << i)
+    linker::sys::check(r).unwrap_or(0) != 0
 }
 
 /// The control socket's address (a path).

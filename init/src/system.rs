@@ -12,7 +12,7 @@
 
 use crate::child;
 use crate::control::{self, Request, Server};
-use crate::events::{now, Event, Events, NEVER};
+use crate::events::{now, Event, Events, Slot, NEVER};
 use crate::log::{format, Arg, Line, Log, E, N, S, X};
 use crate::sys::{self, Errno, Exit, Mapping, Reboot};
 use core::ffi::CStr;
@@ -338,6 +338,7 @@ impl System {
                     deadline = now() + KILL_WAIT_MS;
                 }
                 Event::Timeout => return self.tasks[i].state = State::Failed,
+                Event::Readable(slot) => self.readable(cfg, slot),
                 Event::Exited(..) | Event::NoChildren => {}
             }
         }
@@ -444,6 +445,10 @@ impl System {
                     None
                 }
                 Event::Request(req) => self.serve(cfg, req, false),
+                Event::Readable(slot) => {
+                    self.readable(cfg, slot);
+                    None
+                }
                 Event::NoChildren | Event::Timeout => None,
             };
             if let Some(m) = reload {
@@ -603,6 +608,12 @@ impl System {
         Some(m)
     }
 
+    /// A watched fd of a task or service is readable. (None is watched yet: one found here
+    /// is closed.)
+    fn readable(&mut self, _cfg: &Config, slot: Slot) {
+        drop(self.events.unwatch_fd(slot));
+    }
+
     /// A signal in the loop: a shutdown request, or nothing.
     fn signal(&mut self, cfg: &Config, sig: u8) {
         match requested(sig, cfg.ctrl_alt_del) {
@@ -694,6 +705,7 @@ impl System {
                     self.serve(cfg, req, true);
                 }
                 Event::Signal(sig) => self.deferred |= 1 << (sig.wrapping_sub(1) & 63),
+                Event::Readable(slot) => self.readable(cfg, slot),
                 Event::NoChildren => {}
             }
         }
