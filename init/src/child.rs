@@ -26,7 +26,7 @@ pub fn spawn(child: impl FnOnce() -> i32) -> Result<i32, Errno> {
 }
 
 /// Reports a failed setup step in the child and returns [`FAILED`].
-fn fail(what: &[u8], e: Errno, detail: &[u8]) -> i32 {
+pub fn fail(what: &[u8], e: Errno, detail: &[u8]) -> i32 {
     match detail {
         b"" => Log::new(false).error(b"unable to %: %", &[S(what), E(e)]),
         _ => Log::new(false).error(b"unable to %: % (%)", &[S(what), E(e), S(detail)]),
@@ -51,10 +51,14 @@ pub fn isolate(mask: SigSet, sigfd: i32) -> Result<(), i32> {
 /// System mode's child setup: a session of its own (no controlling terminal; stoppable as a
 /// process group), none of init's fds above stdio (init passes a unit none: a preserved fd
 /// then fails the transition with EBADF instead of handing over init's signalfd, /dev/kmsg or
-/// watchdog), then init's original signal mask.
-pub fn detach(mask: SigSet) -> Result<(), i32> {
+/// watchdog) but `keep` (a readiness fd; below 3: none), then init's original signal mask.
+pub fn detach(mask: SigSet, keep: i32) -> Result<(), i32> {
     sys::setsid().map_err(|e| fail(b"create session", e, b""))?;
-    sys::close_fds(3, !0).map_err(|e| fail(b"close init's fds", e, b""))?;
+    let keep = keep.max(2);
+    if keep > 3 {
+        sys::close_fds(3, keep - 1).map_err(|e| fail(b"close init's fds", e, b""))?;
+    }
+    sys::close_fds(keep + 1, !0).map_err(|e| fail(b"close init's fds", e, b""))?;
     sys::set_signal_mask(mask).map_err(|e| fail(b"restore signal mask", e, b""))
 }
 

@@ -25,7 +25,7 @@ use dmz::config::{write_header, Reader, Writer, HEADER_LEN};
 use dmz::error::Bad;
 
 pub const MAGIC: [u8; 4] = *b"DMZI";
-pub const VERSION: u32 = 2;
+pub const VERSION: u32 = 3;
 
 /// Largest config init reads: room for every unit carrying a large dmz config. init maps
 /// exactly the file's size, so the bound only limits what a corrupt file can make it map.
@@ -162,7 +162,24 @@ pub struct Unit<'a> {
     /// Tasks: how long init waits for it before SIGKILL to its process group (boot then goes
     /// on); 0 waits for ever. Services: unused, 0.
     pub timeout_ms: u32,
+    /// How a service tells it is ready: [`READY_STARTED`], [`READY_NOTIFY`], or a fd number
+    /// (3 and up) it writes a newline to. Tasks: 0.
+    pub ready: u32,
+    /// A service not ready this long after its start is stopped (0: no limit).
+    pub ready_timeout_ms: u32,
+    /// A notify service that sends no `WATCHDOG=1` for this long is aborted (0: none).
+    pub watchdog_ms: u32,
+    /// Services that must be ready before this one starts: their names, each followed by a
+    /// space (the format compares as bytes, and reads without a list).
+    pub after: &'a [u8],
+    /// The same, and this one is stopped when one of them fails for good or is stopped.
+    pub requires: &'a [u8],
 }
+
+/// [`Unit::ready`]: ready once running.
+pub const READY_STARTED: u32 = 0;
+/// [`Unit::ready`]: the sd_notify protocol (`READY=1` on the service's `NOTIFY_SOCKET`).
+pub const READY_NOTIFY: u32 = 1;
 
 /// Everything system mode needs besides the kernel command line.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -312,6 +329,11 @@ impl<'a> Item<'a> for Unit<'a> {
             stop_signal: r.u8(),
             stop_timeout_ms: r.u32(),
             timeout_ms: r.u32(),
+            ready: r.u32(),
+            ready_timeout_ms: r.u32(),
+            watchdog_ms: r.u32(),
+            after: r.bytes().0,
+            requires: r.bytes().0,
         }
     }
 
@@ -325,6 +347,12 @@ impl<'a> Item<'a> for Unit<'a> {
         if dmz::Config::decode(self.dmz).is_err() {
             return Err(Invalid::UnitDmz);
         }
+        if self.ready == 2 {
+            return Err(Invalid::Ready);
+        }
+        if ![self.after, self.requires].iter().all(|l| l.iter().all(|&b| b == b' ' || valid_name(&[b]))) {
+            return Err(Invalid::Name);
+        }
         Ok(())
     }
 
@@ -337,7 +365,12 @@ impl<'a> Item<'a> for Unit<'a> {
         w.varint(self.restart_limit as u64)?;
         w.byte(self.stop_signal)?; // a u8: one byte, as postcard writes it
         w.varint(self.stop_timeout_ms as u64)?;
-        w.varint(self.timeout_ms as u64)
+        w.varint(self.timeout_ms as u64)?;
+        w.varint(self.ready as u64)?;
+        w.varint(self.ready_timeout_ms as u64)?;
+        w.varint(self.watchdog_ms as u64)?;
+        w.bytes(self.after)?;
+        w.bytes(self.requires)
     }
 }
 
@@ -353,6 +386,7 @@ pub enum Invalid {
     Signal,
     Watchdog,
     TooMany,
+    Ready,
 }
 
 impl Invalid {
@@ -375,6 +409,7 @@ impl Invalid {
             Invalid::Signal => "stop signal outside 1..=64",
             Invalid::Watchdog => "watchdog interval is 0",
             Invalid::TooMany => "more than 32 mounts, tasks or services",
+            Invalid::Ready => "readiness fd 2",
         }
     }
 }
@@ -569,6 +604,11 @@ mod tests {
             stop_signal: 15,
             stop_timeout_ms: 3000,
             timeout_ms: 0,
+            ready: READY_STARTED,
+            ready_timeout_ms: 0,
+            watchdog_ms: 0,
+            after: b"",
+            requires: b"",
         }
     }
 

@@ -709,3 +709,90 @@ pub fn watchdog_magic_close(fd: OwnedFd) {
 pub fn exit(code: i32) -> ! {
     linker::exit_group(code)
 }
+
+/// A service's notify socket at `path`: `socket(AF_UNIX, SOCK_DGRAM|SOCK_CLOEXEC|
+/// SOCK_NONBLOCK)`, `unlink(path)` (one left from before), `bind(path)`, `chmod(path, 0666)`
+/// (the service may run as any uid; each datagram's sender is checked by pid instead, as
+/// systemd does), `setsockopt(SO_PASSCRED)` (the kernel attaches the sender's credentials to
+/// every datagram). References: unix(7), socket(7).
+pub fn notify_socket(path: &CStr) -> Result<OwnedFd, Errno> {
+    use rustix::net::{socket_with, AddressFamily, SocketFlags, SocketType};
+    let s = socket_with(
+        AddressFamily::UNIX,
+        SocketType::DGRAM,
+        SocketFlags::CLOEXEC | SocketFlags::NONBLOCK,
+        None,
+    )
+    .map_err(errno)?;
+    let _ = rustix::fs::unlink(path);
+    rustix::net::bind(&s, &unix_addr(path)?).map_err(errno)?;
+    rustix::fs::chmod(path, Mode::from_raw_mode(0o666)).map_err(errno)?;
+    rustix::net::sockopt::set_socket_passcred(&s, true).map_err(errno)?;
+    Ok(s)
+}
+
+/// `recvmsg(fd, MSG_DONTWAIT|MSG_CMSG_CLOEXEC)` of one datagram into `buf`, with room for one
+/// control message, SCM_CREDENTIALS: returns the datagram's length (cut to `buf`) and the
+/// sender's pid (0 when the kernel attached none, or the sender is outside init's pid
+/// namespace). The control buffer has room for the credentials only: fds a sender passes
+/// (SCM_RIGHTS, which the kernel puts after them) are discarded by the kernel (MSG_CTRUNC),
+/// never installed in init. Made directly with the kernel's `struct msghdr`: a word per field
+/// (the int fields are the low half of their padded word on the little-endian targets).
+/// References: recvmsg(2), unix(7), cmsg(3).
+#[inline(never)]
+pub fn recv_credentials(fd: BorrowedFd<'_>, buf: &mut [u8]) -> Result<(usize, i32), Errno> {
+    use linux_raw_sys::net::{MSG_CMSG_CLOEXEC, MSG_DONTWAIT, SCM_CREDENTIALS, SOL_SOCKET};
+    use rustix::fd::AsRawFd;
+    const W: usize = core::mem::size_of::<usize>();
+    // CMSG_SPACE(sizeof(struct ucred)): the header (cmsg_len, cmsg_level, cmsg_type), then
+    // three ints, each part padded to a word.
+    let mut ctl = [0usize; 1 + 8 / W + 12_usize.div_ceil(W)];
+    let mut iov = [buf.as_mut_ptr() as usize, buf.len()];
+    let mut msg = [0, 0, iov.as_mut_ptr() as usize, 1, ctl.as_mut_ptr() as usize, size_of_val(&ctl), 0];
+    let flags = (MSG_DONTWAIT | MSG_CMSG_CLOEXEC) as usize;
+    // SAFETY: `msg` is a struct msghdr pointing at `iov` (one struct iovec for `buf`) and at
+    // `ctl` with its size; all live for the call, which writes only within them.
+    let r = unsafe {
+        linker::sys::syscall5(
+            linux_raw_sys::general::__NR_recvmsg,
+            fd.as_raw_fd() as usize,
+            msg.as_mut_ptr() as usize,
+            flags,
+            0,
+            0,
+        )
+    };
+    let n = linker::sys::check(r)?;
+    let int = |at: usize| (ctl[at / W] >> (at % W * 8)) as u32; // the int at byte `at`
+    let data = W + 8; // CMSG_DATA: after cmsg_len (a word), cmsg_level and cmsg_type
+    let creds = msg[5] >= data + 12 && int(W) == SOL_SOCKET && int(W + 4) == SCM_CREDENTIALS;
+    let pid = if creds { int(data) as i32 } else { 0 };
+    Ok((n.min(buf.len()), pid))
+}
+
+/// `pipe2(0)`: (read end, write end), without O_CLOEXEC: the write end is a child's, which
+/// moves it onto its readiness fd (every child closes the fds above 2 it does not keep,
+/// [`crate::child::detach`]). References: pipe(2).
+pub fn pipe() -> Result<(OwnedFd, OwnedFd), Errno> {
+    let mut fds = [0i32; 2];
+    // SAFETY: `fds` holds the two ints the kernel writes.
+    let r = unsafe {
+        linker::sys::syscall5(linux_raw_sys::general::__NR_pipe2, fds.as_mut_ptr() as usize, 0, 0, 0, 0)
+    };
+    linker::sys::check(r)?;
+    // SAFETY: pipe2 succeeded: both are open fds nothing else owns.
+    Ok(unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) })
+}
+
+/// `dup3(fd, to, 0)` (nothing when `fd` is already `to`): `to` is the same pipe, without
+/// O_CLOEXEC. References: dup(2).
+pub fn dup_to(fd: i32, to: i32) -> Result<(), Errno> {
+    if fd == to {
+        return Ok(());
+    }
+    // SAFETY: no pointers; `to` is closed first if open, as dup3 does.
+    let r = unsafe {
+        linker::sys::syscall5(linux_raw_sys::general::__NR_dup3, fd as usize, to as usize, 0, 0, 0)
+    };
+    linker::sys::check(r).map(drop)
+}

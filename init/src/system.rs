@@ -21,6 +21,10 @@ use init::signal::{SIGHUP, SIGINT, SIGKILL, SIGTERM, SIGUSR1, SIGUSR2};
 use init::text::{eq, strip};
 use linker::sys::SigSet;
 use linker::Args;
+use rustix::fd::AsRawFd;
+
+#[path = "ready.rs"]
+mod ready;
 
 /// Where the compiled config is installed on the image (`dmzkit.config=` overrides it).
 pub const CONFIG_PATH: &CStr = c"/etc/dmzkit/init.pcfg";
@@ -54,14 +58,14 @@ const NOEXEC: u64 = linux_raw_sys::general::MS_NOEXEC as u64;
 #[derive(Clone, Copy, PartialEq, Eq)]
 #[repr(u8)]
 enum State {
-    /// Not started yet.
+    /// Not started yet (a service: also while a service it is after is not ready).
     Waiting,
-    /// Running: for a task, until it exits. (For a service with a readiness signal, until it
-    /// signals; every service is ready once started today.)
+    /// Running: for a task, until it exits; for a service with a readiness signal, until it
+    /// signals.
     Starting,
-    /// A service running.
+    /// A service running (and ready).
     Ready,
-    /// Its stop signal was sent; not reaped yet.
+    /// Its stop signal was sent (or it sent `STOPPING=1`); not reaped yet.
     Stopping,
     /// Not running: exited 0, stopped on request, or a task that never ran.
     Stopped,
@@ -90,10 +94,20 @@ struct Svc {
     state: State,
     /// How the last run ended.
     last: Option<Exit>,
+    /// Readiness, dependencies, deadlines (src/ready.rs).
+    rd: ready::Rd,
 }
 
-const IDLE: Svc =
-    Svc { pid: 0, due: NEVER, restarts: 0, total: 0, started: 0, state: State::Waiting, last: None };
+const IDLE: Svc = Svc {
+    pid: 0,
+    due: NEVER,
+    restarts: 0,
+    total: 0,
+    started: 0,
+    state: State::Waiting,
+    last: None,
+    rd: ready::IDLE,
+};
 
 /// What the kernel command line says (`dmzkit.*=` words).
 struct Boot {
@@ -188,6 +202,7 @@ pub fn main(args: &Args) -> ! {
         sys.run_task(&cfg, i, &task);               // in order, each waited for
     }
     sys.arm_watchdog(&cfg);                         // after tasks: they may load its driver
+    sys.resolve(&cfg);                              // after/requires names to indices
     for s in sys.svcs.iter_mut().take(cfg.services.len()) {
         s.due = 0;                                   // every service starts now, in order
     }
@@ -310,7 +325,7 @@ impl System {
     /// SIGKILL and boot goes on once it is reaped (or after [`KILL_WAIT_MS`]: one stuck in
     /// an uninterruptible sleep never is). A shutdown signal meanwhile shuts down at once.
     fn run_task(&mut self, cfg: &Config, i: usize, u: &Unit) {
-        let Some(pid) = start(&self.log, b"task", u, self.mask) else {
+        let Some(pid) = start(&self.log, b"task", u, self.mask, None) else {
             self.tasks[i].state = State::Failed;
             return;
         };
@@ -372,21 +387,32 @@ impl System {
             .info(b"watchdog % armed, keep-alive every % ms", &[S(dev.to_bytes()), N(interval_ms as u64)]);
     }
 
-    /// Starts every service whose time has come; returns the next time one is due.
+    /// Stops what is overdue (ready timeouts, watchdogs), then starts every service whose
+    /// time has come and whose dependencies are ready; returns the next time something is
+    /// due. (A service waiting for a dependency is looked at again after the next event.)
     fn start_due(&mut self, cfg: &Config) -> u64 {
-        let t = now();
         let mut next = NEVER;
-        for (u, s) in cfg.services.iter().zip(self.svcs.iter_mut()) {
-            if s.due <= t {
-                s.due = NEVER;
-                s.started = t;
-                match start(&self.log, b"service", &u, self.mask) {
-                    Some(pid) => {
-                        s.pid = pid;
-                        s.state = State::Ready; // readiness `started`: ready once running
-                    }
-                    None => schedule(&self.log, &u, s, t),
+        let t = now();
+        for (i, u) in cfg.services.iter().enumerate() {
+            next = next.min(self.overdue(cfg, i, &u, t));
+            if self.svcs[i].due > t {
+                next = next.min(self.svcs[i].due);
+                continue;
+            }
+            if !self.may_start(cfg, i, &u) {
+                continue;
+            }
+            let keep = self.channel(i, &u);
+            let s = &mut self.svcs[i];
+            s.due = NEVER;
+            s.started = t;
+            match start(&self.log, b"service", &u, self.mask, keep.as_ref().map(|(w, n)| (w.as_raw_fd(), *n)))
+            {
+                Some(pid) => {
+                    s.pid = pid;
+                    ready::Rd::started(s, &u, t);
                 }
+                None => schedule(&self.log, &u, s, t),
             }
             next = next.min(s.due);
         }
@@ -398,13 +424,15 @@ impl System {
     /// A service being stopped (shutdown, `init stop`, reload) is not restarted.
     fn exited(&mut self, cfg: &Config, pid: i32, exit: Exit) {
         let t = now();
-        let Some((u, s)) = cfg.services.iter().zip(self.svcs.iter_mut()).find(|(_, s)| s.pid == pid) else {
+        let Some((i, (u, s))) =
+            cfg.services.iter().zip(self.svcs.iter_mut()).enumerate().find(|(_, (_, s))| s.pid == pid)
+        else {
             return; // an orphan re-parented to init, or a task that outlived a shutdown signal
         };
         s.pid = 0;
         s.last = Some(exit);
         self.log.info(b"service % %", &[S(u.name), X(exit)]);
-        if s.state == State::Stopping {
+        if s.state == State::Stopping && s.rd.flags & ready::SELF_STOP == 0 {
             s.state = State::Stopped;
             return;
         }
@@ -419,6 +447,9 @@ impl System {
                 s.restarts = 0; // it ran long enough to count as healthy
             }
             schedule(&self.log, &u, s, t);
+        }
+        if s.state == State::Failed {
+            self.stop_dependents(cfg, i, u.name); // failed for good
         }
     }
 
@@ -477,6 +508,9 @@ impl System {
             if eq(word, b"stop") || restart {
                 self.stop(cfg, i, &u);
             }
+            if !restart && eq(word, b"stop") {
+                self.stop_dependents(cfg, i, u.name);
+            }
             let s = &mut self.svcs[i];
             if eq(word, b"stop") {
                 s.due = NEVER;
@@ -518,10 +552,23 @@ impl System {
             };
             let up = if s.pid != 0 { t - s.started } else { 0 };
             let (pid, restarts) = (N(s.pid as u64), N(s.total as u64));
+            let text = s.rd.status();
+            let tag = S(if text.is_empty() { b"" } else { b" status=" });
             format(
                 &mut l,
-                b"% % % pid=% uptime_ms=% restarts=% last=%%\n",
-                &[S(kind), S(u.name), S(STATES[s.state as usize]), pid, N(up), restarts, how, what],
+                b"% % % pid=% uptime_ms=% restarts=% last=%%%%\n",
+                &[
+                    S(kind),
+                    S(u.name),
+                    S(STATES[s.state as usize]),
+                    pid,
+                    N(up),
+                    restarts,
+                    how,
+                    what,
+                    tag,
+                    S(text),
+                ],
             );
             let b = l.as_bytes();
             if n + b.len() <= out.len() {
@@ -562,6 +609,7 @@ impl System {
         let new = self.decoded(&m);
         let mut next = [IDLE; MAX_UNITS];
         let mut kept = 0u64; // bit j: new service j keeps its state
+        let mut moved = [const { None }; MAX_UNITS];
         let (mut changed, mut removed) = (0, 0);
         // Stops first: services that exit meanwhile are accounted for (and rescheduled) in
         // `svcs`, which is carried over only afterwards.
@@ -575,6 +623,7 @@ impl System {
                 Some((j, v)) if v == u => {
                     next[j] = self.svcs[i];
                     kept |= 1 << j;
+                    moved[j] = self.events.unwatch_fd(Slot::Ready(i)); // fds move with it
                 }
                 Some(_) => changed += 1,
                 None => removed += 1,
@@ -592,6 +641,13 @@ impl System {
             }
         }
         (self.svcs, self.tasks) = (next, tasks);
+        for (j, fd) in moved.into_iter().enumerate() {
+            drop(self.events.unwatch_fd(Slot::Ready(j))); // a changed or removed one's
+            if let Some(fd) = fd {
+                self.events.watch_fd(Slot::Ready(j), fd);
+            }
+        }
+        self.resolve(&new);
         let unchanged = kept.count_ones() as u64;
         let added = new.services.len() as u64 - unchanged - changed;
         let mut l = Line::default();
@@ -608,10 +664,12 @@ impl System {
         Some(m)
     }
 
-    /// A watched fd of a task or service is readable. (None is watched yet: one found here
-    /// is closed.)
-    fn readable(&mut self, _cfg: &Config, slot: Slot) {
-        drop(self.events.unwatch_fd(slot));
+    /// A watched fd of a task or service is readable.
+    fn readable(&mut self, cfg: &Config, slot: Slot) {
+        match slot {
+            Slot::Ready(i) => self.ready_readable(cfg, i),
+            _ => drop(self.events.unwatch_fd(slot)),
+        }
     }
 
     /// A signal in the loop: a shutdown request, or nothing.
@@ -671,21 +729,17 @@ impl System {
 
     /// Stops service `i`: its stop signal to its process group, up to its stop timeout, then
     /// SIGKILL. Other children reaped meanwhile are accounted for.
+    #[inline(never)]
     fn stop(&mut self, cfg: &Config, i: usize, u: &Unit) {
         let pid = self.svcs[i].pid;
         if pid == 0 {
             return;
         }
         self.svcs[i].state = State::Stopping;
+        self.svcs[i].rd.flags &= !ready::SELF_STOP; // a stop by init, whatever it said
         let (name, sig) = (S(u.name), N(u.stop_signal as u64));
         self.log.info(b"service % stopping pid % signal %", &[name, N(pid as u64), sig]);
-        signal_service(pid, u.stop_signal);
-        if self.wait_for(cfg, pid, now() + u.stop_timeout_ms as u64) {
-            return;
-        }
-        self.log.warn(b"service % stop timeout, killing pid %", &[S(u.name), N(pid as u64)]);
-        signal_service(pid, SIGKILL);
-        self.wait_for(cfg, pid, now() + KILL_WAIT_MS);
+        self.end(cfg, pid, u, u.stop_signal);
     }
 
     /// Reaps until `pid` is gone (true) or the deadline passes (false).
@@ -762,10 +816,11 @@ fn signal_service(pid: i32, sig: u8) {
     }
 }
 
-/// Starts a task or service (`kind`), logging it; `None` if fork failed.
+/// Starts a task or service (`kind`), logging it; `None` if fork failed. `keep`: a fd the
+/// child puts on another number and keeps (the readiness pipe).
 #[inline(never)]
-fn start(log: &Log, kind: &[u8], u: &Unit, mask: SigSet) -> Option<i32> {
-    match child::spawn(|| unit_child(u.dmz, mask)) {
+fn start(log: &Log, kind: &[u8], u: &Unit, mask: SigSet, keep: Option<(i32, i32)>) -> Option<i32> {
+    match child::spawn(|| unit_child(u.dmz, mask, keep)) {
         Ok(pid) => {
             log.info(b"% % started pid %", &[S(kind), S(u.name), N(pid as u64)]);
             Some(pid)
@@ -779,8 +834,12 @@ fn start(log: &Log, kind: &[u8], u: &Unit, mask: SigSet) -> Option<i32> {
 
 /// The child of a task or service: its own session, init's signal mask, the dmz transition.
 #[inline(never)]
-fn unit_child(blob: &[u8], mask: SigSet) -> i32 {
-    if let Err(status) = child::detach(mask) {
+fn unit_child(blob: &[u8], mask: SigSet, keep: Option<(i32, i32)>) -> i32 {
+    let keep = match ready::child_fd(keep) {
+        Ok(fd) => fd,
+        Err(status) => return status,
+    };
+    if let Err(status) = child::detach(mask, keep) {
         return status;
     }
     child::run_dmz(blob, None)

@@ -37,6 +37,13 @@ struct Spec {
     preserve_fds: Vec<u32>,
     /// A task's timeout (0: none).
     timeout_ms: u32,
+    /// Readiness (0 started, 1 notify, n: fd n), its timeout, the watchdog, dependencies
+    /// (names, each followed by a space).
+    ready: u32,
+    ready_timeout_ms: u32,
+    watchdog_ms: u32,
+    after: &'static str,
+    requires: &'static str,
 }
 
 fn spec(name: &'static str, script: &str) -> Spec {
@@ -53,6 +60,11 @@ fn spec(name: &'static str, script: &str) -> Spec {
         stop_timeout_ms: 2000,
         preserve_fds: vec![],
         timeout_ms: 0,
+        ready: 0,
+        ready_timeout_ms: 0,
+        watchdog_ms: 0,
+        after: "",
+        requires: "",
     }
 }
 
@@ -99,6 +111,11 @@ fn unit<'a>(s: &'a Spec, b: &'a [u8]) -> Unit<'a> {
         stop_signal: s.stop_signal,
         stop_timeout_ms: s.stop_timeout_ms,
         timeout_ms: s.timeout_ms,
+        ready: s.ready,
+        ready_timeout_ms: s.ready_timeout_ms,
+        watchdog_ms: s.watchdog_ms,
+        after: s.after.as_bytes(),
+        requires: s.requires.as_bytes(),
     }
 }
 
@@ -110,7 +127,18 @@ impl Setup {
                 Some((_, a)) => a.clone(),
                 None => vec!["/bin/sh", "-c", &s.script],
             };
-            dmz_blob_preserving(&args, &["PATH=/bin:/sbin"], s.uid, s.uid, s.caps, false, &s.preserve_fds)
+            // What the launcher adds for readiness: the notify socket in the env, the fd kept.
+            let notify = format!("NOTIFY_SOCKET=/run/dmzkit/notify/{}", s.name);
+            let dog = format!("WATCHDOG_USEC={}", s.watchdog_ms as u64 * 1000);
+            let mut env = vec!["PATH=/bin:/sbin"];
+            if s.ready == 1 {
+                env.extend([notify.as_str(), dog.as_str()]);
+            }
+            let mut fds = s.preserve_fds.clone();
+            if s.ready >= 3 {
+                fds.push(s.ready);
+            }
+            dmz_blob_preserving(&args, &env, s.uid, s.uid, s.caps, false, &fds)
         };
         let task_blobs: Vec<Vec<u8>> = self.tasks.iter().map(blob).collect();
         let svc_blobs: Vec<Vec<u8>> = self.services.iter().map(blob).collect();
@@ -184,6 +212,12 @@ fn boot(name: &str, config: Option<&[u8]>) -> Booted {
 /// on), and, with `no_stdio`, fds 0-2 closed (as the kernel starts init when it cannot open
 /// /dev/console): then init's console is not the test's.
 fn boot_with(name: &str, config: Option<&[u8]>, args: &[&str], no_stdio: bool) -> Booted {
+    boot_usr(name, config, args, no_stdio, false)
+}
+
+/// [`boot_with`], and with `usr` the host's /usr mounted read-only in the root (for
+/// python3, a notify sender).
+fn boot_usr(name: &str, config: Option<&[u8]>, args: &[&str], no_stdio: bool, usr: bool) -> Booted {
     require_root();
     let dir = stage(name, config);
     let mnt = dir.join("mnt");
@@ -192,12 +226,21 @@ fn boot_with(name: &str, config: Option<&[u8]>, args: &[&str], no_stdio: bool) -
     // makes init PID 1 of new pid/uts/net/ipc namespaces, chrooted there, and re-raises the
     // signal that ended init (util-linux does), so its exit status is init's end.
     let script = format!(
-        "mount -t tmpfs -o mode=0755 dmzkit-root {m} && cp -a {r}/. {m}/ && \
+        "mount -t tmpfs -o mode=0755 dmzkit-root {m} && cp -a {r}/. {m}/ && {u}\
          exec unshare --pid --fork --uts --net --ipc --root={m} /sbin/init {a}{c}",
         m = mnt.display(),
         r = dir.join("root").display(),
         a = args.join(" "),
         c = if no_stdio { " 0<&- 1>&- 2>&-" } else { "" },
+        u = if usr {
+            format!(
+                "mkdir {m}/usr && mount --bind /usr {m}/usr && mount -o remount,bind,ro {m}/usr && \
+                 ln -s usr/lib {m}/lib && ln -s usr/lib64 {m}/lib64 && ",
+                m = mnt.display()
+            )
+        } else {
+            String::new()
+        },
     );
     let mut child =
         start(Command::new("unshare").args(["--mount", "--propagation", "private", "sh", "-c", &script]));
@@ -918,11 +961,18 @@ struct StatusLine {
     uptime_ms: u64,
     restarts: u32,
     last: String,
+    /// The service's `STATUS=` text (empty: none).
+    text: String,
 }
 
-/// `KIND NAME STATE pid=N uptime_ms=N restarts=N last=X`, as init/README.md documents it.
+/// `KIND NAME STATE pid=N uptime_ms=N restarts=N last=X[ status=TEXT]`, as init/README.md
+/// documents it.
 fn parse_status(line: &str) -> Option<StatusLine> {
-    let f: Vec<&str> = line.split(' ').collect();
+    let f: Vec<&str> = line.splitn(8, ' ').collect();
+    let (f, text) = match f.len() {
+        8 => (&f[..7], f[7].strip_prefix("status=")?),
+        _ => (&f[..], ""),
+    };
     let [kind, name, state, pid, up, restarts, last] = f[..] else { return None };
     let states = ["waiting", "starting", "ready", "stopping", "stopped", "backoff", "failed"];
     if !["task", "service"].contains(&kind) || !states.contains(&state) {
@@ -943,6 +993,7 @@ fn parse_status(line: &str) -> Option<StatusLine> {
         uptime_ms: up.strip_prefix("uptime_ms=")?.parse().ok()?,
         restarts: restarts.strip_prefix("restarts=")?.parse().ok()?,
         last: last.into(),
+        text: text.into(),
     })
 }
 
@@ -1231,4 +1282,211 @@ fn an_unchanged_service_that_exits_while_a_reload_stops_another_is_still_supervi
         b.console_text()
     );
     b.power_off();
+}
+
+/// A notify sender for services: python3 (from the host's /usr, see [`boot_usr`]) run as
+/// `python3 -c NOTIFY ARGS...`: each argument is sent as one datagram to $NOTIFY_SOCKET,
+/// except `sleep=S` (wait S seconds) and `ping=S` (WATCHDOG=1 every S seconds, for ever);
+/// then it sleeps.
+const NOTIFY: &str = "import socket,os,sys,time
+s=socket.socket(socket.AF_UNIX,socket.SOCK_DGRAM)
+for m in sys.argv[1:]:
+    if m[:6]=='sleep=': time.sleep(float(m[6:]))
+    elif m[:5]=='ping=':
+        while True: s.sendto(b'WATCHDOG=1',os.environ['NOTIFY_SOCKET']); time.sleep(float(m[5:]))
+    else: s.sendto(m.encode(),os.environ['NOTIFY_SOCKET'])
+time.sleep(1000)";
+
+/// A notify service whose main process is the sender, sending `msgs` in order.
+fn notifier(s: &mut Setup, name: &'static str, msgs: &[&'static str]) -> usize {
+    let mut args = vec!["/usr/bin/python3", "-c", NOTIFY];
+    args.extend(msgs);
+    s.raw_args.push((name, args));
+    let mut u = spec(name, "");
+    u.ready = 1;
+    s.services.push(u);
+    s.services.len() - 1
+}
+
+/// The first console line starting with `prefix`, and where it is.
+fn line_at(console: &[String], prefix: &str) -> Option<usize> {
+    console.iter().position(|l| l.starts_with(prefix))
+}
+
+impl Booted {
+    fn lines(&self) -> Vec<String> {
+        self.console.lock().unwrap().iter().map(|(_, l)| l.clone()).collect()
+    }
+}
+
+#[test]
+#[ignore = "needs root (namespaces, uid changes): scripts/test runs it"]
+fn a_service_after_a_notify_service_starts_once_it_sent_ready() {
+    let mut s = setup();
+    // b is listed first: the order comes from `after`, not from the list.
+    let mut b = spec("b", "echo b-runs; exec sleep 100");
+    b.after = "a ";
+    s.services.push(b);
+    notifier(&mut s, "a", &["STATUS=warming up", "sleep=0.6", "READY=1", "STATUS=serving"]);
+    let mut sys = boot_usr("ready-order", Some(&s.encode()), &[], false, true);
+    let started_a = sys.wait_line(Duration::from_secs(15), |l| l.starts_with("init: service a started pid "));
+    // Meanwhile: a starting (with its text), b waiting.
+    let st = sys.status();
+    let (a, b) = (&st[1], &st[0]);
+    if a.state == "starting" {
+        assert_eq!((b.state.as_str(), b.pid), ("waiting", 0), "{st:?}");
+    }
+    let started_b = sys.wait_line(Duration::from_secs(15), |l| l.starts_with("init: service b started pid "));
+    let lines = sys.lines();
+    let ready = line_at(&lines, "init: service a ready").expect("a ready line");
+    assert!(ready < line_at(&lines, "init: service b started pid ").unwrap(), "{lines:#?}");
+    assert!(started_b - started_a >= Duration::from_millis(500), "b started before a was ready:\n{lines:#?}");
+    assert_eq!(wait_state(&sys, "a", "ready").text, "serving");
+    assert_eq!(wait_state(&sys, "b", "ready").text, "");
+    let console = sys.power_off();
+    assert!(console.contains("init: service a stopping pid"), "{console}");
+}
+
+#[test]
+#[ignore = "needs root (namespaces, uid changes): scripts/test runs it"]
+fn a_notify_service_that_never_gets_ready_keeps_its_dependents_waiting() {
+    let mut s = setup();
+    notifier(&mut s, "stuck", &["STATUS=still loading"]);
+    let mut dep = spec("dep", "echo dep-runs; exec sleep 100");
+    dep.requires = "stuck ";
+    s.services.push(dep);
+    // With a ready timeout and no restart, it fails for good: its dependent says why, once.
+    let i = notifier(&mut s, "late", &[]);
+    s.services[i].ready_timeout_ms = 700;
+    let mut dep2 = spec("dep2", "exec sleep 100");
+    dep2.after = "late ";
+    s.services.push(dep2);
+    let mut sys = boot_usr("ready-never", Some(&s.encode()), &[], false, true);
+    sys.wait_line(Duration::from_secs(15), |l| {
+        l.starts_with("init: warning: service late not ready in 700 ms, stopping pid ")
+    });
+    sys.wait_line(Duration::from_secs(15), |l| l == "init: warning: service dep2 waiting: late failed");
+    let st = wait_state(&sys, "stuck", "starting");
+    assert_eq!(st.text, "still loading");
+    assert!(st.pid > 0);
+    std::thread::sleep(Duration::from_millis(500));
+    assert_eq!(sys.status_of("dep").state, "waiting");
+    assert_eq!(sys.status_of("dep2").state, "waiting");
+    let late = sys.status_of("late");
+    assert_eq!((late.state.as_str(), late.last.as_str()), ("failed", "signal:15"), "{late:?}");
+    let console = sys.power_off();
+    assert!(!console.contains("dep-runs") && !console.contains("service dep started"), "{console}");
+    assert_eq!(console.matches("waiting: late failed").count(), 1, "{console}");
+}
+
+#[test]
+#[ignore = "needs root (namespaces, uid changes): scripts/test runs it"]
+fn s6_readiness_fd_a_newline_is_ready_end_of_file_is_not() {
+    let mut s = setup();
+    let mut a = spec("a", "sleep 0.5; echo >&3; exec sleep 100");
+    a.ready = 3;
+    s.services.push(a);
+    let mut b = spec("b", "exec sleep 100");
+    b.after = "a ";
+    s.services.push(b);
+    // fd 5 closed without a newline: never ready.
+    let mut c = spec("c", "exec 5>&-; exec sleep 100");
+    c.ready = 5;
+    s.services.push(c);
+    let mut sys = boot("ready-fd", Some(&s.encode()));
+    let started_a = sys.wait_line(Duration::from_secs(15), |l| l.starts_with("init: service a started pid "));
+    let started_b = sys.wait_line(Duration::from_secs(15), |l| l.starts_with("init: service b started pid "));
+    assert!(started_b - started_a >= Duration::from_millis(400), "{}", sys.console_text());
+    let lines = sys.lines();
+    assert!(
+        line_at(&lines, "init: service a ready").unwrap()
+            < line_at(&lines, "init: service b started").unwrap()
+    );
+    wait_state(&sys, "a", "ready");
+    std::thread::sleep(Duration::from_millis(300));
+    assert_eq!(sys.status_of("c").state, "starting");
+    let console = sys.power_off();
+    assert!(!console.contains("service c ready"), "{console}");
+}
+
+#[test]
+#[ignore = "needs root (namespaces, uid changes): scripts/test runs it"]
+fn a_notify_message_from_another_pid_is_refused() {
+    let mut s = setup();
+    // The shell's child sends READY=1: not the main pid.
+    s.raw_args.push((
+        "child",
+        vec!["/bin/sh", "-c", "/usr/bin/python3 -c \"$0\" READY=1 & exec sleep 100", NOTIFY],
+    ));
+    let mut c = spec("child", "");
+    c.ready = 1;
+    s.services.push(c);
+    let mut sys = boot_usr("ready-other-pid", Some(&s.encode()), &[], false, true);
+    sys.wait_line(Duration::from_secs(15), |l| {
+        l.starts_with("init: warning: service child notify from pid ") && l.ends_with(" refused")
+    });
+    std::thread::sleep(Duration::from_millis(300));
+    assert_eq!(sys.status_of("child").state, "starting");
+    let console = sys.power_off();
+    assert!(!console.contains("service child ready"), "{console}");
+    assert_eq!(console.matches("notify from pid").count(), 1, "{console}");
+}
+
+#[test]
+#[ignore = "needs root (namespaces, uid changes): scripts/test runs it"]
+fn a_silent_watchdog_is_aborted_and_restarted_a_pinging_one_is_not() {
+    let mut s = setup();
+    let i = notifier(&mut s, "silent", &["READY=1"]);
+    s.services[i].watchdog_ms = 400;
+    s.services[i].restart = Restart::Always;
+    let i = notifier(&mut s, "alive", &["READY=1", "ping=0.1"]);
+    s.services[i].watchdog_ms = 400;
+    let mut sys = boot_usr("ready-watchdog", Some(&s.encode()), &[], false, true);
+    sys.wait_line(Duration::from_secs(15), |l| {
+        l.starts_with("init: warning: service silent watchdog timeout, aborting pid ")
+    });
+    sys.wait_for("init: service silent killed signal 6");
+    sys.wait_line(Duration::from_secs(15), |l| l.starts_with("init: service silent restart 1 in "));
+    // Started again, and aborted again: the watchdog is armed on every start.
+    sys.wait_line(Duration::from_secs(15), |l| l.starts_with("init: service silent restart 2 in "));
+    let alive = sys.status_of("alive");
+    assert_eq!((alive.state.as_str(), alive.restarts), ("ready", 0), "{}", sys.console_text());
+    let console = sys.power_off();
+    assert!(!console.contains("service alive watchdog"), "{console}");
+}
+
+#[test]
+#[ignore = "needs root (namespaces, uid changes): scripts/test runs it"]
+fn requires_stops_a_dependent_when_its_requirement_stops_or_fails_for_good() {
+    let mut s = setup();
+    s.services.push(spec("a", "exec sleep 100"));
+    let mut b = spec("b", "exec sleep 100");
+    b.requires = "a ";
+    s.services.push(b);
+    let mut c = spec("c", "exec sleep 100");
+    c.after = "a ";
+    s.services.push(c);
+    let mut d = spec("d", "sleep 0.5; exit 1");
+    d.restart = Restart::Never;
+    s.services.push(d);
+    let mut e = spec("e", "exec sleep 100");
+    e.requires = "d ";
+    s.services.push(e);
+    // f requires e: the stop goes down the chain.
+    let mut f = spec("f", "exec sleep 100");
+    f.requires = "e ";
+    s.services.push(f);
+    let mut sys = boot("ready-requires", Some(&s.encode()));
+    sys.wait_for("init: service e requires d, which stopped");
+    sys.wait_for("init: service f requires e, which stopped");
+    assert_eq!(wait_state(&sys, "e", "stopped").last, "signal:15");
+    assert_eq!(wait_state(&sys, "f", "stopped").last, "signal:15");
+    assert_eq!(sys.status_of("d").state, "failed");
+    wait_state(&sys, "b", "ready");
+    let o = sys.ctl(&["stop", "a"]);
+    assert_eq!(o.code(), Some(0), "{o:?}");
+    sys.wait_for("init: service b requires a, which stopped");
+    assert_eq!(sys.status_of("b").state, "stopped");
+    assert_eq!(sys.status_of("c").state, "ready", "after alone does not stop it");
+    sys.power_off();
 }

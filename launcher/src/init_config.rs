@@ -60,6 +60,13 @@ struct UnitToml {
     stop_signal: Option<String>,
     stop_timeout_ms: Option<u32>,
     timeout_ms: Option<u32>,
+    ready: Option<String>,
+    ready_timeout_ms: Option<u32>,
+    watchdog_ms: Option<u32>,
+    #[serde(default)]
+    after: Vec<String>,
+    #[serde(default)]
+    requires: Vec<String>,
 }
 
 /// Defaults for what the TOML leaves out (documented in init/README.md).
@@ -107,6 +114,7 @@ pub fn compile(
     let tasks = units(file, "task", &t.task, base, target, warn)?;
     let services = units(file, "service", &t.service, base, target, warn)?;
     unique_names(file, tasks.iter().chain(&services))?;
+    dependencies(file, &tasks, &services)?;
     let cfg = wire::Init {
         hostname,
         ctrl_alt_del,
@@ -332,6 +340,11 @@ fn compile_unit(
             ("restart_limit", u.restart_limit.is_some()),
             ("stop_signal", u.stop_signal.is_some()),
             ("stop_timeout_ms", u.stop_timeout_ms.is_some()),
+            ("ready", u.ready.is_some()),
+            ("ready_timeout_ms", u.ready_timeout_ms.is_some()),
+            ("watchdog_ms", u.watchdog_ms.is_some()),
+            ("after", !u.after.is_empty()),
+            ("requires", !u.requires.is_empty()),
         ];
         if let Some((key, _)) = given.iter().find(|(_, g)| *g) {
             return Err(at(key, "only services have it; tasks run once and are waited for".into()));
@@ -367,6 +380,7 @@ fn compile_unit(
         process.args = Some(args.clone());
     }
     let mut compiled = compile_process(&origin, &process, warn)?;
+    let ready = readiness(&u.name, u, &mut compiled).map_err(|(key, m)| at(key, m))?;
     if let Some(profile) = &seccomp {
         compiled.seccomp =
             crate::compile_seccomp(&origin, "linux.seccomp", profile, &compiled, target.arch, target.kernel)?;
@@ -405,7 +419,134 @@ fn compile_unit(
         stop_signal,
         stop_timeout_ms: u.stop_timeout_ms.unwrap_or(STOP_TIMEOUT_MS),
         timeout_ms: if service { 0 } else { u.timeout_ms.unwrap_or(TASK_TIMEOUT_MS) },
+        ready,
+        ready_timeout_ms: u.ready_timeout_ms.unwrap_or(0),
+        watchdog_ms: u.watchdog_ms.unwrap_or(0),
+        after: u.after.iter().flat_map(|n| format!("{n} ").into_bytes()).collect(),
+        requires: u.requires.iter().flat_map(|n| format!("{n} ").into_bytes()).collect(),
     })
+}
+
+/// Where init gives service `name` its notify socket (init/README.md).
+pub fn notify_socket(name: &str) -> String {
+    format!("/run/dmzkit/notify/{name}")
+}
+
+/// A service's `ready`, `ready_timeout_ms` and `watchdog_ms`: the wire value of `ready`, and
+/// what the service's dmz config needs for it: `NOTIFY_SOCKET` (and `WATCHDOG_USEC`) in its
+/// env for `notify`, the fd in its preserve_fds for `fd:N`. Errors name the key.
+fn readiness(name: &str, u: &UnitToml, c: &mut oci::Compiled) -> Result<u32, (&'static str, String)> {
+    let ready = match u.ready.as_deref() {
+        None | Some("started") => init::config::READY_STARTED,
+        Some("notify") => init::config::READY_NOTIFY,
+        Some(s) => match s.strip_prefix("fd:").and_then(|n| n.parse::<u32>().ok()) {
+            Some(n @ 3..=MAX_READY_FD) => n,
+            _ => {
+                return Err((
+                    "ready",
+                    format!("{s:?}: expected started, notify or fd:N (N from 3 to {MAX_READY_FD})"),
+                ))
+            }
+        },
+    };
+    if u.ready_timeout_ms.is_some() && ready == init::config::READY_STARTED {
+        return Err((
+            "ready_timeout_ms",
+            "needs ready = \"notify\" or \"fd:N\" (started is ready at once)".into(),
+        ));
+    }
+    let watchdog_ms = u.watchdog_ms.unwrap_or(0);
+    if u.watchdog_ms.is_some() && ready != init::config::READY_NOTIFY {
+        return Err(("watchdog_ms", "needs ready = \"notify\" (the service sends WATCHDOG=1)".into()));
+    }
+    let set = |c: &mut oci::Compiled, e: String| oci::set_env(&mut c.env, &e).map_err(|m| ("ready", m));
+    if ready == init::config::READY_NOTIFY {
+        set(c, format!("NOTIFY_SOCKET={}", notify_socket(name)))?;
+        if watchdog_ms != 0 {
+            set(c, format!("WATCHDOG_USEC={}", watchdog_ms as u64 * 1000))?;
+        }
+    } else if ready >= 3 && !c.preserve_fds.contains(&ready) {
+        c.preserve_fds.push(ready);
+    }
+    Ok(ready)
+}
+
+/// Highest readiness fd: a small number, as s6's notification-fd.
+const MAX_READY_FD: u32 = 255;
+
+/// `after` and `requires` name services (not tasks: they run before every service, not
+/// itself) and form no cycle: a service in a cycle would never start.
+fn dependencies(file: &str, tasks: &[wire::Unit], services: &[wire::Unit]) -> Result<(), String> {
+    let index = |n: &[u8]| services.iter().position(|s| s.name == n);
+    for (i, s) in services.iter().enumerate() {
+        for (key, n) in edges(s) {
+            let why = if n == s.name {
+                "names the service itself"
+            } else if tasks.iter().any(|t| t.name == n) {
+                "is a task (tasks run before every service)"
+            } else if index(n).is_none() {
+                "no such service"
+            } else {
+                continue;
+            };
+            let shown = String::from_utf8_lossy(n);
+            return Err(at(file, &format!("service[{i}].{key}"), format!("{shown:?}: {why}")));
+        }
+    }
+    /// Depth-first from service `i`; `path` is the chain followed to it. A cycle found is
+    /// returned as its services in order.
+    fn visit(
+        services: &[wire::Unit],
+        i: usize,
+        path: &mut Vec<usize>,
+        done: &mut [bool],
+    ) -> Option<Vec<usize>> {
+        if let Some(k) = path.iter().position(|&p| p == i) {
+            return Some(path[k..].to_vec());
+        }
+        if done[i] {
+            return None;
+        }
+        path.push(i);
+        for (_, n) in edges(&services[i]) {
+            let j = services.iter().position(|t| t.name == n).expect("checked above");
+            if let Some(cycle) = visit(services, j, path, done) {
+                return Some(cycle);
+            }
+        }
+        path.pop();
+        done[i] = true;
+        None
+    }
+    let mut done = vec![false; services.len()];
+    for i in 0..services.len() {
+        if let Some(cycle) = visit(services, i, &mut Vec::new(), &mut done) {
+            let name = |k: usize| String::from_utf8_lossy(&services[k].name).into_owned();
+            let (first, next) = (cycle[0], cycle.get(1).copied().unwrap_or(cycle[0]));
+            let key = match edges(&services[first]).find(|(_, n)| *n == services[next].name) {
+                Some((key, _)) => key,
+                None => "after",
+            };
+            let mut names: Vec<String> = cycle.iter().map(|&k| name(k)).collect();
+            names.push(name(first));
+            return Err(at(
+                file,
+                &format!("service[{first}].{key}"),
+                format!("cycle: {}", names.join(" -> ")),
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// A service's dependencies: (key, name) for each of `after`, then `requires`.
+fn edges(s: &wire::Unit) -> impl Iterator<Item = (&'static str, &[u8])> {
+    names(&s.after).map(|n| ("after", n)).chain(names(&s.requires).map(|n| ("requires", n)))
+}
+
+/// The names of a space-separated list.
+fn names(l: &[u8]) -> impl Iterator<Item = &[u8]> {
+    l.split(|&b| b == b' ').filter(|n| !n.is_empty())
 }
 
 /// The same compilation `launcher compile --oci` applies to a config.json's process: runc's
@@ -457,6 +598,16 @@ fn to_json(blob: &[u8]) -> Result<Value, String> {
                 .map_or_else(|| u.stop_signal.to_string(), |n| format!("SIG{}", text(n)));
             o.insert("stop_signal".into(), json!(sig));
             o.insert("stop_timeout_ms".into(), json!(u.stop_timeout_ms));
+            let ready = match u.ready {
+                init::config::READY_STARTED => "started".to_string(),
+                init::config::READY_NOTIFY => "notify".to_string(),
+                n => format!("fd:{n}"),
+            };
+            o.insert("ready".into(), json!(ready));
+            o.insert("ready_timeout_ms".into(), json!(u.ready_timeout_ms));
+            o.insert("watchdog_ms".into(), json!(u.watchdog_ms));
+            o.insert("after".into(), json!(names(u.after).map(text).collect::<Vec<_>>()));
+            o.insert("requires".into(), json!(names(u.requires).map(text).collect::<Vec<_>>()));
         }
         Ok(v)
     };
@@ -706,5 +857,129 @@ capabilities = { bounding = ["CAP_NET_BIND_SERVICE"], permitted = ["CAP_NET_BIND
         assert_eq!(mount_options("ro,nosuid,size=1m,bind"), (1 | 2 | 4096, "size=1m".into()));
         assert_eq!(mount_options("defaults"), (0, String::new()));
         assert_eq!(mount_options("mode=0755,uid=0"), (0, "mode=0755,uid=0".into()));
+    }
+}
+
+#[cfg(test)]
+mod readiness_tests {
+    use super::*;
+
+    fn compile_str(text: &str) -> Result<Vec<u8>, String> {
+        let target = Target { arch: crate::seccomp::Arch::native(), kernel: None };
+        compile("init.toml", text, Path::new("/nonexistent"), &target, &mut |_| {})
+    }
+
+    /// A service `name` with the TOML lines `extra`.
+    fn svc(name: &str, extra: &str) -> String {
+        format!("[[service]]\nname = \"{name}\"\n{extra}\nprocess = {{ args = [\"/x\"] }}\n")
+    }
+
+    fn dmz_of(blob: &[u8], i: usize) -> dmz::Config<'_> {
+        let u = Config::decode(blob).unwrap().services.get(i).unwrap();
+        dmz::Config::decode(u.dmz).unwrap()
+    }
+
+    #[test]
+    fn notify_sets_the_socket_and_watchdog_in_the_env() {
+        let blob = compile_str(&svc("web", "ready = \"notify\"\nwatchdog_ms = 1500\nready_timeout_ms = 900"))
+            .unwrap();
+        let u = Config::decode(&blob).unwrap().services.get(0).unwrap();
+        assert_eq!((u.ready, u.watchdog_ms, u.ready_timeout_ms), (init::config::READY_NOTIFY, 1500, 900));
+        let env = dmz_of(&blob, 0).env.0.to_vec();
+        let env = String::from_utf8(env).unwrap();
+        assert!(env.contains("NOTIFY_SOCKET=/run/dmzkit/notify/web\0"), "{env:?}");
+        assert!(env.contains("WATCHDOG_USEC=1500000\0"), "{env:?}");
+        // Without a watchdog, no WATCHDOG_USEC; `started` (the default) sets nothing.
+        let blob = compile_str(&svc("web", "ready = \"notify\"")).unwrap();
+        assert!(!String::from_utf8_lossy(dmz_of(&blob, 0).env.0).contains("WATCHDOG_USEC"));
+        let blob = compile_str(&svc("web", "")).unwrap();
+        assert_eq!(
+            Config::decode(&blob).unwrap().services.get(0).unwrap().ready,
+            init::config::READY_STARTED
+        );
+        assert!(!String::from_utf8_lossy(dmz_of(&blob, 0).env.0).contains("NOTIFY_SOCKET"));
+    }
+
+    #[test]
+    fn a_readiness_fd_is_preserved() {
+        let blob = compile_str(&svc("db", "ready = \"fd:5\"")).unwrap();
+        assert_eq!(Config::decode(&blob).unwrap().services.get(0).unwrap().ready, 5);
+        assert_eq!(dmz_of(&blob, 0).preserve_fds.as_slice(), &[5]);
+    }
+
+    #[test]
+    fn dependencies_by_name_and_inspect() {
+        let text = svc("a", "ready = \"fd:3\"")
+            + &svc("b", "after = [\"a\"]")
+            + &svc("c", "requires = [\"a\", \"b\"]");
+        let blob = compile_str(&text).unwrap();
+        let c = Config::decode(&blob).unwrap();
+        assert_eq!(c.services.get(1).unwrap().after, b"a ");
+        assert_eq!(c.services.get(2).unwrap().requires, b"a b ");
+        let v = inspect(&blob).unwrap().unwrap();
+        assert_eq!(v["service"][0]["ready"], "fd:3");
+        assert_eq!(v["service"][1]["ready"], "started");
+        assert_eq!(v["service"][1]["after"], json!(["a"]));
+        assert_eq!(v["service"][2]["requires"], json!(["a", "b"]));
+        assert_eq!(v["service"][2]["watchdog_ms"], 0);
+        assert_eq!(v["service"][2]["ready_timeout_ms"], 0);
+    }
+
+    #[test]
+    fn readiness_errors_name_the_service_and_key() {
+        let err = |t: &str| compile_str(t).unwrap_err();
+        assert_eq!(
+            err(&svc("a", "ready = \"fd:2\"")),
+            "init.toml: service[0].ready: \"fd:2\": expected started, notify or fd:N (N from 3 to 255)"
+        );
+        assert_eq!(
+            err(&svc("a", "ready = \"sd\"")),
+            "init.toml: service[0].ready: \"sd\": expected started, notify or fd:N (N from 3 to 255)"
+        );
+        assert_eq!(
+            err(&svc("a", "watchdog_ms = 100")),
+            "init.toml: service[0].watchdog_ms: needs ready = \"notify\" (the service sends WATCHDOG=1)"
+        );
+        assert_eq!(
+            err(&svc("a", "ready = \"fd:3\"\nwatchdog_ms = 100")),
+            "init.toml: service[0].watchdog_ms: needs ready = \"notify\" (the service sends WATCHDOG=1)"
+        );
+        assert_eq!(
+            err(&svc("a", "ready_timeout_ms = 100")),
+            "init.toml: service[0].ready_timeout_ms: needs ready = \"notify\" or \"fd:N\" (started is ready at once)"
+        );
+        assert_eq!(
+            err("[[task]]\nname = \"t\"\nafter = [\"a\"]\nprocess = { args = [\"/x\"] }\n"),
+            "init.toml: task[0].after: only services have it; tasks run once and are waited for"
+        );
+    }
+
+    #[test]
+    fn unknown_self_task_and_cyclic_dependencies_are_refused() {
+        let err = |t: &str| compile_str(t).unwrap_err();
+        assert_eq!(
+            err(&svc("a", "after = [\"nope\"]")),
+            "init.toml: service[0].after: \"nope\": no such service"
+        );
+        assert_eq!(
+            err(&(svc("x", "") + &svc("a", "requires = [\"x\", \"a\"]"))),
+            "init.toml: service[1].requires: \"a\": names the service itself"
+        );
+        let task = "[[task]]\nname = \"setup\"\nprocess = { args = [\"/x\"] }\n";
+        assert_eq!(
+            err(&(task.to_string() + &svc("a", "after = [\"setup\"]"))),
+            "init.toml: service[0].after: \"setup\": is a task (tasks run before every service)"
+        );
+        let cycle =
+            svc("a", "after = [\"c\"]") + &svc("b", "requires = [\"a\"]") + &svc("c", "after = [\"b\"]");
+        assert_eq!(err(&cycle), "init.toml: service[0].after: cycle: a -> c -> b -> a");
+        let cycle = svc("x", "") + &svc("a", "requires = [\"b\"]") + &svc("b", "after = [\"x\", \"a\"]");
+        assert_eq!(err(&cycle), "init.toml: service[1].requires: cycle: a -> b -> a");
+        // A diamond is no cycle.
+        let diamond = svc("a", "")
+            + &svc("b", "after = [\"a\"]")
+            + &svc("c", "after = [\"a\"]")
+            + &svc("d", "requires = [\"b\", \"c\"]");
+        assert!(compile_str(&diamond).is_ok());
     }
 }

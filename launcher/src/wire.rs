@@ -118,6 +118,13 @@ pub struct Unit {
     pub stop_signal: u8,
     pub stop_timeout_ms: u32,
     pub timeout_ms: u32,
+    /// 0 started, 1 notify, 3 and up: the readiness fd.
+    pub ready: u32,
+    pub ready_timeout_ms: u32,
+    pub watchdog_ms: u32,
+    /// Service names, each followed by a space.
+    pub after: Vec<u8>,
+    pub requires: Vec<u8>,
 }
 
 /// Header + postcard body of `value`, or `None` when the blob would exceed `max` bytes.
@@ -180,6 +187,11 @@ impl Init {
             stop_signal: u.stop_signal,
             stop_timeout_ms: u.stop_timeout_ms,
             timeout_ms: u.timeout_ms,
+            ready: u.ready,
+            ready_timeout_ms: u.ready_timeout_ms,
+            watchdog_ms: u.watchdog_ms,
+            after: u.after.to_vec(),
+            requires: u.requires.to_vec(),
         };
         Init {
             hostname: c.hostname.to_vec(),
@@ -336,13 +348,18 @@ mod tests {
                 stop_signal: 9,
                 stop_timeout_ms: 10,
                 timeout_ms: 11,
+                ready: 12,
+                ready_timeout_ms: 13,
+                watchdog_ms: 14,
+                after: b"a ".to_vec(),
+                requires: b"b c ".to_vec(),
             }],
         };
         let mut want = vec![1, b'h', 3, 2, 1, 2, 1, 3, b'/', b'w', 0, 3, 4];
         want.extend([1, 2, b's', 0, 2, b't', 0, 2, b'f', 0, 5, 2, b'd', 0, 0, 1, 1, b'n']);
         want.push(unit.len() as u8);
         want.extend(&unit);
-        want.extend([2, 6, 7, 8, 9, 10, 11]);
+        want.extend([2, 6, 7, 8, 9, 10, 11, 12, 13, 14, 2, b'a', b' ', 4, b'b', b' ', b'c', b' ']);
         let b = m.blob().unwrap();
         assert_eq!(&b[16..], &want[..]);
         let c = init::config::Config::decode(&b).unwrap();
@@ -360,6 +377,8 @@ mod tests {
         assert_eq!((s.name, s.dmz, s.restart), (&b"n"[..], &unit[..], R::Always));
         assert_eq!((s.restart_delay_ms, s.restart_delay_max_ms, s.restart_limit), (6, 7, 8));
         assert_eq!((s.stop_signal, s.stop_timeout_ms, s.timeout_ms), (9, 10, 11));
+        assert_eq!((s.ready, s.ready_timeout_ms, s.watchdog_ms), (12, 13, 14));
+        assert_eq!((s.after, s.requires), (&b"a "[..], &b"b c "[..]));
         assert_eq!(Init::from_config(&c), m);
     }
 }

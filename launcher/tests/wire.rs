@@ -71,6 +71,11 @@ fn init_unit(u: &Unit) -> init::config::Unit<'_> {
         stop_signal: u.stop_signal,
         stop_timeout_ms: u.stop_timeout_ms,
         timeout_ms: u.timeout_ms,
+        ready: u.ready,
+        ready_timeout_ms: u.ready_timeout_ms,
+        watchdog_ms: u.watchdog_ms,
+        after: &u.after,
+        requires: &u.requires,
     }
 }
 
@@ -307,7 +312,10 @@ fn unit() -> impl Strategy<Value = Unit> + Clone {
     let dmz = prop_oneof![4 => Just(unit_dmz()), 1 => bytes(20)];
     let restart = prop_oneof![Just(Restart::Never), Just(Restart::OnFailure), Just(Restart::Always)];
     let signal = prop_oneof![4 => 1..=64u8, 1 => Just(0u8), 1 => Just(65u8), 1 => 66..=255u8];
-    (name, dmz, restart, edge_u32(), edge_u32(), edge_u32(), signal, edge_u32(), edge_u32()).prop_map(
+    let list = || prop_oneof![4 => "([a-z]{1,4} ){0,3}".prop_map(String::into_bytes), 1 => bytes(6)];
+    let ready = prop_oneof![Just(0u32), Just(1), Just(2), 3..=1000u32, edge_u32()];
+    let more = (ready, edge_u32(), edge_u32(), list(), list());
+    (name, dmz, restart, edge_u32(), edge_u32(), edge_u32(), signal, edge_u32(), edge_u32(), more).prop_map(
         |(
             name,
             dmz,
@@ -318,6 +326,7 @@ fn unit() -> impl Strategy<Value = Unit> + Clone {
             stop_signal,
             stop_timeout_ms,
             timeout_ms,
+            (ready, ready_timeout_ms, watchdog_ms, after, requires),
         )| {
             Unit {
                 name,
@@ -329,6 +338,11 @@ fn unit() -> impl Strategy<Value = Unit> + Clone {
                 stop_signal,
                 stop_timeout_ms,
                 timeout_ms,
+                ready,
+                ready_timeout_ms,
+                watchdog_ms,
+                after,
+                requires,
             }
         },
     )
@@ -385,6 +399,10 @@ fn init_valid(m: &Init) -> bool {
             && u.name.iter().all(|&b| b.is_ascii_alphanumeric() || b"._-".contains(&b))
             && (1..=64).contains(&u.stop_signal)
             && dmz::Config::decode(&u.dmz).is_ok()
+            && u.ready != 2
+            && [&u.after, &u.requires]
+                .iter()
+                .all(|l| l.iter().all(|&b| b == b' ' || b.is_ascii_alphanumeric() || b"._-".contains(&b)))
     };
     let mount_ok = |m: &Mount| {
         is_c_string(&m.source)
@@ -557,7 +575,15 @@ proptest! {
     ) {
         // A valid unit: the generator's restart policy and numbers, a valid name, signal and
         // dmz config.
-        let u = Unit { name: b"svc".to_vec(), dmz: unit_dmz(), stop_signal: 15, ..u };
+        let u = Unit {
+            name: b"svc".to_vec(),
+            dmz: unit_dmz(),
+            stop_signal: 15,
+            ready: 0,
+            after: vec![],
+            requires: vec![],
+            ..u
+        };
         let m = Init {
             hostname,
             ctrl_alt_del: Action::Halt,

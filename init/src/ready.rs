@@ -1,0 +1,283 @@
+//! Readiness, ordering and the per-service watchdog (README.md, "Readiness and ordering").
+//!
+//! A service is ready once running (`started`), when it sends `READY=1` on its notify socket
+//! (`notify`, the sd_notify protocol), or when it writes a newline to its readiness fd (`fd:N`,
+//! s6's notification-fd). A service starts only when every service it is `after` (or
+//! `requires`) is ready; one that `requires` a service is stopped when that one fails for good
+//! or is stopped by `init stop`. A notify service with `watchdog_ms` that sends no
+//! `WATCHDOG=1` for that long is aborted; one not ready within `ready_timeout_ms` is stopped;
+//! either way its restart policy applies.
+//!
+//! The notify socket (one per service, bound by init before the service's first start) and
+//! the readiness pipe's read end are watched at the service's [`Slot::Ready`].
+
+use super::{find, signal_service, State, Svc, System, KILL_WAIT_MS};
+use crate::events::{now, Slot, NEVER};
+use crate::log::{Log, E, N, S};
+use crate::sys;
+use init::config::{Config, Unit, MAX_UNITS, READY_NOTIFY, READY_STARTED};
+use init::signal::SIGKILL;
+use init::text::{eq, strip};
+use rustix::fd::OwnedFd;
+
+/// Longest `STATUS=` text kept (the rest is cut).
+const STATUS_MAX: usize = 64;
+/// Where each service's notify socket is, by name (the launcher sets `NOTIFY_SOCKET` to it).
+const NOTIFY_DIR: &[u8] = b"/run/dmzkit/notify/";
+/// SIGABRT: what a watchdog timeout sends first, as systemd does (a core dump shows where the
+/// service hung); SIGKILL follows after the stop timeout.
+const SIGABRT: u8 = linux_raw_sys::general::SIGABRT as u8;
+
+/// [`Rd::flags`]: the line saying why the service waits was logged (until it starts).
+const TOLD: u8 = 1;
+/// A datagram from another pid was reported (once per run).
+const WARNED: u8 = 2;
+/// It sent `STOPPING=1`: its exit is not a stop by init, its restart policy applies.
+pub const SELF_STOP: u8 = 4;
+
+/// A service's readiness bookkeeping, part of its [`Svc`].
+#[derive(Clone, Copy)]
+pub struct Rd {
+    /// Bit j: service j must be ready before this one starts (`after` and `requires`).
+    after: u32,
+    /// Bit j: this one is stopped when service j fails for good or is stopped.
+    requires: u32,
+    /// When it is stopped if not ready by then ([`NEVER`]: no limit).
+    ready_due: u64,
+    /// When it is aborted without a `WATCHDOG=1` before ([`NEVER`]: no watchdog).
+    dog_due: u64,
+    pub flags: u8,
+    status_len: u8,
+    status: [u8; STATUS_MAX],
+}
+
+pub const IDLE: Rd = Rd {
+    after: 0,
+    requires: 0,
+    ready_due: NEVER,
+    dog_due: NEVER,
+    flags: 0,
+    status_len: 0,
+    status: [0; STATUS_MAX],
+};
+
+impl Rd {
+    /// The last `STATUS=` text of this run.
+    pub fn status(&self) -> &[u8] {
+        &self.status[..self.status_len as usize]
+    }
+
+    /// A new run started at `t`: its state, deadlines and text.
+    #[inline(never)]
+    pub fn started(s: &mut Svc, u: &Unit, t: u64) {
+        let after = |ms: u32| if ms == 0 { NEVER } else { t + ms as u64 };
+        let started = u.ready == READY_STARTED;
+        s.state = if started { State::Ready } else { State::Starting };
+        s.rd = Rd {
+            ready_due: if started { NEVER } else { after(u.ready_timeout_ms) },
+            dog_due: after(u.watchdog_ms),
+            after: s.rd.after,
+            requires: s.rd.requires,
+            ..IDLE
+        };
+    }
+}
+
+/// The bits of the services `names` names in `cfg` (names not there are left out: the
+/// launcher refuses them).
+#[inline(never)]
+fn mask(cfg: &Config, names: &[u8]) -> u32 {
+    names.split(|&b| b == b' ').filter_map(|n| find(cfg.services, n)).fold(0, |m, (j, _)| m | 1 << j)
+}
+
+/// The notify socket of service `name`, created anew (the directory first).
+#[inline(never)]
+fn notify_socket(name: &[u8]) -> Result<OwnedFd, sys::Errno> {
+    let mut path = [0u8; NOTIFY_DIR.len() + init::config::MAX_NAME + 1];
+    path[..NOTIFY_DIR.len()].copy_from_slice(NOTIFY_DIR);
+    path[NOTIFY_DIR.len()..][..name.len()].copy_from_slice(name);
+    sys::mkdir(c"/run/dmzkit", 0o755)?;
+    sys::mkdir(c"/run/dmzkit/notify", 0o755)?;
+    sys::notify_socket(sys::c(&path))
+}
+
+/// In the child, before the others are closed: the readiness pipe's write end onto its fd.
+/// Returns the fd to keep (0: none).
+#[inline(never)]
+pub fn child_fd(keep: Option<(i32, i32)>) -> Result<i32, i32> {
+    let Some((fd, to)) = keep else { return Ok(0) };
+    sys::dup_to(fd, to).map_err(|e| crate::child::fail(b"set readiness fd", e, b""))?;
+    Ok(to)
+}
+
+impl System {
+    /// Resolves every service's `after` and `requires` in `cfg` (at boot and after a reload:
+    /// indices change, names do not).
+    #[inline(never)]
+    pub(super) fn resolve(&mut self, cfg: &Config) {
+        for (u, s) in cfg.services.iter().zip(self.svcs.iter_mut()) {
+            s.rd.requires = mask(cfg, u.requires);
+            s.rd.after = mask(cfg, u.after) | s.rd.requires;
+        }
+    }
+
+    /// Whether service `i` may start: every service it is after is ready. Otherwise it is
+    /// waiting, and a dependency that failed for good is logged once.
+    #[inline(never)]
+    pub(super) fn may_start(&mut self, cfg: &Config, i: usize, u: &Unit) -> bool {
+        let after = self.svcs[i].rd.after;
+        let Some(j) = (0..MAX_UNITS).find(|&j| after & 1 << j != 0 && self.svcs[j].state != State::Ready)
+        else {
+            return true;
+        };
+        let failed = self.svcs[j].state == State::Failed;
+        let s = &mut self.svcs[i];
+        s.state = State::Waiting;
+        if failed && s.rd.flags & TOLD == 0 {
+            s.rd.flags |= TOLD;
+            let dep = cfg.services.get(j).map_or(&b""[..], |d| d.name);
+            self.log.warn(b"service % waiting: % failed", &[S(u.name), S(dep)]);
+        }
+        false
+    }
+
+    /// The readiness channel of service `i` for its next run: its notify socket (created
+    /// once), or a new pipe whose read end init watches; returns the write end and the fd
+    /// the child puts it on. A failure is a warning: the service then never gets ready (a
+    /// missing readiness fd fails its transition, EBADF).
+    #[inline(never)]
+    pub(super) fn channel(&mut self, i: usize, u: &Unit) -> Option<(OwnedFd, i32)> {
+        let slot = Slot::Ready(i);
+        let r = match u.ready {
+            READY_STARTED => return None,
+            READY_NOTIFY if self.events.fd_at(slot).is_some() => return None,
+            READY_NOTIFY => notify_socket(u.name).map(|s| (s, None)),
+            n => sys::pipe().map(|(r, w)| (r, Some((w, n as i32)))),
+        };
+        match r {
+            Ok((fd, child)) => {
+                self.events.watch_fd(slot, fd);
+                child
+            }
+            Err(e) => {
+                self.log.warn(b"service %: unable to create readiness channel: %", &[S(u.name), E(e)]);
+                None
+            }
+        }
+    }
+
+    /// Service `i`'s readiness channel is readable: one datagram (notify), or what is in the
+    /// pipe (fd: a newline is ready, end of file without one never is; either closes it).
+    #[inline(never)]
+    pub(super) fn ready_readable(&mut self, cfg: &Config, i: usize) {
+        let slot = Slot::Ready(i);
+        let (Some(u), Some(fd)) = (cfg.services.get(i), self.events.fd_at(slot)) else {
+            return drop(self.events.unwatch_fd(slot));
+        };
+        let mut buf = [0u8; 256];
+        let s = &mut self.svcs[i];
+        if u.ready != READY_NOTIFY {
+            match linker::sys::read(rustix::fd::AsRawFd::as_raw_fd(&fd), &mut buf) {
+                Err(sys::EAGAIN) => return,
+                #[allow(clippy::manual_contains)] // slice::contains brings in memchr
+                Ok(n) if n > 0 && !buf[..n].iter().any(|&b| b == b'\n') => return,
+                Ok(0) | Err(_) => {}
+                Ok(_) => ready(&self.log, s, u.name),
+            }
+            return drop(self.events.unwatch_fd(slot));
+        }
+        let Ok((n, pid)) = sys::recv_credentials(fd, &mut buf) else { return };
+        if pid != s.pid || pid == 0 {
+            if s.rd.flags & WARNED == 0 {
+                s.rd.flags |= WARNED;
+                self.log.warn(b"service % notify from pid % refused", &[S(u.name), N(pid as u64)]);
+            }
+            return;
+        }
+        for line in buf[..n].split(|&b| b == b'\n') {
+            if eq(line, b"READY=1") {
+                ready(&self.log, s, u.name);
+            } else if eq(line, b"WATCHDOG=1") && u.watchdog_ms != 0 {
+                s.rd.dog_due = now() + u.watchdog_ms as u64;
+            } else if eq(line, b"STOPPING=1") && s.state != State::Stopping {
+                s.state = State::Stopping;
+                s.rd.flags |= SELF_STOP;
+            } else if let Some(text) = strip(line, b"STATUS=") {
+                let k = text.len().min(STATUS_MAX);
+                s.rd.status[..k].copy_from_slice(&text[..k]);
+                s.rd.status_len = k as u8;
+            }
+        }
+    }
+
+    /// Stops (not ready in time) or aborts (watchdog) service `i` if it is past such a
+    /// deadline at `t`; returns its next one.
+    #[inline(never)]
+    pub(super) fn overdue(&mut self, cfg: &Config, i: usize, u: &Unit, t: u64) -> u64 {
+        let s = &mut self.svcs[i];
+        let ready_due = if s.state == State::Starting { s.rd.ready_due } else { NEVER };
+        let (due, pid) = (ready_due.min(s.rd.dog_due), s.pid);
+        if pid == 0 || s.state == State::Stopping || due > t {
+            return if pid == 0 { NEVER } else { due };
+        }
+        (s.rd.ready_due, s.rd.dog_due) = (NEVER, NEVER); // once
+        let sig = if ready_due <= t {
+            let ms = N(u.ready_timeout_ms as u64);
+            self.log.warn(b"service % not ready in % ms, stopping pid %", &[S(u.name), ms, N(pid as u64)]);
+            u.stop_signal
+        } else {
+            self.log.warn(b"service % watchdog timeout, aborting pid %", &[S(u.name), N(pid as u64)]);
+            SIGABRT
+        };
+        self.end(cfg, pid, u, sig);
+        NEVER
+    }
+
+    /// `sig` to service `u`'s process group (`pid`), up to its stop timeout, then SIGKILL.
+    /// What happens afterwards is up to [`System::exited`] (its state says whether this was
+    /// a stop).
+    #[inline(never)]
+    pub(super) fn end(&mut self, cfg: &Config, pid: i32, u: &Unit, sig: u8) {
+        signal_service(pid, sig);
+        if self.wait_for(cfg, pid, now() + u.stop_timeout_ms as u64) {
+            return;
+        }
+        self.log.warn(b"service % stop timeout, killing pid %", &[S(u.name), N(pid as u64)]);
+        signal_service(pid, SIGKILL);
+        self.wait_for(cfg, pid, now() + KILL_WAIT_MS);
+    }
+
+    /// Service `u` (index `i`) failed for good or was stopped: every service that requires
+    /// it and is running or about to restart is stopped, and so on down the chain. (One that
+    /// could not be stopped stays `stopping` and is not visited again: a config with a cycle,
+    /// which the launcher refuses, cannot make this recurse for ever.)
+    #[inline(never)]
+    pub(super) fn stop_dependents(&mut self, cfg: &Config, i: usize, dep: &[u8]) {
+        for (j, u) in cfg.services.iter().enumerate() {
+            let s = &self.svcs[j];
+            if s.rd.requires & 1 << i == 0
+                || self.stopping
+                || !matches!(s.state, State::Starting | State::Ready | State::Backoff)
+            {
+                continue;
+            }
+            self.log.info(b"service % requires %, which stopped", &[S(u.name), S(dep)]);
+            self.stop(cfg, j, &u);
+            let s = &mut self.svcs[j];
+            s.due = NEVER;
+            if s.pid == 0 {
+                s.state = State::Stopped;
+            }
+            self.stop_dependents(cfg, j, u.name);
+        }
+    }
+}
+
+/// `READY=1` or the newline: a starting service is ready.
+#[inline(never)]
+fn ready(log: &Log, s: &mut Svc, name: &[u8]) {
+    if s.state == State::Starting {
+        s.state = State::Ready;
+        log.info(b"service % ready", &[S(name)]);
+    }
+}
