@@ -169,8 +169,9 @@ pub struct Unit<'a> {
     pub ready_timeout_ms: u32,
     /// A notify service that sends no `WATCHDOG=1` for this long is aborted (0: none).
     pub watchdog_ms: u32,
-    /// Services that must be ready before this one starts: their names, each followed by a
-    /// space (the format compares as bytes, and reads without a list).
+    /// Services that must be ready before this one starts (those of `requires` included):
+    /// their names, each followed by a space (the format compares as bytes, and reads without
+    /// a list).
     pub after: &'a [u8],
     /// The same, and this one is stopped when one of them fails for good or is stopped.
     pub requires: &'a [u8],

@@ -15,7 +15,7 @@ use super::{find, signal_service, State, Svc, System, KILL_WAIT_MS};
 use crate::events::{now, Slot, NEVER};
 use crate::log::{Log, E, N, S};
 use crate::sys;
-use init::config::{Config, Unit, MAX_UNITS, READY_NOTIFY, READY_STARTED};
+use init::config::{Config, Unit, READY_NOTIFY, READY_STARTED};
 use init::signal::SIGKILL;
 use init::text::{eq, strip};
 use rustix::fd::OwnedFd;
@@ -38,10 +38,6 @@ pub const SELF_STOP: u8 = 4;
 /// A service's readiness bookkeeping, part of its [`Svc`].
 #[derive(Clone, Copy)]
 pub struct Rd {
-    /// Bit j: service j must be ready before this one starts (`after` and `requires`).
-    after: u32,
-    /// Bit j: this one is stopped when service j fails for good or is stopped.
-    requires: u32,
     /// When it is stopped if not ready by then ([`NEVER`]: no limit).
     ready_due: u64,
     /// When it is aborted without a `WATCHDOG=1` before ([`NEVER`]: no watchdog).
@@ -51,15 +47,8 @@ pub struct Rd {
     status: [u8; STATUS_MAX],
 }
 
-pub const IDLE: Rd = Rd {
-    after: 0,
-    requires: 0,
-    ready_due: NEVER,
-    dog_due: NEVER,
-    flags: 0,
-    status_len: 0,
-    status: [0; STATUS_MAX],
-};
+pub const IDLE: Rd =
+    Rd { ready_due: NEVER, dog_due: NEVER, flags: 0, status_len: 0, status: [0; STATUS_MAX] };
 
 impl Rd {
     /// The last `STATUS=` text of this run.
@@ -68,7 +57,6 @@ impl Rd {
     }
 
     /// A new run started at `t`: its state, deadlines and text.
-    #[inline(never)]
     pub fn started(s: &mut Svc, u: &Unit, t: u64) {
         let after = |ms: u32| if ms == 0 { NEVER } else { t + ms as u64 };
         let started = u.ready == READY_STARTED;
@@ -76,22 +64,17 @@ impl Rd {
         s.rd = Rd {
             ready_due: if started { NEVER } else { after(u.ready_timeout_ms) },
             dog_due: after(u.watchdog_ms),
-            after: s.rd.after,
-            requires: s.rd.requires,
             ..IDLE
         };
     }
 }
 
-/// The bits of the services `names` names in `cfg` (names not there are left out: the
-/// launcher refuses them).
-#[inline(never)]
-fn mask(cfg: &Config, names: &[u8]) -> u32 {
-    names.split(|&b| b == b' ').filter_map(|n| find(cfg.services, n)).fold(0, |m, (j, _)| m | 1 << j)
+/// The names of a unit's `after` or `requires`.
+fn names(list: &[u8]) -> impl Iterator<Item = &[u8]> {
+    list.split(|&b| b == b' ').filter(|n| !n.is_empty())
 }
 
 /// The notify socket of service `name`, created anew (the directory first).
-#[inline(never)]
 fn notify_socket(name: &[u8]) -> Result<OwnedFd, sys::Errno> {
     let mut path = [0u8; NOTIFY_DIR.len() + init::config::MAX_NAME + 1];
     path[..NOTIFY_DIR.len()].copy_from_slice(NOTIFY_DIR);
@@ -103,7 +86,6 @@ fn notify_socket(name: &[u8]) -> Result<OwnedFd, sys::Errno> {
 
 /// In the child, before the others are closed: the readiness pipe's write end onto its fd.
 /// Returns the fd to keep (0: none).
-#[inline(never)]
 pub fn child_fd(keep: Option<(i32, i32)>) -> Result<i32, i32> {
     let Some((fd, to)) = keep else { return Ok(0) };
     sys::dup_to(fd, to).map_err(|e| crate::child::fail(b"set readiness fd", e, b""))?;
@@ -111,32 +93,18 @@ pub fn child_fd(keep: Option<(i32, i32)>) -> Result<i32, i32> {
 }
 
 impl System {
-    /// Resolves every service's `after` and `requires` in `cfg` (at boot and after a reload:
-    /// indices change, names do not).
-    #[inline(never)]
-    pub(super) fn resolve(&mut self, cfg: &Config) {
-        for (u, s) in cfg.services.iter().zip(self.svcs.iter_mut()) {
-            s.rd.requires = mask(cfg, u.requires);
-            s.rd.after = mask(cfg, u.after) | s.rd.requires;
-        }
-    }
-
-    /// Whether service `i` may start: every service it is after is ready. Otherwise it is
-    /// waiting, and a dependency that failed for good is logged once.
-    #[inline(never)]
+    /// Whether service `i` may start: every service it is after is ready (`after` holds the
+    /// names of `requires` too).
+    /// Otherwise it is waiting, and a dependency that failed for good is logged once.
     pub(super) fn may_start(&mut self, cfg: &Config, i: usize, u: &Unit) -> bool {
-        let after = self.svcs[i].rd.after;
-        let Some(j) = (0..MAX_UNITS).find(|&j| after & 1 << j != 0 && self.svcs[j].state != State::Ready)
-        else {
-            return true;
-        };
+        let mut deps = names(u.after).filter_map(|n| find(cfg.services, n));
+        let Some((j, dep)) = deps.find(|&(j, _)| self.svcs[j].state != State::Ready) else { return true };
         let failed = self.svcs[j].state == State::Failed;
         let s = &mut self.svcs[i];
         s.state = State::Waiting;
         if failed && s.rd.flags & TOLD == 0 {
             s.rd.flags |= TOLD;
-            let dep = cfg.services.get(j).map_or(&b""[..], |d| d.name);
-            self.log.warn(b"service % waiting: % failed", &[S(u.name), S(dep)]);
+            self.log.warn(b"service % waiting: % failed", &[S(u.name), S(dep.name)]);
         }
         false
     }
@@ -145,7 +113,6 @@ impl System {
     /// once), or a new pipe whose read end init watches; returns the write end and the fd
     /// the child puts it on. A failure is a warning: the service then never gets ready (a
     /// missing readiness fd fails its transition, EBADF).
-    #[inline(never)]
     pub(super) fn channel(&mut self, i: usize, u: &Unit) -> Option<(OwnedFd, i32)> {
         let slot = Slot::Ready(i);
         let r = match u.ready {
@@ -168,7 +135,6 @@ impl System {
 
     /// Service `i`'s readiness channel is readable: one datagram (notify), or what is in the
     /// pipe (fd: a newline is ready, end of file without one never is; either closes it).
-    #[inline(never)]
     pub(super) fn ready_readable(&mut self, cfg: &Config, i: usize) {
         let slot = Slot::Ready(i);
         let (Some(u), Some(fd)) = (cfg.services.get(i), self.events.fd_at(slot)) else {
@@ -212,7 +178,6 @@ impl System {
 
     /// Stops (not ready in time) or aborts (watchdog) service `i` if it is past such a
     /// deadline at `t`; returns its next one.
-    #[inline(never)]
     pub(super) fn overdue(&mut self, cfg: &Config, i: usize, u: &Unit, t: u64) -> u64 {
         let s = &mut self.svcs[i];
         let ready_due = if s.state == State::Starting { s.rd.ready_due } else { NEVER };
@@ -221,14 +186,10 @@ impl System {
             return if pid == 0 { NEVER } else { due };
         }
         (s.rd.ready_due, s.rd.dog_due) = (NEVER, NEVER); // once
-        let sig = if ready_due <= t {
-            let ms = N(u.ready_timeout_ms as u64);
-            self.log.warn(b"service % not ready in % ms, stopping pid %", &[S(u.name), ms, N(pid as u64)]);
-            u.stop_signal
-        } else {
-            self.log.warn(b"service % watchdog timeout, aborting pid %", &[S(u.name), N(pid as u64)]);
-            SIGABRT
-        };
+        let (what, sig) =
+            if ready_due <= t { (&b"ready"[..], u.stop_signal) } else { (&b"watchdog"[..], SIGABRT) };
+        let args = [S(u.name), S(what), N(sig as u64), N(pid as u64)];
+        self.log.warn(b"service % % timeout, signal % to pid %", &args);
         self.end(cfg, pid, u, sig);
         NEVER
     }
@@ -247,18 +208,16 @@ impl System {
         self.wait_for(cfg, pid, now() + KILL_WAIT_MS);
     }
 
-    /// Service `u` (index `i`) failed for good or was stopped: every service that requires
+    /// Service `dep` failed for good or was stopped: every service that requires
     /// it and is running or about to restart is stopped, and so on down the chain. (One that
     /// could not be stopped stays `stopping` and is not visited again: a config with a cycle,
     /// which the launcher refuses, cannot make this recurse for ever.)
     #[inline(never)]
-    pub(super) fn stop_dependents(&mut self, cfg: &Config, i: usize, dep: &[u8]) {
+    pub(super) fn stop_dependents(&mut self, cfg: &Config, dep: &[u8]) {
         for (j, u) in cfg.services.iter().enumerate() {
             let s = &self.svcs[j];
-            if s.rd.requires & 1 << i == 0
-                || self.stopping
-                || !matches!(s.state, State::Starting | State::Ready | State::Backoff)
-            {
+            let live = matches!(s.state, State::Starting | State::Ready | State::Backoff);
+            if !live || self.stopping || !names(u.requires).any(|n| eq(n, dep)) {
                 continue;
             }
             self.log.info(b"service % requires %, which stopped", &[S(u.name), S(dep)]);
@@ -268,7 +227,7 @@ impl System {
             if s.pid == 0 {
                 s.state = State::Stopped;
             }
-            self.stop_dependents(cfg, j, u.name);
+            self.stop_dependents(cfg, u.name);
         }
     }
 }

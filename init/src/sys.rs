@@ -166,11 +166,16 @@ fn seqpacket(nonblock: bool) -> Result<OwnedFd, Errno> {
 /// (anyone may connect; the server checks the peer's credentials instead, so that a
 /// non-root caller gets an answer), `listen(8)`. References: unix(7), bind(2), listen(2).
 pub fn listen_unix(path: &CStr) -> Result<OwnedFd, Errno> {
-    let s = seqpacket(true)?;
+    let s = bind_unix(seqpacket(true)?, path)?;
+    rustix::net::listen(&s, 8).map_err(errno)?;
+    Ok(s)
+}
+
+/// `unlink(path)` (a socket file left from before), `bind(s, path)`, `chmod(path, 0666)`.
+fn bind_unix(s: OwnedFd, path: &CStr) -> Result<OwnedFd, Errno> {
     let _ = rustix::fs::unlink(path);
     rustix::net::bind(&s, &unix_addr(path)?).map_err(errno)?;
     rustix::fs::chmod(path, Mode::from_raw_mode(0o666)).map_err(errno)?;
-    rustix::net::listen(&s, 8).map_err(errno)?;
     Ok(s)
 }
 
@@ -724,9 +729,7 @@ pub fn notify_socket(path: &CStr) -> Result<OwnedFd, Errno> {
         None,
     )
     .map_err(errno)?;
-    let _ = rustix::fs::unlink(path);
-    rustix::net::bind(&s, &unix_addr(path)?).map_err(errno)?;
-    rustix::fs::chmod(path, Mode::from_raw_mode(0o666)).map_err(errno)?;
+    let s = bind_unix(s, path)?;
     rustix::net::sockopt::set_socket_passcred(&s, true).map_err(errno)?;
     Ok(s)
 }

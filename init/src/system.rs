@@ -202,7 +202,6 @@ pub fn main(args: &Args) -> ! {
         sys.run_task(&cfg, i, &task);               // in order, each waited for
     }
     sys.arm_watchdog(&cfg);                         // after tasks: they may load its driver
-    sys.resolve(&cfg);                              // after/requires names to indices
     for s in sys.svcs.iter_mut().take(cfg.services.len()) {
         s.due = 0;                                   // every service starts now, in order
     }
@@ -424,9 +423,7 @@ impl System {
     /// A service being stopped (shutdown, `init stop`, reload) is not restarted.
     fn exited(&mut self, cfg: &Config, pid: i32, exit: Exit) {
         let t = now();
-        let Some((i, (u, s))) =
-            cfg.services.iter().zip(self.svcs.iter_mut()).enumerate().find(|(_, (_, s))| s.pid == pid)
-        else {
+        let Some((u, s)) = cfg.services.iter().zip(self.svcs.iter_mut()).find(|(_, s)| s.pid == pid) else {
             return; // an orphan re-parented to init, or a task that outlived a shutdown signal
         };
         s.pid = 0;
@@ -449,7 +446,7 @@ impl System {
             schedule(&self.log, &u, s, t);
         }
         if s.state == State::Failed {
-            self.stop_dependents(cfg, i, u.name); // failed for good
+            self.stop_dependents(cfg, u.name); // failed for good
         }
     }
 
@@ -509,7 +506,7 @@ impl System {
                 self.stop(cfg, i, &u);
             }
             if !restart && eq(word, b"stop") {
-                self.stop_dependents(cfg, i, u.name);
+                self.stop_dependents(cfg, u.name);
             }
             let s = &mut self.svcs[i];
             if eq(word, b"stop") {
@@ -647,7 +644,6 @@ impl System {
                 self.events.watch_fd(Slot::Ready(j), fd);
             }
         }
-        self.resolve(&new);
         let unchanged = kept.count_ones() as u64;
         let added = new.services.len() as u64 - unchanged - changed;
         let mut l = Line::default();

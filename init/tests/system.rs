@@ -1354,6 +1354,7 @@ fn a_notify_service_that_never_gets_ready_keeps_its_dependents_waiting() {
     notifier(&mut s, "stuck", &["STATUS=still loading"]);
     let mut dep = spec("dep", "echo dep-runs; exec sleep 100");
     dep.requires = "stuck ";
+    dep.after = "stuck ";
     s.services.push(dep);
     // With a ready timeout and no restart, it fails for good: its dependent says why, once.
     let i = notifier(&mut s, "late", &[]);
@@ -1363,7 +1364,7 @@ fn a_notify_service_that_never_gets_ready_keeps_its_dependents_waiting() {
     s.services.push(dep2);
     let mut sys = boot_usr("ready-never", Some(&s.encode()), &[], false, true);
     sys.wait_line(Duration::from_secs(15), |l| {
-        l.starts_with("init: warning: service late not ready in 700 ms, stopping pid ")
+        l.starts_with("init: warning: service late ready timeout, signal 15 to pid ")
     });
     sys.wait_line(Duration::from_secs(15), |l| l == "init: warning: service dep2 waiting: late failed");
     let st = wait_state(&sys, "stuck", "starting");
@@ -1443,7 +1444,7 @@ fn a_silent_watchdog_is_aborted_and_restarted_a_pinging_one_is_not() {
     s.services[i].watchdog_ms = 400;
     let mut sys = boot_usr("ready-watchdog", Some(&s.encode()), &[], false, true);
     sys.wait_line(Duration::from_secs(15), |l| {
-        l.starts_with("init: warning: service silent watchdog timeout, aborting pid ")
+        l.starts_with("init: warning: service silent watchdog timeout, signal 6 to pid ")
     });
     sys.wait_for("init: service silent killed signal 6");
     sys.wait_line(Duration::from_secs(15), |l| l.starts_with("init: service silent restart 1 in "));
@@ -1462,6 +1463,7 @@ fn requires_stops_a_dependent_when_its_requirement_stops_or_fails_for_good() {
     s.services.push(spec("a", "exec sleep 100"));
     let mut b = spec("b", "exec sleep 100");
     b.requires = "a ";
+    b.after = "a ";
     s.services.push(b);
     let mut c = spec("c", "exec sleep 100");
     c.after = "a ";
@@ -1471,10 +1473,12 @@ fn requires_stops_a_dependent_when_its_requirement_stops_or_fails_for_good() {
     s.services.push(d);
     let mut e = spec("e", "exec sleep 100");
     e.requires = "d ";
+    e.after = "d ";
     s.services.push(e);
     // f requires e: the stop goes down the chain.
     let mut f = spec("f", "exec sleep 100");
     f.requires = "e ";
+    f.after = "e ";
     s.services.push(f);
     let mut sys = boot("ready-requires", Some(&s.encode()));
     sys.wait_for("init: service e requires d, which stopped");

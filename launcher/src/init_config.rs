@@ -422,7 +422,13 @@ fn compile_unit(
         ready,
         ready_timeout_ms: u.ready_timeout_ms.unwrap_or(0),
         watchdog_ms: u.watchdog_ms.unwrap_or(0),
-        after: u.after.iter().flat_map(|n| format!("{n} ").into_bytes()).collect(),
+        // `requires` implies `after`: init reads the start order from `after` alone.
+        after: u
+            .after
+            .iter()
+            .chain(u.requires.iter().filter(|r| !u.after.contains(r)))
+            .flat_map(|n| format!("{n} ").into_bytes())
+            .collect(),
         requires: u.requires.iter().flat_map(|n| format!("{n} ").into_bytes()).collect(),
     })
 }
@@ -539,9 +545,10 @@ fn dependencies(file: &str, tasks: &[wire::Unit], services: &[wire::Unit]) -> Re
     Ok(())
 }
 
-/// A service's dependencies: (key, name) for each of `after`, then `requires`.
+/// A service's dependencies: (key, name) for each of `requires`, then `after`.
+/// (`after` holds the names of `requires` too: those are named by `requires`.)
 fn edges(s: &wire::Unit) -> impl Iterator<Item = (&'static str, &[u8])> {
-    names(&s.after).map(|n| ("after", n)).chain(names(&s.requires).map(|n| ("requires", n)))
+    names(&s.requires).map(|n| ("requires", n)).chain(names(&s.after).map(|n| ("after", n)))
 }
 
 /// The names of a space-separated list.
@@ -916,6 +923,7 @@ mod readiness_tests {
         let c = Config::decode(&blob).unwrap();
         assert_eq!(c.services.get(1).unwrap().after, b"a ");
         assert_eq!(c.services.get(2).unwrap().requires, b"a b ");
+        assert_eq!(c.services.get(2).unwrap().after, b"a b ", "requires implies after");
         let v = inspect(&blob).unwrap().unwrap();
         assert_eq!(v["service"][0]["ready"], "fd:3");
         assert_eq!(v["service"][1]["ready"], "started");

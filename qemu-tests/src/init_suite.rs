@@ -36,6 +36,10 @@ pub struct Unit {
     pub restart_limit: u32,
     pub stop_signal: u8,
     pub stop_timeout_ms: u32,
+    /// `ready` in the TOML (`None`: the default, `started`).
+    pub ready: Option<&'static str>,
+    /// `after` in the TOML.
+    pub after: Vec<&'static str>,
 }
 
 impl Unit {
@@ -48,6 +52,8 @@ impl Unit {
             restart_limit: 0,
             stop_signal: SIGTERM,
             stop_timeout_ms: 2000,
+            ready: None,
+            after: vec![],
         }
     }
 }
@@ -92,6 +98,8 @@ const WATCHDOG_TIMEOUT_S: u32 = 2;
 const WATCHDOG_REQUEST_S: u32 = 3000;
 /// When a service sends init SIGHUP (a reload of the same file: every service unchanged).
 const RELOAD_AFTER_MS: u64 = 1500;
+/// When the notify service of the readiness check sends READY=1, after its start.
+const READY_AFTER_MS: u64 = 800;
 /// Kernel command line words after the suite's own: a bare `reboot`, which the kernel passes
 /// on to init as an argument (as PID 1, no request to reboot).
 const APPEND: &str = "reboot";
@@ -148,6 +156,23 @@ pub fn plan(arch: Arch) -> Plan {
     services.push(Unit {
         stop_timeout_ms: IGNORE_TERM_TIMEOUT_MS,
         ..Unit::once(root_task("ignore-term", &["/bin/probe", "ignore-term", "ignore-term"], &[]))
+    });
+    // Readiness ordering: a (notify) is ready READY_AFTER_MS after its start; b (fd:3) starts
+    // only then and is ready a little later; c (started) starts after b is ready. Listed in
+    // reverse: the order comes from `after`.
+    services.push(Unit {
+        after: vec!["ready-b"],
+        ..Unit::once(root_task("ready-c", &["/bin/probe", "ready-fd", "ready-c", "1", "0"], &[]))
+    });
+    services.push(Unit {
+        ready: Some("fd:3"),
+        after: vec!["ready-a"],
+        ..Unit::once(root_task("ready-b", &["/bin/probe", "ready-fd", "ready-b", "3", "200"], &[]))
+    });
+    let ready_after = READY_AFTER_MS.to_string();
+    services.push(Unit {
+        ready: Some("notify"),
+        ..Unit::once(root_task("ready-a", &["/bin/probe", "notify", "ready-a", &ready_after, "READY=1"], &[]))
     });
     let hup = SIGHUP.to_string();
     let reload_after = RELOAD_AFTER_MS.to_string();
@@ -255,6 +280,13 @@ pub fn to_toml(plan: &Plan) -> String {
             n => n.to_string(),
         };
         t += &format!("stop_signal = \"{sig}\"\nstop_timeout_ms = {}\n", u.stop_timeout_ms);
+        if let Some(r) = u.ready {
+            t += &format!("ready = {}\n", toml_str(r));
+        }
+        if !u.after.is_empty() {
+            let names: Vec<String> = u.after.iter().map(|n| toml_str(n)).collect();
+            t += &format!("after = [{}]\n", names.join(", "));
+        }
     }
     t
 }
@@ -350,6 +382,7 @@ pub fn image(arch: Arch, art: &Artifacts, kernel: &Kernel, work: &Path) -> Resul
     let n = plan.services.len();
     checks.push(("reload (SIGHUP, same config)".into(), Box::new(move |c: &Console| reload_check(c, n))));
     checks.push(("crash restart with backoff".into(), Box::new(crash_check)));
+    checks.push(("readiness ordering".into(), Box::new(readiness_check)));
     checks.push(("SIGTERM-ignoring service killed at shutdown".into(), Box::new(ignore_term_check)));
     let order: Vec<String> = plan.services.iter().map(|u| u.svc.tag.to_string()).collect();
     checks.push((
@@ -397,6 +430,30 @@ fn crash_check(c: &Console) -> Result<String, String> {
     }
     c.find("init: warning: service crasher failed: restart limit reached").ok_or("no restart-limit line")?;
     Ok(format!("{want_runs} runs, each killed by SIGSEGV; gaps {} ms; limit reached", gaps.join("/")))
+}
+
+/// ready-a (notify) sent READY=1 after READY_AFTER_MS; ready-b (after a, fd:3) started only
+/// once a was ready, and ready-c (after b) once b was; no datagram was refused.
+fn readiness_check(c: &Console) -> Result<String, String> {
+    let at = |pat: &str| lines(c, pat).next().map(|(i, _)| i).ok_or(format!("no \"{pat}\" line"));
+    let order = [
+        "init: service ready-a started pid ",
+        "init: service ready-a ready",
+        "init: service ready-b started pid ",
+        "init: service ready-b ready",
+        "init: service ready-c started pid ",
+    ];
+    let idx = order.iter().map(|p| at(p)).collect::<Result<Vec<_>, _>>()?;
+    if !idx.windows(2).all(|w| w[0] < w[1]) {
+        return Err(format!("out of order: {order:?} at lines {idx:?}"));
+    }
+    if c.get("ready-a", "sent") != Some("READY=1") {
+        return Err(format!("ready-a sent {:?}", c.get("ready-a", "sent")));
+    }
+    if let Some(l) = c.find("notify from pid") {
+        return Err(format!("refused: {l}"));
+    }
+    Ok(format!("a (notify) ready after {READY_AFTER_MS} ms → b (fd:3) started, ready → c started"))
 }
 
 /// The status task printed its own line (running) and one per service (not started yet:

@@ -217,6 +217,24 @@ pub fn bind_tcp4(port: u16) -> Res {
     r
 }
 
+/// `socket(AF_UNIX, SOCK_DGRAM|SOCK_CLOEXEC, 0)`, `connect(path)`, `write(msg)`: one
+/// datagram to the unix socket at `path` (an sd_notify message); the socket is closed
+/// afterwards.
+pub fn send_unix_dgram(path: &[u8], msg: &[u8]) -> Res {
+    let fd = int_call(nr::__NR_socket, 1, 2 | nr::O_CLOEXEC as usize, 0)? as i32;
+    // struct sockaddr_un: family (host order), then the path (not NUL-terminated: the length
+    // says where it ends).
+    let mut sa = [0u8; 110];
+    let n = path.len().min(sa.len() - 2);
+    sa[0..2].copy_from_slice(&1u16.to_ne_bytes());
+    sa[2..2 + n].copy_from_slice(&path[..n]);
+    // SAFETY: sa is a valid sockaddr_un of 2 + n bytes alive during the call.
+    let r = check(unsafe { syscall5(nr::__NR_connect, fd as usize, sa.as_ptr() as usize, 2 + n, 0, 0) })
+        .and_then(|_| write(fd, msg));
+    close(fd);
+    r
+}
+
 /// `clock_gettime(CLOCK_BOOTTIME)` in microseconds.
 pub fn boottime_us() -> u64 {
     let mut ts = [0isize; 2];

@@ -12,6 +12,8 @@
 //! | `signal-init SIG MS` | after MS milliseconds, sends signal SIG to PID 1 (asks init to shut down) |
 //! | `stamp-exec PROG ARGS...` | (as the kernel's rdinit) writes its CLOCK_BOOTTIME start to [`STAMP`], then execs PROG |
 //! | `exec-time TAG` | reports its exec time and [`STAMP`]'s (`exec-us`, `init-us`), then stays up |
+//! | `notify TAG MS MSG` | after MS milliseconds, sends MSG (e.g. `READY=1`) to `$NOTIFY_SOCKET` (key `sent`: MSG or the errno), then stays up |
+//! | `ready-fd TAG FD MS` | after MS milliseconds, writes a newline to fd FD (s6's readiness notification; key `sent`), then stays up |
 //!
 //! Output: see the crate docs (`DMZKIT-OBS`, `DMZKIT-TEST`).
 #![no_std]
@@ -50,10 +52,23 @@ fn main(args: linker::Args) -> i32 {
         b"stamp-exec" => stamp_exec(&args),
         b"exec-time" => exec_time(arg(2)),
         b"signal-init" => signal_init(parse_dec(arg(2)).unwrap_or(0) as u32, parse_dec(arg(3)).unwrap_or(0)),
+        b"notify" => {
+            let path = args.env(b"NOTIFY_SOCKET").unwrap_or(b"");
+            ready_then_stay(
+                arg(2),
+                parse_dec(arg(3)).unwrap_or(0),
+                || sys::send_unix_dgram(path, arg(4)),
+                arg(4),
+            )
+        }
+        b"ready-fd" => {
+            let fd = parse_dec(arg(3)).unwrap_or(3) as i32;
+            ready_then_stay(arg(2), parse_dec(arg(4)).unwrap_or(0), || sys::write(fd, b"\n"), b"newline")
+        }
         _ => {
             linker::write_all(
                 2,
-                b"usage: probe observe|setcap|orphans|crash|ignore-term|watchdog|signal-init|stamp-exec|exec-time ...\n",
+                b"usage: probe observe|setcap|orphans|crash|ignore-term|watchdog|signal-init|stamp-exec|exec-time|notify|ready-fd ...\n",
             );
             2
         }
@@ -444,6 +459,19 @@ fn watchdog(moddir: &[u8]) -> i32 {
     l.push(b"i6300esb timeout ").idec(got as i64).push(b" s, petted 3 times, magic close");
     l.emit();
     (got != WATCHDOG_TIMEOUT_S) as i32
+}
+
+/// After `delay_ms`, `send` (a readiness notification); reports `sent` (`what`, or the
+/// errno), then stays up as a service does.
+fn ready_then_stay(tag: &[u8], delay_ms: u64, send: impl FnOnce() -> sys::Res, what: &[u8]) -> ! {
+    sys::sleep_ms(delay_ms);
+    match send() {
+        Ok(_) => obs(tag, b"sent", what),
+        Err(e) => Line::new(OBS).push(tag).push(b" sent ").errno(e).emit(),
+    }
+    loop {
+        sys::sleep_ms(3_600_000);
+    }
 }
 
 fn signal_init(sig: u32, delay_ms: u64) -> i32 {
