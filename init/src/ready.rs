@@ -177,13 +177,16 @@ impl System {
     }
 
     /// Stops (not ready in time) or aborts (watchdog) service `i` if it is past such a
-    /// deadline at `t`; returns its next one.
+    /// deadline at `t`; returns its next one (0 after a stop: look again at once).
     pub(super) fn overdue(&mut self, cfg: &Config, i: usize, u: &Unit, t: u64) -> u64 {
         let s = &mut self.svcs[i];
         let ready_due = if s.state == State::Starting { s.rd.ready_due } else { NEVER };
         let (due, pid) = (ready_due.min(s.rd.dog_due), s.pid);
-        if pid == 0 || s.state == State::Stopping || due > t {
-            return if pid == 0 { NEVER } else { due };
+        if pid == 0 || s.state == State::Stopping {
+            return NEVER; // not running, or on its way out (stop timeout, or STOPPING=1)
+        }
+        if due > t {
+            return due;
         }
         (s.rd.ready_due, s.rd.dog_due) = (NEVER, NEVER); // once
         let (what, sig) =
@@ -191,7 +194,7 @@ impl System {
         let args = [S(u.name), S(what), N(sig as u64), N(pid as u64)];
         self.log.warn(b"service % % timeout, signal % to pid %", &args);
         self.end(cfg, pid, u, sig);
-        NEVER
+        0 // another turn at once: events were handled meanwhile
     }
 
     /// `sig` to service `u`'s process group (`pid`), up to its stop timeout, then SIGKILL.

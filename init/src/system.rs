@@ -392,6 +392,7 @@ impl System {
     fn start_due(&mut self, cfg: &Config) -> u64 {
         let mut next = NEVER;
         let t = now();
+        let (mut blocked, mut started) = (false, false);
         for (i, u) in cfg.services.iter().enumerate() {
             next = next.min(self.overdue(cfg, i, &u, t));
             if self.svcs[i].due > t {
@@ -399,6 +400,7 @@ impl System {
                 continue;
             }
             if !self.may_start(cfg, i, &u) {
+                blocked = true;
                 continue;
             }
             let keep = self.channel(i, &u);
@@ -410,10 +412,14 @@ impl System {
                 Some(pid) => {
                     s.pid = pid;
                     ready::Rd::started(s, &u, t);
+                    started |= s.state == State::Ready; // may unblock one looked at before
                 }
                 None => schedule(&self.log, &u, s, t),
             }
             next = next.min(s.due);
+        }
+        if blocked && started {
+            next = 0; // another turn at once
         }
         next
     }
@@ -501,15 +507,15 @@ impl System {
         } else if eq(word, b"reload") {
             return self.reload(cfg, Some(&req));
         } else if let Some((i, u)) = find(cfg.services, name) {
-            let restart = eq(word, b"restart");
-            if eq(word, b"stop") || restart {
+            let stop = eq(word, b"stop");
+            if stop || eq(word, b"restart") {
                 self.stop(cfg, i, &u);
             }
-            if !restart && eq(word, b"stop") {
-                self.stop_dependents(cfg, u.name);
+            if stop {
+                self.stop_dependents(cfg, u.name); // those that require it
             }
             let s = &mut self.svcs[i];
-            if eq(word, b"stop") {
+            if stop {
                 s.due = NEVER;
                 if s.pid == 0 {
                     s.state = State::Stopped;

@@ -1494,3 +1494,48 @@ fn requires_stops_a_dependent_when_its_requirement_stops_or_fails_for_good() {
     assert_eq!(sys.status_of("c").state, "ready", "after alone does not stop it");
     sys.power_off();
 }
+
+#[test]
+#[ignore = "needs root (namespaces, uid changes): scripts/test runs it"]
+fn a_service_listed_before_the_started_service_it_is_after_starts_in_the_same_turn() {
+    // z is after y, y is ready once started: z starts right after y, without waiting for
+    // some other event to wake the loop.
+    let mut s = setup();
+    let mut z = spec("z", "exec sleep 100");
+    z.after = "y ";
+    s.services.push(z);
+    s.services.push(spec("y", "exec sleep 100"));
+    let mut sys = boot("ready-same-turn", Some(&s.encode()));
+    let y = sys.wait_line(Duration::from_secs(15), |l| l.starts_with("init: service y started pid "));
+    let z = sys.wait_line(Duration::from_secs(15), |l| l.starts_with("init: service z started pid "));
+    assert!(z - y < Duration::from_secs(1), "z started {:?} after y:\n{}", z - y, sys.console_text());
+    sys.power_off();
+}
+
+/// Clock ticks of CPU time `pid` used so far (utime + stime, proc(5)).
+fn cpu_ticks(pid: i32) -> u64 {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap();
+    let after = &stat[stat.rfind(')').unwrap() + 2..];
+    let f: Vec<&str> = after.split(' ').collect();
+    f[11].parse::<u64>().unwrap() + f[12].parse::<u64>().unwrap()
+}
+
+#[test]
+#[ignore = "needs root (namespaces, uid changes): scripts/test runs it"]
+fn a_service_that_said_stopping_is_not_watched_and_costs_init_nothing() {
+    // STOPPING=1, then silence past the watchdog: no abort (it is on its way out), and init
+    // does not spin on the expired deadline meanwhile.
+    let mut s = setup();
+    let i = notifier(&mut s, "leaving", &["READY=1", "STOPPING=1"]);
+    s.services[i].watchdog_ms = 200;
+    let mut sys = boot_usr("ready-stopping", Some(&s.encode()), &[], false, true);
+    wait_state(&sys, "leaving", "stopping");
+    let pid = sys.init_pid();
+    std::thread::sleep(Duration::from_millis(300)); // past the watchdog deadline
+    let before = cpu_ticks(pid);
+    std::thread::sleep(Duration::from_millis(1000));
+    let used = cpu_ticks(pid) - before;
+    assert!(used < 20, "init used {used} ticks in 1 s:\n{}", sys.console_text());
+    let console = sys.power_off();
+    assert!(!console.contains("service leaving watchdog timeout"), "{console}");
+}
