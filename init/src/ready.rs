@@ -57,6 +57,7 @@ impl Rd {
     }
 
     /// A new run started at `t`: its state, deadlines and text.
+    #[inline(never)]
     pub fn started(s: &mut Svc, u: &Unit, t: u64) {
         let after = |ms: u32| if ms == 0 { NEVER } else { t + ms as u64 };
         let started = u.ready == READY_STARTED;
