@@ -21,7 +21,7 @@ use init::text::{eq, strip};
 use rustix::fd::OwnedFd;
 
 /// Longest `STATUS=` text kept (the rest is cut).
-const STATUS_MAX: usize = 64;
+pub const STATUS_MAX: usize = 64;
 /// Where each service's notify socket is, by name (the launcher sets `NOTIFY_SOCKET` to it).
 const NOTIFY_DIR: &[u8] = b"/run/dmzkit/notify/";
 /// SIGABRT: what a watchdog timeout sends first, as systemd does (a core dump shows where the
@@ -43,17 +43,17 @@ pub struct Rd {
     /// When it is aborted without a `WATCHDOG=1` before ([`NEVER`]: no watchdog).
     dog_due: u64,
     pub flags: u8,
+    /// The length of its `STATUS=` text, in [`System::texts`] (kept apart: tasks have none,
+    /// and PID 1's tables stay small).
     status_len: u8,
-    status: [u8; STATUS_MAX],
 }
 
-pub const IDLE: Rd =
-    Rd { ready_due: NEVER, dog_due: NEVER, flags: 0, status_len: 0, status: [0; STATUS_MAX] };
+pub const IDLE: Rd = Rd { ready_due: NEVER, dog_due: NEVER, flags: 0, status_len: 0 };
 
 impl Rd {
-    /// The last `STATUS=` text of this run.
-    pub fn status(&self) -> &[u8] {
-        &self.status[..self.status_len as usize]
+    /// The last `STATUS=` text of this run, of those in `text`.
+    pub fn status<'t>(&self, text: &'t [u8; STATUS_MAX]) -> &'t [u8] {
+        &text[..self.status_len as usize]
     }
 
     /// A new run started at `t`: its state, deadlines and text.
@@ -171,7 +171,7 @@ impl System {
                 s.rd.flags |= SELF_STOP;
             } else if let Some(text) = strip(line, b"STATUS=") {
                 let k = text.len().min(STATUS_MAX);
-                s.rd.status[..k].copy_from_slice(&text[..k]);
+                self.texts[i][..k].copy_from_slice(&text[..k]);
                 s.rd.status_len = k as u8;
             }
         }

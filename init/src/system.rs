@@ -132,6 +132,8 @@ struct System {
     path: [u8; 256],
     tasks: [Svc; MAX_UNITS],
     svcs: [Svc; MAX_UNITS],
+    /// Each service's last `STATUS=` text (src/ready.rs).
+    texts: [[u8; ready::STATUS_MAX]; MAX_UNITS],
 }
 
 #[rustfmt::skip] // one step a line, the why beside it
@@ -174,6 +176,7 @@ pub fn main(args: &Args) -> ! {
         path: boot.config,
         tasks: [IDLE; MAX_UNITS],
         svcs: [IDLE; MAX_UNITS],
+        texts: [[0; ready::STATUS_MAX]; MAX_UNITS],
     };
     match Server::open() {                          // on /run: `init status` from now on,
         Ok(c) => sys.events.serve(c),               // tasks included
@@ -543,7 +546,8 @@ impl System {
         let mut n = 0;
         let t = now();
         let units = cfg.tasks.iter().zip(&self.tasks).map(|x| (&b"task"[..], x));
-        for (kind, (u, s)) in units.chain(cfg.services.iter().zip(&self.svcs).map(|x| (&b"service"[..], x))) {
+        let services = cfg.services.iter().zip(&self.svcs).map(|x| (&b"service"[..], x));
+        for (k, (kind, (u, s))) in units.chain(services).enumerate() {
             if !name.is_empty() && !eq(name, u.name) {
                 continue;
             }
@@ -555,7 +559,8 @@ impl System {
             };
             let up = if s.pid != 0 { t - s.started } else { 0 };
             let (pid, restarts) = (N(s.pid as u64), N(s.total as u64));
-            let text = s.rd.status();
+            // Service j is line tasks + j; a task has none (the index wraps past the table).
+            let text = self.texts.get(k.wrapping_sub(cfg.tasks.len())).map_or(&[][..], |t| s.rd.status(t));
             let tag = S(if text.is_empty() { b"" } else { b" status=" });
             format(
                 &mut l,
@@ -613,6 +618,7 @@ impl System {
         let mut next = [IDLE; MAX_UNITS];
         let mut kept = 0u64; // bit j: new service j keeps its state
         let mut moved = [const { None }; MAX_UNITS];
+        let mut texts = [[0; ready::STATUS_MAX]; MAX_UNITS];
         let (mut changed, mut removed) = (0, 0);
         // Stops first: services that exit meanwhile are accounted for (and rescheduled) in
         // `svcs`, which is carried over only afterwards.
@@ -625,6 +631,7 @@ impl System {
             match find(new.services, u.name) {
                 Some((j, v)) if v == u => {
                     next[j] = self.svcs[i];
+                    texts[j] = self.texts[i];
                     kept |= 1 << j;
                     moved[j] = self.events.unwatch_fd(Slot::Ready(i)); // fds move with it
                 }
@@ -643,7 +650,7 @@ impl System {
                 tasks[j] = self.tasks[i];
             }
         }
-        (self.svcs, self.tasks) = (next, tasks);
+        (self.svcs, self.tasks, self.texts) = (next, tasks, texts);
         for (j, fd) in moved.into_iter().enumerate() {
             drop(self.events.unwatch_fd(Slot::Ready(j))); // a changed or removed one's
             if let Some(fd) = fd {
