@@ -54,15 +54,25 @@ tmpfs /run tmpfs nosuid,nodev,mode=0755 0 0
 /// busybox applets the inittab names, as links to /bin/busybox.
 const APPLETS: [&str; 3] = ["bin/mount", "bin/mkdir", "bin/ifconfig"];
 
-/// init.toml: no tasks, no extra mounts, one service restarted as busybox respawns it.
-const INIT_TOML: &str = "\
-on_error = \"poweroff\"
-
-[[service]]
-name = \"svc\"
-oci = \"svc.json\"
-restart = \"always\"
-";
+/// init.toml: no tasks, no extra mounts, one service restarted as busybox respawns it. With
+/// `chain` > 1, the service is the last of a dependency chain of `chain` services: each
+/// before it the same process config running `probe ready-fd` (ready on fd 3 at once), each
+/// `after` the one before.
+fn init_toml(chain: usize) -> String {
+    let mut t = String::from("on_error = \"poweroff\"\n");
+    for k in 1..chain {
+        t += &format!("\n[[service]]\nname = \"c{k}\"\noci = \"svc.json\"\nready = \"fd:3\"\n");
+        t += &format!("args = [\"/bin/probe\", \"ready-fd\", \"c{k}\", \"3\", \"0\"]\n");
+        if k > 1 {
+            t += &format!("after = [\"c{}\"]\n", k - 1);
+        }
+    }
+    t += "\n[[service]]\nname = \"svc\"\noci = \"svc.json\"\nrestart = \"always\"\n";
+    if chain > 1 {
+        t += &format!("after = [\"c{}\"]\n", chain - 1);
+    }
+    t
+}
 
 /// The inits under test: name, what stamp-exec execs. The third, with `--baseline-init`, is
 /// another build of dmzkit's init (e.g. of an earlier commit) for a before/after in one run.
@@ -91,6 +101,7 @@ pub fn image(
     busybox: &Path,
     baseline: Option<&Path>,
     work: &Path,
+    chain: usize,
 ) -> Result<Archive, String> {
     let init = &art.init;
     let read = |p: &Path| std::fs::read(p).map_err(|e| format!("{}: {e}", p.display()));
@@ -104,7 +115,7 @@ pub fn image(
         std::process::Command::new(&art.launcher).arg("compile").arg("--oci").arg(&json).arg("-o").arg(&svc),
     )?;
     let toml = work.join("init.toml");
-    std::fs::write(&toml, INIT_TOML).map_err(|e| format!("{}: {e}", toml.display()))?;
+    std::fs::write(&toml, init_toml(chain)).map_err(|e| format!("{}: {e}", toml.display()))?;
     let pcfg = work.join("init.pcfg");
     cmd::output(
         std::process::Command::new(&art.launcher)

@@ -114,6 +114,10 @@ enum Cmd {
         /// Seconds one VM may run before it is killed and reported.
         #[arg(long, default_value_t = 120)]
         deadline: u64,
+        /// dmzkit's init only, its measured service the last of a chain of N services, each
+        /// started once the one before is ready (readiness on fd 3).
+        #[arg(long, value_name = "N", default_value_t = 0)]
+        chain: usize,
     },
     /// Write the initramfs for one arch (for flashing, or to boot by hand).
     Image {
@@ -199,11 +203,12 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
             let opts = systemd_suite::Opts { kvm, deadline: Duration::from_secs(deadline), echo, rebuild };
             return systemd_suite::run(arch, &opts);
         }
-        Cmd::BenchBoot { arch, runs, busybox, baseline_init, deadline } => {
+        Cmd::BenchBoot { arch, runs, busybox, baseline_init, deadline, chain } => {
             if baseline_init.is_some() && arch.0.len() != 1 {
                 return Err("--baseline-init is one arch's build: give one --arch".into());
             }
-            return bench_boot(&arch.0, runs.max(1), busybox, baseline_init, Duration::from_secs(deadline));
+            let deadline = Duration::from_secs(deadline);
+            return bench_boot(&arch.0, runs.max(1), busybox, baseline_init, deadline, chain);
         }
         Cmd::Image { arch, suite, output } => {
             setup::ensure(&[], false)?;
@@ -240,6 +245,7 @@ fn bench_boot(
     busybox: Option<PathBuf>,
     baseline: Option<PathBuf>,
     deadline: Duration,
+    chain: usize,
 ) -> Result<ExitCode, String> {
     setup::ensure(arches, true)?;
     let root = workspace_root();
@@ -255,10 +261,16 @@ fn bench_boot(
         };
         let work = work_dir(&target, *arch).join("bench-boot");
         let initrd = work.join("bench-boot.cpio");
-        let img = bench_boot::image(&root, art, &bb, baseline.as_deref(), &work)?;
+        let img = bench_boot::image(&root, art, &bb, baseline.as_deref(), &work, chain)?;
         std::fs::write(&initrd, img.to_bytes()).map_err(|e| format!("{}: {e}", initrd.display()))?;
         println!("bench-boot {arch}: {} {}, {runs} boots of each init, TCG", k.package, k.version);
-        let n = if baseline.is_some() { 3 } else { 2 };
+        let n = if chain > 1 {
+            1 // busybox init has no dependencies to chain
+        } else if baseline.is_some() {
+            3
+        } else {
+            2
+        };
         let mut samples: Vec<Vec<bench_boot::Sample>> = vec![Vec::new(); n];
         for r in 0..runs {
             for j in 0..n {
@@ -280,19 +292,24 @@ fn bench_boot(
             d.sort_unstable();
             kern.sort_unstable();
             medians[i] = bench_boot::quantile(&d, 0.5);
+            let name = match chain {
+                0 | 1 => bench_boot::INITS[i].0.to_string(),
+                _ => format!("{}, {chain}-service dependency chain", bench_boot::INITS[i].0),
+            };
             table.push(format!(
-                "| {arch} | {} | {:.1} | {:.1} | {:.1} | {:.0} |",
-                bench_boot::INITS[i].0,
+                "| {arch} | {name} | {:.1} | {:.1} | {:.1} | {:.0} |",
                 medians[i] / 1000.0,
                 bench_boot::quantile(&d, 0.1) / 1000.0,
                 bench_boot::quantile(&d, 0.9) / 1000.0,
                 bench_boot::quantile(&kern, 0.5) / 1000.0
             ));
         }
-        table.push(format!(
-            "| {arch} | ratio dmzkit / busybox (medians) | **{:.2}** | | | |",
-            medians[0] / medians[1].max(1.0)
-        ));
+        if n >= 2 {
+            table.push(format!(
+                "| {arch} | ratio dmzkit / busybox (medians) | **{:.2}** | | | |",
+                medians[0] / medians[1].max(1.0)
+            ));
+        }
         if n == 3 {
             table.push(format!(
                 "| {arch} | ratio dmzkit / baseline (medians) | **{:.2}** | | | |",
