@@ -127,6 +127,13 @@ fn setcap_task() -> Unit {
 pub fn plan(arch: Arch) -> Plan {
     // `init status` from a task: the client, while PID 1 waits for the task.
     let mut tasks = vec![setcap_task(), Unit::once(root_task("status", &["/init", "status"], &[]))];
+    // Its round trip, from a shell's point of view: fork, exec of the client, reply, exit.
+    let runs = STATUS_RUNS.to_string();
+    tasks.push(Unit::once(root_task(
+        "status-rtt",
+        &["/bin/probe", "repeat", "status-rtt", &runs, "/init", "status"],
+        &[],
+    )));
     if arch.has_watchdog() {
         tasks.push(Unit::once(root_task(
             "modules",
@@ -347,6 +354,7 @@ pub fn image(arch: Arch, art: &Artifacts, kernel: &Kernel, work: &Path) -> Resul
         }),
     ));
     checks.push(("`init status` from a task".into(), Box::new(status_check)));
+    checks.push(("`init status` round trip".into(), Box::new(status_rtt_check)));
     let n = plan.services.len();
     checks.push(("reload (SIGHUP, same config)".into(), Box::new(move |c: &Console| reload_check(c, n))));
     checks.push(("crash restart with backoff".into(), Box::new(crash_check)));
@@ -407,6 +415,17 @@ fn status_check(c: &Console) -> Result<String, String> {
     c.find(hold).ok_or(format!("no \"{hold}\" line"))?;
     c.find("init: task status exited status 0").ok_or("the client did not exit 0")?;
     Ok(format!("{} …; {hold}", own.trim()))
+}
+
+/// How many times the status-rtt task runs `init status`.
+const STATUS_RUNS: u32 = 20;
+
+/// Every `init status` of the status-rtt task exited 0; the figure is its wall time per run
+/// (fork to reaped), min/median/max.
+fn status_rtt_check(c: &Console) -> Result<String, String> {
+    suite::verdict_check("status-rtt")(c)?;
+    let v = c.get("status-rtt", "run-us").ok_or("no run-us line")?;
+    Ok(format!("{STATUS_RUNS} runs, µs min/median/max: {}", v.replace(' ', "/")))
 }
 
 /// SIGHUP made init read the same config again: every service unchanged, none restarted

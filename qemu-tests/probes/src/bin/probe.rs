@@ -50,10 +50,11 @@ fn main(args: linker::Args) -> i32 {
         b"stamp-exec" => stamp_exec(&args),
         b"exec-time" => exec_time(arg(2)),
         b"signal-init" => signal_init(parse_dec(arg(2)).unwrap_or(0) as u32, parse_dec(arg(3)).unwrap_or(0)),
+        b"repeat" => repeat(arg(2), parse_dec(arg(3)).unwrap_or(0) as usize, &args),
         _ => {
             linker::write_all(
                 2,
-                b"usage: probe observe|setcap|orphans|crash|ignore-term|watchdog|signal-init|stamp-exec|exec-time ...\n",
+                b"usage: probe observe|setcap|orphans|crash|ignore-term|watchdog|signal-init|stamp-exec|exec-time|repeat ...\n",
             );
             2
         }
@@ -500,4 +501,50 @@ fn exec_time(tag: &[u8]) -> i32 {
     loop {
         sys::sleep_ms(3_600_000);
     }
+}
+
+/// Most runs `repeat` times.
+const MAX_RUNS: usize = 64;
+
+/// `repeat TAG N PROG ARGS...`: runs PROG N times, one after the other (fork, exec, wait;
+/// its stdout to /dev/null), and reports each run's wall time from fork to reaped as
+/// `TAG run-us MIN MEDIAN MAX`, then the verdict TAG: PASS when every run exited 0.
+fn repeat(tag: &[u8], n: usize, args: &linker::Args) -> i32 {
+    let n = n.clamp(1, MAX_RUNS);
+    let mut us = [0u64; MAX_RUNS];
+    for t in us.iter_mut().take(n) {
+        let start = sys::boottime_us();
+        let pid = match sys::fork() {
+            Ok(0) => {
+                sys::close(1);
+                let _ = sys::open(b"/dev/null\0", nr::O_WRONLY, 0); // the lowest free fd: 1
+                sys::exit(match sys::exec_args(args, 4) {
+                    e if e == linux_raw_sys::errno::ENOENT as u16 => 127,
+                    _ => 126,
+                })
+            }
+            Ok(pid) => pid,
+            Err(e) => {
+                Line::new(qemu_probes::TEST).push(tag).push(b" FAIL fork: ").errno(e).emit();
+                return 1;
+            }
+        };
+        match sys::wait4(pid as isize, 0) {
+            Ok((_, 0)) => *t = sys::boottime_us() - start,
+            Ok((_, status)) => {
+                Line::new(qemu_probes::TEST).push(tag).push(b" FAIL wait status ").dec(status as u64).emit();
+                return 1;
+            }
+            Err(e) => {
+                Line::new(qemu_probes::TEST).push(tag).push(b" FAIL wait: ").errno(e).emit();
+                return 1;
+            }
+        }
+    }
+    let runs = &mut us[..n];
+    runs.sort_unstable();
+    let (min, median, max) = (runs[0], runs[n / 2], runs[n - 1]);
+    Line::new(OBS).push(tag).push(b" run-us ").dec(min).sp().dec(median).sp().dec(max).emit();
+    verdict(tag, true, b"every run exited 0");
+    0
 }
