@@ -106,8 +106,9 @@ mod texts {
             counts[l as usize - 1] += 1;
         }
         // The symbols by code length, then by value.
-        let symbols: Vec<u8> =
-            (1..=max as u8).flat_map(|len| (0..=255u8).filter(move |&s| lengths[s as usize] == len)).collect();
+        let symbols: Vec<u8> = (1..=max as u8)
+            .flat_map(|len| (0..=255u8).filter(move |&s| lengths[s as usize] == len))
+            .collect();
         let packed = pack(&joined, &lengths, max);
         let table = |name: &str, doc: &str, t: &[u8]| {
             format!("/// {doc}\nstatic {name}: [u8; {}] = {t:?};\n", t.len())
@@ -115,6 +116,16 @@ mod texts {
         o += &table("COUNTS", "How many symbols have each code length 1..=MAX_LEN.", &counts);
         o += &table("SYMBOLS", "The symbols by code length, then by value.", &symbols);
         o += &table("PACKED", "Every text in order, words replaced, Huffman-coded.", &packed);
+        let texts = sections.iter().flat_map(|s| s.iter().copied()).chain(errnos.iter().map(String::as_str));
+        let written: usize = texts.map(|t| t.len() + 1).sum();
+        writeln!(
+            o,
+            "// {written} B of texts with their NULs; {} B with words replaced; packed {} B + {} B of code tables.",
+            joined.len(),
+            packed.len(),
+            counts.len() + symbols.len()
+        )
+        .unwrap();
         o
     }
 
