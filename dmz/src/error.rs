@@ -5,7 +5,7 @@
 //! Message: `dmz: unable to <step>: <ERRNO> (<detail>)`.
 //!
 //! The texts are most of what the message code weighs, so they are stored Huffman-coded
-//! (see [`text`]): about 4.5 bits a character instead of 8. They are written out in full
+//! (see [`text`]): under 4 bits a character instead of 8. They are written out in full
 //! in src/texts.rs, each beside its variant of [`Step`] or [`Bad`], and packed by build.rs.
 
 use linux_raw_sys::errno;
@@ -198,8 +198,8 @@ impl Line {
 }
 
 /// Appends text `n` (of the words, the sections and the errno names read as one list), with
-/// `num` in decimal for each [`NUM`] and each word (a byte from `WORD` on: build.rs's list of
-/// words shared by several texts) in full; errno names in upper case.
+/// `num` in decimal for each [`NUM`] and each word (a byte from `WORD` on: a string several
+/// texts share, which build.rs stored once) in full; errno names in upper case.
 ///
 /// The texts are one canonical Huffman-coded bit stream (codes MSB first, the stream LSB
 /// first in each byte), decoded symbol by symbol from the start: a few thousand bits, once
