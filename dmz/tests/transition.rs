@@ -108,9 +108,8 @@ fn seccomp_without_nnp_goes_in_before_the_uid_change() {
     c.no_new_privs = false;
     let mut k = Recorder::new(40);
     run(&mut k, &c);
-    let pos = |want: &Call| k.calls.iter().position(|c| c == want).unwrap();
-    assert!(pos(&Call::Seccomp(0, vec![0x20; 16])) < pos(&Call::ResUid(1000)));
-    assert!(pos(&Call::Seccomp(0, vec![0x20; 16])) > pos(&Call::Umask(0o027)));
+    assert!(k.position(&Call::Seccomp(0, vec![0x20; 16])) < k.position(&Call::ResUid(1000)));
+    assert!(k.position(&Call::Seccomp(0, vec![0x20; 16])) > k.position(&Call::Umask(0o027)));
     assert!(!k.calls.contains(&Call::Nnp));
     assert_eq!(k.calls.iter().filter(|c| matches!(c, Call::Seccomp(..))).count(), 1);
 }
@@ -210,7 +209,7 @@ fn chdir_permission_error_is_retried_as_the_target_user() {
     let chdirs: Vec<usize> =
         k.calls.iter().enumerate().filter(|(_, c)| matches!(c, Call::Chdir(_))).map(|(i, _)| i).collect();
     assert_eq!(chdirs.len(), 2, "{:?}", k.calls);
-    let uid = k.calls.iter().position(|c| *c == Call::ResUid(1000)).unwrap();
+    let uid = k.position(&Call::ResUid(1000));
     assert!(chdirs[0] < uid && chdirs[1] > uid);
     assert_eq!(k.reports, vec!["dmz: unable to change directory: EACCES (/home/u)\n"]);
 }
@@ -267,8 +266,7 @@ fn securebits_are_set_before_the_uid_change_with_keep_caps() {
     c.securebits = Some(0x01 | 0x04); // NOROOT | NO_SETUID_FIXUP
     let mut k = Recorder::new(40);
     run(&mut k, &c);
-    let pos = |want: &Call| k.calls.iter().position(|c| c == want).unwrap();
-    assert!(pos(&Call::Securebits(0x15)) < pos(&Call::ResUid(1000)));
+    assert!(k.position(&Call::Securebits(0x15)) < k.position(&Call::ResUid(1000)));
     assert!(k.calls.contains(&Call::KeepCaps(false)));
     assert!(!k.calls.contains(&Call::KeepCaps(true)));
     // With SECBIT_KEEP_CAPS configured, keep-caps stays on.
@@ -475,7 +473,7 @@ fn a_faked_credential_step_is_caught_before_exec() {
         k.ambient = 1 << 3; // what the caller had, for AmbientClear
         assert_eq!(run(&mut k, &c), 125, "{detail}");
         assert_eq!(k.reports, vec![format!("dmz: unable to verify credentials: EPERM ({detail})\n")]);
-        let nnp = k.calls.iter().position(|c| *c == Call::Nnp).unwrap();
+        let nnp = k.position(&Call::Nnp);
         assert_eq!(k.calls.len(), nnp + 1, "{detail}: nothing after the check: {:?}", &k.calls[nnp..]);
     }
     // With every step done, the same config reaches exec.
@@ -509,8 +507,7 @@ fn stdio_is_given_to_the_target_uid() {
     assert_eq!(run(&mut k, &c), 127);
     let chowns: Vec<&Call> = k.calls.iter().filter(|c| matches!(c, Call::Chown(..))).collect();
     assert_eq!(chowns, [&Call::Chown(2, 1000)]);
-    let pos = |want: &Call| k.calls.iter().position(|c| c == want).unwrap();
-    assert!(pos(&Call::Chown(2, 1000)) < pos(&Call::Groups(vec![20, 10])));
+    assert!(k.position(&Call::Chown(2, 1000)) < k.position(&Call::Groups(vec![20, 10])));
 
     for errno in [22, 1, 30] {
         let mut k = Recorder::new(40);

@@ -215,6 +215,11 @@ impl<'b> Recorder<'b> {
         }
     }
 
+    /// Where `call` was first made; panics if it was not.
+    pub fn position(&self, call: &Call) -> usize {
+        self.calls.iter().position(|c| c == call).unwrap_or_else(|| panic!("no {call:?} in {:?}", self.calls))
+    }
+
     /// The paths execve was called with, in order.
     pub fn execs(&self) -> Vec<String> {
         let path = |c: &Call| {
