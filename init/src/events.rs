@@ -152,7 +152,6 @@ impl Events {
     }
 
     /// Watches `fd` at `slot` in every wait from now on (one there before is closed).
-    #[allow(dead_code)] // no unit has a watched fd yet
     pub fn watch_fd(&mut self, slot: Slot, fd: OwnedFd) {
         self.units[slot.index()] = Some(fd);
     }
@@ -165,7 +164,6 @@ impl Events {
     }
 
     /// The fd watched at `slot`.
-    #[allow(dead_code)] // no unit has a watched fd yet
     pub fn fd_at(&self, slot: Slot) -> Option<BorrowedFd<'_>> {
         self.units[slot.index()].as_ref().map(|f| f.as_fd())
     }
