@@ -47,14 +47,16 @@ pub enum Event {
     Readable(Slot),
 }
 
-/// Where a task's or service's fd is watched: the index is the unit's in its config list.
+/// Where a task's or service's fd is watched: the index is the unit's in its config list,
+/// except for captured output, whose pipes src/output.rs numbers itself (0..2 * MAX_UNITS,
+/// `Output` then `TaskOutput`) so that they stay where they are across a reload.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 pub enum Slot {
     /// Service i's readiness channel.
     Ready(usize),
-    /// Service i's captured output.
+    /// Captured-output pipe i.
     Output(usize),
-    /// Task i's captured output.
+    /// Captured-output pipe MAX_UNITS + i.
     TaskOutput(usize),
 }
 

@@ -27,35 +27,38 @@ use rustix::fd::{AsFd, OwnedFd};
 /// built in a 512-byte [`Line`]: this leaves 64 for `<30>NAME[PID]: ` and the newline (and
 /// /dev/kmsg takes a record of up to 1 KiB).
 pub const LINE: usize = 448;
-/// Output slots: services, then tasks.
-const UNITS: usize = 2 * MAX_UNITS;
-/// The partial lines' mapping: two banks of [`LINE`] bytes per output slot (a reload copies
-/// the partial lines from one to the other, in their new places).
-const BANK: usize = UNITS * LINE;
+/// Pipes: one per unit at most (a unit's output index: service i is i, task i is
+/// `MAX_UNITS + i`).
+pub const UNITS: usize = 2 * MAX_UNITS;
+/// No unit: a free pipe number, or a unit a reload removed.
+pub const NONE: u8 = u8::MAX;
 /// Reads of an earlier run's pipe before it is closed: more than its 64 KiB of capacity.
 const DRAIN: usize = 256;
 
+/// The pipes, each known by its number p, watched at [`slot`]`(p)`. A pipe stays at its
+/// number for its life: a reload only changes which unit it belongs to.
 pub struct Captured {
     /// A /dev/kmsg of its own: the kernel rate-limits each open file on its own
     /// (printk.devkmsg), so a chatty unit cannot get init's own lines suppressed.
     kmsg: Log,
-    /// The partial lines, once a unit captured its output.
+    /// [`LINE`] bytes per pipe: its partial line. Taken with the first pipe.
     buf: Option<Mapping>,
-    /// The bank in use: 0 or [`BANK`].
-    bank: usize,
+    /// Per pipe: the output index of its unit ([`NONE`]: free), the length of its partial
+    /// line, the pid its lines are logged with.
+    unit: [u8; UNITS],
     len: [u16; UNITS],
-    /// The pid each pipe's lines are logged with.
     pid: [i32; UNITS],
 }
 
-/// Output slot `k`'s [`Slot`], and back.
-fn slot(k: usize) -> Slot {
-    match k.checked_sub(MAX_UNITS) {
-        None => Slot::Output(k),
+/// Where pipe `p` is watched.
+fn slot(p: usize) -> Slot {
+    match p.checked_sub(MAX_UNITS) {
+        None => Slot::Output(p),
         Some(i) => Slot::TaskOutput(i),
     }
 }
 
+/// The pipe watched at `s`.
 fn index(s: Slot) -> usize {
     match s {
         Slot::TaskOutput(i) => MAX_UNITS + i,
@@ -74,27 +77,39 @@ fn variant(path: &[u8], at: usize, tail: &[u8]) -> [u8; MAX_LOG_FILE + 2] {
 
 impl Captured {
     pub const fn new() -> Self {
-        Captured { kmsg: Log::new(false), buf: None, bank: 0, len: [0; UNITS], pid: [0; UNITS] }
+        Captured { kmsg: Log::new(false), buf: None, unit: [NONE; UNITS], len: [0; UNITS], pid: [0; UNITS] }
     }
 
-    /// Before unit `u` starts at `slot`: with `output = "capture"`, a new pipe whose read end
-    /// is watched there (an earlier run's is closed first) and the log file's directory;
-    /// returns the write end for the child. `None`: the child keeps init's stdout and stderr
-    /// (the console), also when no pipe could be made (a warning says so).
+    /// The pipe of the unit with output index `k`.
+    fn find(&self, k: usize) -> Option<usize> {
+        self.unit.iter().position(|&o| o as usize == k)
+    }
+
+    /// The output index of the unit whose pipe is watched at `s` (out of range: none).
+    pub fn owner(&self, s: Slot) -> usize {
+        self.unit[index(s)] as usize
+    }
+
+    /// Before unit `u` (output index `k`) starts: with `output = "capture"`, a new pipe (an
+    /// earlier run's is closed first) and the log file's directory; returns the write end for
+    /// the child. `None`: the child keeps init's stdout and stderr (the console), also when
+    /// no pipe could be made (a warning says so).
     #[inline(never)]
-    pub fn pipe(&mut self, ev: &mut Events, slot: Slot, u: &Unit) -> Option<OwnedFd> {
+    pub fn pipe(&mut self, ev: &mut Events, k: usize, u: &Unit) -> Option<OwnedFd> {
         if u.output != Output::Capture {
             return None;
         }
-        self.close(ev, slot, u);
+        self.close(ev, k, u);
         let mut made = Ok(());
         if self.buf.is_none() {
-            made = Mapping::new(2 * BANK).map(|m| self.buf = Some(m));
+            made = Mapping::new(UNITS * LINE).map(|m| self.buf = Some(m));
             self.kmsg.open_kmsg();
         }
         match made.and_then(|()| sys::pipe()) {
             Ok((r, w)) => {
-                ev.watch_fd(slot, r);
+                let p = self.find(NONE as usize)?; // one pipe per unit at most: always found
+                ev.watch_fd(slot(p), r);
+                (self.unit[p], self.len[p]) = (k as u8, 0);
                 let path = u.log_file;
                 let dir = path.iter().rposition(|&b| b == b'/').unwrap_or(0);
                 let _ = sys::mkdir(sys::c(&variant(path, dir, b"")), 0o755);
@@ -107,86 +122,82 @@ impl Captured {
         }
     }
 
-    /// The unit at `slot` started as `pid`.
-    pub fn started(&mut self, slot: Slot, pid: i32) {
-        self.pid[index(slot)] = pid;
+    /// The unit with output index `k` started as `pid`.
+    pub fn started(&mut self, k: usize, pid: i32) {
+        if let Some(p) = self.find(k) {
+            self.pid[p] = pid;
+        }
     }
 
-    /// The pipe at `slot` is readable: one read, its complete lines written out. At its end
-    /// (EOF, or an error) the partial line is written out too and the pipe closed. Returns
-    /// whether it is still open.
+    /// The pipe at `s`, of unit `u`, is readable: one read, its complete lines written out.
+    /// At its end (EOF, an error, or no longer watched) the partial line is written out too
+    /// and the pipe closed. Returns whether bytes were read and it is still open.
     #[inline(never)]
-    pub fn read(&mut self, ev: &mut Events, slot: Slot, u: &Unit) -> bool {
-        let k = index(slot);
-        let (Some(fd), Some(buf)) = (ev.fd_at(slot), &mut self.buf) else {
-            drop(ev.unwatch_fd(slot));
-            return false;
+    pub fn read(&mut self, ev: &mut Events, s: Slot, u: &Unit) -> bool {
+        let p = index(s);
+        let Some(buf) = &mut self.buf else { return false };
+        let part = &mut buf[p * LINE..][..LINE];
+        let had = self.len[p] as usize;
+        let got = match ev.fd_at(s) {
+            Some(fd) => sys::read(fd, &mut part[had..]),
+            None => Ok(0),
         };
-        let part = &mut buf[self.bank + k * LINE..][..LINE];
-        let had = self.len[k] as usize;
-        let (n, open) = match sys::read(fd, &mut part[had..]) {
-            Err(EAGAIN) => return true,
+        let (n, open) = match got {
+            Err(EAGAIN) => return false,
             Ok(m) if m > 0 => (had + m, true),
             _ => (had, false),
         };
-        let mut file = None;
         let mut start = 0;
         for i in 0..n {
             let newline = part[i] == b'\n';
             if newline || i + 1 == n && (!open || start == 0 && n == LINE) {
-                line(&self.kmsg, &mut file, u, self.pid[k], &part[start..i + !newline as usize]);
+                line(&self.kmsg, u, self.pid[p], &part[start..i + !newline as usize]);
                 start = i + 1;
             }
         }
         part.copy_within(start..n, 0);
-        self.len[k] = (n - start) as u16;
+        self.len[p] = (n - start) as u16;
         if !open {
-            drop(ev.unwatch_fd(slot));
+            drop(ev.unwatch_fd(s));
+            self.unit[p] = NONE;
         }
         open
     }
 
-    /// Reads what the pipe at `slot` holds (at most [`DRAIN`] reads), writes out its partial
-    /// line and closes it.
-    pub fn close(&mut self, ev: &mut Events, slot: Slot, u: &Unit) {
+    /// Reads what the pipe of unit `u` (output index `k`) holds (at most [`DRAIN`] reads),
+    /// writes out its partial line and closes it.
+    pub fn close(&mut self, ev: &mut Events, k: usize, u: &Unit) {
+        let Some(p) = self.find(k) else { return };
         let mut reads = DRAIN;
-        while ev.fd_at(slot).is_some() && reads > 0 && self.read(ev, slot, u) {
+        while reads > 0 && self.read(ev, slot(p), u) {
             reads -= 1;
         }
-        drop(ev.unwatch_fd(slot));
-        self.len[index(slot)] = 0;
+        drop(ev.unwatch_fd(slot(p)));
+        self.read(ev, slot(p), u); // not watched: its end
     }
 
-    /// A reload renumbered the units: the pipe at output slot k moves to slot `to[k]`, with
-    /// its partial line and pid; it is closed when `to[k]` is out of range.
-    #[inline(never)]
+    /// A reload renumbered the units: the pipe of output index k is now output index
+    /// `to[k]`'s; it is closed when that is [`NONE`].
     pub fn renumber(&mut self, ev: &mut Events, to: &[u8; UNITS]) {
-        let Some(buf) = &mut self.buf else { return };
-        let mut fds = [const { None }; UNITS];
-        for (k, f) in fds.iter_mut().enumerate() {
-            *f = ev.unwatch_fd(slot(k));
-        }
-        let (len, pid, from) = (self.len, self.pid, self.bank);
-        self.bank ^= BANK;
-        for (k, f) in fds.into_iter().enumerate() {
-            let j = to[k] as usize;
-            let (Some(fd), true) = (f, j < UNITS) else { continue };
-            ev.watch_fd(slot(j), fd);
-            self.pid[j] = pid[k];
-            self.len[j] = len[k];
-            buf.copy_within(from + k * LINE..from + k * LINE + len[k] as usize, self.bank + j * LINE);
+        for (p, o) in self.unit.iter_mut().enumerate() {
+            if let Some(&j) = to.get(*o as usize) {
+                *o = j;
+                if j == NONE {
+                    drop(ev.unwatch_fd(slot(p)));
+                }
+            }
         }
     }
 }
 
 /// One line of unit `u`: `<30>NAME[PID]: TEXT` to the kernel log and, without the priority,
-/// to its log file, which `file` keeps open for the rest of the read. TEXT's control
-/// characters show as '?' (as in init's own lines: a unit cannot forge lines or send
-/// terminal controls to whoever reads the log) and it ends at a NUL. Before the file would
-/// grow past its maximum it is renamed to `FILE.1` (replacing it) and a new one started.
-/// Failures lose the line for the file only.
+/// to its log file (opened for each line: nothing to keep between reads, and a file removed
+/// meanwhile is started again). TEXT's control characters show as '?' (as in init's own
+/// lines: a unit cannot forge lines or send terminal controls to whoever reads the log) and
+/// it ends at a NUL. Before the file would grow past its maximum it is renamed to `FILE.1`
+/// (replacing it) and a new one started. Failures lose the line for the file only.
 #[inline(never)]
-fn line(kmsg: &Log, file: &mut Option<(OwnedFd, u64)>, u: &Unit, pid: i32, text: &[u8]) {
+fn line(kmsg: &Log, u: &Unit, pid: i32, text: &[u8]) {
     let mut l = Line::default();
     format(&mut l, b"<30>%[%]: %\n", &[S(u.name), N(pid as u64), S(text)]);
     let record = l.as_bytes();
@@ -195,17 +206,12 @@ fn line(kmsg: &Log, file: &mut Option<(OwnedFd, u64)>, u: &Unit, pid: i32, text:
     if path.is_empty() {
         return;
     }
-    let n = record.len() as u64;
-    if matches!(file, Some((_, size)) if *size > 0 && *size + n > u.log_max_bytes as u64) {
-        *file = None;
+    for _ in 0..2 {
+        let Ok((f, size)) = sys::open_append(sys::c(path)) else { return };
+        if size == 0 || size + record.len() as u64 <= u.log_max_bytes as u64 {
+            return sys::write(f.as_fd(), record);
+        }
         let _ = sys::rename(sys::c(path), sys::c(&variant(path, path.len() - 1, b".1")));
-    }
-    if file.is_none() {
-        *file = sys::open_append(sys::c(path)).ok();
-    }
-    if let Some((f, size)) = file {
-        sys::write(f.as_fd(), record);
-        *size += n;
     }
 }
 

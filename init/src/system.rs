@@ -314,9 +314,8 @@ impl System {
     /// SIGKILL and boot goes on once it is reaped (or after [`KILL_WAIT_MS`]: one stuck in
     /// an uninterruptible sleep never is). A shutdown signal meanwhile shuts down at once.
     fn run_task(&mut self, cfg: &Config, i: usize, u: &Unit) {
-        let slot = Slot::TaskOutput(i);
-        let Some(pid) = start(&self.log, b"task", u, self.mask, (&mut self.out, &mut self.events, slot))
-        else {
+        let out = (&mut self.out, &mut self.events, MAX_UNITS + i); // its output index
+        let Some(pid) = start(&self.log, b"task", u, self.mask, out) else {
             self.tasks[i].state = State::Failed;
             return;
         };
@@ -386,7 +385,7 @@ impl System {
             if s.due <= t {
                 s.due = NEVER;
                 s.started = t;
-                let out = (&mut self.out, &mut self.events, Slot::Output(i));
+                let out = (&mut self.out, &mut self.events, i);
                 match start(&self.log, b"service", &u, self.mask, out) {
                     Some(pid) => {
                         s.pid = pid;
@@ -575,10 +574,10 @@ impl System {
         for (i, u) in cfg.services.iter().enumerate() {
             if !matches!(find(new.services, u.name), Some((_, v)) if v == u) {
                 self.stop(cfg, i, &u);
-                self.out.close(&mut self.events, Slot::Output(i), &u);
+                self.out.close(&mut self.events, i, &u);
             }
         }
-        let mut to = [u8::MAX; 2 * MAX_UNITS]; // output slots: services, then tasks
+        let mut to = [output::NONE; output::UNITS]; // output indexes: services, then tasks
         for (i, u) in cfg.services.iter().enumerate() {
             match find(new.services, u.name) {
                 Some((j, v)) if v == u => {
@@ -599,7 +598,7 @@ impl System {
         for (j, v) in new.tasks.iter().enumerate() {
             if let Some((i, _)) = find(cfg.tasks, v.name) {
                 tasks[j] = self.tasks[i];
-                to[MAX_UNITS + i] = j as u8;
+                to[MAX_UNITS + i] = (MAX_UNITS + j) as u8;
             }
         }
         (self.svcs, self.tasks) = (next, tasks);
@@ -622,10 +621,11 @@ impl System {
 
     /// A watched fd of a task or service is readable.
     fn readable(&mut self, cfg: &Config, slot: Slot) {
+        let k = self.out.owner(slot); // captured output: the pipe's unit
         let unit = match slot {
-            Slot::Output(i) => cfg.services.get(i),
-            Slot::TaskOutput(i) => cfg.tasks.get(i),
             Slot::Ready(_) => None,
+            _ if k < MAX_UNITS => cfg.services.get(k),
+            _ => cfg.tasks.get(k - MAX_UNITS),
         };
         match unit {
             Some(u) => drop(self.out.read(&mut self.events, slot, &u)),
@@ -781,20 +781,20 @@ fn signal_service(pid: i32, sig: u8) {
     }
 }
 
-/// Starts a task or service (`kind`), logging it, its output captured at `slot` if it says
-/// so; `None` if fork failed.
+/// Starts a task or service (`kind`), logging it, its output captured if it says so (`k`:
+/// its output index); `None` if fork failed.
 #[inline(never)]
 fn start(
     log: &Log,
     kind: &[u8],
     u: &Unit,
     mask: SigSet,
-    (out, ev, slot): (&mut Captured, &mut Events, Slot),
+    (out, ev, k): (&mut Captured, &mut Events, usize),
 ) -> Option<i32> {
-    let pipe = out.pipe(ev, slot, u);
+    let pipe = out.pipe(ev, k, u);
     match child::spawn(|| unit_child(u.dmz, mask, pipe.as_ref())) {
         Ok(pid) => {
-            out.started(slot, pid);
+            out.started(k, pid);
             log.info(b"% % started pid %", &[S(kind), S(u.name), N(pid as u64)]);
             Some(pid)
         }

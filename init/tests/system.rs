@@ -1361,3 +1361,47 @@ fn a_flooding_service_starves_neither_another_nor_the_control_socket() {
     assert!(b.read_file("/run/flood.log.1").is_some(), "and rotated");
     b.power_off();
 }
+
+#[test]
+#[ignore = "needs root (namespaces, uid changes): scripts/test runs it"]
+fn a_reload_moves_pipes_with_their_services_and_reads_changed_ones_to_the_end() {
+    let mover = || {
+        let script = "echo before; printf par; sleep 1.5; echo tial; exec sleep 1000";
+        captured("mover", script, "/run/log/mover.log", 65536)
+    };
+    let out = "trap 'echo bye; exit 0' TERM; echo hi; while :; do sleep 0.1; done";
+    let mut s = setup();
+    s.services.push(mover());
+    s.services.push(captured("out", out, "/run/log/out.log", 65536));
+    let mut b = boot("boot-capture-reload", Some(&s.encode()));
+    let (pid, out_pid) = (b.started_pid("service", "mover"), b.started_pid("service", "out"));
+    b.wait_file("/run/log/mover.log", 1);
+    b.wait_file("/run/log/out.log", 1);
+    // `mover` moves from the first place to the second, unchanged; `out` changes (its output
+    // goes to the console from now on).
+    let mut s2 = setup();
+    s2.services.push(spec("added", "exec sleep 1000"));
+    s2.services.push(mover());
+    s2.services.push(spec("out", out));
+    b.write_config(&s2.encode());
+    let o = b.ctl(&["reload"]);
+    assert_eq!(
+        o.stdout, "reloaded /etc/dmzkit/init.pcfg: 1 added, 0 removed, 1 changed, 1 unchanged\n",
+        "{o:?}"
+    );
+    let text = b.wait_file("/run/log/mover.log", 2);
+    assert_eq!(
+        text,
+        format!("mover[{pid}]: before\nmover[{pid}]: partial\n"),
+        "the same pipe, partial line and all"
+    );
+    let out_log = b.read_file("/run/log/out.log").unwrap();
+    let (first, last) = (out_log.lines().next(), out_log.lines().last());
+    let (hi, bye) = (format!("out[{out_pid}]: hi"), format!("out[{out_pid}]: bye"));
+    assert_eq!(
+        (first, last),
+        (Some(hi.as_str()), Some(bye.as_str())),
+        "read to its end at the stop: {out_log}"
+    );
+    b.power_off();
+}
