@@ -668,8 +668,9 @@ impl System {
             }
         }
         let grace = cfg.map_or(DEFAULT_GRACE_MS, |c| c.shutdown_grace_ms) as u64;
-        self.kill_everyone(SIGTERM, grace);                    // the rest: TERM, grace,
-        self.kill_everyone(SIGKILL, KILL_WAIT_MS);             // then KILL
+        self.kill_everyone(cfg, SIGTERM, grace);               // the rest: TERM, grace,
+        self.kill_everyone(cfg, SIGKILL, KILL_WAIT_MS);        // then KILL
+        self.out.renumber(&mut self.events, &[output::NONE; output::UNITS]); // pipes closed
         sys::sync();                                           // flush before unmounting
         unmount_all(&self.log);                                // or remount read-only
         sys::sync();
@@ -731,14 +732,22 @@ impl System {
     }
 
     /// `sig` to every process but init, then reaping until none is left or `wait_ms` passed.
-    fn kill_everyone(&mut self, sig: u8, wait_ms: u64) {
+    /// Captured output meanwhile is read (with `cfg`; without, its pipes are closed).
+    fn kill_everyone(&mut self, cfg: Option<&Config>, sig: u8, wait_ms: u64) {
         if sys::kill_all(sig).is_err() {
             return; // ESRCH: nobody left
         }
         self.log.info(b"sent signal % to all processes", &[N(sig as u64)]);
         self.events.rescan();
         let deadline = now() + wait_ms;
-        while !matches!(self.events.next(deadline), Event::NoChildren | Event::Timeout) {}
+        loop {
+            match (self.events.next(deadline), cfg) {
+                (Event::NoChildren | Event::Timeout, _) => return,
+                (Event::Readable(slot), Some(cfg)) => self.readable(cfg, slot),
+                (Event::Readable(slot), None) => drop(self.events.unwatch_fd(slot)),
+                _ => {}
+            }
+        }
     }
 }
 

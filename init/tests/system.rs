@@ -1405,3 +1405,35 @@ fn a_reload_moves_pipes_with_their_services_and_reads_changed_ones_to_the_end() 
     );
     b.power_off();
 }
+
+/// init's CPU time so far (utime + stime, clock ticks), from the host's /proc.
+fn cpu_ticks(pid: i32) -> u64 {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap();
+    let f: Vec<&str> = stat.rsplit_once(')').unwrap().1.split_whitespace().collect();
+    f[11].parse::<u64>().unwrap() + f[12].parse::<u64>().unwrap()
+}
+
+#[test]
+#[ignore = "needs root (namespaces, uid changes): scripts/test runs it"]
+fn captured_output_during_the_shutdown_grace_is_read_not_spun_on() {
+    // A task leaves a process behind that keeps the task's pipe, ignores SIGTERM and says so:
+    // during the shutdown's grace period its pipe is readable.
+    let mut s = setup();
+    s.grace_ms = 1500;
+    let left = "(trap 'echo got-term' TERM; while :; do sleep 0.1; done) & echo started";
+    s.tasks.push(captured("prep", left, "/run/prep.log", 65536));
+    s.services.push(spec("idle", "exec sleep 1000"));
+    let mut b = boot("boot-capture-shutdown", Some(&s.encode()));
+    b.wait_file("/run/prep.log", 1);
+    let init = b.init_pid();
+    kill(init, 12);
+    b.wait_for("init: sent signal 15 to all processes");
+    let before = cpu_ticks(init);
+    std::thread::sleep(Duration::from_millis(800));
+    let spent = cpu_ticks(init) - before;
+    let log = b.read_file("/run/prep.log").unwrap_or_default();
+    let (status, _, console) = b.end(Duration::from_secs(20));
+    assert_eq!(status.signal(), Some(SIGINT), "{console}");
+    assert!(spent < 20, "init used {spent} ticks of CPU in 800 ms of the grace period:\n{console}");
+    assert!(log.contains("]: got-term\n"), "{log:?}");
+}
