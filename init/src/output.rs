@@ -7,9 +7,9 @@
 //! readiness, at most [`LINE`] bytes; the event loop hands each readable fd out once per poll,
 //! so a flooding unit gets one bounded read per round and cannot starve the other units, the
 //! control socket or the watchdog. A line longer than [`LINE`] bytes is split there. A partial
-//! line at the end of a read waits in the unit's [`LINE`] bytes of one mapping (taken with the
-//! first pipe; a page becomes resident only once a capturing unit's bytes are written to it)
-//! until its newline, or the pipe's end. A reload moves the pipes with their units.
+//! line at the end of a read waits in its pipe's [`LINE`] bytes of one mapping (taken with the
+//! first pipe; a page becomes resident only once bytes of a pipe in use are written to it)
+//! until its newline, or the pipe's end. A reload hands each pipe to its unit's new place.
 //!
 //! A pipe belongs to one run: the next start of the unit reads what an earlier run's pipe
 //! still holds (bounded), writes out its partial line and closes it; a process that run left
