@@ -25,7 +25,7 @@ use dmz::config::{write_header, Reader, Writer, HEADER_LEN};
 use dmz::error::Bad;
 
 pub const MAGIC: [u8; 4] = *b"DMZI";
-pub const VERSION: u32 = 2;
+pub const VERSION: u32 = 3;
 
 /// Largest config init reads: room for every unit carrying a large dmz config. init maps
 /// exactly the file's size, so the bound only limits what a corrupt file can make it map.
@@ -36,6 +36,8 @@ pub const MAX_UNITS: usize = 32;
 pub const MAX_MOUNTS: usize = 32;
 /// Longest task or service name (they appear in every log line about the unit).
 pub const MAX_NAME: usize = 32;
+/// Longest `log_file`, its NUL included (init appends `.1` for the rotated file).
+pub const MAX_LOG_FILE: usize = 128;
 /// Shortest first restart delay init honours: a crash-looping service with a configured delay
 /// of 0 would otherwise be restarted in a busy loop.
 pub const MIN_RESTART_DELAY_MS: u32 = 100;
@@ -95,6 +97,26 @@ impl Restart {
             Restart::Never => "never",
             Restart::OnFailure => "on-failure",
             Restart::Always => "always",
+        }
+    }
+}
+
+/// Where a task's or service's stdout and stderr go.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[repr(u8)]
+pub enum Output {
+    /// init's own fds 0-2: the console.
+    Console = 0,
+    /// One pipe to init, which logs each line (init/README.md, "Captured output").
+    Capture = 1,
+}
+
+impl Output {
+    /// The word used in the TOML file.
+    pub fn name(self) -> &'static str {
+        match self {
+            Output::Console => "console",
+            Output::Capture => "capture",
         }
     }
 }
@@ -162,6 +184,12 @@ pub struct Unit<'a> {
     /// Tasks: how long init waits for it before SIGKILL to its process group (boot then goes
     /// on); 0 waits for ever. Services: unused, 0.
     pub timeout_ms: u32,
+    pub output: Output,
+    /// With [`Output::Capture`]: a file that also gets each line, with its NUL (at most
+    /// [`MAX_LOG_FILE`] bytes); empty: none.
+    pub log_file: &'a [u8],
+    /// `log_file` is renamed to `log_file.1` before it would grow past this size.
+    pub log_max_bytes: u32,
 }
 
 /// Everything system mode needs besides the kernel command line.
@@ -312,6 +340,16 @@ impl<'a> Item<'a> for Unit<'a> {
             stop_signal: r.u8(),
             stop_timeout_ms: r.u32(),
             timeout_ms: r.u32(),
+            output: match r.u8() {
+                0 => Output::Console,
+                1 => Output::Capture,
+                _ => {
+                    r.malformed();
+                    Output::Console
+                }
+            },
+            log_file: r.bytes().0,
+            log_max_bytes: r.u32(),
         }
     }
 
@@ -325,6 +363,9 @@ impl<'a> Item<'a> for Unit<'a> {
         if dmz::Config::decode(self.dmz).is_err() {
             return Err(Invalid::UnitDmz);
         }
+        if !(self.log_file.is_empty() || c_string(self.log_file) && self.log_file.len() <= MAX_LOG_FILE) {
+            return Err(Invalid::Path);
+        }
         Ok(())
     }
 
@@ -337,7 +378,10 @@ impl<'a> Item<'a> for Unit<'a> {
         w.varint(self.restart_limit as u64)?;
         w.byte(self.stop_signal)?; // a u8: one byte, as postcard writes it
         w.varint(self.stop_timeout_ms as u64)?;
-        w.varint(self.timeout_ms as u64)
+        w.varint(self.timeout_ms as u64)?;
+        w.varint(self.output as u64)?;
+        w.bytes(self.log_file)?;
+        w.varint(self.log_max_bytes as u64)
     }
 }
 
@@ -569,6 +613,9 @@ mod tests {
             stop_signal: 15,
             stop_timeout_ms: 3000,
             timeout_ms: 0,
+            output: Output::Console,
+            log_file: b"",
+            log_max_bytes: 0,
         }
     }
 
@@ -658,6 +705,11 @@ mod tests {
         let mut bad = c.clone();
         bad.watchdog.as_mut().unwrap().interval_ms = 0;
         assert_eq!(Config::decode(&encode(&bad)), Err(Invalid::Watchdog));
+        let bad = with_service(&c, 0, |u| u.log_file = b"/run/x.log");
+        assert_eq!(Config::decode(&encode(&bad)), Err(Invalid::Path), "no NUL");
+        let long: &'static [u8] = leak([&[b'/'; MAX_LOG_FILE][..], b"\0"].concat());
+        let bad = with_service(&c, 0, |u| u.log_file = long);
+        assert_eq!(Config::decode(&encode(&bad)), Err(Invalid::Path), "longer than MAX_LOG_FILE");
         let many: std::vec::Vec<_> = (0..33).map(|_| unit(b"x", d)).collect();
         let bad = Config { tasks: List::Items(leak(many)), ..c.clone() };
         assert_eq!(Config::decode(&encode(&bad)), Err(Invalid::TooMany));
@@ -751,6 +803,30 @@ mod tests {
         let c = Config { tasks: List::Items(leak(vec![t])), ..c };
         let blob = encode(&c);
         assert_eq!(Config::decode(&blob).unwrap().tasks.get(0).unwrap().timeout_ms, 90_000);
+    }
+
+    #[test]
+    fn captured_output_round_trips() {
+        let d = leak(dmz_blob());
+        let c = with_service(&sample(d), 1, |u| {
+            u.output = Output::Capture;
+            u.log_file = b"/run/log/probe.log\0";
+            u.log_max_bytes = 65_536;
+        });
+        let blob = encode(&c);
+        let s = Config::decode(&blob).unwrap().services.get(1).unwrap();
+        assert_eq!(
+            (s.output, s.log_file, s.log_max_bytes),
+            (Output::Capture, &b"/run/log/probe.log\0"[..], 65_536)
+        );
+        // An output tag other than 0 and 1 is malformed.
+        let at = blob.len() - 3 - (1 + 19) - 1; // log_max_bytes (3 bytes) and log_file follow the tag
+        assert_eq!(blob[at], 1);
+        let mut bad = blob.clone();
+        bad[at] = 2;
+        let body = bad[HEADER_LEN..].to_vec();
+        write_header(&mut bad, MAGIC, VERSION, &body);
+        assert_eq!(Config::decode(&bad), Err(Invalid::Format(Bad::Malformed)));
     }
 
     #[test]

@@ -17,6 +17,7 @@ mod container;
 mod control;
 mod events;
 mod log;
+mod output;
 mod sys;
 mod system;
 

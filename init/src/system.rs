@@ -14,6 +14,7 @@ use crate::child;
 use crate::control::{self, Request, Server};
 use crate::events::{now, Event, Events, Slot, NEVER};
 use crate::log::{format, Arg, Line, Log, E, N, S, X};
+use crate::output::{self, Captured};
 use crate::sys::{self, Errno, Exit, Mapping, Reboot};
 use core::ffi::CStr;
 use init::config::{Action, Config, List, Restart, Unit, MAX_CONFIG_LEN, MAX_UNITS, MIN_RESTART_DELAY_MS};
@@ -118,6 +119,8 @@ struct System {
     path: [u8; 256],
     tasks: [Svc; MAX_UNITS],
     svcs: [Svc; MAX_UNITS],
+    /// Captured output's pipes and partial lines.
+    out: Captured,
 }
 
 #[rustfmt::skip] // one step a line, the why beside it
@@ -160,6 +163,7 @@ pub fn main(args: &Args) -> ! {
         path: boot.config,
         tasks: [IDLE; MAX_UNITS],
         svcs: [IDLE; MAX_UNITS],
+        out: Captured::new(),
     };
     match Server::open() {                          // on /run: `init status` from now on,
         Ok(c) => sys.events.serve(c),               // tasks included
@@ -310,7 +314,8 @@ impl System {
     /// SIGKILL and boot goes on once it is reaped (or after [`KILL_WAIT_MS`]: one stuck in
     /// an uninterruptible sleep never is). A shutdown signal meanwhile shuts down at once.
     fn run_task(&mut self, cfg: &Config, i: usize, u: &Unit) {
-        let Some(pid) = start(&self.log, b"task", u, self.mask) else {
+        let out = (&mut self.out, &mut self.events, MAX_UNITS + i); // its output index
+        let Some(pid) = start(&self.log, b"task", u, self.mask, out) else {
             self.tasks[i].state = State::Failed;
             return;
         };
@@ -376,11 +381,12 @@ impl System {
     fn start_due(&mut self, cfg: &Config) -> u64 {
         let t = now();
         let mut next = NEVER;
-        for (u, s) in cfg.services.iter().zip(self.svcs.iter_mut()) {
+        for (i, (u, s)) in cfg.services.iter().zip(self.svcs.iter_mut()).enumerate() {
             if s.due <= t {
                 s.due = NEVER;
                 s.started = t;
-                match start(&self.log, b"service", &u, self.mask) {
+                let out = (&mut self.out, &mut self.events, i);
+                match start(&self.log, b"service", &u, self.mask, out) {
                     Some(pid) => {
                         s.pid = pid;
                         s.state = State::Ready; // readiness `started`: ready once running
@@ -568,13 +574,16 @@ impl System {
         for (i, u) in cfg.services.iter().enumerate() {
             if !matches!(find(new.services, u.name), Some((_, v)) if v == u) {
                 self.stop(cfg, i, &u);
+                self.out.close(&mut self.events, i, &u);
             }
         }
+        let mut to = [output::NONE; output::UNITS]; // output indexes: services, then tasks
         for (i, u) in cfg.services.iter().enumerate() {
             match find(new.services, u.name) {
                 Some((j, v)) if v == u => {
                     next[j] = self.svcs[i];
                     kept |= 1 << j;
+                    to[i] = j as u8;
                 }
                 Some(_) => changed += 1,
                 None => removed += 1,
@@ -589,9 +598,11 @@ impl System {
         for (j, v) in new.tasks.iter().enumerate() {
             if let Some((i, _)) = find(cfg.tasks, v.name) {
                 tasks[j] = self.tasks[i];
+                to[MAX_UNITS + i] = (MAX_UNITS + j) as u8;
             }
         }
         (self.svcs, self.tasks) = (next, tasks);
+        self.out.renumber(&mut self.events, &to);
         let unchanged = kept.count_ones() as u64;
         let added = new.services.len() as u64 - unchanged - changed;
         let mut l = Line::default();
@@ -608,10 +619,18 @@ impl System {
         Some(m)
     }
 
-    /// A watched fd of a task or service is readable. (None is watched yet: one found here
-    /// is closed.)
-    fn readable(&mut self, _cfg: &Config, slot: Slot) {
-        drop(self.events.unwatch_fd(slot));
+    /// A watched fd of a task or service is readable.
+    fn readable(&mut self, cfg: &Config, slot: Slot) {
+        let k = self.out.owner(slot); // captured output: the pipe's unit
+        let unit = match slot {
+            Slot::Ready(_) => None,
+            _ if k < MAX_UNITS => cfg.services.get(k),
+            _ => cfg.tasks.get(k - MAX_UNITS),
+        };
+        match unit {
+            Some(u) => drop(self.out.read(&mut self.events, slot, &u)),
+            None => drop(self.events.unwatch_fd(slot)),
+        }
     }
 
     /// A signal in the loop: a shutdown request, or nothing.
@@ -649,8 +668,9 @@ impl System {
             }
         }
         let grace = cfg.map_or(DEFAULT_GRACE_MS, |c| c.shutdown_grace_ms) as u64;
-        self.kill_everyone(SIGTERM, grace);                    // the rest: TERM, grace,
-        self.kill_everyone(SIGKILL, KILL_WAIT_MS);             // then KILL
+        self.kill_everyone(cfg, SIGTERM, grace);               // the rest: TERM, grace,
+        self.kill_everyone(cfg, SIGKILL, KILL_WAIT_MS);        // then KILL
+        self.out.renumber(&mut self.events, &[output::NONE; output::UNITS]); // pipes closed
         sys::sync();                                           // flush before unmounting
         unmount_all(&self.log);                                // or remount read-only
         sys::sync();
@@ -712,14 +732,22 @@ impl System {
     }
 
     /// `sig` to every process but init, then reaping until none is left or `wait_ms` passed.
-    fn kill_everyone(&mut self, sig: u8, wait_ms: u64) {
+    /// Captured output meanwhile is read (with `cfg`; without, its pipes are closed).
+    fn kill_everyone(&mut self, cfg: Option<&Config>, sig: u8, wait_ms: u64) {
         if sys::kill_all(sig).is_err() {
             return; // ESRCH: nobody left
         }
         self.log.info(b"sent signal % to all processes", &[N(sig as u64)]);
         self.events.rescan();
         let deadline = now() + wait_ms;
-        while !matches!(self.events.next(deadline), Event::NoChildren | Event::Timeout) {}
+        loop {
+            match (self.events.next(deadline), cfg) {
+                (Event::NoChildren | Event::Timeout, _) => return,
+                (Event::Readable(slot), Some(cfg)) => self.readable(cfg, slot),
+                (Event::Readable(slot), None) => drop(self.events.unwatch_fd(slot)),
+                _ => {}
+            }
+        }
     }
 }
 
@@ -762,11 +790,20 @@ fn signal_service(pid: i32, sig: u8) {
     }
 }
 
-/// Starts a task or service (`kind`), logging it; `None` if fork failed.
+/// Starts a task or service (`kind`), logging it, its output captured if it says so (`k`:
+/// its output index); `None` if fork failed.
 #[inline(never)]
-fn start(log: &Log, kind: &[u8], u: &Unit, mask: SigSet) -> Option<i32> {
-    match child::spawn(|| unit_child(u.dmz, mask)) {
+fn start(
+    log: &Log,
+    kind: &[u8],
+    u: &Unit,
+    mask: SigSet,
+    (out, ev, k): (&mut Captured, &mut Events, usize),
+) -> Option<i32> {
+    let pipe = out.pipe(ev, k, u);
+    match child::spawn(|| unit_child(u.dmz, mask, pipe.as_ref())) {
         Ok(pid) => {
+            out.started(k, pid);
             log.info(b"% % started pid %", &[S(kind), S(u.name), N(pid as u64)]);
             Some(pid)
         }
@@ -777,10 +814,11 @@ fn start(log: &Log, kind: &[u8], u: &Unit, mask: SigSet) -> Option<i32> {
     }
 }
 
-/// The child of a task or service: its own session, init's signal mask, the dmz transition.
+/// The child of a task or service: its output's pipe on fds 1 and 2 (when captured), its own
+/// session, init's signal mask, the dmz transition.
 #[inline(never)]
-fn unit_child(blob: &[u8], mask: SigSet) -> i32 {
-    if let Err(status) = child::detach(mask) {
+fn unit_child(blob: &[u8], mask: SigSet, out: Option<&rustix::fd::OwnedFd>) -> i32 {
+    if let Err(status) = output::redirect(out).and_then(|()| child::detach(mask)) {
         return status;
     }
     child::run_dmz(blob, None)

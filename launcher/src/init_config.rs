@@ -60,6 +60,9 @@ struct UnitToml {
     stop_signal: Option<String>,
     stop_timeout_ms: Option<u32>,
     timeout_ms: Option<u32>,
+    output: Option<String>,
+    log_file: Option<String>,
+    log_max_bytes: Option<u32>,
 }
 
 /// Defaults for what the TOML leaves out (documented in init/README.md).
@@ -72,6 +75,10 @@ const WATCHDOG_INTERVAL_MS: u32 = 10_000;
 /// How long init waits for a task before killing it: a task that hangs must not keep the
 /// device from booting (and its watchdog from being armed) for ever.
 const TASK_TIMEOUT_MS: u32 = 60_000;
+/// A captured unit's log file is rotated before it grows past this size...
+const LOG_MAX_BYTES: u32 = 64 << 10;
+/// ...which is at least this: room for a few of init's longest lines (512 bytes).
+const MIN_LOG_MAX_BYTES: u32 = 4096;
 
 /// The machine the image is for: units' seccomp profiles are compiled for its architecture,
 /// Docker profiles' minKernel against its kernel (`None`: the running one).
@@ -395,6 +402,7 @@ fn compile_unit(
         Some(s) => init::signal::parse(s.as_bytes())
             .ok_or_else(|| at("stop_signal", format!("{s:?}: not a signal name or number 1..64")))?,
     };
+    let (output, log_file, log_max_bytes) = output(u).map_err(|(key, m)| at(key, m))?;
     Ok(wire::Unit {
         name: u.name.clone().into_bytes(),
         dmz,
@@ -405,7 +413,46 @@ fn compile_unit(
         stop_signal,
         stop_timeout_ms: u.stop_timeout_ms.unwrap_or(STOP_TIMEOUT_MS),
         timeout_ms: if service { 0 } else { u.timeout_ms.unwrap_or(TASK_TIMEOUT_MS) },
+        output,
+        log_file,
+        log_max_bytes,
     })
+}
+
+/// Where a unit's output goes: `output`, and with `capture` an optional `log_file` under
+/// /run (init writes there as root: nowhere else) and its `log_max_bytes`. Errors name the key.
+fn output(u: &UnitToml) -> Result<(wire::Output, Vec<u8>, u32), (&'static str, String)> {
+    let capture = match u.output.as_deref() {
+        None | Some("console") => false,
+        Some("capture") => true,
+        Some(other) => return Err(("output", format!("{other:?}: expected console or capture"))),
+    };
+    let Some(file) = &u.log_file else {
+        if u.log_max_bytes.is_some() {
+            return Err(("log_max_bytes", "only with log_file".into()));
+        }
+        return Ok((if capture { wire::Output::Capture } else { wire::Output::Console }, vec![], 0));
+    };
+    if !capture {
+        return Err(("log_file", "only with output = \"capture\"".into()));
+    }
+    let under_run = file.strip_prefix("/run/").is_some_and(|rest| {
+        rest.split('/').all(|c| !c.is_empty() && c != "." && c != "..") && !rest.contains('\0')
+    });
+    if !under_run {
+        return Err((
+            "log_file",
+            format!("{file:?}: not a file path under /run/ (without . or .. components)"),
+        ));
+    }
+    if file.len() >= init::config::MAX_LOG_FILE {
+        return Err(("log_file", format!("{file:?}: longer than {} bytes", init::config::MAX_LOG_FILE - 1)));
+    }
+    let max = u.log_max_bytes.unwrap_or(LOG_MAX_BYTES);
+    if max < MIN_LOG_MAX_BYTES {
+        return Err(("log_max_bytes", format!("{max} is below {MIN_LOG_MAX_BYTES}")));
+    }
+    Ok((wire::Output::Capture, format!("{file}\0").into_bytes(), max))
 }
 
 /// The same compilation `launcher compile --oci` applies to a config.json's process: runc's
@@ -443,7 +490,12 @@ fn to_json(blob: &[u8]) -> Result<Value, String> {
     let c = Config::decode(blob).map_err(|e| format!("not a valid init config: {}", e.text()))?;
     let text = |b: &[u8]| String::from_utf8_lossy(b.strip_suffix(&[0]).unwrap_or(b)).into_owned();
     let unit = |u: &Unit, service: bool| -> Result<Value, String> {
-        let mut v = json!({ "name": text(u.name), "dmz": dmz_json(u.dmz)? });
+        let mut v = json!({ "name": text(u.name), "dmz": dmz_json(u.dmz)?, "output": u.output.name() });
+        if !u.log_file.is_empty() {
+            let o = v.as_object_mut().expect("object");
+            o.insert("log_file".into(), json!(text(u.log_file)));
+            o.insert("log_max_bytes".into(), json!(u.log_max_bytes));
+        }
         if !service {
             v.as_object_mut().expect("object").insert("timeout_ms".into(), json!(u.timeout_ms));
         }
@@ -699,6 +751,92 @@ capabilities = { bounding = ["CAP_NET_BIND_SERVICE"], permitted = ["CAP_NET_BIND
                 .unwrap_err(),
             "init.toml: service[0].timeout_ms: only tasks have it (services have stop_timeout_ms)"
         );
+    }
+
+    #[test]
+    fn output_capture_and_log_file() {
+        let unit = |keys: &str| format!("[[service]]\nname = \"s\"\n{keys}process = {{ args = [\"/x\"] }}\n");
+        let svc = |keys: &str| {
+            let blob = compile_str(&unit(keys)).unwrap();
+            let u = Config::decode(&blob).unwrap().services.get(0).unwrap();
+            (u.output, u.log_file.to_vec(), u.log_max_bytes)
+        };
+        use init::config::Output;
+        assert_eq!(svc(""), (Output::Console, vec![], 0));
+        assert_eq!(svc("output = \"console\"\n"), (Output::Console, vec![], 0));
+        assert_eq!(svc("output = \"capture\"\n"), (Output::Capture, vec![], 0));
+        assert_eq!(
+            svc("output = \"capture\"\nlog_file = \"/run/log/s.log\"\n"),
+            (Output::Capture, b"/run/log/s.log\0".to_vec(), LOG_MAX_BYTES)
+        );
+        assert_eq!(
+            svc("output = \"capture\"\nlog_file = \"/run/s.log\"\nlog_max_bytes = 4096\n"),
+            (Output::Capture, b"/run/s.log\0".to_vec(), 4096)
+        );
+        let blob =
+            compile_str("[[task]]\nname = \"t\"\noutput = \"capture\"\nprocess = { args = [\"/x\"] }\n")
+                .unwrap();
+        assert_eq!(Config::decode(&blob).unwrap().tasks.get(0).unwrap().output, Output::Capture, "tasks too");
+        let err = |keys: &str| compile_str(&unit(keys)).unwrap_err();
+        assert_eq!(
+            err("output = \"syslog\"\n"),
+            "init.toml: service[0].output: \"syslog\": expected console or capture"
+        );
+        assert_eq!(
+            err("log_file = \"/run/s.log\"\n"),
+            "init.toml: service[0].log_file: only with output = \"capture\""
+        );
+        assert_eq!(
+            err("output = \"capture\"\nlog_max_bytes = 9000\n"),
+            "init.toml: service[0].log_max_bytes: only with log_file"
+        );
+        for outside in [
+            "/var/log/s.log",
+            "/run",
+            "/run/",
+            "/run/../etc/passwd",
+            "/run/log/./s",
+            "/run//s",
+            "run/s",
+            "/run/log/",
+        ] {
+            assert_eq!(
+                err(&format!("output = \"capture\"\nlog_file = \"{outside}\"\n")),
+                format!("init.toml: service[0].log_file: {outside:?}: not a file path under /run/ (without . or .. components)"),
+            );
+        }
+        let long = format!("/run/{}", "x".repeat(init::config::MAX_LOG_FILE - 5));
+        assert_eq!(
+            err(&format!("output = \"capture\"\nlog_file = \"{long}\"\n")),
+            format!("init.toml: service[0].log_file: {long:?}: longer than 127 bytes")
+        );
+        let fits = &long[..long.len() - 1];
+        assert_eq!(
+            svc(&format!("output = \"capture\"\nlog_file = \"{fits}\"\n")).1.len(),
+            init::config::MAX_LOG_FILE
+        );
+        assert_eq!(
+            err("output = \"capture\"\nlog_file = \"/run/s\"\nlog_max_bytes = 4095\n"),
+            "init.toml: service[0].log_max_bytes: 4095 is below 4096"
+        );
+    }
+
+    #[test]
+    fn inspect_shows_output_and_log_file() {
+        let blob = compile_str(
+            "[[service]]\nname = \"s\"\noutput = \"capture\"\nlog_file = \"/run/log/s.log\"\nprocess = { args = [\"/x\"] }\n\
+             [[task]]\nname = \"t\"\nprocess = { args = [\"/x\"] }\n",
+        )
+        .unwrap();
+        let v = to_json(&blob).unwrap();
+        let s = &v["service"][0];
+        assert_eq!(
+            (&s["output"], &s["log_file"], &s["log_max_bytes"]),
+            (&json!("capture"), &json!("/run/log/s.log"), &json!(65536))
+        );
+        let t = &v["task"][0];
+        assert_eq!(t["output"], "console");
+        assert!(t.get("log_file").is_none() && t.get("log_max_bytes").is_none(), "{t}");
     }
 
     #[test]

@@ -118,6 +118,17 @@ pub struct Unit {
     pub stop_signal: u8,
     pub stop_timeout_ms: u32,
     pub timeout_ms: u32,
+    pub output: Output,
+    /// With its NUL; empty: none.
+    pub log_file: Vec<u8>,
+    pub log_max_bytes: u32,
+}
+
+/// init's `Output`: the variant index is the discriminant init reads.
+#[derive(Serialize, Deserialize, Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Output {
+    Console,
+    Capture,
 }
 
 /// Header + postcard body of `value`, or `None` when the blob would exceed `max` bytes.
@@ -180,6 +191,9 @@ impl Init {
             stop_signal: u.stop_signal,
             stop_timeout_ms: u.stop_timeout_ms,
             timeout_ms: u.timeout_ms,
+            output: Output::from(u.output),
+            log_file: u.log_file.to_vec(),
+            log_max_bytes: u.log_max_bytes,
         };
         Init {
             hostname: c.hostname.to_vec(),
@@ -239,6 +253,15 @@ impl From<init::config::Action> for Action {
     }
 }
 
+impl From<init::config::Output> for Output {
+    fn from(o: init::config::Output) -> Self {
+        match o {
+            init::config::Output::Console => Output::Console,
+            init::config::Output::Capture => Output::Capture,
+        }
+    }
+}
+
 impl From<init::config::Restart> for Restart {
     fn from(r: init::config::Restart) -> Self {
         use init::config::Restart as R;
@@ -264,6 +287,10 @@ mod tests {
         }
         for r in [R::Never, R::OnFailure, R::Always] {
             assert_eq!(postcard::to_allocvec(&Restart::from(r)).unwrap(), [r as u8], "{r:?}");
+        }
+        use init::config::Output as O;
+        for o in [O::Console, O::Capture] {
+            assert_eq!(postcard::to_allocvec(&Output::from(o)).unwrap(), [o as u8], "{o:?}");
         }
     }
 
@@ -336,13 +363,16 @@ mod tests {
                 stop_signal: 9,
                 stop_timeout_ms: 10,
                 timeout_ms: 11,
+                output: Output::Capture,
+                log_file: b"/l\0".to_vec(),
+                log_max_bytes: 12,
             }],
         };
         let mut want = vec![1, b'h', 3, 2, 1, 2, 1, 3, b'/', b'w', 0, 3, 4];
         want.extend([1, 2, b's', 0, 2, b't', 0, 2, b'f', 0, 5, 2, b'd', 0, 0, 1, 1, b'n']);
         want.push(unit.len() as u8);
         want.extend(&unit);
-        want.extend([2, 6, 7, 8, 9, 10, 11]);
+        want.extend([2, 6, 7, 8, 9, 10, 11, 1, 3, b'/', b'l', 0, 12]);
         let b = m.blob().unwrap();
         assert_eq!(&b[16..], &want[..]);
         let c = init::config::Config::decode(&b).unwrap();
@@ -360,6 +390,10 @@ mod tests {
         assert_eq!((s.name, s.dmz, s.restart), (&b"n"[..], &unit[..], R::Always));
         assert_eq!((s.restart_delay_ms, s.restart_delay_max_ms, s.restart_limit), (6, 7, 8));
         assert_eq!((s.stop_signal, s.stop_timeout_ms, s.timeout_ms), (9, 10, 11));
+        assert_eq!(
+            (s.output, s.log_file, s.log_max_bytes),
+            (init::config::Output::Capture, &b"/l\0"[..], 12)
+        );
         assert_eq!(Init::from_config(&c), m);
     }
 }

@@ -11,11 +11,11 @@
 //!   varints, trailing bytes, out-of-range tags refused).
 
 use dmz::config::{MAX_ARGS, MAX_BPF_INSNS, MAX_CONFIG_LEN, MAX_GROUPS, MAX_PRESERVE_FDS, MAX_RLIMITS};
-use init::config::{MAX_MOUNTS, MAX_NAME, MAX_UNITS};
+use init::config::{MAX_LOG_FILE, MAX_MOUNTS, MAX_NAME, MAX_UNITS};
 use proptest::collection::vec;
 use proptest::prelude::*;
 
-use launcher::wire::{Action, Caps, Dmz, Init, Mount, Restart, Rlimit, Seccomp, Unit, Watchdog};
+use launcher::wire::{Action, Caps, Dmz, Init, Mount, Output, Restart, Rlimit, Seccomp, Unit, Watchdog};
 
 /// dmz's `Config` for the same values (for dmz's own writer); `None` if a list is over dmz's
 /// maximum.
@@ -71,6 +71,9 @@ fn init_unit(u: &Unit) -> init::config::Unit<'_> {
         stop_signal: u.stop_signal,
         stop_timeout_ms: u.stop_timeout_ms,
         timeout_ms: u.timeout_ms,
+        output: [i::Output::Console, i::Output::Capture][u.output as usize],
+        log_file: &u.log_file,
+        log_max_bytes: u.log_max_bytes,
     }
 }
 
@@ -307,7 +310,16 @@ fn unit() -> impl Strategy<Value = Unit> + Clone {
     let dmz = prop_oneof![4 => Just(unit_dmz()), 1 => bytes(20)];
     let restart = prop_oneof![Just(Restart::Never), Just(Restart::OnFailure), Just(Restart::Always)];
     let signal = prop_oneof![4 => 1..=64u8, 1 => Just(0u8), 1 => Just(65u8), 1 => 66..=255u8];
-    (name, dmz, restart, edge_u32(), edge_u32(), edge_u32(), signal, edge_u32(), edge_u32()).prop_map(
+    let output = prop_oneof![Just(Output::Console), Just(Output::Capture)];
+    let log_file = prop_oneof![
+        2 => Just(vec![]),
+        2 => c_string(),
+        1 => Just([&[b'/'; MAX_LOG_FILE - 1][..], b"\0"].concat()),
+        1 => Just([&[b'/'; MAX_LOG_FILE][..], b"\0"].concat()),
+        1 => bytes(6),
+    ];
+    let log = (output, log_file, edge_u32());
+    (name, dmz, restart, edge_u32(), edge_u32(), edge_u32(), signal, edge_u32(), edge_u32(), log).prop_map(
         |(
             name,
             dmz,
@@ -318,6 +330,7 @@ fn unit() -> impl Strategy<Value = Unit> + Clone {
             stop_signal,
             stop_timeout_ms,
             timeout_ms,
+            (output, log_file, log_max_bytes),
         )| {
             Unit {
                 name,
@@ -329,6 +342,9 @@ fn unit() -> impl Strategy<Value = Unit> + Clone {
                 stop_signal,
                 stop_timeout_ms,
                 timeout_ms,
+                output,
+                log_file,
+                log_max_bytes,
             }
         },
     )
@@ -385,6 +401,7 @@ fn init_valid(m: &Init) -> bool {
             && u.name.iter().all(|&b| b.is_ascii_alphanumeric() || b"._-".contains(&b))
             && (1..=64).contains(&u.stop_signal)
             && dmz::Config::decode(&u.dmz).is_ok()
+            && (u.log_file.is_empty() || is_c_string(&u.log_file) && u.log_file.len() <= MAX_LOG_FILE)
     };
     let mount_ok = |m: &Mount| {
         is_c_string(&m.source)
@@ -554,10 +571,11 @@ proptest! {
         u in unit(),
         action in 4..128u8,
         restart in 3..128u8,
+        output in 2..128u8,
     ) {
         // A valid unit: the generator's restart policy and numbers, a valid name, signal and
         // dmz config.
-        let u = Unit { name: b"svc".to_vec(), dmz: unit_dmz(), stop_signal: 15, ..u };
+        let u = Unit { name: b"svc".to_vec(), dmz: unit_dmz(), stop_signal: 15, log_file: vec![], ..u };
         let m = Init {
             hostname,
             ctrl_alt_del: Action::Halt,
@@ -589,6 +607,16 @@ proptest! {
             let mut ok = body.clone();
             ok[at] = tag;
             prop_assert_eq!(check_init_body(&ok).map(|c| c.services[0].restart), Some(want));
+        }
+        // The output tag comes before the (empty) log file and its maximum, last.
+        let at = body.len() - 1 - postcard::to_allocvec(&u.log_max_bytes).unwrap().len() - 1;
+        let mut bad = body.clone();
+        bad[at] = output;
+        prop_assert_eq!(check_init_body(&bad), None);
+        for (tag, want) in [(0u8, Output::Console), (1, Output::Capture)] {
+            let mut ok = body.clone();
+            ok[at] = tag;
+            prop_assert_eq!(check_init_body(&ok).map(|c| c.services[0].output), Some(want));
         }
     }
 }

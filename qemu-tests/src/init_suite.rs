@@ -36,6 +36,8 @@ pub struct Unit {
     pub restart_limit: u32,
     pub stop_signal: u8,
     pub stop_timeout_ms: u32,
+    /// `output = "capture"`: init logs its lines to the kernel log.
+    pub capture: bool,
 }
 
 impl Unit {
@@ -48,6 +50,7 @@ impl Unit {
             restart_limit: 0,
             stop_signal: SIGTERM,
             stop_timeout_ms: 2000,
+            capture: false,
         }
     }
 }
@@ -92,6 +95,9 @@ const WATCHDOG_TIMEOUT_S: u32 = 2;
 const WATCHDOG_REQUEST_S: u32 = 3000;
 /// When a service sends init SIGHUP (a reload of the same file: every service unchanged).
 const RELOAD_AFTER_MS: u64 = 1500;
+/// The lines the capturing service writes, and when the kmsg reader looks for them.
+const CAPTURED: [&str; 2] = ["dmzkit-captured-1", "dmzkit-captured-2"];
+const KMSG_AFTER_MS: u64 = 1000;
 /// Kernel command line words after the suite's own: a bare `reboot`, which the kernel passes
 /// on to init as an argument (as PID 1, no request to reboot).
 const APPEND: &str = "reboot";
@@ -156,6 +162,17 @@ pub fn plan(arch: Arch) -> Plan {
         stop_timeout_ms: IGNORE_TERM_TIMEOUT_MS,
         ..Unit::once(root_task("ignore-term", &["/bin/probe", "ignore-term", "ignore-term"], &[]))
     });
+    // Output captured by init into the kernel log, read back by another service.
+    services.push(Unit {
+        capture: true,
+        ..Unit::once(root_task("logger", &["/bin/probe", "say", CAPTURED[0], CAPTURED[1]], &[]))
+    });
+    let kmsg_after = KMSG_AFTER_MS.to_string();
+    services.push(Unit::once(root_task(
+        "kmsg",
+        &["/bin/probe", "kmsg", "logger[", &kmsg_after],
+        &[scenario::CAP_SYSLOG],
+    )));
     let hup = SIGHUP.to_string();
     let reload_after = RELOAD_AFTER_MS.to_string();
     services.push(Unit::once(root_task("reload", &["/bin/probe", "signal-init", &hup, &reload_after], &[])));
@@ -262,6 +279,9 @@ pub fn to_toml(plan: &Plan) -> String {
             n => n.to_string(),
         };
         t += &format!("stop_signal = \"{sig}\"\nstop_timeout_ms = {}\n", u.stop_timeout_ms);
+        if u.capture {
+            t += "output = \"capture\"\n";
+        }
     }
     t
 }
@@ -358,6 +378,7 @@ pub fn image(arch: Arch, art: &Artifacts, kernel: &Kernel, work: &Path) -> Resul
     let n = plan.services.len();
     checks.push(("reload (SIGHUP, same config)".into(), Box::new(move |c: &Console| reload_check(c, n))));
     checks.push(("crash restart with backoff".into(), Box::new(crash_check)));
+    checks.push(("captured log lines in dmesg".into(), Box::new(captured_check)));
     checks.push(("SIGTERM-ignoring service killed at shutdown".into(), Box::new(ignore_term_check)));
     let order: Vec<String> = plan.services.iter().map(|u| u.svc.tag.to_string()).collect();
     checks.push((
@@ -405,6 +426,24 @@ fn crash_check(c: &Console) -> Result<String, String> {
     }
     c.find("init: warning: service crasher failed: restart limit reached").ok_or("no restart-limit line")?;
     Ok(format!("{want_runs} runs, each killed by SIGSEGV; gaps {} ms; limit reached", gaps.join("/")))
+}
+
+/// The logger's lines, captured by init, are in the kernel log as `logger[PID]: LINE` (PID
+/// the one init started), read back from /dev/kmsg by the kmsg service; not on the console
+/// by themselves.
+fn captured_check(c: &Console) -> Result<String, String> {
+    let pat = "init: service logger started pid ";
+    let pid =
+        lines(c, pat).next().and_then(|(_, l)| l.split(pat).nth(1)).ok_or(format!("no \"{pat}\" line"))?;
+    let want: Vec<String> = CAPTURED.iter().map(|l| format!("logger[{}]: {l}", pid.trim())).collect();
+    let got: Vec<String> = c.obs.get(&("kmsg".to_string(), "line".to_string())).cloned().unwrap_or_default();
+    if got != want {
+        return Err(format!("kernel log records {got:?}, want {want:?}"));
+    }
+    if let Some((_, l)) = lines(c, CAPTURED[0]).find(|(_, l)| !l.contains("DMZKIT-OBS kmsg")) {
+        return Err(format!("a captured line on the console: {l}"));
+    }
+    Ok(format!("dmesg: {}", want.join(" | ")))
 }
 
 /// The status task printed its own line (running) and one per service (not started yet:

@@ -10,6 +10,8 @@
 //! | `modload MODDIR [PARAMS]` | loads watchdog.ko + i6300esb.ko with PARAMS (e.g. `heartbeat=2`; for an init that arms the watchdog itself) |
 //! | `watchdog MODDIR` | loads watchdog.ko + i6300esb.ko, opens /dev/watchdog, sets the timeout, pets it, magic-closes it |
 //! | `signal-init SIG MS` | after MS milliseconds, sends signal SIG to PID 1 (asks init to shut down) |
+//! | `say LINES...` | writes each argument as a line to stdout (a service whose output init captures) |
+//! | `kmsg PATTERN MS` | after MS milliseconds, reports the text of every kernel log record (/dev/kmsg) containing PATTERN (key `line`, tag `kmsg`) |
 //! | `stamp-exec PROG ARGS...` | (as the kernel's rdinit) writes its CLOCK_BOOTTIME start to [`STAMP`], then execs PROG |
 //! | `exec-time TAG` | reports its exec time and [`STAMP`]'s (`exec-us`, `init-us`), then stays up |
 //!
@@ -49,6 +51,11 @@ fn main(args: linker::Args) -> i32 {
         },
         b"stamp-exec" => stamp_exec(&args),
         b"exec-time" => exec_time(arg(2)),
+        b"say" => {
+            rest(2).for_each(|l| Line::default().push(l).emit());
+            0
+        }
+        b"kmsg" => kmsg(arg(2), parse_dec(arg(3)).unwrap_or(0)),
         b"signal-init" => signal_init(parse_dec(arg(2)).unwrap_or(0) as u32, parse_dec(arg(3)).unwrap_or(0)),
         b"repeat" => repeat(arg(2), parse_dec(arg(3)).unwrap_or(0) as usize, &args),
         _ => {
@@ -456,6 +463,36 @@ fn signal_init(sig: u32, delay_ms: u64) -> i32 {
             1
         }
     }
+}
+
+/// The kernel log's records so far (/dev/kmsg, non-blocking: until EAGAIN), each read whole
+/// (`PRIO,SEQ,USEC,FLAGS;TEXT\n`); the TEXT of those containing `pattern`, reported.
+fn kmsg(pattern: &[u8], delay_ms: u64) -> i32 {
+    sys::sleep_ms(delay_ms);
+    let fd = match sys::open(b"/dev/kmsg\0", nr::O_RDONLY | nr::O_NONBLOCK | nr::O_CLOEXEC, 0) {
+        Ok(fd) => fd,
+        Err(e) => {
+            Line::new(OBS).push(b"kmsg error ").errno(e).emit();
+            return 1;
+        }
+    };
+    let mut buf = [0u8; 2048];
+    loop {
+        match sys::read(fd, &mut buf) {
+            Ok(n) if n > 0 => {
+                let rec = &buf[..n];
+                let text = rec.iter().position(|&b| b == b';').map_or(rec, |i| &rec[i + 1..]);
+                let text = &text[..text.iter().position(|&b| b == b'\n').unwrap_or(text.len())];
+                if text.windows(pattern.len().max(1)).any(|w| w == pattern) {
+                    obs(b"kmsg", b"line", text);
+                }
+            }
+            Err(e) if e as u32 == linux_raw_sys::errno::EPIPE => {} // records overwritten meanwhile
+            _ => break,
+        }
+    }
+    sys::close(fd);
+    0
 }
 
 /// Where `stamp-exec` leaves its start time (µs of CLOCK_BOOTTIME, decimal): the initramfs
