@@ -26,7 +26,7 @@ pub fn spawn(child: impl FnOnce() -> i32) -> Result<i32, Errno> {
 }
 
 /// Reports a failed setup step in the child and returns [`FAILED`].
-fn fail(what: &[u8], e: Errno, detail: &[u8]) -> i32 {
+pub fn fail(what: &[u8], e: Errno, detail: &[u8]) -> i32 {
     match detail {
         b"" => Log::new(false).error(b"unable to %: %", &[S(what), E(e)]),
         _ => Log::new(false).error(b"unable to %: % (%)", &[S(what), E(e), S(detail)]),

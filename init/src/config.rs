@@ -25,7 +25,7 @@ use dmz::config::{write_header, Reader, Writer, HEADER_LEN};
 use dmz::error::Bad;
 
 pub const MAGIC: [u8; 4] = *b"DMZI";
-pub const VERSION: u32 = 2;
+pub const VERSION: u32 = 3;
 
 /// Largest config init reads: room for every unit carrying a large dmz config. init maps
 /// exactly the file's size, so the bound only limits what a corrupt file can make it map.
@@ -162,7 +162,15 @@ pub struct Unit<'a> {
     /// Tasks: how long init waits for it before SIGKILL to its process group (boot then goes
     /// on); 0 waits for ever. Services: unused, 0.
     pub timeout_ms: u32,
+    /// Services: the values init writes to the files of [`CGROUP_FILES`] in the service's
+    /// cgroup, each ending in NUL, an empty one for a file not configured; or empty when none
+    /// is (tasks: always empty). The launcher checks the values.
+    pub cgroup: &'a [u8],
 }
+
+/// The cgroup v2 files a service's `cgroup` values go to, in order: `memory_max`,
+/// `pids_max`, `cpu_weight`, `cpu_max` in the TOML.
+pub const CGROUP_FILES: [&str; 4] = ["memory.max", "pids.max", "cpu.weight", "cpu.max"];
 
 /// Everything system mode needs besides the kernel command line.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -312,6 +320,7 @@ impl<'a> Item<'a> for Unit<'a> {
             stop_signal: r.u8(),
             stop_timeout_ms: r.u32(),
             timeout_ms: r.u32(),
+            cgroup: r.bytes().0,
         }
     }
 
@@ -325,6 +334,10 @@ impl<'a> Item<'a> for Unit<'a> {
         if dmz::Config::decode(self.dmz).is_err() {
             return Err(Invalid::UnitDmz);
         }
+        let nuls = self.cgroup.iter().filter(|&&b| b == 0).count();
+        if !self.cgroup.is_empty() && (nuls != CGROUP_FILES.len() || self.cgroup.last() != Some(&0)) {
+            return Err(Invalid::Cgroup);
+        }
         Ok(())
     }
 
@@ -337,7 +350,8 @@ impl<'a> Item<'a> for Unit<'a> {
         w.varint(self.restart_limit as u64)?;
         w.byte(self.stop_signal)?; // a u8: one byte, as postcard writes it
         w.varint(self.stop_timeout_ms as u64)?;
-        w.varint(self.timeout_ms as u64)
+        w.varint(self.timeout_ms as u64)?;
+        w.bytes(self.cgroup)
     }
 }
 
@@ -353,6 +367,7 @@ pub enum Invalid {
     Signal,
     Watchdog,
     TooMany,
+    Cgroup,
 }
 
 impl Invalid {
@@ -375,6 +390,7 @@ impl Invalid {
             Invalid::Signal => "stop signal outside 1..=64",
             Invalid::Watchdog => "watchdog interval is 0",
             Invalid::TooMany => "more than 32 mounts, tasks or services",
+            Invalid::Cgroup => "bad cgroup limits in a service",
         }
     }
 }
@@ -569,6 +585,7 @@ mod tests {
             stop_signal: 15,
             stop_timeout_ms: 3000,
             timeout_ms: 0,
+            cgroup: b"",
         }
     }
 
@@ -652,6 +669,12 @@ mod tests {
         assert_eq!(Config::decode(&encode(&bad)), Err(Invalid::Signal));
         let bad = with_service(&c, 1, |u| u.dmz = &d[..d.len() - 1]);
         assert_eq!(Config::decode(&encode(&bad)), Err(Invalid::UnitDmz));
+        for limits in [&b"64M\0\0\0"[..], b"1\0\0\0\0\0", b"\0\0\0\0x"] {
+            let bad = with_service(&c, 1, |u| u.cgroup = limits);
+            assert_eq!(Config::decode(&encode(&bad)), Err(Invalid::Cgroup), "{limits:?}");
+        }
+        let good = with_service(&c, 1, |u| u.cgroup = b"1048576\0\0\0max 100000\0");
+        assert_eq!(Config::decode(&encode(&good)).unwrap(), good);
         let m = Mount { source: b"tmpfs\0", target: b"/var", fstype: b"tmpfs\0", flags: 0, data: b"" };
         let bad = Config { mounts: List::Items(leak(vec![m])), ..c.clone() };
         assert_eq!(Config::decode(&encode(&bad)), Err(Invalid::Path));

@@ -10,6 +10,7 @@
 //! `init reload`) reads the config file again into a new mapping; the loop then goes on with
 //! it and the previous one is unmapped.
 
+use crate::cgroup;
 use crate::child;
 use crate::control::{self, Request, Server};
 use crate::events::{now, Event, Events, Slot, NEVER};
@@ -90,10 +91,12 @@ struct Svc {
     state: State,
     /// How the last run ended.
     last: Option<Exit>,
+    /// `oom_kill` of its cgroup's memory.events as last seen.
+    oom: u32,
 }
 
 const IDLE: Svc =
-    Svc { pid: 0, due: NEVER, restarts: 0, total: 0, started: 0, state: State::Waiting, last: None };
+    Svc { pid: 0, due: NEVER, restarts: 0, total: 0, started: 0, state: State::Waiting, last: None, oom: 0 };
 
 /// What the kernel command line says (`dmzkit.*=` words).
 struct Boot {
@@ -118,6 +121,8 @@ struct System {
     path: [u8; 256],
     tasks: [Svc; MAX_UNITS],
     svcs: [Svc; MAX_UNITS],
+    /// Services run in cgroups of their own (cgroup2 at /sys/fs/cgroup).
+    cgroup: bool,
 }
 
 #[rustfmt::skip] // one step a line, the why beside it
@@ -160,6 +165,7 @@ pub fn main(args: &Args) -> ! {
         path: boot.config,
         tasks: [IDLE; MAX_UNITS],
         svcs: [IDLE; MAX_UNITS],
+        cgroup: false,
     };
     match Server::open() {                          // on /run: `init status` from now on,
         Ok(c) => sys.events.serve(c),               // tasks included
@@ -176,6 +182,8 @@ pub fn main(args: &Args) -> ! {
     sys.on_error = boot.on_error.unwrap_or(cfg.on_error);
     sys.error_delay_s = boot.error_delay_s.unwrap_or(cfg.error_delay_s);
     sys.mount_extra(&cfg);                          // fatal: services expect their filesystems
+    sys.cgroup = cgroup::setup(&sys.log);           // after them: one on /sys/fs/cgroup wins
+    sys.warn_unlimited(&cfg);
     if !cfg.hostname.is_empty() {
         if let Err(e) = sys::sethostname(cfg.hostname) {
             sys.log.warn(b"unable to set hostname: % (%)", &[E(e), S(cfg.hostname)]);
@@ -310,7 +318,7 @@ impl System {
     /// SIGKILL and boot goes on once it is reaped (or after [`KILL_WAIT_MS`]: one stuck in
     /// an uninterruptible sleep never is). A shutdown signal meanwhile shuts down at once.
     fn run_task(&mut self, cfg: &Config, i: usize, u: &Unit) {
-        let Some(pid) = start(&self.log, b"task", u, self.mask) else {
+        let Some(pid) = start(&self.log, b"task", u, self.mask, false) else {
             self.tasks[i].state = State::Failed;
             return;
         };
@@ -380,9 +388,12 @@ impl System {
             if s.due <= t {
                 s.due = NEVER;
                 s.started = t;
-                match start(&self.log, b"service", &u, self.mask) {
+                match start(&self.log, b"service", &u, self.mask, self.cgroup) {
                     Some(pid) => {
                         s.pid = pid;
+                        if self.cgroup {
+                            cgroup::check_oom(None, u.name, &mut s.oom); // an earlier run's
+                        }
                         s.state = State::Ready; // readiness `started`: ready once running
                     }
                     None => schedule(&self.log, &u, s, t),
@@ -404,6 +415,10 @@ impl System {
         s.pid = 0;
         s.last = Some(exit);
         self.log.info(b"service % %", &[S(u.name), X(exit)]);
+        if self.cgroup {
+            cgroup::kill(u.name); // the rest of the service: its main process is gone
+            cgroup::check_oom(Some(&self.log), u.name, &mut s.oom);
+        }
         if s.state == State::Stopping {
             s.state = State::Stopped;
             return;
@@ -518,10 +533,15 @@ impl System {
             };
             let up = if s.pid != 0 { t - s.started } else { 0 };
             let (pid, restarts) = (N(s.pid as u64), N(s.total as u64));
+            let mut m = [0; 24];
+            let mem = match self.cgroup && s.pid != 0 && eq(kind, b"service") {
+                true => cgroup::memory_current(u.name, &mut m),
+                false => b"-",
+            };
             format(
                 &mut l,
-                b"% % % pid=% uptime_ms=% restarts=% last=%%\n",
-                &[S(kind), S(u.name), S(STATES[s.state as usize]), pid, N(up), restarts, how, what],
+                b"% % % pid=% uptime_ms=% restarts=% last=%% mem=%\n",
+                &[S(kind), S(u.name), S(STATES[s.state as usize]), pid, N(up), restarts, how, what, S(mem)],
             );
             let b = l.as_bytes();
             if n + b.len() <= out.len() {
@@ -560,6 +580,7 @@ impl System {
             }
         };
         let new = self.decoded(&m);
+        self.warn_unlimited(&new);
         let mut next = [IDLE; MAX_UNITS];
         let mut kept = 0u64; // bit j: new service j keeps its state
         let (mut changed, mut removed) = (0, 0);
@@ -612,6 +633,13 @@ impl System {
     /// is closed.)
     fn readable(&mut self, _cfg: &Config, slot: Slot) {
         drop(self.events.unwatch_fd(slot));
+    }
+
+    /// Without cgroups, a warning for each service with cgroup limits.
+    fn warn_unlimited(&self, cfg: &Config) {
+        if !self.cgroup {
+            cgroup::warn_unlimited(&self.log, cfg.services);
+        }
     }
 
     /// A signal in the loop: a shutdown request, or nothing.
@@ -764,8 +792,8 @@ fn signal_service(pid: i32, sig: u8) {
 
 /// Starts a task or service (`kind`), logging it; `None` if fork failed.
 #[inline(never)]
-fn start(log: &Log, kind: &[u8], u: &Unit, mask: SigSet) -> Option<i32> {
-    match child::spawn(|| unit_child(u.dmz, mask)) {
+fn start(log: &Log, kind: &[u8], u: &Unit, mask: SigSet, cgroup: bool) -> Option<i32> {
+    match child::spawn(|| unit_child(u, mask, cgroup)) {
         Ok(pid) => {
             log.info(b"% % started pid %", &[S(kind), S(u.name), N(pid as u64)]);
             Some(pid)
@@ -777,13 +805,19 @@ fn start(log: &Log, kind: &[u8], u: &Unit, mask: SigSet) -> Option<i32> {
     }
 }
 
-/// The child of a task or service: its own session, init's signal mask, the dmz transition.
+/// The child of a task or service: its own session, init's signal mask, its cgroup (a
+/// service, with cgroups), the dmz transition.
 #[inline(never)]
-fn unit_child(blob: &[u8], mask: SigSet) -> i32 {
+fn unit_child(u: &Unit, mask: SigSet, cgroup: bool) -> i32 {
     if let Err(status) = child::detach(mask) {
         return status;
     }
-    child::run_dmz(blob, None)
+    if cgroup {
+        if let Err(status) = cgroup::enter(u.name, u.cgroup) {
+            return status; // fails closed
+        }
+    }
+    child::run_dmz(u.dmz, None)
 }
 
 /// Largest mount table read at shutdown: far above what the kernel's default mount limit

@@ -118,6 +118,8 @@ pub struct Unit {
     pub stop_signal: u8,
     pub stop_timeout_ms: u32,
     pub timeout_ms: u32,
+    /// Services: the cgroup values, as init's `Unit::cgroup` (empty: none).
+    pub cgroup: Vec<u8>,
 }
 
 /// Header + postcard body of `value`, or `None` when the blob would exceed `max` bytes.
@@ -180,6 +182,7 @@ impl Init {
             stop_signal: u.stop_signal,
             stop_timeout_ms: u.stop_timeout_ms,
             timeout_ms: u.timeout_ms,
+            cgroup: u.cgroup.to_vec(),
         };
         Init {
             hostname: c.hostname.to_vec(),
@@ -336,13 +339,14 @@ mod tests {
                 stop_signal: 9,
                 stop_timeout_ms: 10,
                 timeout_ms: 11,
+                cgroup: b"1\0\0\0\0".to_vec(),
             }],
         };
         let mut want = vec![1, b'h', 3, 2, 1, 2, 1, 3, b'/', b'w', 0, 3, 4];
         want.extend([1, 2, b's', 0, 2, b't', 0, 2, b'f', 0, 5, 2, b'd', 0, 0, 1, 1, b'n']);
         want.push(unit.len() as u8);
         want.extend(&unit);
-        want.extend([2, 6, 7, 8, 9, 10, 11]);
+        want.extend([2, 6, 7, 8, 9, 10, 11, 5, b'1', 0, 0, 0, 0]);
         let b = m.blob().unwrap();
         assert_eq!(&b[16..], &want[..]);
         let c = init::config::Config::decode(&b).unwrap();
@@ -360,6 +364,7 @@ mod tests {
         assert_eq!((s.name, s.dmz, s.restart), (&b"n"[..], &unit[..], R::Always));
         assert_eq!((s.restart_delay_ms, s.restart_delay_max_ms, s.restart_limit), (6, 7, 8));
         assert_eq!((s.stop_signal, s.stop_timeout_ms, s.timeout_ms), (9, 10, 11));
+        assert_eq!(s.cgroup, b"1\0\0\0\0");
         assert_eq!(Init::from_config(&c), m);
     }
 }

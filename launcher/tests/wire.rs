@@ -71,6 +71,7 @@ fn init_unit(u: &Unit) -> init::config::Unit<'_> {
         stop_signal: u.stop_signal,
         stop_timeout_ms: u.stop_timeout_ms,
         timeout_ms: u.timeout_ms,
+        cgroup: &u.cgroup,
     }
 }
 
@@ -307,7 +308,12 @@ fn unit() -> impl Strategy<Value = Unit> + Clone {
     let dmz = prop_oneof![4 => Just(unit_dmz()), 1 => bytes(20)];
     let restart = prop_oneof![Just(Restart::Never), Just(Restart::OnFailure), Just(Restart::Always)];
     let signal = prop_oneof![4 => 1..=64u8, 1 => Just(0u8), 1 => Just(65u8), 1 => 66..=255u8];
-    (name, dmz, restart, edge_u32(), edge_u32(), edge_u32(), signal, edge_u32(), edge_u32()).prop_map(
+    let cgroup = prop_oneof![
+        2 => Just(vec![]),
+        2 => Just(b"16777216\0\0\0max 100000\0".to_vec()),
+        1 => bytes(8),
+    ];
+    (name, dmz, restart, edge_u32(), edge_u32(), edge_u32(), signal, edge_u32(), edge_u32(), cgroup).prop_map(
         |(
             name,
             dmz,
@@ -318,6 +324,7 @@ fn unit() -> impl Strategy<Value = Unit> + Clone {
             stop_signal,
             stop_timeout_ms,
             timeout_ms,
+            cgroup,
         )| {
             Unit {
                 name,
@@ -329,6 +336,7 @@ fn unit() -> impl Strategy<Value = Unit> + Clone {
                 stop_signal,
                 stop_timeout_ms,
                 timeout_ms,
+                cgroup,
             }
         },
     )
@@ -385,6 +393,8 @@ fn init_valid(m: &Init) -> bool {
             && u.name.iter().all(|&b| b.is_ascii_alphanumeric() || b"._-".contains(&b))
             && (1..=64).contains(&u.stop_signal)
             && dmz::Config::decode(&u.dmz).is_ok()
+            && (u.cgroup.is_empty()
+                || (u.cgroup.iter().filter(|&&b| b == 0).count() == 4 && u.cgroup.ends_with(&[0])))
     };
     let mount_ok = |m: &Mount| {
         is_c_string(&m.source)
@@ -557,7 +567,7 @@ proptest! {
     ) {
         // A valid unit: the generator's restart policy and numbers, a valid name, signal and
         // dmz config.
-        let u = Unit { name: b"svc".to_vec(), dmz: unit_dmz(), stop_signal: 15, ..u };
+        let u = Unit { name: b"svc".to_vec(), dmz: unit_dmz(), stop_signal: 15, cgroup: vec![], ..u };
         let m = Init {
             hostname,
             ctrl_alt_del: Action::Halt,
