@@ -184,7 +184,8 @@ fn sh(tag: &'static str, script: &str) -> Service {
 }
 
 fn cgroup_services() -> Vec<Unit> {
-    let oom = root_task("oom", &["/bin/busybox", "dd", "if=/dev/zero", "of=/dev/null", "bs=64M", "count=1"], &[]);
+    let oom =
+        root_task("oom", &["/bin/busybox", "dd", "if=/dev/zero", "of=/dev/null", "bs=64M", "count=1"], &[]);
     let pids = sh(
         "pids",
         "busybox sleep 30 & busybox sleep 30 & busybox sleep 30 & \
@@ -208,7 +209,10 @@ fn cgroup_services() -> Vec<Unit> {
     vec![
         Unit { cgroup: vec![("memory_max", OOM_MEMORY_MAX)], ..Unit::once(oom) },
         Unit { cgroup: vec![("pids_max", PIDS_MAX), ("cpu_weight", "50")], ..Unit::once(pids) },
-        Unit { cgroup: vec![("memory_max", "\"max\""), ("cpu_max", "\"50000 100000\"")], ..Unit::once(daemon) },
+        Unit {
+            cgroup: vec![("memory_max", "\"max\""), ("cpu_max", "\"50000 100000\"")],
+            ..Unit::once(daemon)
+        },
         Unit::once(check),
     ]
 }
@@ -490,15 +494,15 @@ fn pids_check(c: &Console) -> Result<String, String> {
 /// group: the stop signal does not reach it; its cgroup does), and `status` showed the
 /// service's memory.current.
 fn cgroup_kill_check(c: &Console) -> Result<String, String> {
-    let status = c.find("cgroup-status: ").ok_or("the checker printed no status")?;
-    let mem = status.split(" mem=").nth(1).map(str::trim).unwrap_or("");
-    if !mem.parse::<u64>().is_ok_and(|m| m > 0) {
-        return Err(format!("status of daemon: {status:?}, want mem=BYTES"));
-    }
     c.find("cgroup-kill: stop exited 0").ok_or("`init stop daemon` did not exit 0")?;
     let gone = c.find("cgroup-kill: daemon child").ok_or("the checker did not finish")?;
     if !gone.contains(" gone") {
         return Err(gone.to_string());
+    }
+    let status = c.find("cgroup-status: ").ok_or("the checker printed no status")?;
+    let mem = status.split(" mem=").nth(1).map(str::trim).unwrap_or("");
+    if !mem.parse::<u64>().is_ok_and(|m| m > 0) {
+        return Err(format!("status of daemon: {status:?}, want mem=BYTES"));
     }
     Ok(format!("{}; mem={mem}", gone.trim()))
 }
