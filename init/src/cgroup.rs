@@ -12,7 +12,7 @@ use crate::sys::{self, Errno};
 use core::ffi::CStr;
 use init::config::CGROUP_FILES;
 use init::signal::SIGKILL;
-use init::text::eq;
+use init::text::strip;
 use rustix::fd::AsFd;
 
 const ROOT: &CStr = c"/sys/fs/cgroup";
@@ -37,18 +37,25 @@ struct Dir {
 impl Dir {
     #[inline(never)]
     fn new(name: &[u8]) -> Dir {
-        let mut d = Dir { buf: [0; 96], len: 15 };
-        d.buf[..15].copy_from_slice(b"/sys/fs/cgroup/");
-        d.len = d.put(name);
-        d.len = d.put(b".service/");
+        let mut d = Dir { buf: [0; 96], len: 0 };
+        for part in [&b"/sys/fs/cgroup/"[..], name, b".service/"] {
+            d.len = d.put(part);
+        }
         d
     }
 
+    /// Writes `s` and a NUL after the directory's `len` bytes (as much as fits); returns
+    /// where the NUL is.
     fn put(&mut self, s: &[u8]) -> usize {
-        let end = (self.len + s.len()).min(self.buf.len() - 1);
-        self.buf[self.len..end].copy_from_slice(&s[..end - self.len]);
-        self.buf[end] = 0;
-        end
+        let mut n = self.len;
+        for &b in s {
+            if n + 1 < self.buf.len() {
+                self.buf[n] = b;
+                n += 1;
+            }
+        }
+        self.buf[n.min(95)] = 0;
+        n
     }
 
     /// The path of `file` in the directory (the directory itself for "").
@@ -104,14 +111,14 @@ pub fn enter(name: &[u8], limits: &[u8]) -> Result<(), i32> {
 
 fn join(d: &mut Dir, limits: &[u8]) -> Result<(), Errno> {
     sys::mkdir(d.file(b""), 0o755)?;
-    let mut values = limits.split(|&b| b == 0);
-    for (file, default) in CGROUP_FILES.iter().zip(DEFAULTS) {
-        match values.next() {
-            Some(v) if !v.is_empty() => write_file(d.file(file.as_bytes()), v)?,
-            _ => {
-                let _ = write_file(d.file(file.as_bytes()), default); // ENOENT: controller off
-            }
+    let mut rest = limits;
+    for i in 0..CGROUP_FILES.len() {
+        let n = rest.iter().position(|&b| b == 0).unwrap_or(rest.len());
+        let r = write_file(d.file(CGROUP_FILES[i].as_bytes()), if n == 0 { DEFAULTS[i] } else { &rest[..n] });
+        if n != 0 {
+            r?; // a default is refused (ENOENT) where that controller is not enabled
         }
+        rest = rest.get(n + 1..).unwrap_or(b"");
     }
     write_file(d.file(b"cgroup.procs"), b"0")
 }
@@ -132,10 +139,11 @@ pub fn kill(name: &[u8]) {
         if n == 0 {
             return;
         }
-        for line in buf[..n].split(|&b| b == b'\n') {
-            let pid = digits(line) as i32;
-            if pid > 1 {
-                let _ = sys::kill(pid, SIGKILL); // never 0 or 1: init's
+        let mut pid = 0;
+        for &b in &buf[..n] {
+            match b {
+                b'\n' if pid > 1 => drop(sys::kill(core::mem::take(&mut pid), SIGKILL)), // not init's
+                _ => pid = pid.wrapping_mul(10).wrapping_add(b.wrapping_sub(b'0') as i32),
             }
         }
     }
@@ -161,8 +169,14 @@ fn read(name: &[u8], file: &[u8], buf: &mut [u8]) -> usize {
 pub fn check_oom(log: Option<&Log>, name: &[u8], seen: &mut u32) {
     let mut buf = [0u8; 256];
     let n = read(name, b"memory.events", &mut buf);
-    let at = buf[..n].windows(9).position(|w| eq(w, b"oom_kill ")).map_or(n, |i| i + 9);
-    let now = digits(&buf[at..n]);
+    let (mut at, mut now) = (0, 0);
+    while let Some(line) = buf.get(at..n) {
+        if let Some(v) = strip(line, b"oom_kill ") {
+            now = digits(v);
+            break;
+        }
+        at += line.iter().position(|&b| b == b'\n').unwrap_or(n) + 1;
+    }
     if let (Some(log), true) = (log, now > *seen) {
         log.warn(b"service % out of memory: % killed by the OOM killer", &[S(name), N((now - *seen) as u64)]);
     }
@@ -170,12 +184,12 @@ pub fn check_oom(log: Option<&Log>, name: &[u8], seen: &mut u32) {
 }
 
 /// Service `name`'s memory.current (bytes, as the kernel writes them) into `buf`; `-` when
-/// it cannot be read. References: cgroup-v2.rst "memory.current".
+/// it cannot be read or `running` is false. References: cgroup-v2.rst "memory.current".
 #[inline(never)]
-pub fn memory_current<'b>(name: &[u8], buf: &'b mut [u8; 24]) -> &'b [u8] {
-    match read(name, b"memory.current", buf) {
-        0 | 1 => b"-",
-        n => &buf[..n - 1], // without its newline
+pub fn memory_current<'b>(running: bool, name: &[u8], buf: &'b mut [u8; 24]) -> &'b [u8] {
+    match running.then(|| read(name, b"memory.current", buf)) {
+        Some(n) if n > 1 => &buf[..n - 1], // without its newline
+        _ => b"-",
     }
 }
 

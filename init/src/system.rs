@@ -534,10 +534,8 @@ impl System {
             let up = if s.pid != 0 { t - s.started } else { 0 };
             let (pid, restarts) = (N(s.pid as u64), N(s.total as u64));
             let mut m = [0; 24];
-            let mem = match self.cgroup && s.pid != 0 && eq(kind, b"service") {
-                true => cgroup::memory_current(u.name, &mut m),
-                false => b"-",
-            };
+            let mem =
+                cgroup::memory_current(self.cgroup && s.pid != 0 && eq(kind, b"service"), u.name, &mut m);
             format(
                 &mut l,
                 b"% % % pid=% uptime_ms=% restarts=% last=%% mem=%\n",
