@@ -130,6 +130,8 @@ fn setcap_task() -> Unit {
 pub fn plan(arch: Arch) -> Plan {
     // `init status` from a task: the client, while PID 1 waits for the task.
     let mut tasks = vec![setcap_task(), Unit::once(root_task("status", &["/init", "status"], &[]))];
+    // The cpu controller off: the `capped` service's cpu_max cannot be applied.
+    tasks.push(Unit::once(sh("nocpu", "echo -cpu > /sys/fs/cgroup/cgroup.subtree_control")));
     if arch.has_watchdog() {
         tasks.push(Unit::once(root_task(
             "modules",
@@ -174,7 +176,8 @@ pub fn plan(arch: Arch) -> Plan {
 }
 
 /// The cgroup services (busybox shell scripts): one that allocates past its `memory_max`,
-/// one that forks past its `pids_max`, a daemon whose setsid'd child must die when it is
+/// one that forks past its `pids_max`, one whose `cpu_max` cannot be applied (the `nocpu`
+/// task turned the cpu controller off), a daemon whose setsid'd child must die when it is
 /// stopped, and the checker that stops it with `init stop`.
 const OOM_MEMORY_MAX: &str = "16777216";
 const PIDS_MAX: &str = "4";
@@ -208,11 +211,9 @@ fn cgroup_services() -> Vec<Unit> {
     );
     vec![
         Unit { cgroup: vec![("memory_max", OOM_MEMORY_MAX)], ..Unit::once(oom) },
-        Unit { cgroup: vec![("pids_max", PIDS_MAX), ("cpu_weight", "50")], ..Unit::once(pids) },
-        Unit {
-            cgroup: vec![("memory_max", "\"max\""), ("cpu_max", "\"50000 100000\"")],
-            ..Unit::once(daemon)
-        },
+        Unit { cgroup: vec![("pids_max", PIDS_MAX)], ..Unit::once(pids) },
+        Unit { cgroup: vec![("cpu_max", "\"50000 100000\"")], ..Unit::once(sh("capped", "echo capped-ran")) },
+        Unit { cgroup: vec![("memory_max", "\"max\"")], ..Unit::once(daemon) },
         Unit::once(check),
     ]
 }
@@ -406,6 +407,7 @@ pub fn image(arch: Arch, art: &Artifacts, kernel: &Kernel, work: &Path) -> Resul
     checks.push(("cgroup per service".into(), Box::new(cgroup_own_check)));
     checks.push(("cgroup memory limit".into(), Box::new(oom_check)));
     checks.push(("cgroup pids limit".into(), Box::new(pids_check)));
+    checks.push(("cgroup limit not applied: the start fails closed".into(), Box::new(capped_check)));
     checks.push(("cgroup kill".into(), Box::new(cgroup_kill_check)));
     checks.push(("SIGTERM-ignoring service killed at shutdown".into(), Box::new(ignore_term_check)));
     let order: Vec<String> = plan.services.iter().map(|u| u.svc.tag.to_string()).collect();
@@ -488,6 +490,18 @@ fn pids_check(c: &Console) -> Result<String, String> {
     }
     c.find("init: service pids exited status 2").ok_or("the fifth fork did not fail")?;
     Ok(format!("{}; the fifth fork refused", l.trim()))
+}
+
+/// `capped` has a cpu_max, but the cpu controller is off: its child reports the file it
+/// could not write and exits 125 instead of running without the limit.
+fn capped_check(c: &Console) -> Result<String, String> {
+    let why = "init: unable to set up cgroup: ENOENT (/sys/fs/cgroup/capped.service/cpu.max)";
+    c.find(why).ok_or(format!("no \"{why}\" line"))?;
+    c.find("init: service capped exited status 125").ok_or("capped did not exit 125")?;
+    if let Some(l) = c.find("capped-ran") {
+        return Err(format!("capped ran without its cpu_max: {l}"));
+    }
+    Ok(format!("{why}; exit 125"))
 }
 
 /// `init stop daemon` killed the daemon's setsid'd child (another session and process
