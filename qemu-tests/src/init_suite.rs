@@ -514,7 +514,9 @@ fn cgroup_kill_check(c: &Console) -> Result<String, String> {
         return Err(gone.to_string());
     }
     let status = c.find("cgroup-status: ").ok_or("the checker printed no status")?;
-    let mem = status.split(" mem=").nth(1).map(str::trim).unwrap_or("");
+    // The digits only: a kernel message may continue the console line.
+    let mem: String =
+        status.split(" mem=").nth(1).unwrap_or("").chars().take_while(char::is_ascii_digit).collect();
     if !mem.parse::<u64>().is_ok_and(|m| m > 0) {
         return Err(format!("status of daemon: {status:?}, want mem=BYTES"));
     }
