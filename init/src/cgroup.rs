@@ -38,14 +38,15 @@ impl Dir {
     #[inline(never)]
     fn new(name: &[u8]) -> Dir {
         let mut d = Dir { buf: [0; 96], len: 0 };
-        for part in [&b"/sys/fs/cgroup/"[..], name, b".service/"] {
-            d.len = d.put(part);
-        }
+        d.len = d.put(b"/sys/fs/cgroup/");
+        d.len = d.put(name);
+        d.len = d.put(b".service/");
         d
     }
 
     /// Writes `s` and a NUL after the directory's `len` bytes (as much as fits); returns
     /// where the NUL is.
+    #[inline(never)]
     fn put(&mut self, s: &[u8]) -> usize {
         let mut n = self.len;
         for &b in s {
