@@ -1,7 +1,8 @@
 //! System mode: PID 1 of an edge image, started by the kernel without a command.
 //!
 //! Boot: early mounts, console, kernel log, the compiled config (README.md: path and kernel
-//! command line), extra mounts, hostname, loopback, tasks in order, watchdog, services.
+//! command line), extra mounts, cgroup2 (src/cgroup.rs), hostname, loopback, tasks in order,
+//! watchdog, services.
 //! Then one flat loop: start what is due, wait for the next event, react. A failure before
 //! the loop is fatal (reported, then reboot or power-off after a delay); inside the loop
 //! every failure is a warning. PID 1 never exits.
