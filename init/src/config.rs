@@ -190,7 +190,15 @@ pub struct Unit<'a> {
     pub log_file: &'a [u8],
     /// `log_file` is renamed to `log_file.1` before it would grow past this size.
     pub log_max_bytes: u32,
+    /// Services: the values init writes to the files of [`CGROUP_FILES`] in the service's
+    /// cgroup, each ending in NUL, an empty one for a file not configured; or empty when none
+    /// is (tasks: always empty). The launcher checks the values.
+    pub cgroup: &'a [u8],
 }
+
+/// The cgroup v2 files a service's `cgroup` values go to, in order: `memory_max`,
+/// `pids_max`, `cpu_weight`, `cpu_max` in the TOML.
+pub const CGROUP_FILES: [&str; 4] = ["memory.max", "pids.max", "cpu.weight", "cpu.max"];
 
 /// Everything system mode needs besides the kernel command line.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -350,6 +358,7 @@ impl<'a> Item<'a> for Unit<'a> {
             },
             log_file: r.bytes().0,
             log_max_bytes: r.u32(),
+            cgroup: r.bytes().0,
         }
     }
 
@@ -366,6 +375,10 @@ impl<'a> Item<'a> for Unit<'a> {
         if !(self.log_file.is_empty() || c_string(self.log_file) && self.log_file.len() <= MAX_LOG_FILE) {
             return Err(Invalid::Path);
         }
+        let nuls = self.cgroup.iter().filter(|&&b| b == 0).count();
+        if !self.cgroup.is_empty() && (nuls != CGROUP_FILES.len() || self.cgroup.last() != Some(&0)) {
+            return Err(Invalid::Cgroup);
+        }
         Ok(())
     }
 
@@ -381,7 +394,8 @@ impl<'a> Item<'a> for Unit<'a> {
         w.varint(self.timeout_ms as u64)?;
         w.varint(self.output as u64)?;
         w.bytes(self.log_file)?;
-        w.varint(self.log_max_bytes as u64)
+        w.varint(self.log_max_bytes as u64)?;
+        w.bytes(self.cgroup)
     }
 }
 
@@ -397,6 +411,7 @@ pub enum Invalid {
     Signal,
     Watchdog,
     TooMany,
+    Cgroup,
 }
 
 impl Invalid {
@@ -419,6 +434,7 @@ impl Invalid {
             Invalid::Signal => "stop signal outside 1..=64",
             Invalid::Watchdog => "watchdog interval is 0",
             Invalid::TooMany => "more than 32 mounts, tasks or services",
+            Invalid::Cgroup => "bad cgroup limits in a service",
         }
     }
 }
@@ -616,6 +632,7 @@ mod tests {
             output: Output::Console,
             log_file: b"",
             log_max_bytes: 0,
+            cgroup: b"",
         }
     }
 
@@ -699,6 +716,12 @@ mod tests {
         assert_eq!(Config::decode(&encode(&bad)), Err(Invalid::Signal));
         let bad = with_service(&c, 1, |u| u.dmz = &d[..d.len() - 1]);
         assert_eq!(Config::decode(&encode(&bad)), Err(Invalid::UnitDmz));
+        for limits in [&b"64M\0\0\0"[..], b"1\0\0\0\0\0", b"\0\0\0\0x"] {
+            let bad = with_service(&c, 1, |u| u.cgroup = limits);
+            assert_eq!(Config::decode(&encode(&bad)), Err(Invalid::Cgroup), "{limits:?}");
+        }
+        let good = with_service(&c, 1, |u| u.cgroup = b"1048576\0\0\0max 100000\0");
+        assert_eq!(Config::decode(&encode(&good)).unwrap(), good);
         let m = Mount { source: b"tmpfs\0", target: b"/var", fstype: b"tmpfs\0", flags: 0, data: b"" };
         let bad = Config { mounts: List::Items(leak(vec![m])), ..c.clone() };
         assert_eq!(Config::decode(&encode(&bad)), Err(Invalid::Path));

@@ -12,6 +12,7 @@
 #![no_std]
 #![no_main]
 
+mod cgroup;
 mod child;
 mod container;
 mod control;

@@ -1,7 +1,8 @@
 //! System mode: PID 1 of an edge image, started by the kernel without a command.
 //!
 //! Boot: early mounts, console, kernel log, the compiled config (README.md: path and kernel
-//! command line), extra mounts, hostname, loopback, tasks in order, watchdog, services.
+//! command line), extra mounts, cgroup2 (src/cgroup.rs), hostname, loopback, tasks in order,
+//! watchdog, services.
 //! Then one flat loop: start what is due, wait for the next event, react. A failure before
 //! the loop is fatal (reported, then reboot or power-off after a delay); inside the loop
 //! every failure is a warning. PID 1 never exits.
@@ -10,6 +11,7 @@
 //! `init reload`) reads the config file again into a new mapping; the loop then goes on with
 //! it and the previous one is unmapped.
 
+use crate::cgroup;
 use crate::child;
 use crate::control::{self, Request, Server};
 use crate::events::{now, Event, Events, Slot, NEVER};
@@ -91,10 +93,12 @@ struct Svc {
     state: State,
     /// How the last run ended.
     last: Option<Exit>,
+    /// `oom_kill` of its cgroup's memory.events as last seen.
+    oom: u32,
 }
 
 const IDLE: Svc =
-    Svc { pid: 0, due: NEVER, restarts: 0, total: 0, started: 0, state: State::Waiting, last: None };
+    Svc { pid: 0, due: NEVER, restarts: 0, total: 0, started: 0, state: State::Waiting, last: None, oom: 0 };
 
 /// What the kernel command line says (`dmzkit.*=` words).
 struct Boot {
@@ -121,6 +125,8 @@ struct System {
     svcs: [Svc; MAX_UNITS],
     /// Captured output's pipes and partial lines.
     out: Captured,
+    /// Services run in cgroups of their own (cgroup2 at /sys/fs/cgroup).
+    cgroup: bool,
 }
 
 #[rustfmt::skip] // one step a line, the why beside it
@@ -164,6 +170,7 @@ pub fn main(args: &Args) -> ! {
         tasks: [IDLE; MAX_UNITS],
         svcs: [IDLE; MAX_UNITS],
         out: Captured::new(),
+        cgroup: false,
     };
     match Server::open() {                          // on /run: `init status` from now on,
         Ok(c) => sys.events.serve(c),               // tasks included
@@ -180,6 +187,8 @@ pub fn main(args: &Args) -> ! {
     sys.on_error = boot.on_error.unwrap_or(cfg.on_error);
     sys.error_delay_s = boot.error_delay_s.unwrap_or(cfg.error_delay_s);
     sys.mount_extra(&cfg);                          // fatal: services expect their filesystems
+    sys.cgroup = cgroup::setup(&sys.log);           // after them: one on /sys/fs/cgroup wins
+    sys.warn_unlimited(&cfg);
     if !cfg.hostname.is_empty() {
         if let Err(e) = sys::sethostname(cfg.hostname) {
             sys.log.warn(b"unable to set hostname: % (%)", &[E(e), S(cfg.hostname)]);
@@ -315,7 +324,7 @@ impl System {
     /// an uninterruptible sleep never is). A shutdown signal meanwhile shuts down at once.
     fn run_task(&mut self, cfg: &Config, i: usize, u: &Unit) {
         let out = (&mut self.out, &mut self.events, MAX_UNITS + i); // its output index
-        let Some(pid) = start(&self.log, b"task", u, self.mask, out) else {
+        let Some(pid) = start(&self.log, b"task", u, self.mask, out, false) else {
             self.tasks[i].state = State::Failed;
             return;
         };
@@ -386,9 +395,12 @@ impl System {
                 s.due = NEVER;
                 s.started = t;
                 let out = (&mut self.out, &mut self.events, i);
-                match start(&self.log, b"service", &u, self.mask, out) {
+                match start(&self.log, b"service", &u, self.mask, out, self.cgroup) {
                     Some(pid) => {
                         s.pid = pid;
+                        if self.cgroup {
+                            cgroup::check_oom(None, u.name, &mut s.oom); // an earlier run's
+                        }
                         s.state = State::Ready; // readiness `started`: ready once running
                     }
                     None => schedule(&self.log, &u, s, t),
@@ -410,6 +422,10 @@ impl System {
         s.pid = 0;
         s.last = Some(exit);
         self.log.info(b"service % %", &[S(u.name), X(exit)]);
+        if self.cgroup {
+            cgroup::kill(u.name); // the rest of the service: its main process is gone
+            cgroup::check_oom(Some(&self.log), u.name, &mut s.oom);
+        }
         if s.state == State::Stopping {
             s.state = State::Stopped;
             return;
@@ -524,10 +540,13 @@ impl System {
             };
             let up = if s.pid != 0 { t - s.started } else { 0 };
             let (pid, restarts) = (N(s.pid as u64), N(s.total as u64));
+            let mut m = [0; 24];
+            let mem =
+                cgroup::memory_current(self.cgroup && s.pid != 0 && eq(kind, b"service"), u.name, &mut m);
             format(
                 &mut l,
-                b"% % % pid=% uptime_ms=% restarts=% last=%%\n",
-                &[S(kind), S(u.name), S(STATES[s.state as usize]), pid, N(up), restarts, how, what],
+                b"% % % pid=% uptime_ms=% restarts=% last=%% mem=%\n",
+                &[S(kind), S(u.name), S(STATES[s.state as usize]), pid, N(up), restarts, how, what, S(mem)],
             );
             let b = l.as_bytes();
             if n + b.len() <= out.len() {
@@ -566,6 +585,7 @@ impl System {
             }
         };
         let new = self.decoded(&m);
+        self.warn_unlimited(&new);
         let mut next = [IDLE; MAX_UNITS];
         let mut kept = 0u64; // bit j: new service j keeps its state
         let (mut changed, mut removed) = (0, 0);
@@ -630,6 +650,13 @@ impl System {
         match unit {
             Some(u) => drop(self.out.read(&mut self.events, slot, &u)),
             None => drop(self.events.unwatch_fd(slot)),
+        }
+    }
+
+    /// Without cgroups, a warning for each service with cgroup limits.
+    fn warn_unlimited(&self, cfg: &Config) {
+        if !self.cgroup {
+            cgroup::warn_unlimited(&self.log, cfg.services);
         }
     }
 
@@ -799,9 +826,10 @@ fn start(
     u: &Unit,
     mask: SigSet,
     (out, ev, k): (&mut Captured, &mut Events, usize),
+    cgroup: bool,
 ) -> Option<i32> {
     let pipe = out.pipe(ev, k, u);
-    match child::spawn(|| unit_child(u.dmz, mask, pipe.as_ref())) {
+    match child::spawn(|| unit_child(u, mask, pipe.as_ref(), cgroup)) {
         Ok(pid) => {
             out.started(k, pid);
             log.info(b"% % started pid %", &[S(kind), S(u.name), N(pid as u64)]);
@@ -815,13 +843,18 @@ fn start(
 }
 
 /// The child of a task or service: its output's pipe on fds 1 and 2 (when captured), its own
-/// session, init's signal mask, the dmz transition.
+/// session, init's signal mask, its cgroup (a service, with cgroups), the dmz transition.
 #[inline(never)]
-fn unit_child(blob: &[u8], mask: SigSet, out: Option<&rustix::fd::OwnedFd>) -> i32 {
+fn unit_child(u: &Unit, mask: SigSet, out: Option<&rustix::fd::OwnedFd>, cgroup: bool) -> i32 {
     if let Err(status) = output::redirect(out).and_then(|()| child::detach(mask)) {
         return status;
     }
-    child::run_dmz(blob, None)
+    if cgroup {
+        if let Err(status) = cgroup::enter(u.name, u.cgroup) {
+            return status; // fails closed
+        }
+    }
+    child::run_dmz(u.dmz, None)
 }
 
 /// Largest mount table read at shutdown: far above what the kernel's default mount limit

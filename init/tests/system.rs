@@ -41,6 +41,8 @@ struct Spec {
     /// With its NUL; empty: none.
     log_file: Vec<u8>,
     log_max_bytes: u32,
+    /// A service's cgroup values (init::config::Unit::cgroup).
+    cgroup: &'static [u8],
 }
 
 fn spec(name: &'static str, script: &str) -> Spec {
@@ -60,6 +62,7 @@ fn spec(name: &'static str, script: &str) -> Spec {
         output: Output::Console,
         log_file: vec![],
         log_max_bytes: 0,
+        cgroup: b"",
     }
 }
 
@@ -88,7 +91,9 @@ fn setup() -> Setup {
         on_error: Action::PowerOff,
         error_delay_s: 1,
         grace_ms: 500,
-        mounts: vec![],
+        // The host's cgroup2 hierarchy is not the tests' to change: with something mounted on
+        // /sys/fs/cgroup, init runs without cgroups (the QEMU suite tests them).
+        mounts: vec![("tmpfs", "/sys/fs/cgroup", "tmpfs", 0, "size=4k")],
         tasks: vec![],
         services: vec![],
         raw_args: vec![],
@@ -115,6 +120,7 @@ fn unit<'a>(s: &'a Spec, b: &'a [u8]) -> Unit<'a> {
         output: s.output,
         log_file: &s.log_file,
         log_max_bytes: s.log_max_bytes,
+        cgroup: s.cgroup,
     }
 }
 
@@ -871,6 +877,24 @@ fn ctrl_alt_del_outside_the_initial_pid_namespace_is_no_warning() {
     assert!(!console.contains("ctrl-alt-del"), "{console}");
 }
 
+#[test]
+#[ignore = "needs root (namespaces, uid changes): scripts/test runs it"]
+fn without_cgroup2_a_service_with_limits_is_warned_about_and_runs() {
+    // setup() mounts a tmpfs on /sys/fs/cgroup: not a cgroup2 root, so no cgroups.
+    let mut s = setup();
+    let mut limited = spec("limited", "echo limited-ran; exec sleep 100");
+    limited.cgroup = b"16777216\0\0\0\0";
+    s.services = vec![limited, spec("plain", "exec sleep 100")];
+    let mut b = boot("boot-nocgroup", Some(&s.encode()));
+    b.wait_for("init: warning: service limited: no cgroup2, limits not applied");
+    let st = wait_state(&b, "limited", "ready");
+    assert_eq!(st.mem, "-", "no cgroup, no memory.current");
+    assert!(eventually(Duration::from_secs(10), || b.stdout.lock().unwrap().contains("limited-ran")));
+    let console = b.power_off();
+    assert!(!console.contains("service plain: no cgroup2"), "{console}");
+    assert!(!console.contains("unable to set up cgroup"), "{console}");
+}
+
 impl Booted {
     /// `init ARGS` run in init's mount namespace and root (not its pid namespace), as `uid`
     /// (its gid the same): the control client, from a shell on the device.
@@ -934,12 +958,14 @@ struct StatusLine {
     uptime_ms: u64,
     restarts: u32,
     last: String,
+    /// `mem=`: memory.current of its cgroup, `-` when none.
+    mem: String,
 }
 
 /// `KIND NAME STATE pid=N uptime_ms=N restarts=N last=X`, as init/README.md documents it.
 fn parse_status(line: &str) -> Option<StatusLine> {
     let f: Vec<&str> = line.split(' ').collect();
-    let [kind, name, state, pid, up, restarts, last] = f[..] else { return None };
+    let [kind, name, state, pid, up, restarts, last, ref more @ ..] = f[..] else { return None };
     let states = ["waiting", "starting", "ready", "stopping", "stopped", "backoff", "failed"];
     if !["task", "service"].contains(&kind) || !states.contains(&state) {
         return None;
@@ -959,6 +985,7 @@ fn parse_status(line: &str) -> Option<StatusLine> {
         uptime_ms: up.strip_prefix("uptime_ms=")?.parse().ok()?,
         restarts: restarts.strip_prefix("restarts=")?.parse().ok()?,
         last: last.into(),
+        mem: more.iter().find_map(|f| f.strip_prefix("mem="))?.into(),
     })
 }
 

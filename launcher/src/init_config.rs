@@ -63,6 +63,10 @@ struct UnitToml {
     output: Option<String>,
     log_file: Option<String>,
     log_max_bytes: Option<u32>,
+    memory_max: Option<toml::Value>,
+    pids_max: Option<toml::Value>,
+    cpu_weight: Option<toml::Value>,
+    cpu_max: Option<toml::Value>,
 }
 
 /// Defaults for what the TOML leaves out (documented in init/README.md).
@@ -339,6 +343,10 @@ fn compile_unit(
             ("restart_limit", u.restart_limit.is_some()),
             ("stop_signal", u.stop_signal.is_some()),
             ("stop_timeout_ms", u.stop_timeout_ms.is_some()),
+            ("memory_max", u.memory_max.is_some()),
+            ("pids_max", u.pids_max.is_some()),
+            ("cpu_weight", u.cpu_weight.is_some()),
+            ("cpu_max", u.cpu_max.is_some()),
         ];
         if let Some((key, _)) = given.iter().find(|(_, g)| *g) {
             return Err(at(key, "only services have it; tasks run once and are waited for".into()));
@@ -346,6 +354,7 @@ fn compile_unit(
     } else if u.timeout_ms.is_some() {
         return Err(at("timeout_ms", "only tasks have it (services have stop_timeout_ms)".into()));
     }
+    let cgroup = cgroup_values(u).map_err(|(key, msg)| at(key, msg))?;
     let mut seccomp = None;
     let (origin, mut process) = match (&u.oci, &u.process) {
         (Some(_), Some(_)) => return Err(at("oci", "give either oci or process, not both".into())),
@@ -416,6 +425,7 @@ fn compile_unit(
         output,
         log_file,
         log_max_bytes,
+        cgroup,
     })
 }
 
@@ -453,6 +463,65 @@ fn output(u: &UnitToml) -> Result<(wire::Output, Vec<u8>, u32), (&'static str, S
         return Err(("log_max_bytes", format!("{max} is below {MIN_LOG_MAX_BYTES}")));
     }
     Ok((wire::Output::Capture, format!("{file}\0").into_bytes(), max))
+}
+
+/// Largest quota in `cpu_max`, in microseconds: the kernel's limit on a CFS runtime
+/// (kernel/sched/core.c, max_cfs_runtime: 2^44 - 1 µs).
+const CPU_QUOTA_MAX: u64 = (1 << 44) - 1;
+/// `cpu_max`'s period, in microseconds: 1 ms to 1 s (kernel/sched/core.c).
+const CPU_PERIOD: std::ops::RangeInclusive<u64> = 1000..=1_000_000;
+/// Largest `pids_max`: the kernel's PID_MAX_LIMIT on 64-bit machines (32-bit ones refuse
+/// more than 32768 when the service starts).
+const PIDS_MAX: u64 = 4 << 20;
+
+/// A service's `memory_max`, `pids_max`, `cpu_weight` and `cpu_max` as init's config holds
+/// them (init::config::Unit::cgroup): each value the kernel's text for its cgroup file with a
+/// NUL, an empty one for a key not given; nothing when none is. Err: the key and what is
+/// wrong.
+fn cgroup_values(u: &UnitToml) -> Result<Vec<u8>, (&'static str, String)> {
+    let int_or_max = |key: &'static str, v: &toml::Value, range: std::ops::RangeInclusive<u64>| match v {
+        toml::Value::String(s) if s == "max" => Ok(s.clone()),
+        toml::Value::Integer(n) if u64::try_from(*n).is_ok_and(|n| range.contains(&n)) => Ok(n.to_string()),
+        v => {
+            Err((key, format!("{v}: expected an integer in {}..={} or \"max\"", range.start(), range.end())))
+        }
+    };
+    let cpu_max = |v: &toml::Value| {
+        let bad = || {
+            ("cpu_max", format!("{v}: expected \"QUOTA PERIOD\" or \"max PERIOD\" in microseconds (quota 1000..={CPU_QUOTA_MAX}, period 1000..=1000000)"))
+        };
+        let toml::Value::String(s) = v else { return Err(bad()) };
+        let words: Vec<&str> = s.split(' ').collect();
+        let num = |w: &str| w.parse::<u64>().ok().filter(|_| !w.starts_with('+'));
+        match words[..] {
+            [q, p]
+                if (q == "max" || num(q).is_some_and(|q| (1000..=CPU_QUOTA_MAX).contains(&q)))
+                    && num(p).is_some_and(|p| CPU_PERIOD.contains(&p)) =>
+            {
+                Ok(s.clone())
+            }
+            _ => Err(bad()),
+        }
+    };
+    let cpu_weight = |v: &toml::Value| match v {
+        toml::Value::Integer(n @ 1..=10000) => Ok(n.to_string()),
+        v => Err(("cpu_weight", format!("{v}: expected an integer in 1..=10000"))),
+    };
+    let values = [
+        u.memory_max.as_ref().map(|v| int_or_max("memory_max", v, 1..=i64::MAX as u64)).transpose()?,
+        u.pids_max.as_ref().map(|v| int_or_max("pids_max", v, 1..=PIDS_MAX)).transpose()?,
+        u.cpu_weight.as_ref().map(cpu_weight).transpose()?,
+        u.cpu_max.as_ref().map(cpu_max).transpose()?,
+    ];
+    if values.iter().all(Option::is_none) {
+        return Ok(vec![]);
+    }
+    let mut out = Vec::new();
+    for v in values {
+        out.extend(v.unwrap_or_default().into_bytes());
+        out.push(0);
+    }
+    Ok(out)
 }
 
 /// The same compilation `launcher compile --oci` applies to a config.json's process: runc's
@@ -509,6 +578,12 @@ fn to_json(blob: &[u8]) -> Result<Value, String> {
                 .map_or_else(|| u.stop_signal.to_string(), |n| format!("SIG{}", text(n)));
             o.insert("stop_signal".into(), json!(sig));
             o.insert("stop_timeout_ms".into(), json!(u.stop_timeout_ms));
+            let values = u.cgroup.split(|&b| b == 0);
+            let keys = ["memory_max", "pids_max", "cpu_weight", "cpu_max"];
+            for (key, v) in keys.into_iter().zip(values).filter(|(_, v)| !v.is_empty()) {
+                let v = text(v);
+                o.insert(key.into(), v.parse::<u64>().map_or_else(|_| json!(v), |n| json!(n)));
+            }
         }
         Ok(v)
     };
@@ -751,6 +826,70 @@ capabilities = { bounding = ["CAP_NET_BIND_SERVICE"], permitted = ["CAP_NET_BIND
                 .unwrap_err(),
             "init.toml: service[0].timeout_ms: only tasks have it (services have stop_timeout_ms)"
         );
+    }
+
+    fn service_with(keys: &str) -> Result<Vec<u8>, String> {
+        compile_str(&format!("[[service]]\nname = \"s\"\nprocess = {{ args = [\"/x\"] }}\n{keys}"))
+    }
+
+    #[test]
+    fn cgroup_keys_compile_to_the_kernels_text_per_file() {
+        let blob = service_with("").unwrap();
+        assert_eq!(Config::decode(&blob).unwrap().services.get(0).unwrap().cgroup, b"", "none: empty");
+        let blob = service_with("memory_max = 16777216\ncpu_max = \"max 100000\"\n").unwrap();
+        let c = Config::decode(&blob).unwrap();
+        assert_eq!(c.services.get(0).unwrap().cgroup, b"16777216\0\0\0max 100000\0");
+        let blob = service_with(
+            "memory_max = \"max\"\npids_max = 64\ncpu_weight = 10000\ncpu_max = \"50000 100000\"\n",
+        )
+        .unwrap();
+        let c = Config::decode(&blob).unwrap();
+        assert_eq!(c.services.get(0).unwrap().cgroup, b"max\x0064\x0010000\x0050000 100000\0");
+        let v = to_json(&blob).unwrap();
+        let s = &v["service"][0];
+        assert_eq!((&s["memory_max"], &s["pids_max"]), (&json!("max"), &json!(64)));
+        assert_eq!((&s["cpu_weight"], &s["cpu_max"]), (&json!(10000), &json!("50000 100000")));
+        let v = to_json(&service_with("").unwrap()).unwrap();
+        assert!(v["service"][0].get("memory_max").is_none(), "{}", v["service"][0]);
+    }
+
+    #[test]
+    fn cgroup_keys_out_of_range_or_on_a_task_are_refused() {
+        let err = |keys: &str| service_with(keys).unwrap_err();
+        for (keys, key) in [
+            ("memory_max = 0", "memory_max"),
+            ("memory_max = -1", "memory_max"),
+            ("memory_max = \"16M\"", "memory_max"),
+            ("pids_max = 0", "pids_max"),
+            ("pids_max = 4194305", "pids_max"),
+            ("cpu_weight = 0", "cpu_weight"),
+            ("cpu_weight = 10001", "cpu_weight"),
+            ("cpu_weight = \"max\"", "cpu_weight"),
+            ("cpu_max = \"max\"", "cpu_max"),
+            ("cpu_max = \"999 100000\"", "cpu_max"),
+            ("cpu_max = \"50000 999\"", "cpu_max"),
+            ("cpu_max = \"50000 1000001\"", "cpu_max"),
+            ("cpu_max = \"50000  100000\"", "cpu_max"),
+            ("cpu_max = \"+5000 100000\"", "cpu_max"),
+            ("cpu_max = 50000", "cpu_max"),
+        ] {
+            let e = err(keys);
+            assert!(e.starts_with(&format!("init.toml: service[0].{key}: ")), "{keys}: {e}");
+            assert!(!e.contains('\n'), "{e}");
+        }
+        assert_eq!(
+            err("pids_max = 0"),
+            "init.toml: service[0].pids_max: 0: expected an integer in 1..=4194304 or \"max\""
+        );
+        assert_eq!(
+            compile_str("[[task]]\nname = \"t\"\nmemory_max = 1\nprocess = { args = [\"/x\"] }\n")
+                .unwrap_err(),
+            "init.toml: task[0].memory_max: only services have it; tasks run once and are waited for"
+        );
+        // The kernel's bounds are accepted.
+        service_with("pids_max = 4194304\ncpu_weight = 1\ncpu_max = \"1000 1000\"\n").unwrap();
+        service_with("cpu_max = \"17592186044415 1000000\"\n").unwrap();
+        err("cpu_max = \"17592186044416 1000000\"");
     }
 
     #[test]

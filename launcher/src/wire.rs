@@ -122,6 +122,8 @@ pub struct Unit {
     /// With its NUL; empty: none.
     pub log_file: Vec<u8>,
     pub log_max_bytes: u32,
+    /// Services: the cgroup values, as init's `Unit::cgroup` (empty: none).
+    pub cgroup: Vec<u8>,
 }
 
 /// init's `Output`: the variant index is the discriminant init reads.
@@ -194,6 +196,7 @@ impl Init {
             output: Output::from(u.output),
             log_file: u.log_file.to_vec(),
             log_max_bytes: u.log_max_bytes,
+            cgroup: u.cgroup.to_vec(),
         };
         Init {
             hostname: c.hostname.to_vec(),
@@ -366,13 +369,14 @@ mod tests {
                 output: Output::Capture,
                 log_file: b"/l\0".to_vec(),
                 log_max_bytes: 12,
+                cgroup: b"1\0\0\0\0".to_vec(),
             }],
         };
         let mut want = vec![1, b'h', 3, 2, 1, 2, 1, 3, b'/', b'w', 0, 3, 4];
         want.extend([1, 2, b's', 0, 2, b't', 0, 2, b'f', 0, 5, 2, b'd', 0, 0, 1, 1, b'n']);
         want.push(unit.len() as u8);
         want.extend(&unit);
-        want.extend([2, 6, 7, 8, 9, 10, 11, 1, 3, b'/', b'l', 0, 12]);
+        want.extend([2, 6, 7, 8, 9, 10, 11, 1, 3, b'/', b'l', 0, 12, 5, b'1', 0, 0, 0, 0]);
         let b = m.blob().unwrap();
         assert_eq!(&b[16..], &want[..]);
         let c = init::config::Config::decode(&b).unwrap();
@@ -394,6 +398,7 @@ mod tests {
             (s.output, s.log_file, s.log_max_bytes),
             (init::config::Output::Capture, &b"/l\0"[..], 12)
         );
+        assert_eq!(s.cgroup, b"1\0\0\0\0");
         assert_eq!(Init::from_config(&c), m);
     }
 }

@@ -74,6 +74,7 @@ fn init_unit(u: &Unit) -> init::config::Unit<'_> {
         output: [i::Output::Console, i::Output::Capture][u.output as usize],
         log_file: &u.log_file,
         log_max_bytes: u.log_max_bytes,
+        cgroup: &u.cgroup,
     }
 }
 
@@ -318,8 +319,13 @@ fn unit() -> impl Strategy<Value = Unit> + Clone {
         1 => Just([&[b'/'; MAX_LOG_FILE][..], b"\0"].concat()),
         1 => bytes(6),
     ];
-    let log = (output, log_file, edge_u32());
-    (name, dmz, restart, edge_u32(), edge_u32(), edge_u32(), signal, edge_u32(), edge_u32(), log).prop_map(
+    let cgroup = prop_oneof![
+        2 => Just(vec![]),
+        2 => Just(b"16777216\0\0\0max 100000\0".to_vec()),
+        1 => bytes(8),
+    ];
+    let more = (output, log_file, edge_u32(), cgroup);
+    (name, dmz, restart, edge_u32(), edge_u32(), edge_u32(), signal, edge_u32(), edge_u32(), more).prop_map(
         |(
             name,
             dmz,
@@ -330,7 +336,7 @@ fn unit() -> impl Strategy<Value = Unit> + Clone {
             stop_signal,
             stop_timeout_ms,
             timeout_ms,
-            (output, log_file, log_max_bytes),
+            (output, log_file, log_max_bytes, cgroup),
         )| {
             Unit {
                 name,
@@ -345,6 +351,7 @@ fn unit() -> impl Strategy<Value = Unit> + Clone {
                 output,
                 log_file,
                 log_max_bytes,
+                cgroup,
             }
         },
     )
@@ -402,6 +409,8 @@ fn init_valid(m: &Init) -> bool {
             && (1..=64).contains(&u.stop_signal)
             && dmz::Config::decode(&u.dmz).is_ok()
             && (u.log_file.is_empty() || is_c_string(&u.log_file) && u.log_file.len() <= MAX_LOG_FILE)
+            && (u.cgroup.is_empty()
+                || (u.cgroup.iter().filter(|&&b| b == 0).count() == 4 && u.cgroup.ends_with(&[0])))
     };
     let mount_ok = |m: &Mount| {
         is_c_string(&m.source)
@@ -575,7 +584,7 @@ proptest! {
     ) {
         // A valid unit: the generator's restart policy and numbers, a valid name, signal and
         // dmz config.
-        let u = Unit { name: b"svc".to_vec(), dmz: unit_dmz(), stop_signal: 15, log_file: vec![], ..u };
+        let u = Unit { name: b"svc".to_vec(), dmz: unit_dmz(), stop_signal: 15, log_file: vec![], cgroup: vec![], ..u };
         let m = Init {
             hostname,
             ctrl_alt_del: Action::Halt,
@@ -608,8 +617,9 @@ proptest! {
             ok[at] = tag;
             prop_assert_eq!(check_init_body(&ok).map(|c| c.services[0].restart), Some(want));
         }
-        // The output tag comes before the (empty) log file and its maximum, last.
-        let at = body.len() - 1 - postcard::to_allocvec(&u.log_max_bytes).unwrap().len() - 1;
+        // The output tag comes before the (empty) log file, its maximum and the (empty)
+        // cgroup values, last.
+        let at = body.len() - 1 - postcard::to_allocvec(&u.log_max_bytes).unwrap().len() - 1 - 1;
         let mut bad = body.clone();
         bad[at] = output;
         prop_assert_eq!(check_init_body(&bad), None);
