@@ -843,7 +843,8 @@ mod tests {
             (Output::Capture, &b"/run/log/probe.log\0"[..], 65_536)
         );
         // An output tag other than 0 and 1 is malformed.
-        let at = blob.len() - 3 - (1 + 19) - 1; // log_max_bytes (3 bytes) and log_file follow the tag
+        // log_file, log_max_bytes (3 bytes) and the (empty) cgroup values follow the tag.
+        let at = blob.len() - 1 - 3 - (1 + 19) - 1;
         assert_eq!(blob[at], 1);
         let mut bad = blob.clone();
         bad[at] = 2;
