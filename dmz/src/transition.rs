@@ -63,11 +63,14 @@ pub trait Kernel {
     fn report(&mut self, line: &[u8]);
 }
 
-// Securebits (include/uapi/linux/securebits.h).
+// Securebits (include/uapi/linux/securebits.h; not in linux-raw-sys 0.12, the newest, so
+// written here, once: the launcher uses these).
 pub const SECBIT_KEEP_CAPS: u32 = 1 << 4;
 pub const SECBIT_KEEP_CAPS_LOCKED: u32 = 1 << 5;
 /// Every bit PR_SET_SECUREBITS accepts (SECURE_ALL_BITS | SECURE_ALL_LOCKS).
 pub const SECBITS_ALL: u32 = 0xff;
+/// close_range(2)'s flag, for the launcher's listing of dmz's syscalls (linker/src/sys.rs).
+pub use linker::sys::CLOSE_RANGE_CLOEXEC;
 
 /// Where the argv/envp pointer arrays and the PATH candidates are built: memory the caller
 /// provides (dmz: after the config in one mapping sized by it; see src/main.rs), filled by

@@ -1,5 +1,5 @@
 //! Every message dmz can print, word for word: one per step (with the detail each step
-//! carries) and one per config problem. The texts live in tables in error.rs; this pins them.
+//! carries) and one per config problem. The texts are written in src/texts.rs; this pins them.
 
 use dmz::error::{push_errno, Bad, Error, Line, Step};
 

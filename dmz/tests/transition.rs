@@ -1,225 +1,11 @@
 //! The transition against a recording kernel: exact call order, a failure injected at every
 //! step stops there with the right message and exit status, and validation changes nothing.
 
+#[path = "support/recorder.rs"]
+mod recorder;
+
 use dmz::config::{Bytes, Caps, Config, Rlimit, Seccomp};
-use dmz::transition::{Errno, KResult, Kernel};
-
-#[derive(Debug, Clone, PartialEq)]
-enum Call {
-    Prlimit(u32, u64, u64),
-    Oom(i32),
-    Umask(u32),
-    Seccomp(u32, usize),
-    Chdir(String),
-    CapbsetDrop(u32),
-    Securebits(u32),
-    KeepCaps(bool),
-    Chown(u32, u32),
-    Groups(Vec<u32>),
-    ResGid(u32),
-    ResUid(u32),
-    Capset(u64, u64, u64),
-    AmbientClear,
-    AmbientRaise(u32),
-    Nnp,
-    ClearCloexec(u32),
-    CloexecRange(u32, u32),
-    Execve(String),
-}
-
-/// Records every state-changing call; fails the call number `fail_at` (0-based) with
-/// `fail_errno`, or any call for which `fail_if` says so. Keeps the credentials the calls set,
-/// for dmz to read back; a call for which `fake` says so returns success and changes nothing
-/// (a seccomp filter's `SCMP_ACT_ERRNO(0)`).
-struct Recorder {
-    calls: Vec<Call>,
-    last_cap: u32,
-    fail_at: Option<usize>,
-    fail_errno: Errno,
-    fail_if: FailIf,
-    fake: Fake,
-    reports: Vec<String>,
-    /// What `fd_owner` answers for fds 0, 1, 2 (uid, device); Err: its errno.
-    stdio: [Result<(u32, u64), Errno>; 3],
-    setgroups_deny: bool,
-    uid: [u32; 3],
-    gid: [u32; 3],
-    groups: Vec<u32>,
-    /// effective, permitted, inheritable
-    caps: [u64; 3],
-    bounding: u64,
-    ambient: u64,
-    nnp: bool,
-    /// Every PR_CAPBSET_READ probe, in order.
-    probes: Vec<u32>,
-    /// Probes of this capability and above fail with this errno instead of EINVAL's answer.
-    probe_fails: Option<(u32, Errno)>,
-}
-
-impl Recorder {
-    fn new() -> Self {
-        let all = (1u64 << 41) - 1;
-        Recorder {
-            calls: vec![],
-            last_cap: 40,
-            fail_at: None,
-            fail_errno: 1,
-            fail_if: |_| None,
-            fake: |_| false,
-            reports: vec![],
-            stdio: [Ok((0, 0)); 3],
-            setgroups_deny: false,
-            uid: [0; 3],
-            gid: [0; 3],
-            groups: vec![0],
-            caps: [all, all, 0],
-            bounding: all,
-            ambient: 0,
-            nnp: false,
-            probes: vec![],
-            probe_fails: None,
-        }
-    }
-
-    fn record(&mut self, c: Call) -> KResult {
-        let fail =
-            if self.fail_at == Some(self.calls.len()) { Some(self.fail_errno) } else { (self.fail_if)(&c) };
-        let fake = (self.fake)(&c);
-        self.calls.push(c.clone());
-        if let Some(e) = fail {
-            return Err(e);
-        }
-        if !fake {
-            match c {
-                Call::Groups(g) => self.groups = g,
-                Call::ResGid(g) => self.gid = [g; 3],
-                Call::ResUid(u) => self.uid = [u; 3],
-                Call::Capset(e, p, i) => self.caps = [e, p, i],
-                Call::CapbsetDrop(n) => self.bounding &= !(1 << n),
-                Call::AmbientClear => self.ambient = 0,
-                Call::AmbientRaise(n) => self.ambient |= 1 << n,
-                Call::Nnp => self.nnp = true,
-                _ => {}
-            }
-        }
-        Ok(())
-    }
-}
-
-fn s(b: &[u8]) -> String {
-    String::from_utf8_lossy(b.strip_suffix(&[0]).unwrap_or(b)).into_owned()
-}
-
-impl Kernel for Recorder {
-    fn capbset_read(&mut self, cap: u32) -> Result<bool, Errno> {
-        self.probes.push(cap);
-        if let Some((_, e)) = self.probe_fails.filter(|&(from, _)| cap >= from) {
-            return Err(e);
-        }
-        if cap <= self.last_cap {
-            Ok(self.bounding & 1 << cap != 0)
-        } else {
-            Err(22)
-        }
-    }
-    fn fd_owner(&mut self, fd: u32) -> Result<(u32, u64), Errno> {
-        self.stdio[fd as usize]
-    }
-    fn fchown(&mut self, fd: u32, uid: u32) -> KResult {
-        self.record(Call::Chown(fd, uid))
-    }
-    fn setgroups_denied(&mut self) -> bool {
-        self.setgroups_deny
-    }
-    fn getresuid(&mut self, ids: &mut [u32; 3]) -> KResult {
-        *ids = self.uid;
-        Ok(())
-    }
-    fn getresgid(&mut self, ids: &mut [u32; 3]) -> KResult {
-        *ids = self.gid;
-        Ok(())
-    }
-    fn getgroups(&mut self, out: &mut [u32]) -> Result<usize, Errno> {
-        let mut sorted = self.groups.clone();
-        sorted.sort_unstable();
-        out.get_mut(..sorted.len()).ok_or(22u16)?.copy_from_slice(&sorted);
-        Ok(sorted.len())
-    }
-    fn capget(&mut self, data: &mut [u32; 6]) -> KResult {
-        let [e, p, i] = self.caps;
-        *data = [e as u32, p as u32, i as u32, (e >> 32) as u32, (p >> 32) as u32, (i >> 32) as u32];
-        Ok(())
-    }
-    fn ambient_is_set(&mut self, cap: u32) -> Result<bool, Errno> {
-        Ok(self.ambient & 1 << cap != 0)
-    }
-    fn get_no_new_privs(&mut self) -> Result<bool, Errno> {
-        Ok(self.nnp)
-    }
-    fn prlimit(&mut self, r: u32, soft: u64, hard: u64) -> KResult {
-        self.record(Call::Prlimit(r, soft, hard))
-    }
-    fn write_oom_score_adj(&mut self, v: i32) -> KResult {
-        self.record(Call::Oom(v))
-    }
-    fn umask(&mut self, m: u32) {
-        self.calls.push(Call::Umask(m));
-    }
-    fn install_seccomp(&mut self, flags: u32, p: &[u8]) -> KResult {
-        self.record(Call::Seccomp(flags, p.len() / 8))
-    }
-    fn chdir(&mut self, p: &[u8]) -> KResult {
-        assert_eq!(p.last(), Some(&0), "chdir path must be NUL-terminated");
-        self.record(Call::Chdir(s(p)))
-    }
-    fn capbset_drop(&mut self, cap: u32) -> KResult {
-        self.record(Call::CapbsetDrop(cap))
-    }
-    fn set_securebits(&mut self, b: u32) -> KResult {
-        self.record(Call::Securebits(b))
-    }
-    fn set_keepcaps(&mut self, k: bool) -> KResult {
-        self.record(Call::KeepCaps(k))
-    }
-    fn setgroups(&mut self, g: &[u32]) -> KResult {
-        self.record(Call::Groups(g.to_vec()))
-    }
-    fn setresgid(&mut self, g: u32) -> KResult {
-        self.record(Call::ResGid(g))
-    }
-    fn setresuid(&mut self, u: u32) -> KResult {
-        self.record(Call::ResUid(u))
-    }
-    fn capset(&mut self, e: u64, p: u64, i: u64) -> KResult {
-        self.record(Call::Capset(e, p, i))
-    }
-    fn ambient_clear_all(&mut self) -> KResult {
-        self.record(Call::AmbientClear)
-    }
-    fn ambient_raise(&mut self, cap: u32) -> KResult {
-        self.record(Call::AmbientRaise(cap))
-    }
-    fn set_no_new_privs(&mut self) -> KResult {
-        self.record(Call::Nnp)
-    }
-    fn clear_cloexec(&mut self, fd: u32) -> KResult {
-        self.record(Call::ClearCloexec(fd))
-    }
-    fn cloexec_range(&mut self, a: u32, b: u32) -> KResult {
-        self.record(Call::CloexecRange(a, b))
-    }
-    fn execve(&mut self, path: &[u8], argv: &[*const u8], envp: &[*const u8]) -> Errno {
-        assert_eq!(path.last(), Some(&0));
-        assert!(argv.iter().any(|p| p.is_null()) && envp.iter().any(|p| p.is_null()));
-        let _ = self.record(Call::Execve(s(path)));
-        // An execve that "succeeds" in a recording kernel still returns: report ENOENT for
-        // anything but the program the test expects to find.
-        (self.fail_if)(&Call::Execve(s(path))).unwrap_or(2)
-    }
-    fn report(&mut self, line: &[u8]) {
-        self.reports.push(String::from_utf8(line.to_vec()).unwrap());
-    }
-}
+use recorder::{Call, FailIf, Fake, Recorder};
 
 struct Owned {
     args: Vec<u8>,
@@ -271,8 +57,9 @@ fn blob(c: &Config) -> Vec<u8> {
     out
 }
 
-fn run(k: &mut Recorder, c: &Config) -> i32 {
-    dmz::run(k, &blob(c))
+/// Runs `c`'s blob (leaked: the recorder keeps it to check execve's arguments against).
+fn run(k: &mut Recorder<'static>, c: &Config) -> i32 {
+    k.run(blob(c).leak())
 }
 
 fn expected_full_sequence() -> Vec<Call> {
@@ -296,7 +83,7 @@ fn expected_full_sequence() -> Vec<Call> {
         Call::ClearCloexec(6),
         Call::CloexecRange(3, 4),
         Call::CloexecRange(7, u32::MAX),
-        Call::Seccomp(0, 2),
+        Call::Seccomp(0, vec![0x20; 16]),
         Call::Execve("/bin/true".into()),
     ]);
     v
@@ -305,12 +92,13 @@ fn expected_full_sequence() -> Vec<Call> {
 #[test]
 fn full_config_runs_every_step_in_design_order() {
     let o = owned(&["/bin/true", "x"], &["A=1"], "/srv");
-    let mut k = Recorder::new();
+    let mut k = Recorder::new(40);
     let status = run(&mut k, &full(&o));
     assert_eq!(k.calls, expected_full_sequence());
     // The recorder's execve "fails" with ENOENT: 127 and a message naming the program.
     assert_eq!(status, 127);
     assert_eq!(k.reports, vec!["dmz: unable to exec: ENOENT (/bin/true)\n"]);
+    k.check_run(status); // and everything applied is what the config names
 }
 
 #[test]
@@ -318,11 +106,10 @@ fn seccomp_without_nnp_goes_in_before_the_uid_change() {
     let o = owned(&["/bin/true"], &[], "/");
     let mut c = full(&o);
     c.no_new_privs = false;
-    let mut k = Recorder::new();
+    let mut k = Recorder::new(40);
     run(&mut k, &c);
-    let pos = |want: &Call| k.calls.iter().position(|c| c == want).unwrap();
-    assert!(pos(&Call::Seccomp(0, 2)) < pos(&Call::ResUid(1000)));
-    assert!(pos(&Call::Seccomp(0, 2)) > pos(&Call::Umask(0o027)));
+    assert!(k.position(&Call::Seccomp(0, vec![0x20; 16])) < k.position(&Call::ResUid(1000)));
+    assert!(k.position(&Call::Seccomp(0, vec![0x20; 16])) > k.position(&Call::Umask(0o027)));
     assert!(!k.calls.contains(&Call::Nnp));
     assert_eq!(k.calls.iter().filter(|c| matches!(c, Call::Seccomp(..))).count(), 1);
 }
@@ -340,7 +127,7 @@ fn failure_at_each_step_stops_there() {
         if matches!(seq[at], Call::Umask(_)) {
             continue; // umask(2) cannot fail
         }
-        let mut k = Recorder::new();
+        let mut k = Recorder::new(40);
         k.fail_at = Some(at);
         k.fail_errno = 1; // EPERM
                           // chdir with EPERM is retried later as the target user (runc's rule); use ENOENT there.
@@ -353,6 +140,7 @@ fn failure_at_each_step_stops_there() {
         }
         let status = run(&mut k, &c);
         assert_eq!(status, 125, "failure at call {at} ({:?})", seq[at]);
+        k.check_run(status);
         assert_eq!(k.calls, seq[..=at].to_vec(), "calls after a failure at {at} ({:?})", seq[at]);
         assert_eq!(k.reports.len(), 1);
         let msg = &k.reports[0];
@@ -382,10 +170,6 @@ fn failure_at_each_step_stops_there() {
     assert_eq!(seen_steps, expected);
 }
 
-/// Which calls a recorder fails, and with which errno.
-type FailIf = fn(&Call) -> Option<Errno>;
-/// Which calls a recorder answers with success without doing them.
-type Fake = fn(&Call) -> bool;
 /// An edit that makes a valid config invalid.
 type Edit = Box<dyn Fn(&mut Config)>;
 
@@ -408,7 +192,7 @@ fn failure_messages_are_exact() {
         (|c| matches!(c, Call::Chdir(_)).then_some(20), "dmz: unable to change directory: ENOTDIR (/srv)\n"),
     ];
     for (fail_if, want) in cases {
-        let mut k = Recorder::new();
+        let mut k = Recorder::new(40);
         k.fail_if = fail_if;
         assert_eq!(run(&mut k, &c), 125);
         assert_eq!(k.reports, vec![want.to_string()]);
@@ -419,13 +203,13 @@ fn failure_messages_are_exact() {
 fn chdir_permission_error_is_retried_as_the_target_user() {
     let o = owned(&["/bin/true"], &[], "/home/u");
     let c = full(&o);
-    let mut k = Recorder::new();
+    let mut k = Recorder::new(40);
     k.fail_if = |c| matches!(c, Call::Chdir(_)).then_some(13); // EACCES, twice
     assert_eq!(run(&mut k, &c), 125);
     let chdirs: Vec<usize> =
         k.calls.iter().enumerate().filter(|(_, c)| matches!(c, Call::Chdir(_))).map(|(i, _)| i).collect();
     assert_eq!(chdirs.len(), 2, "{:?}", k.calls);
-    let uid = k.calls.iter().position(|c| *c == Call::ResUid(1000)).unwrap();
+    let uid = k.position(&Call::ResUid(1000));
     assert!(chdirs[0] < uid && chdirs[1] > uid);
     assert_eq!(k.reports, vec!["dmz: unable to change directory: EACCES (/home/u)\n"]);
 }
@@ -436,21 +220,13 @@ fn path_lookup_uses_the_targets_path() {
     let mut c = full(&o);
     c.caps = None;
     c.seccomp = None;
-    let mut k = Recorder::new();
+    let mut k = Recorder::new(40);
     k.fail_if = |c| match c {
-        Call::Execve(p) if p == "/opt/b/tool" => Some(13), // found, not executable
+        Call::Execve(p) if p == b"/opt/b/tool" => Some(13), // found, not executable
         _ => None,
     };
     assert_eq!(run(&mut k, &c), 126);
-    let execs: Vec<&Call> = k.calls.iter().filter(|c| matches!(c, Call::Execve(_))).collect();
-    assert_eq!(
-        execs,
-        vec![
-            &Call::Execve("/opt/a/tool".into()),
-            &Call::Execve("./tool".into()),
-            &Call::Execve("/opt/b/tool".into())
-        ]
-    );
+    assert_eq!(k.execs(), ["/opt/a/tool", "./tool", "/opt/b/tool"]);
     assert_eq!(k.reports, vec!["dmz: unable to exec: EACCES (tool)\n"]);
 }
 
@@ -459,21 +235,13 @@ fn path_lookup_default_and_not_found() {
     let o = owned(&["nothere"], &["X=1"], "");
     let mut c = full(&o);
     c.caps = None;
-    let mut k = Recorder::new();
+    let mut k = Recorder::new(40);
     assert_eq!(run(&mut k, &c), 127);
-    let execs: Vec<String> = k
-        .calls
-        .iter()
-        .filter_map(|c| match c {
-            Call::Execve(p) => Some(p.clone()),
-            _ => None,
-        })
-        .collect();
     let want: Vec<String> = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
         .split(':')
         .map(|d| format!("{d}/nothere"))
         .collect();
-    assert_eq!(execs, want);
+    assert_eq!(k.execs(), want);
     assert_eq!(k.reports, vec!["dmz: unable to exec: ENOENT (nothere)\n"]);
 }
 
@@ -482,7 +250,7 @@ fn no_caps_object_leaves_capabilities_alone() {
     let o = owned(&["/bin/true"], &[], "");
     let mut c = full(&o);
     c.caps = None;
-    let mut k = Recorder::new();
+    let mut k = Recorder::new(40);
     run(&mut k, &c);
     assert!(!k.calls.iter().any(|c| matches!(
         c,
@@ -496,15 +264,14 @@ fn securebits_are_set_before_the_uid_change_with_keep_caps() {
     let o = owned(&["/bin/true"], &[], "");
     let mut c = full(&o);
     c.securebits = Some(0x01 | 0x04); // NOROOT | NO_SETUID_FIXUP
-    let mut k = Recorder::new();
+    let mut k = Recorder::new(40);
     run(&mut k, &c);
-    let pos = |want: &Call| k.calls.iter().position(|c| c == want).unwrap();
-    assert!(pos(&Call::Securebits(0x15)) < pos(&Call::ResUid(1000)));
+    assert!(k.position(&Call::Securebits(0x15)) < k.position(&Call::ResUid(1000)));
     assert!(k.calls.contains(&Call::KeepCaps(false)));
     assert!(!k.calls.contains(&Call::KeepCaps(true)));
     // With SECBIT_KEEP_CAPS configured, keep-caps stays on.
     c.securebits = Some(0x10);
-    let mut k = Recorder::new();
+    let mut k = Recorder::new(40);
     run(&mut k, &c);
     assert!(!k.calls.iter().any(|c| matches!(c, Call::KeepCaps(_))));
 }
@@ -514,7 +281,7 @@ fn empty_groups_are_still_set() {
     let o = owned(&["/bin/true"], &[], "");
     let mut c = full(&o);
     c.groups.as_mut().unwrap().clear();
-    let mut k = Recorder::new();
+    let mut k = Recorder::new(40);
     run(&mut k, &c);
     assert!(k.calls.contains(&Call::Groups(vec![])));
 }
@@ -566,10 +333,11 @@ fn invalid_configs_change_nothing() {
     for (edit, want) in cases {
         let mut c = full(&o);
         edit(&mut c);
-        let mut k = Recorder::new();
+        let mut k = Recorder::new(40);
         assert_eq!(run(&mut k, &c), 125, "{want}");
         assert_eq!(k.calls, vec![], "{want}");
         assert_eq!(k.reports, vec![want.to_string()]);
+        k.check_run(125);
     }
 }
 
@@ -578,8 +346,7 @@ fn unknown_capability_is_judged_against_the_running_kernel() {
     let o = owned(&["/bin/true"], &[], "/");
     let mut c = full(&o);
     c.caps.as_mut().unwrap().bounding |= 1 << 40;
-    let mut k = Recorder::new();
-    k.last_cap = 39; // an older kernel without CAP_CHECKPOINT_RESTORE
+    let mut k = Recorder::new(39); // an older kernel without CAP_CHECKPOINT_RESTORE
     assert_eq!(run(&mut k, &c), 125);
     assert_eq!(k.calls, vec![]);
     assert_eq!(
@@ -588,8 +355,7 @@ fn unknown_capability_is_judged_against_the_running_kernel() {
     );
     // On that kernel, the bounding set is dropped only up to cap 39.
     c.caps.as_mut().unwrap().bounding &= !(1 << 40);
-    let mut k = Recorder::new();
-    k.last_cap = 39;
+    let mut k = Recorder::new(39);
     run(&mut k, &c);
     assert!(!k.calls.contains(&Call::CapbsetDrop(40)));
     assert!(k.calls.contains(&Call::CapbsetDrop(39)));
@@ -616,8 +382,8 @@ fn header_problems_are_named() {
     crc[last] ^= 1;
     cases.push((crc, "load config: EINVAL (CRC mismatch)"));
     for (b, want) in cases {
-        let mut k = Recorder::new();
-        assert_eq!(dmz::run(&mut k, &b), 125);
+        let mut k = Recorder::new(40);
+        assert_eq!(k.run(&b), 125);
         assert_eq!(k.calls, vec![]);
         assert_eq!(k.reports, vec![format!("dmz: unable to {want}\n")]);
     }
@@ -657,13 +423,13 @@ fn path_candidates_are_bounded_by_path_max() {
         let mut c = full(&o);
         c.caps = None;
         c.seccomp = None;
-        let mut k = Recorder::new();
+        let mut k = Recorder::new(40);
         assert_eq!(run(&mut k, &c), status);
-        let execs: Vec<&Call> = k.calls.iter().filter(|c| matches!(c, Call::Execve(_))).collect();
+        let execs = k.execs();
         assert_eq!(execs.len(), exec_tries);
-        assert_eq!(execs[0], &Call::Execve("/a/tool".into()));
+        assert_eq!(execs[0], "/a/tool");
         if exec_tries == 2 {
-            assert_eq!(execs[1], &Call::Execve(format!("{fits}/tool")));
+            assert_eq!(execs[1], format!("{fits}/tool"));
             assert_eq!(format!("{fits}/tool").len() + 1, 4096);
         }
         assert_eq!(k.reports, vec![report.to_string()]);
@@ -678,17 +444,9 @@ fn empty_path_entries_are_the_current_directory() {
         let mut c = full(&o);
         c.caps = None;
         c.seccomp = None;
-        let mut k = Recorder::new();
+        let mut k = Recorder::new(40);
         assert_eq!(run(&mut k, &c), 127);
-        let execs: Vec<String> = k
-            .calls
-            .iter()
-            .filter_map(|c| match c {
-                Call::Execve(p) => Some(p.clone()),
-                _ => None,
-            })
-            .collect();
-        assert_eq!(execs, want);
+        assert_eq!(k.execs(), want);
     }
 }
 
@@ -710,16 +468,16 @@ fn a_faked_credential_step_is_caught_before_exec() {
         (|c| matches!(c, Call::Nnp), "no_new_privs unset"),
     ];
     for (fake, detail) in cases {
-        let mut k = Recorder::new();
+        let mut k = Recorder::new(40);
         k.fake = fake;
         k.ambient = 1 << 3; // what the caller had, for AmbientClear
         assert_eq!(run(&mut k, &c), 125, "{detail}");
         assert_eq!(k.reports, vec![format!("dmz: unable to verify credentials: EPERM ({detail})\n")]);
-        let nnp = k.calls.iter().position(|c| *c == Call::Nnp).unwrap();
+        let nnp = k.position(&Call::Nnp);
         assert_eq!(k.calls.len(), nnp + 1, "{detail}: nothing after the check: {:?}", &k.calls[nnp..]);
     }
     // With every step done, the same config reaches exec.
-    let mut k = Recorder::new();
+    let mut k = Recorder::new(40);
     k.ambient = 1 << 3;
     assert_eq!(run(&mut k, &c), 127);
     assert_eq!(k.calls.last(), Some(&Call::Execve("/bin/true".into())));
@@ -731,7 +489,7 @@ fn a_faked_credential_step_is_caught_before_exec() {
 fn caps_already_out_of_the_bounding_set_are_left() {
     let o = owned(&["/bin/true"], &[], "");
     let c = full(&o);
-    let mut k = Recorder::new();
+    let mut k = Recorder::new(40);
     k.bounding &= !(1 << 21 | 1 << 13); // 13 is configured, 21 is not
     assert_eq!(run(&mut k, &c), 127, "{:?}", k.reports);
     assert!(!k.calls.contains(&Call::CapbsetDrop(21)));
@@ -744,16 +502,15 @@ fn caps_already_out_of_the_bounding_set_are_left() {
 fn stdio_is_given_to_the_target_uid() {
     let o = owned(&["/bin/true"], &[], "");
     let c = full(&o);
-    let mut k = Recorder::new();
+    let mut k = Recorder::new(40);
     k.stdio = [Ok((0, 1 << 32 | 3)), Ok((1000, 0)), Ok((0, 136 << 32 | 2))];
     assert_eq!(run(&mut k, &c), 127);
     let chowns: Vec<&Call> = k.calls.iter().filter(|c| matches!(c, Call::Chown(..))).collect();
     assert_eq!(chowns, [&Call::Chown(2, 1000)]);
-    let pos = |want: &Call| k.calls.iter().position(|c| c == want).unwrap();
-    assert!(pos(&Call::Chown(2, 1000)) < pos(&Call::Groups(vec![20, 10])));
+    assert!(k.position(&Call::Chown(2, 1000)) < k.position(&Call::Groups(vec![20, 10])));
 
     for errno in [22, 1, 30] {
-        let mut k = Recorder::new();
+        let mut k = Recorder::new(40);
         k.fail_if = match errno {
             22 => |c| matches!(c, Call::Chown(..)).then_some(22),
             1 => |c| matches!(c, Call::Chown(..)).then_some(1),
@@ -761,12 +518,12 @@ fn stdio_is_given_to_the_target_uid() {
         };
         assert_eq!(run(&mut k, &c), 127, "errno {errno}: {:?}", k.reports);
     }
-    let mut k = Recorder::new();
+    let mut k = Recorder::new(40);
     k.stdio = [Err(9), Err(13), Ok((0, 0))];
     assert_eq!(run(&mut k, &c), 125);
     assert_eq!(k.reports, vec!["dmz: unable to change owner of stdio: EACCES (fd 1)\n"]);
     assert!(!k.calls.iter().any(|c| matches!(c, Call::Chown(..) | Call::Groups(_))));
-    let mut k = Recorder::new();
+    let mut k = Recorder::new(40);
     k.fail_if = |c| matches!(c, Call::Chown(1, _)).then_some(5);
     assert_eq!(run(&mut k, &c), 125);
     assert_eq!(k.reports, vec!["dmz: unable to change owner of stdio: EIO (fd 1)\n"]);
@@ -775,7 +532,7 @@ fn stdio_is_given_to_the_target_uid() {
     for edit in [|c: &mut Config| c.chown_stdio = false, |c: &mut Config| c.uid = None] {
         let mut c = full(&o);
         edit(&mut c);
-        let mut k = Recorder::new();
+        let mut k = Recorder::new(40);
         k.stdio = [Err(5); 3];
         assert_eq!(run(&mut k, &c), 127, "{:?}", k.reports);
         assert!(!k.calls.iter().any(|c| matches!(c, Call::Chown(..))));
@@ -788,7 +545,7 @@ fn stdio_is_given_to_the_target_uid() {
 fn setgroups_denied_in_a_user_namespace_is_skipped() {
     let o = owned(&["/bin/true"], &[], "");
     let c = full(&o);
-    let mut k = Recorder::new();
+    let mut k = Recorder::new(40);
     k.setgroups_deny = true;
     assert_eq!(run(&mut k, &c), 127, "{:?}", k.reports);
     assert!(!k.calls.iter().any(|c| matches!(c, Call::Groups(_))));
@@ -802,14 +559,14 @@ fn ids_and_groups_not_configured_are_left_unchanged() {
     let o = owned(&["/bin/true"], &[], "");
     let mut c = full(&o);
     (c.uid, c.gid, c.groups) = (None, None, None);
-    let mut k = Recorder::new();
+    let mut k = Recorder::new(40);
     k.fail_if =
         |c| matches!(c, Call::Groups(_) | Call::ResGid(_) | Call::ResUid(_) | Call::Chown(..)).then_some(1);
     assert_eq!(run(&mut k, &c), 127, "{:?}", k.reports);
     assert!(!k.calls.iter().any(|c| matches!(c, Call::Groups(_) | Call::ResGid(_) | Call::ResUid(_))));
     // Each on its own.
     c.gid = Some(5);
-    let mut k = Recorder::new();
+    let mut k = Recorder::new(40);
     assert_eq!(run(&mut k, &c), 127);
     assert!(k.calls.contains(&Call::ResGid(5)));
     assert!(!k.calls.iter().any(|c| matches!(c, Call::Groups(_) | Call::ResUid(_))));
@@ -823,9 +580,7 @@ fn last_capability_is_found_in_six_probes() {
         let o = owned(&["/bin/true"], &[], "");
         let mut c = full(&o);
         c.caps = Some(Caps::default());
-        let mut k = Recorder::new();
-        k.last_cap = last;
-        k.bounding = !0 >> (63 - last); // every capability the kernel knows
+        let mut k = Recorder::new(last); // with every capability the kernel knows
         run(&mut k, &c);
         // The bisection never asks for capability 0 (every kernel has it); the bounding
         // drop's and the read-back's own reads start there.
@@ -850,7 +605,7 @@ fn last_capability_is_found_in_six_probes() {
 fn probe_error_other_than_einval_fails_the_config() {
     for (from, errno, name) in [(1, 1, "EPERM"), (0, 13, "EACCES"), (40, 95, "errno 95")] {
         let o = owned(&["/bin/true"], &[], "");
-        let mut k = Recorder::new();
+        let mut k = Recorder::new(40);
         k.probe_fails = Some((from, errno));
         assert_eq!(run(&mut k, &full(&o)), 125);
         assert_eq!(k.calls, vec![], "nothing may change after a failed probe");
@@ -866,7 +621,7 @@ fn no_probe_without_capabilities() {
     let o = owned(&["/bin/true"], &[], "");
     let mut c = full(&o);
     c.caps = None;
-    let mut k = Recorder::new();
+    let mut k = Recorder::new(40);
     run(&mut k, &c);
     assert_eq!(k.probes, Vec::<u32>::new());
     assert!(k.calls.contains(&Call::Execve("/bin/true".into())));

@@ -7,7 +7,7 @@
 //! n-1). Byte 2: its errno.
 #![no_main]
 
-use dmzkit_fuzz::{fix_header, Checker};
+use dmzkit_fuzz::{fix_header, Recorder};
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
@@ -24,9 +24,10 @@ fuzz_target!(|data: &[u8]| {
     let last_cap = [40, 0, 63, 37][(mode >> 1 & 3) as usize];
     let fail_at = fail.checked_sub(1).map(usize::from);
     let errno = [1, 13, 2, 22, 20, 36, 4, 9][(errno & 7) as usize];
-    let mut k = Checker::new(&blob, last_cap, fail_at, errno);
+    let mut k = Recorder::new(last_cap);
+    (k.fail_at, k.fail_errno) = (fail_at, errno);
     let code = if mode & 0x38 == 0 {
-        let code = dmz::run(&mut k, &blob);
+        let code = k.run(&blob);
         assert_eq!(k.reports.len(), 1, "dmz::run reports once");
         code
     } else {

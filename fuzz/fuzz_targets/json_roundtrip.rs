@@ -39,8 +39,7 @@ fuzz_target!(|data: &[u8]| {
         }
         // What the launcher can have written: a config dmz takes, with text strings.
         let Ok(cfg) = dmz::Config::decode(&blob) else { return };
-        let mut k = dmzkit_fuzz::Checker::new(&blob, 40, None, 0);
-        if !dmzkit_fuzz::validates(&mut k, &cfg) {
+        if !dmzkit_fuzz::validates(&mut dmzkit_fuzz::Recorder::new(40), &cfg) {
             return;
         }
         if [cfg.args.0, cfg.env.0, cfg.cwd.0].iter().any(|s| std::str::from_utf8(s).is_err()) {

@@ -36,6 +36,8 @@ pub const MAX_UNITS: usize = 32;
 pub const MAX_MOUNTS: usize = 32;
 /// Longest task or service name (they appear in every log line about the unit).
 pub const MAX_NAME: usize = 32;
+/// Longest `log_file`, its NUL included (init appends `.1` for the rotated file).
+pub const MAX_LOG_FILE: usize = 128;
 /// Shortest first restart delay init honours: a crash-looping service with a configured delay
 /// of 0 would otherwise be restarted in a busy loop.
 pub const MIN_RESTART_DELAY_MS: u32 = 100;
@@ -95,6 +97,26 @@ impl Restart {
             Restart::Never => "never",
             Restart::OnFailure => "on-failure",
             Restart::Always => "always",
+        }
+    }
+}
+
+/// Where a task's or service's stdout and stderr go.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[repr(u8)]
+pub enum Output {
+    /// init's own fds 0-2: the console.
+    Console = 0,
+    /// One pipe to init, which logs each line (init/README.md, "Captured output").
+    Capture = 1,
+}
+
+impl Output {
+    /// The word used in the TOML file.
+    pub fn name(self) -> &'static str {
+        match self {
+            Output::Console => "console",
+            Output::Capture => "capture",
         }
     }
 }
@@ -162,6 +184,16 @@ pub struct Unit<'a> {
     /// Tasks: how long init waits for it before SIGKILL to its process group (boot then goes
     /// on); 0 waits for ever. Services: unused, 0.
     pub timeout_ms: u32,
+    pub output: Output,
+    /// With [`Output::Capture`]: a file that also gets each line, with its NUL (at most
+    /// [`MAX_LOG_FILE`] bytes); empty: none.
+    pub log_file: &'a [u8],
+    /// `log_file` is renamed to `log_file.1` before it would grow past this size.
+    pub log_max_bytes: u32,
+    /// Services: the values init writes to the files of [`CGROUP_FILES`] in the service's
+    /// cgroup, each ending in NUL, an empty one for a file not configured; or empty when none
+    /// is (tasks: always empty). The launcher checks the values.
+    pub cgroup: &'a [u8],
     /// How a service tells it is ready: [`READY_STARTED`], [`READY_NOTIFY`], or a fd number
     /// (3 and up) it writes a newline to. Tasks: 0.
     pub ready: u32,
@@ -176,6 +208,10 @@ pub struct Unit<'a> {
     /// The same, and this one is stopped when one of them fails for good or is stopped.
     pub requires: &'a [u8],
 }
+
+/// The cgroup v2 files a service's `cgroup` values go to, in order: `memory_max`,
+/// `pids_max`, `cpu_weight`, `cpu_max` in the TOML.
+pub const CGROUP_FILES: [&str; 4] = ["memory.max", "pids.max", "cpu.weight", "cpu.max"];
 
 /// [`Unit::ready`]: ready once running.
 pub const READY_STARTED: u32 = 0;
@@ -330,6 +366,17 @@ impl<'a> Item<'a> for Unit<'a> {
             stop_signal: r.u8(),
             stop_timeout_ms: r.u32(),
             timeout_ms: r.u32(),
+            output: match r.u8() {
+                0 => Output::Console,
+                1 => Output::Capture,
+                _ => {
+                    r.malformed();
+                    Output::Console
+                }
+            },
+            log_file: r.bytes().0,
+            log_max_bytes: r.u32(),
+            cgroup: r.bytes().0,
             ready: r.u32(),
             ready_timeout_ms: r.u32(),
             watchdog_ms: r.u32(),
@@ -347,6 +394,13 @@ impl<'a> Item<'a> for Unit<'a> {
         }
         if dmz::Config::decode(self.dmz).is_err() {
             return Err(Invalid::UnitDmz);
+        }
+        if !(self.log_file.is_empty() || c_string(self.log_file) && self.log_file.len() <= MAX_LOG_FILE) {
+            return Err(Invalid::Path);
+        }
+        let nuls = self.cgroup.iter().filter(|&&b| b == 0).count();
+        if !self.cgroup.is_empty() && (nuls != CGROUP_FILES.len() || self.cgroup.last() != Some(&0)) {
+            return Err(Invalid::Cgroup);
         }
         if self.ready == 2 {
             return Err(Invalid::Ready);
@@ -367,6 +421,10 @@ impl<'a> Item<'a> for Unit<'a> {
         w.byte(self.stop_signal)?; // a u8: one byte, as postcard writes it
         w.varint(self.stop_timeout_ms as u64)?;
         w.varint(self.timeout_ms as u64)?;
+        w.varint(self.output as u64)?;
+        w.bytes(self.log_file)?;
+        w.varint(self.log_max_bytes as u64)?;
+        w.bytes(self.cgroup)?;
         w.varint(self.ready as u64)?;
         w.varint(self.ready_timeout_ms as u64)?;
         w.varint(self.watchdog_ms as u64)?;
@@ -387,6 +445,7 @@ pub enum Invalid {
     Signal,
     Watchdog,
     TooMany,
+    Cgroup,
     Ready,
 }
 
@@ -410,6 +469,7 @@ impl Invalid {
             Invalid::Signal => "stop signal outside 1..=64",
             Invalid::Watchdog => "watchdog interval is 0",
             Invalid::TooMany => "more than 32 mounts, tasks or services",
+            Invalid::Cgroup => "bad cgroup limits in a service",
             Invalid::Ready => "readiness fd 2",
         }
     }
@@ -605,6 +665,10 @@ mod tests {
             stop_signal: 15,
             stop_timeout_ms: 3000,
             timeout_ms: 0,
+            output: Output::Console,
+            log_file: b"",
+            log_max_bytes: 0,
+            cgroup: b"",
             ready: READY_STARTED,
             ready_timeout_ms: 0,
             watchdog_ms: 0,
@@ -693,12 +757,23 @@ mod tests {
         assert_eq!(Config::decode(&encode(&bad)), Err(Invalid::Signal));
         let bad = with_service(&c, 1, |u| u.dmz = &d[..d.len() - 1]);
         assert_eq!(Config::decode(&encode(&bad)), Err(Invalid::UnitDmz));
+        for limits in [&b"64M\0\0\0"[..], b"1\0\0\0\0\0", b"\0\0\0\0x"] {
+            let bad = with_service(&c, 1, |u| u.cgroup = limits);
+            assert_eq!(Config::decode(&encode(&bad)), Err(Invalid::Cgroup), "{limits:?}");
+        }
+        let good = with_service(&c, 1, |u| u.cgroup = b"1048576\0\0\0max 100000\0");
+        assert_eq!(Config::decode(&encode(&good)).unwrap(), good);
         let m = Mount { source: b"tmpfs\0", target: b"/var", fstype: b"tmpfs\0", flags: 0, data: b"" };
         let bad = Config { mounts: List::Items(leak(vec![m])), ..c.clone() };
         assert_eq!(Config::decode(&encode(&bad)), Err(Invalid::Path));
         let mut bad = c.clone();
         bad.watchdog.as_mut().unwrap().interval_ms = 0;
         assert_eq!(Config::decode(&encode(&bad)), Err(Invalid::Watchdog));
+        let bad = with_service(&c, 0, |u| u.log_file = b"/run/x.log");
+        assert_eq!(Config::decode(&encode(&bad)), Err(Invalid::Path), "no NUL");
+        let long: &'static [u8] = leak([&[b'/'; MAX_LOG_FILE][..], b"\0"].concat());
+        let bad = with_service(&c, 0, |u| u.log_file = long);
+        assert_eq!(Config::decode(&encode(&bad)), Err(Invalid::Path), "longer than MAX_LOG_FILE");
         let many: std::vec::Vec<_> = (0..33).map(|_| unit(b"x", d)).collect();
         let bad = Config { tasks: List::Items(leak(many)), ..c.clone() };
         assert_eq!(Config::decode(&encode(&bad)), Err(Invalid::TooMany));
@@ -792,6 +867,32 @@ mod tests {
         let c = Config { tasks: List::Items(leak(vec![t])), ..c };
         let blob = encode(&c);
         assert_eq!(Config::decode(&blob).unwrap().tasks.get(0).unwrap().timeout_ms, 90_000);
+    }
+
+    #[test]
+    fn captured_output_round_trips() {
+        let d = leak(dmz_blob());
+        let c = with_service(&sample(d), 1, |u| {
+            u.output = Output::Capture;
+            u.log_file = b"/run/log/probe.log\0";
+            u.log_max_bytes = 65_536;
+        });
+        let blob = encode(&c);
+        let s = Config::decode(&blob).unwrap().services.get(1).unwrap();
+        assert_eq!(
+            (s.output, s.log_file, s.log_max_bytes),
+            (Output::Capture, &b"/run/log/probe.log\0"[..], 65_536)
+        );
+        // An output tag other than 0 and 1 is malformed.
+        // log_file, log_max_bytes (3 bytes), the (empty) cgroup values and the readiness
+        // fields (0, 0, 0, no after, no requires: 5 bytes) follow the tag.
+        let at = blob.len() - 5 - 1 - 3 - (1 + 19) - 1;
+        assert_eq!(blob[at], 1);
+        let mut bad = blob.clone();
+        bad[at] = 2;
+        let body = bad[HEADER_LEN..].to_vec();
+        write_header(&mut bad, MAGIC, VERSION, &body);
+        assert_eq!(Config::decode(&bad), Err(Invalid::Format(Bad::Malformed)));
     }
 
     #[test]

@@ -47,14 +47,16 @@ pub enum Event {
     Readable(Slot),
 }
 
-/// Where a task's or service's fd is watched: the index is the unit's in its config list.
+/// Where a task's or service's fd is watched: the index is the unit's in its config list,
+/// except for captured output, whose pipes src/output.rs numbers itself (0..2 * MAX_UNITS,
+/// `Output` then `TaskOutput`) so that they stay where they are across a reload.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 pub enum Slot {
     /// Service i's readiness channel.
     Ready(usize),
-    /// Service i's captured output.
+    /// Captured-output pipe i.
     Output(usize),
-    /// Task i's captured output.
+    /// Captured-output pipe MAX_UNITS + i.
     TaskOutput(usize),
 }
 
@@ -152,7 +154,6 @@ impl Events {
     }
 
     /// Watches `fd` at `slot` in every wait from now on (one there before is closed).
-    #[allow(dead_code)] // no unit has a watched fd yet
     pub fn watch_fd(&mut self, slot: Slot, fd: OwnedFd) {
         self.units[slot.index()] = Some(fd);
     }
@@ -165,7 +166,6 @@ impl Events {
     }
 
     /// The fd watched at `slot`.
-    #[allow(dead_code)] // no unit has a watched fd yet
     pub fn fd_at(&self, slot: Slot) -> Option<BorrowedFd<'_>> {
         self.units[slot.index()].as_ref().map(|f| f.as_fd())
     }

@@ -76,8 +76,13 @@ impl Log {
         l.push(b"\n");
         let bytes = l.as_bytes();
         sys::write(sys::stdio(sys::Stdio::Err), &bytes[PRIO_LEN..]);
+        self.kmsg(bytes);
+    }
+
+    /// Writes `record`, its priority prefix included, to the kernel log (once open).
+    pub fn kmsg(&self, record: &[u8]) {
         if let Some(k) = &self.kmsg {
-            sys::write(k.as_fd(), bytes);
+            sys::write(k.as_fd(), record);
         }
     }
 }

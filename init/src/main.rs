@@ -12,11 +12,13 @@
 #![no_std]
 #![no_main]
 
+mod cgroup;
 mod child;
 mod container;
 mod control;
 mod events;
 mod log;
+mod output;
 mod sys;
 mod system;
 

@@ -507,6 +507,52 @@ pub fn write(fd: BorrowedFd<'_>, buf: &[u8]) {
     linker::write_all(fd.as_raw_fd(), buf);
 }
 
+/// `pipe2(O_CLOEXEC)`, then `ioctl(FIONBIO)` on the read end: init reads without waiting;
+/// the write end, a unit's stdout and stderr, stays blocking (a program expects that of its
+/// output). References: pipe(2), ioctl_fionbio in ioctl(2).
+pub fn pipe() -> Result<(OwnedFd, OwnedFd), Errno> {
+    let (r, w) = rustix::pipe::pipe_with(rustix::pipe::PipeFlags::CLOEXEC).map_err(errno)?;
+    rustix::io::ioctl_fionbio(&r, true).map_err(errno)?;
+    Ok((r, w))
+}
+
+/// `read(fd, buf)` once. References: read(2).
+pub fn read(fd: BorrowedFd<'_>, buf: &mut [u8]) -> Result<usize, Errno> {
+    rustix::io::read(fd, buf).map_err(errno)
+}
+
+/// `dup2(fd, 1)` and `dup2(fd, 2)`: in a child, its stdout and stderr become `fd` (without
+/// O_CLOEXEC). References: dup2(2).
+pub fn dup_stdout_stderr(fd: BorrowedFd<'_>) -> Result<(), Errno> {
+    for n in 1..3 {
+        // SAFETY: 1 and 2 are open (console_stdio); dup2 replaces the descriptor in place,
+        // and the OwnedFd is forgotten, never closed.
+        let mut target = core::mem::ManuallyDrop::new(unsafe { OwnedFd::from_raw_fd(n) });
+        rustix::io::dup2(fd, &mut target).map_err(errno)?;
+    }
+    Ok(())
+}
+
+/// `open(path, O_WRONLY|O_APPEND|O_CREAT|O_NOFOLLOW|O_CLOEXEC|O_NOCTTY, 0640)` and `fstat`:
+/// a log file and its size. O_NOFOLLOW: a symlink planted at the path is refused (ELOOP),
+/// not followed by root. References: open(2), fstat(2).
+pub fn open_append(path: &CStr) -> Result<(OwnedFd, u64), Errno> {
+    let flags = OFlags::WRONLY
+        | OFlags::APPEND
+        | OFlags::CREATE
+        | OFlags::NOFOLLOW
+        | OFlags::CLOEXEC
+        | OFlags::NOCTTY;
+    let f = rustix::fs::open(path, flags, Mode::from_raw_mode(0o640)).map_err(errno)?;
+    let size = rustix::fs::fstat(&f).map_err(errno)?.st_size as u64;
+    Ok((f, size))
+}
+
+/// `rename(from, to)`, replacing `to`. References: rename(2).
+pub fn rename(from: &CStr, to: &CStr) -> Result<(), Errno> {
+    rustix::fs::rename(from, to).map_err(errno)
+}
+
 /// Makes sure fds 0, 1 and 2 are open: `fcntl(F_GETFD)` tells a closed one (EBADF); the
 /// missing ones are `dup2`'d from `open("/dev/console", O_RDWR|O_NOCTTY)`, or from
 /// `open("/dev/null", O_RDWR)` when there is no console (the error is returned then, after
@@ -773,25 +819,13 @@ pub fn recv_credentials(fd: BorrowedFd<'_>, buf: &mut [u8]) -> Result<(usize, i3
     Ok((n.min(buf.len()), pid))
 }
 
-/// `pipe2(0)`: (read end, write end), without O_CLOEXEC: the write end is a child's, which
-/// moves it onto its readiness fd (every child closes the fds above 2 it does not keep,
-/// [`crate::child::detach`]). References: pipe(2).
-pub fn pipe() -> Result<(OwnedFd, OwnedFd), Errno> {
-    let mut fds = [0i32; 2];
-    // SAFETY: `fds` holds the two ints the kernel writes.
-    let r = unsafe {
-        linker::sys::syscall5(linux_raw_sys::general::__NR_pipe2, fds.as_mut_ptr() as usize, 0, 0, 0, 0)
-    };
-    linker::sys::check(r)?;
-    // SAFETY: pipe2 succeeded: both are open fds nothing else owns.
-    Ok(unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) })
-}
-
-/// `dup3(fd, to, 0)` (nothing when `fd` is already `to`): `to` is the same pipe, without
-/// O_CLOEXEC. References: dup(2).
+/// `dup3(fd, to, 0)` (`fcntl(F_SETFD, 0)` when `fd` is already `to`): `to` is the same pipe,
+/// without O_CLOEXEC. References: dup(2), fcntl(2).
 pub fn dup_to(fd: i32, to: i32) -> Result<(), Errno> {
     if fd == to {
-        return Ok(());
+        // SAFETY: `fd` is open (a pipe end the caller holds) for this call.
+        let fd = unsafe { BorrowedFd::borrow_raw(fd) };
+        return rustix::io::fcntl_setfd(fd, rustix::io::FdFlags::empty()).map_err(errno);
     }
     // SAFETY: no pointers; `to` is closed first if open, as dup3 does.
     let r = unsafe {

@@ -1,7 +1,8 @@
 //! System mode: PID 1 of an edge image, started by the kernel without a command.
 //!
 //! Boot: early mounts, console, kernel log, the compiled config (README.md: path and kernel
-//! command line), extra mounts, hostname, loopback, tasks in order, watchdog, services.
+//! command line), extra mounts, cgroup2 (src/cgroup.rs), hostname, loopback, tasks in order,
+//! watchdog, services.
 //! Then one flat loop: start what is due, wait for the next event, react. A failure before
 //! the loop is fatal (reported, then reboot or power-off after a delay); inside the loop
 //! every failure is a warning. PID 1 never exits.
@@ -10,10 +11,12 @@
 //! `init reload`) reads the config file again into a new mapping; the loop then goes on with
 //! it and the previous one is unmapped.
 
+use crate::cgroup;
 use crate::child;
 use crate::control::{self, Request, Server};
 use crate::events::{now, Event, Events, Slot, NEVER};
 use crate::log::{format, Arg, Line, Log, E, N, S, X};
+use crate::output::{self, Captured};
 use crate::sys::{self, Errno, Exit, Mapping, Reboot};
 use core::ffi::CStr;
 use init::config::{Action, Config, List, Restart, Unit, MAX_CONFIG_LEN, MAX_UNITS, MIN_RESTART_DELAY_MS};
@@ -94,6 +97,8 @@ struct Svc {
     state: State,
     /// How the last run ended.
     last: Option<Exit>,
+    /// `oom_kill` of its cgroup's memory.events as last seen.
+    oom: u32,
     /// Readiness, dependencies, deadlines (src/ready.rs).
     rd: ready::Rd,
 }
@@ -106,6 +111,7 @@ const IDLE: Svc = Svc {
     started: 0,
     state: State::Waiting,
     last: None,
+    oom: 0,
     rd: ready::IDLE,
 };
 
@@ -134,6 +140,10 @@ struct System {
     svcs: [Svc; MAX_UNITS],
     /// Each service's last `STATUS=` text (src/ready.rs).
     texts: [[u8; ready::STATUS_MAX]; MAX_UNITS],
+    /// Captured output's pipes and partial lines.
+    out: Captured,
+    /// Services run in cgroups of their own (cgroup2 at /sys/fs/cgroup).
+    cgroup: bool,
 }
 
 #[rustfmt::skip] // one step a line, the why beside it
@@ -177,6 +187,8 @@ pub fn main(args: &Args) -> ! {
         tasks: [IDLE; MAX_UNITS],
         svcs: [IDLE; MAX_UNITS],
         texts: [[0; ready::STATUS_MAX]; MAX_UNITS],
+        out: Captured::new(),
+        cgroup: false,
     };
     match Server::open() {                          // on /run: `init status` from now on,
         Ok(c) => sys.events.serve(c),               // tasks included
@@ -193,6 +205,8 @@ pub fn main(args: &Args) -> ! {
     sys.on_error = boot.on_error.unwrap_or(cfg.on_error);
     sys.error_delay_s = boot.error_delay_s.unwrap_or(cfg.error_delay_s);
     sys.mount_extra(&cfg);                          // fatal: services expect their filesystems
+    sys.cgroup = cgroup::setup(&sys.log);           // after them: one on /sys/fs/cgroup wins
+    sys.warn_unlimited(&cfg);
     if !cfg.hostname.is_empty() {
         if let Err(e) = sys::sethostname(cfg.hostname) {
             sys.log.warn(b"unable to set hostname: % (%)", &[E(e), S(cfg.hostname)]);
@@ -327,7 +341,8 @@ impl System {
     /// SIGKILL and boot goes on once it is reaped (or after [`KILL_WAIT_MS`]: one stuck in
     /// an uninterruptible sleep never is). A shutdown signal meanwhile shuts down at once.
     fn run_task(&mut self, cfg: &Config, i: usize, u: &Unit) {
-        let Some(pid) = start(&self.log, b"task", u, self.mask, None) else {
+        let out = (&mut self.out, &mut self.events, MAX_UNITS + i); // its output index
+        let Some(pid) = start(&self.log, b"task", u, self.mask, out, false, None) else {
             self.tasks[i].state = State::Failed;
             return;
         };
@@ -410,10 +425,14 @@ impl System {
             let s = &mut self.svcs[i];
             s.due = NEVER;
             s.started = t;
-            match start(&self.log, b"service", &u, self.mask, keep.as_ref().map(|(w, n)| (w.as_raw_fd(), *n)))
-            {
+            let out = (&mut self.out, &mut self.events, i);
+            let keep = keep.as_ref().map(|(w, n)| (w.as_raw_fd(), *n));
+            match start(&self.log, b"service", &u, self.mask, out, self.cgroup, keep) {
                 Some(pid) => {
                     s.pid = pid;
+                    if self.cgroup {
+                        cgroup::check_oom(None, u.name, &mut s.oom); // an earlier run's
+                    }
                     ready::Rd::started(s, &u, t);
                     started |= s.state == State::Ready; // may unblock one looked at before
                 }
@@ -438,6 +457,10 @@ impl System {
         s.pid = 0;
         s.last = Some(exit);
         self.log.info(b"service % %", &[S(u.name), X(exit)]);
+        if self.cgroup {
+            cgroup::kill(u.name); // the rest of the service: its main process is gone
+            cgroup::check_oom(Some(&self.log), u.name, &mut s.oom);
+        }
         if s.state == State::Stopping && s.rd.flags & ready::SELF_STOP == 0 {
             s.state = State::Stopped;
             return;
@@ -559,12 +582,15 @@ impl System {
             };
             let up = if s.pid != 0 { t - s.started } else { 0 };
             let (pid, restarts) = (N(s.pid as u64), N(s.total as u64));
+            let mut m = [0; 24];
+            let mem =
+                cgroup::memory_current(self.cgroup && s.pid != 0 && eq(kind, b"service"), u.name, &mut m);
             // Service j is line tasks + j; a task has none (the index wraps past the table).
             let text = self.texts.get(k.wrapping_sub(cfg.tasks.len())).map_or(&[][..], |t| s.rd.status(t));
             let tag = S(if text.is_empty() { b"" } else { b" status=" });
             format(
                 &mut l,
-                b"% % % pid=% uptime_ms=% restarts=% last=%%%%\n",
+                b"% % % pid=% uptime_ms=% restarts=% last=%% mem=%%%\n",
                 &[
                     S(kind),
                     S(u.name),
@@ -574,6 +600,7 @@ impl System {
                     restarts,
                     how,
                     what,
+                    S(mem),
                     tag,
                     S(text),
                 ],
@@ -615,6 +642,7 @@ impl System {
             }
         };
         let new = self.decoded(&m);
+        self.warn_unlimited(&new);
         let mut next = [IDLE; MAX_UNITS];
         let mut kept = 0u64; // bit j: new service j keeps its state
         let mut moved = [const { None }; MAX_UNITS];
@@ -625,8 +653,10 @@ impl System {
         for (i, u) in cfg.services.iter().enumerate() {
             if !matches!(find(new.services, u.name), Some((_, v)) if v == u) {
                 self.stop(cfg, i, &u);
+                self.out.close(&mut self.events, i, &u);
             }
         }
+        let mut to = [output::NONE; output::UNITS]; // output indexes: services, then tasks
         for (i, u) in cfg.services.iter().enumerate() {
             match find(new.services, u.name) {
                 Some((j, v)) if v == u => {
@@ -634,6 +664,7 @@ impl System {
                     texts[j] = self.texts[i];
                     kept |= 1 << j;
                     moved[j] = self.events.unwatch_fd(Slot::Ready(i)); // fds move with it
+                    to[i] = j as u8;
                 }
                 Some(_) => changed += 1,
                 None => removed += 1,
@@ -648,9 +679,11 @@ impl System {
         for (j, v) in new.tasks.iter().enumerate() {
             if let Some((i, _)) = find(cfg.tasks, v.name) {
                 tasks[j] = self.tasks[i];
+                to[MAX_UNITS + i] = (MAX_UNITS + j) as u8;
             }
         }
         (self.svcs, self.tasks, self.texts) = (next, tasks, texts);
+        self.out.renumber(&mut self.events, &to);
         for (j, fd) in moved.into_iter().enumerate() {
             drop(self.events.unwatch_fd(Slot::Ready(j))); // a changed or removed one's
             if let Some(fd) = fd {
@@ -675,9 +708,21 @@ impl System {
 
     /// A watched fd of a task or service is readable.
     fn readable(&mut self, cfg: &Config, slot: Slot) {
-        match slot {
-            Slot::Ready(i) => self.ready_readable(cfg, i),
-            _ => drop(self.events.unwatch_fd(slot)),
+        if let Slot::Ready(i) = slot {
+            return self.ready_readable(cfg, i);
+        }
+        let k = self.out.owner(slot); // captured output: the pipe's unit
+        let unit = if k < MAX_UNITS { cfg.services.get(k) } else { cfg.tasks.get(k - MAX_UNITS) };
+        match unit {
+            Some(u) => drop(self.out.read(&mut self.events, slot, &u)),
+            None => drop(self.events.unwatch_fd(slot)),
+        }
+    }
+
+    /// Without cgroups, a warning for each service with cgroup limits.
+    fn warn_unlimited(&self, cfg: &Config) {
+        if !self.cgroup {
+            cgroup::warn_unlimited(&self.log, cfg.services);
         }
     }
 
@@ -716,8 +761,9 @@ impl System {
             }
         }
         let grace = cfg.map_or(DEFAULT_GRACE_MS, |c| c.shutdown_grace_ms) as u64;
-        self.kill_everyone(SIGTERM, grace);                    // the rest: TERM, grace,
-        self.kill_everyone(SIGKILL, KILL_WAIT_MS);             // then KILL
+        self.kill_everyone(cfg, SIGTERM, grace);               // the rest: TERM, grace,
+        self.kill_everyone(cfg, SIGKILL, KILL_WAIT_MS);        // then KILL
+        self.out.renumber(&mut self.events, &[output::NONE; output::UNITS]); // pipes closed
         sys::sync();                                           // flush before unmounting
         unmount_all(&self.log);                                // or remount read-only
         sys::sync();
@@ -775,14 +821,22 @@ impl System {
     }
 
     /// `sig` to every process but init, then reaping until none is left or `wait_ms` passed.
-    fn kill_everyone(&mut self, sig: u8, wait_ms: u64) {
+    /// Captured output meanwhile is read (with `cfg`; without, its pipes are closed).
+    fn kill_everyone(&mut self, cfg: Option<&Config>, sig: u8, wait_ms: u64) {
         if sys::kill_all(sig).is_err() {
             return; // ESRCH: nobody left
         }
         self.log.info(b"sent signal % to all processes", &[N(sig as u64)]);
         self.events.rescan();
         let deadline = now() + wait_ms;
-        while !matches!(self.events.next(deadline), Event::NoChildren | Event::Timeout) {}
+        loop {
+            match (self.events.next(deadline), cfg) {
+                (Event::NoChildren | Event::Timeout, _) => return,
+                (Event::Readable(slot), Some(cfg)) => self.readable(cfg, slot),
+                (Event::Readable(slot), None) => drop(self.events.unwatch_fd(slot)),
+                _ => {}
+            }
+        }
     }
 }
 
@@ -825,12 +879,23 @@ fn signal_service(pid: i32, sig: u8) {
     }
 }
 
-/// Starts a task or service (`kind`), logging it; `None` if fork failed. `keep`: a fd the
-/// child puts on another number and keeps (the readiness pipe).
+/// Starts a task or service (`kind`), logging it, its output captured if it says so (`k`:
+/// its output index); `None` if fork failed. `keep`: a fd the child puts on another number
+/// and keeps (the readiness pipe).
 #[inline(never)]
-fn start(log: &Log, kind: &[u8], u: &Unit, mask: SigSet, keep: Option<(i32, i32)>) -> Option<i32> {
-    match child::spawn(|| unit_child(u.dmz, mask, keep)) {
+fn start(
+    log: &Log,
+    kind: &[u8],
+    u: &Unit,
+    mask: SigSet,
+    (out, ev, k): (&mut Captured, &mut Events, usize),
+    cgroup: bool,
+    keep: Option<(i32, i32)>,
+) -> Option<i32> {
+    let pipe = out.pipe(ev, k, u);
+    match child::spawn(|| unit_child(u, mask, pipe.as_ref(), cgroup, keep)) {
         Ok(pid) => {
+            out.started(k, pid);
             log.info(b"% % started pid %", &[S(kind), S(u.name), N(pid as u64)]);
             Some(pid)
         }
@@ -841,17 +906,27 @@ fn start(log: &Log, kind: &[u8], u: &Unit, mask: SigSet, keep: Option<(i32, i32)
     }
 }
 
-/// The child of a task or service: its own session, init's signal mask, the dmz transition.
+/// The child of a task or service: its output's pipe on fds 1 and 2 (when captured), its own
+/// session, init's signal mask, its cgroup (a service, with cgroups), the dmz transition.
 #[inline(never)]
-fn unit_child(blob: &[u8], mask: SigSet, keep: Option<(i32, i32)>) -> i32 {
-    let keep = match ready::child_fd(keep) {
-        Ok(fd) => fd,
-        Err(status) => return status,
-    };
-    if let Err(status) = child::detach(mask, keep) {
+fn unit_child(
+    u: &Unit,
+    mask: SigSet,
+    out: Option<&rustix::fd::OwnedFd>,
+    cgroup: bool,
+    keep: Option<(i32, i32)>,
+) -> i32 {
+    let detached =
+        output::redirect(out).and_then(|()| ready::child_fd(keep)).and_then(|keep| child::detach(mask, keep));
+    if let Err(status) = detached {
         return status;
     }
-    child::run_dmz(blob, None)
+    if cgroup {
+        if let Err(status) = cgroup::enter(u.name, u.cgroup) {
+            return status; // fails closed
+        }
+    }
+    child::run_dmz(u.dmz, None)
 }
 
 /// Largest mount table read at shutdown: far above what the kernel's default mount limit

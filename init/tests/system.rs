@@ -9,7 +9,7 @@
 mod common;
 
 use common::*;
-use init::config::{Action, Config, List, Mount, Restart, Unit};
+use init::config::{Action, Config, List, Mount, Output, Restart, Unit};
 use std::io::{BufRead, BufReader, Read};
 use std::os::unix::process::ExitStatusExt;
 use std::path::PathBuf;
@@ -37,6 +37,12 @@ struct Spec {
     preserve_fds: Vec<u32>,
     /// A task's timeout (0: none).
     timeout_ms: u32,
+    output: Output,
+    /// With its NUL; empty: none.
+    log_file: Vec<u8>,
+    log_max_bytes: u32,
+    /// A service's cgroup values (init::config::Unit::cgroup).
+    cgroup: &'static [u8],
     /// Readiness (0 started, 1 notify, n: fd n), its timeout, the watchdog, dependencies
     /// (names, each followed by a space).
     ready: u32,
@@ -60,12 +66,22 @@ fn spec(name: &'static str, script: &str) -> Spec {
         stop_timeout_ms: 2000,
         preserve_fds: vec![],
         timeout_ms: 0,
+        output: Output::Console,
+        log_file: vec![],
+        log_max_bytes: 0,
+        cgroup: b"",
         ready: 0,
         ready_timeout_ms: 0,
         watchdog_ms: 0,
         after: "",
         requires: "",
     }
+}
+
+/// [`spec`] with its output captured, to `log_file` (none if empty) rotated at `max` bytes.
+fn captured(name: &'static str, script: &str, log_file: &str, max: u32) -> Spec {
+    let log_file = if log_file.is_empty() { vec![] } else { z(log_file) };
+    Spec { output: Output::Capture, log_file, log_max_bytes: max, ..spec(name, script) }
 }
 
 /// Everything a boot needs besides the units.
@@ -87,7 +103,9 @@ fn setup() -> Setup {
         on_error: Action::PowerOff,
         error_delay_s: 1,
         grace_ms: 500,
-        mounts: vec![],
+        // The host's cgroup2 hierarchy is not the tests' to change: with something mounted on
+        // /sys/fs/cgroup, init runs without cgroups (the QEMU suite tests them).
+        mounts: vec![("tmpfs", "/sys/fs/cgroup", "tmpfs", 0, "size=4k")],
         tasks: vec![],
         services: vec![],
         raw_args: vec![],
@@ -111,6 +129,10 @@ fn unit<'a>(s: &'a Spec, b: &'a [u8]) -> Unit<'a> {
         stop_signal: s.stop_signal,
         stop_timeout_ms: s.stop_timeout_ms,
         timeout_ms: s.timeout_ms,
+        output: s.output,
+        log_file: &s.log_file,
+        log_max_bytes: s.log_max_bytes,
+        cgroup: s.cgroup,
         ready: s.ready,
         ready_timeout_ms: s.ready_timeout_ms,
         watchdog_ms: s.watchdog_ms,
@@ -194,7 +216,7 @@ fn stage(name: &str, config: Option<&[u8]>) -> PathBuf {
     std::fs::copy("/bin/busybox", root.join("bin/busybox")).expect("busybox-static is needed (/bin/busybox)");
     for applet in [
         "sh", "sleep", "cat", "echo", "grep", "hostname", "id", "kill", "true", "seq", "setsid", "awk", "wc",
-        "ls", "trap", "mount", "mkdir", "readlink", "false",
+        "ls", "trap", "mount", "mkdir", "readlink", "false", "printf", "yes",
     ] {
         std::os::unix::fs::symlink("busybox", root.join("bin").join(applet)).unwrap();
     }
@@ -898,6 +920,24 @@ fn ctrl_alt_del_outside_the_initial_pid_namespace_is_no_warning() {
     assert!(!console.contains("ctrl-alt-del"), "{console}");
 }
 
+#[test]
+#[ignore = "needs root (namespaces, uid changes): scripts/test runs it"]
+fn without_cgroup2_a_service_with_limits_is_warned_about_and_runs() {
+    // setup() mounts a tmpfs on /sys/fs/cgroup: not a cgroup2 root, so no cgroups.
+    let mut s = setup();
+    let mut limited = spec("limited", "echo limited-ran; exec sleep 100");
+    limited.cgroup = b"16777216\0\0\0\0";
+    s.services = vec![limited, spec("plain", "exec sleep 100")];
+    let mut b = boot("boot-nocgroup", Some(&s.encode()));
+    b.wait_for("init: warning: service limited: no cgroup2, limits not applied");
+    let st = wait_state(&b, "limited", "ready");
+    assert_eq!(st.mem, "-", "no cgroup, no memory.current");
+    assert!(eventually(Duration::from_secs(10), || b.stdout.lock().unwrap().contains("limited-ran")));
+    let console = b.power_off();
+    assert!(!console.contains("service plain: no cgroup2"), "{console}");
+    assert!(!console.contains("unable to set up cgroup"), "{console}");
+}
+
 impl Booted {
     /// `init ARGS` run in init's mount namespace and root (not its pid namespace), as `uid`
     /// (its gid the same): the control client, from a shell on the device.
@@ -961,19 +1001,21 @@ struct StatusLine {
     uptime_ms: u64,
     restarts: u32,
     last: String,
+    /// `mem=`: memory.current of its cgroup, `-` when none.
+    mem: String,
     /// The service's `STATUS=` text (empty: none).
     text: String,
 }
 
-/// `KIND NAME STATE pid=N uptime_ms=N restarts=N last=X[ status=TEXT]`, as init/README.md
-/// documents it.
+/// `KIND NAME STATE pid=N uptime_ms=N restarts=N last=X mem=M[ status=TEXT]`, as
+/// init/README.md documents it.
 fn parse_status(line: &str) -> Option<StatusLine> {
-    let f: Vec<&str> = line.splitn(8, ' ').collect();
+    let f: Vec<&str> = line.splitn(9, ' ').collect();
     let (f, text) = match f.len() {
-        8 => (&f[..7], f[7].strip_prefix("status=")?),
+        9 => (&f[..8], f[8].strip_prefix("status=")?),
         _ => (&f[..], ""),
     };
-    let [kind, name, state, pid, up, restarts, last] = f[..] else { return None };
+    let [kind, name, state, pid, up, restarts, last, mem] = f[..] else { return None };
     let states = ["waiting", "starting", "ready", "stopping", "stopped", "backoff", "failed"];
     if !["task", "service"].contains(&kind) || !states.contains(&state) {
         return None;
@@ -993,6 +1035,7 @@ fn parse_status(line: &str) -> Option<StatusLine> {
         uptime_ms: up.strip_prefix("uptime_ms=")?.parse().ok()?,
         restarts: restarts.strip_prefix("restarts=")?.parse().ok()?,
         last: last.into(),
+        mem: mem.strip_prefix("mem=")?.into(),
         text: text.into(),
     })
 }
@@ -1284,6 +1327,195 @@ fn an_unchanged_service_that_exits_while_a_reload_stops_another_is_still_supervi
     b.power_off();
 }
 
+impl Booted {
+    /// A file inside the booted root, if it exists.
+    fn read_file(&self, path: &str) -> Option<String> {
+        std::fs::read_to_string(format!("/proc/{}/root{path}", self.init_pid())).ok()
+    }
+
+    /// The pid in `init: KIND NAME started pid N` (the first such line).
+    fn started_pid(&self, kind: &str, name: &str) -> u32 {
+        let pat = format!("init: {kind} {name} started pid ");
+        self.wait_line(Duration::from_secs(15), |l| l.starts_with(&pat));
+        let console = self.console_text();
+        console.lines().find_map(|l| l.strip_prefix(&pat)).unwrap().parse().unwrap()
+    }
+
+    /// Waits until the file at `path` has `lines` lines; returns its text.
+    fn wait_file(&self, path: &str, lines: usize) -> String {
+        let mut text = String::new();
+        let ok = eventually(Duration::from_secs(15), || {
+            text = self.read_file(path).unwrap_or_default();
+            text.lines().count() >= lines
+        });
+        assert!(ok, "{path}: {text:?}\nconsole:\n{}", self.console_text());
+        text
+    }
+}
+
+#[test]
+#[ignore = "needs root (namespaces, uid changes): scripts/test runs it"]
+fn captured_output_is_logged_line_by_line_with_name_and_pid() {
+    let mut s = setup();
+    s.tasks.push(captured("prep", "echo from the task; echo to stderr >&2", "/run/log/prep.log", 65536));
+    // Two writes that make one line; a 600-byte line; a tab; a last line without newline.
+    let script = "printf 'one '; sleep 0.3; echo line; echo two >&2; printf '%0600d\\n' 0; \
+                  printf 'a\\tb\\n'; printf partial";
+    s.services.push(captured("talk", script, "/run/log/talk.log", 65536));
+    let mut b = boot("boot-capture", Some(&s.encode()));
+    let (task, talk) = (b.started_pid("task", "prep"), b.started_pid("service", "talk"));
+    let text = b.wait_file("/run/log/talk.log", 6);
+    let p = format!("talk[{talk}]: ");
+    let want = [
+        format!("{p}one line"),
+        format!("{p}two"),
+        format!("{p}{}", "0".repeat(448)),
+        format!("{p}{}", "0".repeat(152)),
+        format!("{p}a?b"),
+        format!("{p}partial"),
+    ];
+    assert_eq!(text.lines().collect::<Vec<_>>(), want, "{text}");
+    assert!(text.ends_with("partial\n"));
+    let prep = b.read_file("/run/log/prep.log").unwrap();
+    assert_eq!(prep, format!("prep[{task}]: from the task\nprep[{task}]: to stderr\n"));
+    let console = b.power_off();
+    let out = b.stdout.lock().unwrap().clone();
+    for l in ["one", "partial", "from the task", "to stderr"] {
+        assert!(!out.contains(l) && !console.contains(l), "{l:?} on the console:\n{out}\n{console}");
+    }
+}
+
+#[test]
+#[ignore = "needs root (namespaces, uid changes): scripts/test runs it"]
+fn a_log_file_is_rotated_once_before_it_passes_its_size() {
+    let mut s = setup();
+    s.services.push(captured(
+        "rot",
+        "for i in $(seq -w 1 300); do echo line-$i; done; exec sleep 1000",
+        "/run/rot.log",
+        4096,
+    ));
+    let mut b = boot("boot-capture-rotate", Some(&s.encode()));
+    let pid = b.started_pid("service", "rot");
+    let last = format!("rot[{pid}]: line-300\n");
+    assert!(
+        eventually(Duration::from_secs(15), || b
+            .read_file("/run/rot.log")
+            .is_some_and(|t| t.ends_with(&last))),
+        "{:?}",
+        b.read_file("/run/rot.log")
+    );
+    let (old, new) = (b.read_file("/run/rot.log.1").unwrap(), b.read_file("/run/rot.log").unwrap());
+    assert!(old.len() <= 4096 && new.len() <= 4096, "{} and {} bytes", old.len(), new.len());
+    let first_new = new.lines().next().unwrap().len() + 1;
+    assert!(old.len() + first_new > 4096, "rotated only when the next line would not fit");
+    let all: Vec<String> = old.lines().chain(new.lines()).map(String::from).collect();
+    let want: Vec<String> = (1..=300).map(|i| format!("rot[{pid}]: line-{i:03}")).collect();
+    assert_eq!(all, want, "one rotation: nothing lost, in order");
+    b.power_off();
+}
+
+#[test]
+#[ignore = "needs root (namespaces, uid changes): scripts/test runs it"]
+fn a_flooding_service_starves_neither_another_nor_the_control_socket() {
+    let mut s = setup();
+    s.services.push(captured("flood", "exec yes flood-flood-flood-flood", "/run/flood.log", 65536));
+    let tick = "for i in $(seq 1 20); do echo tick-$i; sleep 0.1; done; exec sleep 1000";
+    s.services.push(captured("tick", tick, "/run/tick.log", 65536));
+    let mut b = boot("boot-capture-flood", Some(&s.encode()));
+    b.started_pid("service", "tick");
+    let mut slowest = Duration::ZERO;
+    for _ in 0..5 {
+        let t = Instant::now();
+        assert_eq!(b.ctl(&["status", "flood"]).code(), Some(0));
+        slowest = slowest.max(t.elapsed());
+    }
+    let text = b.wait_file("/run/tick.log", 20);
+    let ticks: Vec<&str> = text.lines().map(|l| l.split(": ").nth(1).unwrap()).collect();
+    assert_eq!(ticks, (1..=20).map(|i| format!("tick-{i}")).collect::<Vec<_>>());
+    assert!(slowest < Duration::from_secs(1), "`init status` took {slowest:?} during the flood");
+    let flood = b.read_file("/run/flood.log").unwrap_or_default();
+    assert!(flood.lines().count() > 100, "the flood is read too: {} lines", flood.lines().count());
+    assert!(b.read_file("/run/flood.log.1").is_some(), "and rotated");
+    b.power_off();
+}
+
+#[test]
+#[ignore = "needs root (namespaces, uid changes): scripts/test runs it"]
+fn a_reload_moves_pipes_with_their_services_and_reads_changed_ones_to_the_end() {
+    let mover = || {
+        let script = "echo before; printf par; sleep 1.5; echo tial; exec sleep 1000";
+        captured("mover", script, "/run/log/mover.log", 65536)
+    };
+    let out = "trap 'echo bye; exit 0' TERM; echo hi; while :; do sleep 0.1; done";
+    let mut s = setup();
+    s.services.push(mover());
+    s.services.push(captured("out", out, "/run/log/out.log", 65536));
+    let mut b = boot("boot-capture-reload", Some(&s.encode()));
+    let (pid, out_pid) = (b.started_pid("service", "mover"), b.started_pid("service", "out"));
+    b.wait_file("/run/log/mover.log", 1);
+    b.wait_file("/run/log/out.log", 1);
+    // `mover` moves from the first place to the second, unchanged; `out` changes (its output
+    // goes to the console from now on).
+    let mut s2 = setup();
+    s2.services.push(spec("added", "exec sleep 1000"));
+    s2.services.push(mover());
+    s2.services.push(spec("out", out));
+    b.write_config(&s2.encode());
+    let o = b.ctl(&["reload"]);
+    assert_eq!(
+        o.stdout, "reloaded /etc/dmzkit/init.pcfg: 1 added, 0 removed, 1 changed, 1 unchanged\n",
+        "{o:?}"
+    );
+    let text = b.wait_file("/run/log/mover.log", 2);
+    assert_eq!(
+        text,
+        format!("mover[{pid}]: before\nmover[{pid}]: partial\n"),
+        "the same pipe, partial line and all"
+    );
+    let out_log = b.read_file("/run/log/out.log").unwrap();
+    let (first, last) = (out_log.lines().next(), out_log.lines().last());
+    let (hi, bye) = (format!("out[{out_pid}]: hi"), format!("out[{out_pid}]: bye"));
+    assert_eq!(
+        (first, last),
+        (Some(hi.as_str()), Some(bye.as_str())),
+        "read to its end at the stop: {out_log}"
+    );
+    b.power_off();
+}
+
+/// init's CPU time so far (utime + stime, clock ticks), from the host's /proc.
+fn cpu_ticks(pid: i32) -> u64 {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap();
+    let f: Vec<&str> = stat.rsplit_once(')').unwrap().1.split_whitespace().collect();
+    f[11].parse::<u64>().unwrap() + f[12].parse::<u64>().unwrap()
+}
+
+#[test]
+#[ignore = "needs root (namespaces, uid changes): scripts/test runs it"]
+fn captured_output_during_the_shutdown_grace_is_read_not_spun_on() {
+    // A task leaves a process behind that keeps the task's pipe, ignores SIGTERM and says so:
+    // during the shutdown's grace period its pipe is readable.
+    let mut s = setup();
+    s.grace_ms = 1500;
+    let left = "(trap 'echo got-term' TERM; while :; do sleep 0.1; done) & echo started";
+    s.tasks.push(captured("prep", left, "/run/prep.log", 65536));
+    s.services.push(spec("idle", "exec sleep 1000"));
+    let mut b = boot("boot-capture-shutdown", Some(&s.encode()));
+    b.wait_file("/run/prep.log", 1);
+    let init = b.init_pid();
+    kill(init, 12);
+    b.wait_for("init: sent signal 15 to all processes");
+    let before = cpu_ticks(init);
+    std::thread::sleep(Duration::from_millis(800));
+    let spent = cpu_ticks(init) - before;
+    let log = b.read_file("/run/prep.log").unwrap_or_default();
+    let (status, _, console) = b.end(Duration::from_secs(20));
+    assert_eq!(status.signal(), Some(SIGINT), "{console}");
+    assert!(spent < 20, "init used {spent} ticks of CPU in 800 ms of the grace period:\n{console}");
+    assert!(log.contains("]: got-term\n"), "{log:?}");
+}
+
 /// A notify sender for services: python3 (from the host's /usr, see [`boot_usr`]) run as
 /// `python3 -c NOTIFY ARGS...`: each argument is sent as one datagram to $NOTIFY_SOCKET,
 /// except `sleep=S` (wait S seconds) and `ping=S` (WATCHDOG=1 every S seconds, for ever);
@@ -1510,14 +1742,6 @@ fn a_service_listed_before_the_started_service_it_is_after_starts_in_the_same_tu
     let z = sys.wait_line(Duration::from_secs(15), |l| l.starts_with("init: service z started pid "));
     assert!(z - y < Duration::from_secs(1), "z started {:?} after y:\n{}", z - y, sys.console_text());
     sys.power_off();
-}
-
-/// Clock ticks of CPU time `pid` used so far (utime + stime, proc(5)).
-fn cpu_ticks(pid: i32) -> u64 {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap();
-    let after = &stat[stat.rfind(')').unwrap() + 2..];
-    let f: Vec<&str> = after.split(' ').collect();
-    f[11].parse::<u64>().unwrap() + f[12].parse::<u64>().unwrap()
 }
 
 #[test]

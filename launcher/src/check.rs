@@ -299,9 +299,8 @@ struct Call {
 /// The syscalls dmz makes after a pre-NNP filter is installed, in order, for config `c`
 /// (dmz/src/transition.rs and dmz/src/sys.rs). The 32-bit arches use the 32-bit-id calls.
 fn transition_calls(c: &Compiled) -> Vec<Call> {
+    use dmz::transition::CLOSE_RANGE_CLOEXEC;
     use linux_raw_sys::general::F_SETFD;
-    // include/uapi/linux/close_range.h (not in linux-raw-sys; linker/src/sys.rs has it too).
-    const CLOSE_RANGE_CLOEXEC: u32 = 1 << 2;
     use linux_raw_sys::prctl::*;
     const ID32: bool = cfg!(any(target_arch = "x86", target_arch = "arm"));
     let id = |name: &'static str, name32: &'static str| if ID32 { name32 } else { name };

@@ -60,6 +60,13 @@ struct UnitToml {
     stop_signal: Option<String>,
     stop_timeout_ms: Option<u32>,
     timeout_ms: Option<u32>,
+    output: Option<String>,
+    log_file: Option<String>,
+    log_max_bytes: Option<u32>,
+    memory_max: Option<toml::Value>,
+    pids_max: Option<toml::Value>,
+    cpu_weight: Option<toml::Value>,
+    cpu_max: Option<toml::Value>,
     ready: Option<String>,
     ready_timeout_ms: Option<u32>,
     watchdog_ms: Option<u32>,
@@ -79,6 +86,10 @@ const WATCHDOG_INTERVAL_MS: u32 = 10_000;
 /// How long init waits for a task before killing it: a task that hangs must not keep the
 /// device from booting (and its watchdog from being armed) for ever.
 const TASK_TIMEOUT_MS: u32 = 60_000;
+/// A captured unit's log file is rotated before it grows past this size...
+const LOG_MAX_BYTES: u32 = 64 << 10;
+/// ...which is at least this: room for a few of init's longest lines (512 bytes).
+const MIN_LOG_MAX_BYTES: u32 = 4096;
 
 /// The machine the image is for: units' seccomp profiles are compiled for its architecture,
 /// Docker profiles' minKernel against its kernel (`None`: the running one).
@@ -340,6 +351,10 @@ fn compile_unit(
             ("restart_limit", u.restart_limit.is_some()),
             ("stop_signal", u.stop_signal.is_some()),
             ("stop_timeout_ms", u.stop_timeout_ms.is_some()),
+            ("memory_max", u.memory_max.is_some()),
+            ("pids_max", u.pids_max.is_some()),
+            ("cpu_weight", u.cpu_weight.is_some()),
+            ("cpu_max", u.cpu_max.is_some()),
             ("ready", u.ready.is_some()),
             ("ready_timeout_ms", u.ready_timeout_ms.is_some()),
             ("watchdog_ms", u.watchdog_ms.is_some()),
@@ -352,6 +367,7 @@ fn compile_unit(
     } else if u.timeout_ms.is_some() {
         return Err(at("timeout_ms", "only tasks have it (services have stop_timeout_ms)".into()));
     }
+    let cgroup = cgroup_values(u).map_err(|(key, msg)| at(key, msg))?;
     let mut seccomp = None;
     let (origin, mut process) = match (&u.oci, &u.process) {
         (Some(_), Some(_)) => return Err(at("oci", "give either oci or process, not both".into())),
@@ -409,6 +425,7 @@ fn compile_unit(
         Some(s) => init::signal::parse(s.as_bytes())
             .ok_or_else(|| at("stop_signal", format!("{s:?}: not a signal name or number 1..64")))?,
     };
+    let (output, log_file, log_max_bytes) = output(u).map_err(|(key, m)| at(key, m))?;
     Ok(wire::Unit {
         name: u.name.clone().into_bytes(),
         dmz,
@@ -419,6 +436,10 @@ fn compile_unit(
         stop_signal,
         stop_timeout_ms: u.stop_timeout_ms.unwrap_or(STOP_TIMEOUT_MS),
         timeout_ms: if service { 0 } else { u.timeout_ms.unwrap_or(TASK_TIMEOUT_MS) },
+        output,
+        log_file,
+        log_max_bytes,
+        cgroup,
         ready,
         ready_timeout_ms: u.ready_timeout_ms.unwrap_or(0),
         watchdog_ms: u.watchdog_ms.unwrap_or(0),
@@ -556,6 +577,101 @@ fn names(l: &[u8]) -> impl Iterator<Item = &[u8]> {
     l.split(|&b| b == b' ').filter(|n| !n.is_empty())
 }
 
+/// Where a unit's output goes: `output`, and with `capture` an optional `log_file` under
+/// /run (init writes there as root: nowhere else) and its `log_max_bytes`. Errors name the key.
+fn output(u: &UnitToml) -> Result<(wire::Output, Vec<u8>, u32), (&'static str, String)> {
+    let capture = match u.output.as_deref() {
+        None | Some("console") => false,
+        Some("capture") => true,
+        Some(other) => return Err(("output", format!("{other:?}: expected console or capture"))),
+    };
+    let Some(file) = &u.log_file else {
+        if u.log_max_bytes.is_some() {
+            return Err(("log_max_bytes", "only with log_file".into()));
+        }
+        return Ok((if capture { wire::Output::Capture } else { wire::Output::Console }, vec![], 0));
+    };
+    if !capture {
+        return Err(("log_file", "only with output = \"capture\"".into()));
+    }
+    let under_run = file.strip_prefix("/run/").is_some_and(|rest| {
+        rest.split('/').all(|c| !c.is_empty() && c != "." && c != "..") && !rest.contains('\0')
+    });
+    if !under_run {
+        return Err((
+            "log_file",
+            format!("{file:?}: not a file path under /run/ (without . or .. components)"),
+        ));
+    }
+    if file.len() >= init::config::MAX_LOG_FILE {
+        return Err(("log_file", format!("{file:?}: longer than {} bytes", init::config::MAX_LOG_FILE - 1)));
+    }
+    let max = u.log_max_bytes.unwrap_or(LOG_MAX_BYTES);
+    if max < MIN_LOG_MAX_BYTES {
+        return Err(("log_max_bytes", format!("{max} is below {MIN_LOG_MAX_BYTES}")));
+    }
+    Ok((wire::Output::Capture, format!("{file}\0").into_bytes(), max))
+}
+
+/// Largest quota in `cpu_max`, in microseconds: the kernel's limit on a CFS runtime
+/// (kernel/sched/core.c, max_cfs_runtime: 2^44 - 1 µs).
+const CPU_QUOTA_MAX: u64 = (1 << 44) - 1;
+/// `cpu_max`'s period, in microseconds: 1 ms to 1 s (kernel/sched/core.c).
+const CPU_PERIOD: std::ops::RangeInclusive<u64> = 1000..=1_000_000;
+/// Largest `pids_max`: the kernel's PID_MAX_LIMIT on 64-bit machines (32-bit ones refuse
+/// more than 32768 when the service starts).
+const PIDS_MAX: u64 = 4 << 20;
+
+/// A service's `memory_max`, `pids_max`, `cpu_weight` and `cpu_max` as init's config holds
+/// them (init::config::Unit::cgroup): each value the kernel's text for its cgroup file with a
+/// NUL, an empty one for a key not given; nothing when none is. Err: the key and what is
+/// wrong.
+fn cgroup_values(u: &UnitToml) -> Result<Vec<u8>, (&'static str, String)> {
+    let int_or_max = |key: &'static str, v: &toml::Value, range: std::ops::RangeInclusive<u64>| match v {
+        toml::Value::String(s) if s == "max" => Ok(s.clone()),
+        toml::Value::Integer(n) if u64::try_from(*n).is_ok_and(|n| range.contains(&n)) => Ok(n.to_string()),
+        v => {
+            Err((key, format!("{v}: expected an integer in {}..={} or \"max\"", range.start(), range.end())))
+        }
+    };
+    let cpu_max = |v: &toml::Value| {
+        let bad = || {
+            ("cpu_max", format!("{v}: expected \"QUOTA PERIOD\" or \"max PERIOD\" in microseconds (quota 1000..={CPU_QUOTA_MAX}, period 1000..=1000000)"))
+        };
+        let toml::Value::String(s) = v else { return Err(bad()) };
+        let words: Vec<&str> = s.split(' ').collect();
+        let num = |w: &str| w.parse::<u64>().ok().filter(|_| !w.starts_with('+'));
+        match words[..] {
+            [q, p]
+                if (q == "max" || num(q).is_some_and(|q| (1000..=CPU_QUOTA_MAX).contains(&q)))
+                    && num(p).is_some_and(|p| CPU_PERIOD.contains(&p)) =>
+            {
+                Ok(s.clone())
+            }
+            _ => Err(bad()),
+        }
+    };
+    let cpu_weight = |v: &toml::Value| match v {
+        toml::Value::Integer(n @ 1..=10000) => Ok(n.to_string()),
+        v => Err(("cpu_weight", format!("{v}: expected an integer in 1..=10000"))),
+    };
+    let values = [
+        u.memory_max.as_ref().map(|v| int_or_max("memory_max", v, 1..=i64::MAX as u64)).transpose()?,
+        u.pids_max.as_ref().map(|v| int_or_max("pids_max", v, 1..=PIDS_MAX)).transpose()?,
+        u.cpu_weight.as_ref().map(cpu_weight).transpose()?,
+        u.cpu_max.as_ref().map(cpu_max).transpose()?,
+    ];
+    if values.iter().all(Option::is_none) {
+        return Ok(vec![]);
+    }
+    let mut out = Vec::new();
+    for v in values {
+        out.extend(v.unwrap_or_default().into_bytes());
+        out.push(0);
+    }
+    Ok(out)
+}
+
 /// The same compilation `launcher compile --oci` applies to a config.json's process: runc's
 /// defaults (HOME) and its adjustments (an ambient capability it cannot raise is skipped with a
 /// warning); what the kernel would refuse is an error.
@@ -591,7 +707,12 @@ fn to_json(blob: &[u8]) -> Result<Value, String> {
     let c = Config::decode(blob).map_err(|e| format!("not a valid init config: {}", e.text()))?;
     let text = |b: &[u8]| String::from_utf8_lossy(b.strip_suffix(&[0]).unwrap_or(b)).into_owned();
     let unit = |u: &Unit, service: bool| -> Result<Value, String> {
-        let mut v = json!({ "name": text(u.name), "dmz": dmz_json(u.dmz)? });
+        let mut v = json!({ "name": text(u.name), "dmz": dmz_json(u.dmz)?, "output": u.output.name() });
+        if !u.log_file.is_empty() {
+            let o = v.as_object_mut().expect("object");
+            o.insert("log_file".into(), json!(text(u.log_file)));
+            o.insert("log_max_bytes".into(), json!(u.log_max_bytes));
+        }
         if !service {
             v.as_object_mut().expect("object").insert("timeout_ms".into(), json!(u.timeout_ms));
         }
@@ -605,6 +726,12 @@ fn to_json(blob: &[u8]) -> Result<Value, String> {
                 .map_or_else(|| u.stop_signal.to_string(), |n| format!("SIG{}", text(n)));
             o.insert("stop_signal".into(), json!(sig));
             o.insert("stop_timeout_ms".into(), json!(u.stop_timeout_ms));
+            let values = u.cgroup.split(|&b| b == 0);
+            let keys = ["memory_max", "pids_max", "cpu_weight", "cpu_max"];
+            for (key, v) in keys.into_iter().zip(values).filter(|(_, v)| !v.is_empty()) {
+                let v = text(v);
+                o.insert(key.into(), v.parse::<u64>().map_or_else(|_| json!(v), |n| json!(n)));
+            }
             let ready = match u.ready {
                 init::config::READY_STARTED => "started".to_string(),
                 init::config::READY_NOTIFY => "notify".to_string(),
@@ -857,6 +984,156 @@ capabilities = { bounding = ["CAP_NET_BIND_SERVICE"], permitted = ["CAP_NET_BIND
                 .unwrap_err(),
             "init.toml: service[0].timeout_ms: only tasks have it (services have stop_timeout_ms)"
         );
+    }
+
+    fn service_with(keys: &str) -> Result<Vec<u8>, String> {
+        compile_str(&format!("[[service]]\nname = \"s\"\nprocess = {{ args = [\"/x\"] }}\n{keys}"))
+    }
+
+    #[test]
+    fn cgroup_keys_compile_to_the_kernels_text_per_file() {
+        let blob = service_with("").unwrap();
+        assert_eq!(Config::decode(&blob).unwrap().services.get(0).unwrap().cgroup, b"", "none: empty");
+        let blob = service_with("memory_max = 16777216\ncpu_max = \"max 100000\"\n").unwrap();
+        let c = Config::decode(&blob).unwrap();
+        assert_eq!(c.services.get(0).unwrap().cgroup, b"16777216\0\0\0max 100000\0");
+        let blob = service_with(
+            "memory_max = \"max\"\npids_max = 64\ncpu_weight = 10000\ncpu_max = \"50000 100000\"\n",
+        )
+        .unwrap();
+        let c = Config::decode(&blob).unwrap();
+        assert_eq!(c.services.get(0).unwrap().cgroup, b"max\x0064\x0010000\x0050000 100000\0");
+        let v = to_json(&blob).unwrap();
+        let s = &v["service"][0];
+        assert_eq!((&s["memory_max"], &s["pids_max"]), (&json!("max"), &json!(64)));
+        assert_eq!((&s["cpu_weight"], &s["cpu_max"]), (&json!(10000), &json!("50000 100000")));
+        let v = to_json(&service_with("").unwrap()).unwrap();
+        assert!(v["service"][0].get("memory_max").is_none(), "{}", v["service"][0]);
+    }
+
+    #[test]
+    fn cgroup_keys_out_of_range_or_on_a_task_are_refused() {
+        let err = |keys: &str| service_with(keys).unwrap_err();
+        for (keys, key) in [
+            ("memory_max = 0", "memory_max"),
+            ("memory_max = -1", "memory_max"),
+            ("memory_max = \"16M\"", "memory_max"),
+            ("pids_max = 0", "pids_max"),
+            ("pids_max = 4194305", "pids_max"),
+            ("cpu_weight = 0", "cpu_weight"),
+            ("cpu_weight = 10001", "cpu_weight"),
+            ("cpu_weight = \"max\"", "cpu_weight"),
+            ("cpu_max = \"max\"", "cpu_max"),
+            ("cpu_max = \"999 100000\"", "cpu_max"),
+            ("cpu_max = \"50000 999\"", "cpu_max"),
+            ("cpu_max = \"50000 1000001\"", "cpu_max"),
+            ("cpu_max = \"50000  100000\"", "cpu_max"),
+            ("cpu_max = \"+5000 100000\"", "cpu_max"),
+            ("cpu_max = 50000", "cpu_max"),
+        ] {
+            let e = err(keys);
+            assert!(e.starts_with(&format!("init.toml: service[0].{key}: ")), "{keys}: {e}");
+            assert!(!e.contains('\n'), "{e}");
+        }
+        assert_eq!(
+            err("pids_max = 0"),
+            "init.toml: service[0].pids_max: 0: expected an integer in 1..=4194304 or \"max\""
+        );
+        assert_eq!(
+            compile_str("[[task]]\nname = \"t\"\nmemory_max = 1\nprocess = { args = [\"/x\"] }\n")
+                .unwrap_err(),
+            "init.toml: task[0].memory_max: only services have it; tasks run once and are waited for"
+        );
+        // The kernel's bounds are accepted.
+        service_with("pids_max = 4194304\ncpu_weight = 1\ncpu_max = \"1000 1000\"\n").unwrap();
+        service_with("cpu_max = \"17592186044415 1000000\"\n").unwrap();
+        err("cpu_max = \"17592186044416 1000000\"");
+    }
+
+    #[test]
+    fn output_capture_and_log_file() {
+        let unit = |keys: &str| format!("[[service]]\nname = \"s\"\n{keys}process = {{ args = [\"/x\"] }}\n");
+        let svc = |keys: &str| {
+            let blob = compile_str(&unit(keys)).unwrap();
+            let u = Config::decode(&blob).unwrap().services.get(0).unwrap();
+            (u.output, u.log_file.to_vec(), u.log_max_bytes)
+        };
+        use init::config::Output;
+        assert_eq!(svc(""), (Output::Console, vec![], 0));
+        assert_eq!(svc("output = \"console\"\n"), (Output::Console, vec![], 0));
+        assert_eq!(svc("output = \"capture\"\n"), (Output::Capture, vec![], 0));
+        assert_eq!(
+            svc("output = \"capture\"\nlog_file = \"/run/log/s.log\"\n"),
+            (Output::Capture, b"/run/log/s.log\0".to_vec(), LOG_MAX_BYTES)
+        );
+        assert_eq!(
+            svc("output = \"capture\"\nlog_file = \"/run/s.log\"\nlog_max_bytes = 4096\n"),
+            (Output::Capture, b"/run/s.log\0".to_vec(), 4096)
+        );
+        let blob =
+            compile_str("[[task]]\nname = \"t\"\noutput = \"capture\"\nprocess = { args = [\"/x\"] }\n")
+                .unwrap();
+        assert_eq!(Config::decode(&blob).unwrap().tasks.get(0).unwrap().output, Output::Capture, "tasks too");
+        let err = |keys: &str| compile_str(&unit(keys)).unwrap_err();
+        assert_eq!(
+            err("output = \"syslog\"\n"),
+            "init.toml: service[0].output: \"syslog\": expected console or capture"
+        );
+        assert_eq!(
+            err("log_file = \"/run/s.log\"\n"),
+            "init.toml: service[0].log_file: only with output = \"capture\""
+        );
+        assert_eq!(
+            err("output = \"capture\"\nlog_max_bytes = 9000\n"),
+            "init.toml: service[0].log_max_bytes: only with log_file"
+        );
+        for outside in [
+            "/var/log/s.log",
+            "/run",
+            "/run/",
+            "/run/../etc/passwd",
+            "/run/log/./s",
+            "/run//s",
+            "run/s",
+            "/run/log/",
+        ] {
+            assert_eq!(
+                err(&format!("output = \"capture\"\nlog_file = \"{outside}\"\n")),
+                format!("init.toml: service[0].log_file: {outside:?}: not a file path under /run/ (without . or .. components)"),
+            );
+        }
+        let long = format!("/run/{}", "x".repeat(init::config::MAX_LOG_FILE - 5));
+        assert_eq!(
+            err(&format!("output = \"capture\"\nlog_file = \"{long}\"\n")),
+            format!("init.toml: service[0].log_file: {long:?}: longer than 127 bytes")
+        );
+        let fits = &long[..long.len() - 1];
+        assert_eq!(
+            svc(&format!("output = \"capture\"\nlog_file = \"{fits}\"\n")).1.len(),
+            init::config::MAX_LOG_FILE
+        );
+        assert_eq!(
+            err("output = \"capture\"\nlog_file = \"/run/s\"\nlog_max_bytes = 4095\n"),
+            "init.toml: service[0].log_max_bytes: 4095 is below 4096"
+        );
+    }
+
+    #[test]
+    fn inspect_shows_output_and_log_file() {
+        let blob = compile_str(
+            "[[service]]\nname = \"s\"\noutput = \"capture\"\nlog_file = \"/run/log/s.log\"\nprocess = { args = [\"/x\"] }\n\
+             [[task]]\nname = \"t\"\nprocess = { args = [\"/x\"] }\n",
+        )
+        .unwrap();
+        let v = to_json(&blob).unwrap();
+        let s = &v["service"][0];
+        assert_eq!(
+            (&s["output"], &s["log_file"], &s["log_max_bytes"]),
+            (&json!("capture"), &json!("/run/log/s.log"), &json!(65536))
+        );
+        let t = &v["task"][0];
+        assert_eq!(t["output"], "console");
+        assert!(t.get("log_file").is_none() && t.get("log_max_bytes").is_none(), "{t}");
     }
 
     #[test]

@@ -118,6 +118,12 @@ pub struct Unit {
     pub stop_signal: u8,
     pub stop_timeout_ms: u32,
     pub timeout_ms: u32,
+    pub output: Output,
+    /// With its NUL; empty: none.
+    pub log_file: Vec<u8>,
+    pub log_max_bytes: u32,
+    /// Services: the cgroup values, as init's `Unit::cgroup` (empty: none).
+    pub cgroup: Vec<u8>,
     /// 0 started, 1 notify, 3 and up: the readiness fd.
     pub ready: u32,
     pub ready_timeout_ms: u32,
@@ -125,6 +131,13 @@ pub struct Unit {
     /// Service names, each followed by a space.
     pub after: Vec<u8>,
     pub requires: Vec<u8>,
+}
+
+/// init's `Output`: the variant index is the discriminant init reads.
+#[derive(Serialize, Deserialize, Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Output {
+    Console,
+    Capture,
 }
 
 /// Header + postcard body of `value`, or `None` when the blob would exceed `max` bytes.
@@ -187,6 +200,10 @@ impl Init {
             stop_signal: u.stop_signal,
             stop_timeout_ms: u.stop_timeout_ms,
             timeout_ms: u.timeout_ms,
+            output: Output::from(u.output),
+            log_file: u.log_file.to_vec(),
+            log_max_bytes: u.log_max_bytes,
+            cgroup: u.cgroup.to_vec(),
             ready: u.ready,
             ready_timeout_ms: u.ready_timeout_ms,
             watchdog_ms: u.watchdog_ms,
@@ -251,6 +268,15 @@ impl From<init::config::Action> for Action {
     }
 }
 
+impl From<init::config::Output> for Output {
+    fn from(o: init::config::Output) -> Self {
+        match o {
+            init::config::Output::Console => Output::Console,
+            init::config::Output::Capture => Output::Capture,
+        }
+    }
+}
+
 impl From<init::config::Restart> for Restart {
     fn from(r: init::config::Restart) -> Self {
         use init::config::Restart as R;
@@ -276,6 +302,10 @@ mod tests {
         }
         for r in [R::Never, R::OnFailure, R::Always] {
             assert_eq!(postcard::to_allocvec(&Restart::from(r)).unwrap(), [r as u8], "{r:?}");
+        }
+        use init::config::Output as O;
+        for o in [O::Console, O::Capture] {
+            assert_eq!(postcard::to_allocvec(&Output::from(o)).unwrap(), [o as u8], "{o:?}");
         }
     }
 
@@ -348,9 +378,13 @@ mod tests {
                 stop_signal: 9,
                 stop_timeout_ms: 10,
                 timeout_ms: 11,
-                ready: 12,
-                ready_timeout_ms: 13,
-                watchdog_ms: 14,
+                output: Output::Capture,
+                log_file: b"/l\0".to_vec(),
+                log_max_bytes: 12,
+                cgroup: b"1\0\0\0\0".to_vec(),
+                ready: 13,
+                ready_timeout_ms: 14,
+                watchdog_ms: 15,
                 after: b"a ".to_vec(),
                 requires: b"b c ".to_vec(),
             }],
@@ -359,7 +393,8 @@ mod tests {
         want.extend([1, 2, b's', 0, 2, b't', 0, 2, b'f', 0, 5, 2, b'd', 0, 0, 1, 1, b'n']);
         want.push(unit.len() as u8);
         want.extend(&unit);
-        want.extend([2, 6, 7, 8, 9, 10, 11, 12, 13, 14, 2, b'a', b' ', 4, b'b', b' ', b'c', b' ']);
+        want.extend([2, 6, 7, 8, 9, 10, 11, 1, 3, b'/', b'l', 0, 12, 5, b'1', 0, 0, 0, 0]);
+        want.extend([13, 14, 15, 2, b'a', b' ', 4, b'b', b' ', b'c', b' ']);
         let b = m.blob().unwrap();
         assert_eq!(&b[16..], &want[..]);
         let c = init::config::Config::decode(&b).unwrap();
@@ -377,7 +412,12 @@ mod tests {
         assert_eq!((s.name, s.dmz, s.restart), (&b"n"[..], &unit[..], R::Always));
         assert_eq!((s.restart_delay_ms, s.restart_delay_max_ms, s.restart_limit), (6, 7, 8));
         assert_eq!((s.stop_signal, s.stop_timeout_ms, s.timeout_ms), (9, 10, 11));
-        assert_eq!((s.ready, s.ready_timeout_ms, s.watchdog_ms), (12, 13, 14));
+        assert_eq!(
+            (s.output, s.log_file, s.log_max_bytes),
+            (init::config::Output::Capture, &b"/l\0"[..], 12)
+        );
+        assert_eq!(s.cgroup, b"1\0\0\0\0");
+        assert_eq!((s.ready, s.ready_timeout_ms, s.watchdog_ms), (13, 14, 15));
         assert_eq!((s.after, s.requires), (&b"a "[..], &b"b c "[..]));
         assert_eq!(Init::from_config(&c), m);
     }

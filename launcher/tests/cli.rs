@@ -756,3 +756,37 @@ fn init_toml_syntax_error_is_one_line() {
     let o = launcher(&["compile", "--init", toml.to_str().unwrap(), "-o", "/dev/null"]);
     assert_one_line_error(&o, &format!("launcher: {}: TOML parse error at line 1, column ", toml.display()));
 }
+
+/// A service's cgroup keys: compiled and shown back by `inspect`; a bad value is refused in
+/// one line naming the service and key, and no file is written.
+#[test]
+fn init_cgroup_keys_compile_inspect_and_refuse() {
+    let dir = TempDir::new("cli-cgroup");
+    let toml = dir.path().join("init.toml");
+    let pcfg = dir.path().join("init.pcfg");
+    let unit = "[[service]]\nname = \"web\"\nprocess = { args = [\"/bin/true\"] }\n";
+    std::fs::write(
+        &toml,
+        format!("{unit}memory_max = 33554432\npids_max = \"max\"\ncpu_max = \"max 100000\"\n"),
+    )
+    .unwrap();
+    let o = launcher(&["compile", "--init", toml.to_str().unwrap(), "-o", pcfg.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let o = launcher(&["inspect", "--json", pcfg.to_str().unwrap()]);
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let s = &v["service"][0];
+    assert_eq!(
+        (&s["memory_max"], &s["pids_max"], &s["cpu_max"]),
+        (&json!(33554432), &json!("max"), &json!("max 100000"))
+    );
+    assert!(s.get("cpu_weight").is_none(), "{s}");
+    std::fs::remove_file(&pcfg).unwrap();
+    std::fs::write(&toml, format!("{unit}cpu_weight = 20000\n")).unwrap();
+    let o = launcher(&["compile", "--init", toml.to_str().unwrap(), "-o", pcfg.to_str().unwrap()]);
+    let want = format!(
+        "launcher: {}: service[0].cpu_weight: 20000: expected an integer in 1..=10000",
+        toml.display()
+    );
+    assert_one_line_error(&o, &want);
+    assert!(!pcfg.exists(), "nothing written");
+}

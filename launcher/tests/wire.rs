@@ -11,11 +11,11 @@
 //!   varints, trailing bytes, out-of-range tags refused).
 
 use dmz::config::{MAX_ARGS, MAX_BPF_INSNS, MAX_CONFIG_LEN, MAX_GROUPS, MAX_PRESERVE_FDS, MAX_RLIMITS};
-use init::config::{MAX_MOUNTS, MAX_NAME, MAX_UNITS};
+use init::config::{MAX_LOG_FILE, MAX_MOUNTS, MAX_NAME, MAX_UNITS};
 use proptest::collection::vec;
 use proptest::prelude::*;
 
-use launcher::wire::{Action, Caps, Dmz, Init, Mount, Restart, Rlimit, Seccomp, Unit, Watchdog};
+use launcher::wire::{Action, Caps, Dmz, Init, Mount, Output, Restart, Rlimit, Seccomp, Unit, Watchdog};
 
 /// dmz's `Config` for the same values (for dmz's own writer); `None` if a list is over dmz's
 /// maximum.
@@ -71,6 +71,10 @@ fn init_unit(u: &Unit) -> init::config::Unit<'_> {
         stop_signal: u.stop_signal,
         stop_timeout_ms: u.stop_timeout_ms,
         timeout_ms: u.timeout_ms,
+        output: [i::Output::Console, i::Output::Capture][u.output as usize],
+        log_file: &u.log_file,
+        log_max_bytes: u.log_max_bytes,
+        cgroup: &u.cgroup,
         ready: u.ready,
         ready_timeout_ms: u.ready_timeout_ms,
         watchdog_ms: u.watchdog_ms,
@@ -312,9 +316,22 @@ fn unit() -> impl Strategy<Value = Unit> + Clone {
     let dmz = prop_oneof![4 => Just(unit_dmz()), 1 => bytes(20)];
     let restart = prop_oneof![Just(Restart::Never), Just(Restart::OnFailure), Just(Restart::Always)];
     let signal = prop_oneof![4 => 1..=64u8, 1 => Just(0u8), 1 => Just(65u8), 1 => 66..=255u8];
+    let output = prop_oneof![Just(Output::Console), Just(Output::Capture)];
+    let log_file = prop_oneof![
+        2 => Just(vec![]),
+        2 => c_string(),
+        1 => Just([&[b'/'; MAX_LOG_FILE - 1][..], b"\0"].concat()),
+        1 => Just([&[b'/'; MAX_LOG_FILE][..], b"\0"].concat()),
+        1 => bytes(6),
+    ];
+    let cgroup = prop_oneof![
+        2 => Just(vec![]),
+        2 => Just(b"16777216\0\0\0max 100000\0".to_vec()),
+        1 => bytes(8),
+    ];
     let list = || prop_oneof![4 => "([a-z]{1,4} ){0,3}".prop_map(String::into_bytes), 1 => bytes(6)];
     let ready = prop_oneof![Just(0u32), Just(1), Just(2), 3..=1000u32, edge_u32()];
-    let more = (ready, edge_u32(), edge_u32(), list(), list());
+    let more = (output, log_file, edge_u32(), cgroup, ready, edge_u32(), edge_u32(), list(), list());
     (name, dmz, restart, edge_u32(), edge_u32(), edge_u32(), signal, edge_u32(), edge_u32(), more).prop_map(
         |(
             name,
@@ -326,7 +343,7 @@ fn unit() -> impl Strategy<Value = Unit> + Clone {
             stop_signal,
             stop_timeout_ms,
             timeout_ms,
-            (ready, ready_timeout_ms, watchdog_ms, after, requires),
+            (output, log_file, log_max_bytes, cgroup, ready, ready_timeout_ms, watchdog_ms, after, requires),
         )| {
             Unit {
                 name,
@@ -338,6 +355,10 @@ fn unit() -> impl Strategy<Value = Unit> + Clone {
                 stop_signal,
                 stop_timeout_ms,
                 timeout_ms,
+                output,
+                log_file,
+                log_max_bytes,
+                cgroup,
                 ready,
                 ready_timeout_ms,
                 watchdog_ms,
@@ -399,6 +420,9 @@ fn init_valid(m: &Init) -> bool {
             && u.name.iter().all(|&b| b.is_ascii_alphanumeric() || b"._-".contains(&b))
             && (1..=64).contains(&u.stop_signal)
             && dmz::Config::decode(&u.dmz).is_ok()
+            && (u.log_file.is_empty() || is_c_string(&u.log_file) && u.log_file.len() <= MAX_LOG_FILE)
+            && (u.cgroup.is_empty()
+                || (u.cgroup.iter().filter(|&&b| b == 0).count() == 4 && u.cgroup.ends_with(&[0])))
             && u.ready != 2
             && [&u.after, &u.requires]
                 .iter()
@@ -572,6 +596,7 @@ proptest! {
         u in unit(),
         action in 4..128u8,
         restart in 3..128u8,
+        output in 2..128u8,
     ) {
         // A valid unit: the generator's restart policy and numbers, a valid name, signal and
         // dmz config.
@@ -579,6 +604,8 @@ proptest! {
             name: b"svc".to_vec(),
             dmz: unit_dmz(),
             stop_signal: 15,
+            log_file: vec![],
+            cgroup: vec![],
             ready: 0,
             after: vec![],
             requires: vec![],
@@ -615,6 +642,18 @@ proptest! {
             let mut ok = body.clone();
             ok[at] = tag;
             prop_assert_eq!(check_init_body(&ok).map(|c| c.services[0].restart), Some(want));
+        }
+        // The output tag comes before the (empty) log file, its maximum, the (empty) cgroup
+        // values and the readiness fields, last.
+        let tail = (&u.log_file, u.log_max_bytes, &u.cgroup, u.ready, u.ready_timeout_ms, u.watchdog_ms, &u.after, &u.requires);
+        let at = body.len() - postcard::to_allocvec(&tail).unwrap().len() - 1;
+        let mut bad = body.clone();
+        bad[at] = output;
+        prop_assert_eq!(check_init_body(&bad), None);
+        for (tag, want) in [(0u8, Output::Console), (1, Output::Capture)] {
+            let mut ok = body.clone();
+            ok[at] = tag;
+            prop_assert_eq!(check_init_body(&ok).map(|c| c.services[0].output), Some(want));
         }
     }
 }

@@ -120,7 +120,8 @@ pub fn seccomp_set_mode_filter(flags: u32, prog: &[u8]) -> Result<usize, Errno> 
     check(unsafe { syscall5(nr::__NR_seccomp, SECCOMP_SET_MODE_FILTER, flags as usize, fprog, 0, 0) })
 }
 
-/// include/uapi/linux/close_range.h: mark close-on-exec instead of closing.
+/// include/uapi/linux/close_range.h: mark close-on-exec instead of closing. Not in
+/// linux-raw-sys 0.12 (the newest), so written here, once (dmz re-exports it).
 pub const CLOSE_RANGE_CLOEXEC: u32 = 1 << 2;
 
 /// `close_range(first, last, flags)`; with `CLOSE_RANGE_CLOEXEC` marks instead of closing.

@@ -40,6 +40,10 @@ pub struct Unit {
     pub ready: Option<&'static str>,
     /// `after` in the TOML.
     pub after: Vec<&'static str>,
+    /// `output = "capture"`: init logs its lines to the kernel log.
+    pub capture: bool,
+    /// cgroup keys of a service (`memory_max`, ...) and their TOML values.
+    pub cgroup: Vec<(&'static str, &'static str)>,
 }
 
 impl Unit {
@@ -54,6 +58,8 @@ impl Unit {
             stop_timeout_ms: 2000,
             ready: None,
             after: vec![],
+            capture: false,
+            cgroup: vec![],
         }
     }
 }
@@ -100,6 +106,9 @@ const WATCHDOG_REQUEST_S: u32 = 3000;
 const RELOAD_AFTER_MS: u64 = 1500;
 /// When the notify service of the readiness check sends READY=1, after its start.
 const READY_AFTER_MS: u64 = 800;
+/// The lines the capturing service writes, and when the kmsg reader looks for them.
+const CAPTURED: [&str; 2] = ["dmzkit-captured-1", "dmzkit-captured-2"];
+const KMSG_AFTER_MS: u64 = 1000;
 /// Kernel command line words after the suite's own: a bare `reboot`, which the kernel passes
 /// on to init as an argument (as PID 1, no request to reboot).
 const APPEND: &str = "reboot";
@@ -135,6 +144,15 @@ fn setcap_task() -> Unit {
 pub fn plan(arch: Arch) -> Plan {
     // `init status` from a task: the client, while PID 1 waits for the task.
     let mut tasks = vec![setcap_task(), Unit::once(root_task("status", &["/init", "status"], &[]))];
+    // Its round trip, from a shell's point of view: fork, exec of the client, reply, exit.
+    let runs = STATUS_RUNS.to_string();
+    tasks.push(Unit::once(root_task(
+        "status-rtt",
+        &["/bin/probe", "repeat", "status-rtt", &runs, "/init", "status"],
+        &[],
+    )));
+    // The cpu controller off: the `capped` service's cpu_max cannot be applied.
+    tasks.push(Unit::once(sh("nocpu", "echo -cpu > /sys/fs/cgroup/cgroup.subtree_control")));
     if arch.has_watchdog() {
         tasks.push(Unit::once(root_task(
             "modules",
@@ -174,9 +192,21 @@ pub fn plan(arch: Arch) -> Plan {
         ready: Some("notify"),
         ..Unit::once(root_task("ready-a", &["/bin/probe", "notify", "ready-a", &ready_after, "READY=1"], &[]))
     });
+    // Output captured by init into the kernel log, read back by another service.
+    services.push(Unit {
+        capture: true,
+        ..Unit::once(root_task("logger", &["/bin/probe", "say", CAPTURED[0], CAPTURED[1]], &[]))
+    });
+    let kmsg_after = KMSG_AFTER_MS.to_string();
+    services.push(Unit::once(root_task(
+        "kmsg",
+        &["/bin/probe", "kmsg", "logger[", &kmsg_after],
+        &[scenario::CAP_SYSLOG],
+    )));
     let hup = SIGHUP.to_string();
     let reload_after = RELOAD_AFTER_MS.to_string();
     services.push(Unit::once(root_task("reload", &["/bin/probe", "signal-init", &hup, &reload_after], &[])));
+    services.extend(cgroup_services());
     let sig = SIGUSR2.to_string();
     let after = POWEROFF_AFTER_MS.to_string();
     services.push(Unit::once(root_task("poweroff", &["/bin/probe", "signal-init", &sig, &after], &[])));
@@ -192,6 +222,49 @@ pub fn plan(arch: Arch) -> Plan {
         tasks,
         services,
     }
+}
+
+/// The cgroup services (busybox shell scripts): one that allocates past its `memory_max`,
+/// one that forks past its `pids_max`, one whose `cpu_max` cannot be applied (the `nocpu`
+/// task turned the cpu controller off), a daemon whose setsid'd child must die when it is
+/// stopped, and the checker that stops it with `init stop`.
+const OOM_MEMORY_MAX: &str = "16777216";
+const PIDS_MAX: &str = "4";
+
+fn sh(tag: &'static str, script: &str) -> Service {
+    root_task(tag, &["/bin/busybox", "sh", "-c", script], &[])
+}
+
+fn cgroup_services() -> Vec<Unit> {
+    let oom =
+        root_task("oom", &["/bin/busybox", "dd", "if=/dev/zero", "of=/dev/null", "bs=64M", "count=1"], &[]);
+    let pids = sh(
+        "pids",
+        "busybox sleep 30 & busybox sleep 30 & busybox sleep 30 & \
+         read c < /sys/fs/cgroup/pids.service/pids.current; read m < /sys/fs/cgroup/pids.service/pids.max; \
+         echo \"cgroup-pids: current=$c max=$m\"; busybox sleep 30 & echo \"cgroup-pids: a fifth process\"",
+    );
+    let daemon = sh(
+        "daemon",
+        "busybox setsid busybox sh -c 'echo $$ > /run/daemon.pid; exec busybox sleep 1000' & exec busybox sleep 1000",
+    );
+    let check = sh(
+        "cgroup-check",
+        "read own < /proc/self/cgroup; echo \"cgroup-own: $own\"; \
+         while [ ! -s /run/daemon.pid ]; do busybox sleep 0.1; done; read p < /run/daemon.pid; \
+         echo \"cgroup-status: $(/init status daemon)\"; \
+         /init stop daemon; echo \"cgroup-kill: stop exited $?\"; i=0; \
+         while [ -e /proc/$p ] && [ $i -lt 30 ]; do busybox sleep 0.1; i=$((i+1)); done; \
+         if [ -e /proc/$p ]; then echo \"cgroup-kill: daemon child $p survived\"; \
+         else echo \"cgroup-kill: daemon child $p gone\"; fi",
+    );
+    vec![
+        Unit { cgroup: vec![("memory_max", OOM_MEMORY_MAX)], ..Unit::once(oom) },
+        Unit { cgroup: vec![("pids_max", PIDS_MAX)], ..Unit::once(pids) },
+        Unit { cgroup: vec![("cpu_max", "\"50000 100000\"")], ..Unit::once(sh("capped", "echo capped-ran")) },
+        Unit { cgroup: vec![("memory_max", "\"max\"")], ..Unit::once(daemon) },
+        Unit::once(check),
+    ]
 }
 
 /// The demo: the setup task, the seed scenario's service, and a service that asks init to
@@ -287,6 +360,12 @@ pub fn to_toml(plan: &Plan) -> String {
             let names: Vec<String> = u.after.iter().map(|n| toml_str(n)).collect();
             t += &format!("after = [{}]\n", names.join(", "));
         }
+        if u.capture {
+            t += "output = \"capture\"\n";
+        }
+        for (key, value) in &u.cgroup {
+            t += &format!("{key} = {value}\n");
+        }
     }
     t
 }
@@ -334,6 +413,8 @@ pub fn image(arch: Arch, art: &Artifacts, kernel: &Kernel, work: &Path) -> Resul
     a.dir("dev/console", 0o755);
     a.file("init", 0o755, std::fs::read(init).map_err(|e| format!("{}: {e}", init.display()))?);
     a.file("etc/dmzkit/init.pcfg", 0o644, compile(arch, &plan, art, work)?);
+    let busybox = crate::kernel::busybox(&crate::kernel::cache_dir(&crate::target_dir()), arch)?;
+    a.file("bin/busybox", 0o755, std::fs::read(&busybox).map_err(|e| format!("{}: {e}", busybox.display()))?);
 
     let mut checks: Vec<(String, Check)> = vec![init_line("boot (init as PID 1)", BOOT_MARKER.into())];
     checks.push(init_line(
@@ -379,10 +460,17 @@ pub fn image(arch: Arch, art: &Artifacts, kernel: &Kernel, work: &Path) -> Resul
         }),
     ));
     checks.push(("`init status` from a task".into(), Box::new(status_check)));
+    checks.push(("`init status` round trip".into(), Box::new(status_rtt_check)));
     let n = plan.services.len();
     checks.push(("reload (SIGHUP, same config)".into(), Box::new(move |c: &Console| reload_check(c, n))));
     checks.push(("crash restart with backoff".into(), Box::new(crash_check)));
     checks.push(("readiness ordering".into(), Box::new(readiness_check)));
+    checks.push(("captured log lines in dmesg".into(), Box::new(captured_check)));
+    checks.push(("cgroup per service".into(), Box::new(cgroup_own_check)));
+    checks.push(("cgroup memory limit".into(), Box::new(oom_check)));
+    checks.push(("cgroup pids limit".into(), Box::new(pids_check)));
+    checks.push(("cgroup limit not applied: the start fails closed".into(), Box::new(capped_check)));
+    checks.push(("cgroup kill".into(), Box::new(cgroup_kill_check)));
     checks.push(("SIGTERM-ignoring service killed at shutdown".into(), Box::new(ignore_term_check)));
     let order: Vec<String> = plan.services.iter().map(|u| u.svc.tag.to_string()).collect();
     checks.push((
@@ -456,6 +544,89 @@ fn readiness_check(c: &Console) -> Result<String, String> {
     Ok(format!("a (notify) ready after {READY_AFTER_MS} ms → b (fd:3) started, ready → c started"))
 }
 
+/// The logger's lines, captured by init, are in the kernel log as `logger[PID]: LINE` (PID
+/// the one init started), read back from /dev/kmsg by the kmsg service; not on the console
+/// by themselves.
+fn captured_check(c: &Console) -> Result<String, String> {
+    let pat = "init: service logger started pid ";
+    let pid =
+        lines(c, pat).next().and_then(|(_, l)| l.split(pat).nth(1)).ok_or(format!("no \"{pat}\" line"))?;
+    let want: Vec<String> = CAPTURED.iter().map(|l| format!("logger[{}]: {l}", pid.trim())).collect();
+    let got: Vec<String> = c.obs.get(&("kmsg".to_string(), "line".to_string())).cloned().unwrap_or_default();
+    if got != want {
+        return Err(format!("kernel log records {got:?}, want {want:?}"));
+    }
+    if let Some((_, l)) = lines(c, CAPTURED[0]).find(|(_, l)| !l.contains("DMZKIT-OBS kmsg")) {
+        return Err(format!("a captured line on the console: {l}"));
+    }
+    Ok(format!("dmesg: {}", want.join(" | ")))
+}
+
+/// A service runs in its own cgroup, NAME.service under init's cgroup2 root.
+fn cgroup_own_check(c: &Console) -> Result<String, String> {
+    let l = c.find("cgroup-own: ").ok_or("the checker did not run")?;
+    let own = l.split("cgroup-own: ").nth(1).unwrap_or("").trim();
+    match own {
+        "0::/cgroup-check.service" => Ok(format!("/proc/self/cgroup: {own}")),
+        _ => Err(format!("/proc/self/cgroup of the checker: {own:?}")),
+    }
+}
+
+/// The `oom` service allocated 64 MiB under a 16 MiB memory_max: the OOM killer killed it
+/// and init said so.
+fn oom_check(c: &Console) -> Result<String, String> {
+    let killed = c.find("init: service oom killed signal 9").ok_or("oom was not killed by SIGKILL")?;
+    let warn = "init: warning: service oom out of memory: 1 killed by the OOM killer";
+    c.find(warn).ok_or(format!("no \"{warn}\" line ({killed})"))?;
+    Ok(format!("64 MiB under memory_max {OOM_MEMORY_MAX}: killed, reported"))
+}
+
+/// The `pids` service (a shell) forked three sleeps under pids_max 4, then failed to fork a
+/// fifth process (busybox sh exits 2 on that).
+fn pids_check(c: &Console) -> Result<String, String> {
+    let want = format!("cgroup-pids: current={PIDS_MAX} max={PIDS_MAX}");
+    let l = c.find("cgroup-pids: ").ok_or("the pids service printed nothing")?;
+    if !l.contains(&want) {
+        return Err(format!("{l:?}, want {want:?}"));
+    }
+    if let Some(l) = c.find("cgroup-pids: a fifth process") {
+        return Err(l.to_string());
+    }
+    c.find("init: service pids exited status 2").ok_or("the fifth fork did not fail")?;
+    Ok(format!("{}; the fifth fork refused", l.trim()))
+}
+
+/// `capped` has a cpu_max, but the cpu controller is off: its child reports the file it
+/// could not write and exits 125 instead of running without the limit.
+fn capped_check(c: &Console) -> Result<String, String> {
+    let why = "init: unable to set up cgroup: ENOENT (/sys/fs/cgroup/capped.service/cpu.max)";
+    c.find(why).ok_or(format!("no \"{why}\" line"))?;
+    c.find("init: service capped exited status 125").ok_or("capped did not exit 125")?;
+    if let Some(l) = c.find("capped-ran") {
+        return Err(format!("capped ran without its cpu_max: {l}"));
+    }
+    Ok(format!("{why}; exit 125"))
+}
+
+/// `init stop daemon` killed the daemon's setsid'd child (another session and process
+/// group: the stop signal does not reach it; its cgroup does), and `status` showed the
+/// service's memory.current.
+fn cgroup_kill_check(c: &Console) -> Result<String, String> {
+    c.find("cgroup-kill: stop exited 0").ok_or("`init stop daemon` did not exit 0")?;
+    let gone = c.find("cgroup-kill: daemon child").ok_or("the checker did not finish")?;
+    if !gone.contains(" gone") {
+        return Err(gone.to_string());
+    }
+    let status = c.find("cgroup-status: ").ok_or("the checker printed no status")?;
+    // The digits only: a kernel message may continue the console line.
+    let mem: String =
+        status.split(" mem=").nth(1).unwrap_or("").chars().take_while(char::is_ascii_digit).collect();
+    if !mem.parse::<u64>().is_ok_and(|m| m > 0) {
+        return Err(format!("status of daemon: {status:?}, want mem=BYTES"));
+    }
+    Ok(format!("{}; mem={mem}", gone.trim()))
+}
+
 /// The status task printed its own line (running) and one per service (not started yet:
 /// services start after the tasks), in the documented format.
 fn status_check(c: &Console) -> Result<String, String> {
@@ -464,6 +635,17 @@ fn status_check(c: &Console) -> Result<String, String> {
     c.find(hold).ok_or(format!("no \"{hold}\" line"))?;
     c.find("init: task status exited status 0").ok_or("the client did not exit 0")?;
     Ok(format!("{} …; {hold}", own.trim()))
+}
+
+/// How many times the status-rtt task runs `init status`.
+const STATUS_RUNS: u32 = 20;
+
+/// Every `init status` of the status-rtt task exited 0; the figure is its wall time per run
+/// (fork to reaped), min/median/max.
+fn status_rtt_check(c: &Console) -> Result<String, String> {
+    suite::verdict_check("status-rtt")(c)?;
+    let v = c.get("status-rtt", "run-us").ok_or("no run-us line")?;
+    Ok(format!("{STATUS_RUNS} runs, µs min/median/max: {}", v.replace(' ', "/")))
 }
 
 /// SIGHUP made init read the same config again: every service unchanged, none restarted
@@ -503,6 +685,7 @@ fn ignore_term_check(c: &Console) -> Result<String, String> {
 fn shutdown_check(c: &Console, order: &[String]) -> Result<String, String> {
     let req = lines(c, "init: shutdown: poweroff").next().ok_or("no \"shutdown: poweroff\" line")?.0;
     let stops: Vec<&str> = lines(c, " stopping pid ")
+        .filter(|(i, _)| *i > req) // not `init stop` before it
         .filter_map(|(_, l)| l.split("init: service ").nth(1)?.split(' ').next())
         .collect();
     let rank = |n: &str| order.iter().rposition(|o| o == n);

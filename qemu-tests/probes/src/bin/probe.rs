@@ -10,6 +10,8 @@
 //! | `modload MODDIR [PARAMS]` | loads watchdog.ko + i6300esb.ko with PARAMS (e.g. `heartbeat=2`; for an init that arms the watchdog itself) |
 //! | `watchdog MODDIR` | loads watchdog.ko + i6300esb.ko, opens /dev/watchdog, sets the timeout, pets it, magic-closes it |
 //! | `signal-init SIG MS` | after MS milliseconds, sends signal SIG to PID 1 (asks init to shut down) |
+//! | `say LINES...` | writes each argument as a line to stdout (a service whose output init captures) |
+//! | `kmsg PATTERN MS` | after MS milliseconds, reports the text of every kernel log record (/dev/kmsg) containing PATTERN (key `line`, tag `kmsg`) |
 //! | `stamp-exec PROG ARGS...` | (as the kernel's rdinit) writes its CLOCK_BOOTTIME start to [`STAMP`], then execs PROG |
 //! | `exec-time TAG` | reports its exec time and [`STAMP`]'s (`exec-us`, `init-us`), then stays up |
 //! | `notify TAG MS MSG` | after MS milliseconds, sends MSG (e.g. `READY=1`) to `$NOTIFY_SOCKET` (key `sent`: MSG or the errno), then stays up |
@@ -51,7 +53,13 @@ fn main(args: linker::Args) -> i32 {
         },
         b"stamp-exec" => stamp_exec(&args),
         b"exec-time" => exec_time(arg(2)),
+        b"say" => {
+            rest(2).for_each(|l| Line::default().push(l).emit());
+            0
+        }
+        b"kmsg" => kmsg(arg(2), parse_dec(arg(3)).unwrap_or(0)),
         b"signal-init" => signal_init(parse_dec(arg(2)).unwrap_or(0) as u32, parse_dec(arg(3)).unwrap_or(0)),
+        b"repeat" => repeat(arg(2), parse_dec(arg(3)).unwrap_or(0) as usize, &args),
         b"notify" => {
             let path = args.env(b"NOTIFY_SOCKET").unwrap_or(b"");
             ready_then_stay(
@@ -68,7 +76,7 @@ fn main(args: linker::Args) -> i32 {
         _ => {
             linker::write_all(
                 2,
-                b"usage: probe observe|setcap|orphans|crash|ignore-term|watchdog|signal-init|stamp-exec|exec-time|notify|ready-fd ...\n",
+                b"usage: probe observe|setcap|orphans|crash|ignore-term|watchdog|signal-init|stamp-exec|exec-time|repeat|notify|ready-fd ...\n",
             );
             2
         }
@@ -485,6 +493,36 @@ fn signal_init(sig: u32, delay_ms: u64) -> i32 {
     }
 }
 
+/// The kernel log's records so far (/dev/kmsg, non-blocking: until EAGAIN), each read whole
+/// (`PRIO,SEQ,USEC,FLAGS;TEXT\n`); the TEXT of those containing `pattern`, reported.
+fn kmsg(pattern: &[u8], delay_ms: u64) -> i32 {
+    sys::sleep_ms(delay_ms);
+    let fd = match sys::open(b"/dev/kmsg\0", nr::O_RDONLY | nr::O_NONBLOCK | nr::O_CLOEXEC, 0) {
+        Ok(fd) => fd,
+        Err(e) => {
+            Line::new(OBS).push(b"kmsg error ").errno(e).emit();
+            return 1;
+        }
+    };
+    let mut buf = [0u8; 2048];
+    loop {
+        match sys::read(fd, &mut buf) {
+            Ok(n) if n > 0 => {
+                let rec = &buf[..n];
+                let text = rec.iter().position(|&b| b == b';').map_or(rec, |i| &rec[i + 1..]);
+                let text = &text[..text.iter().position(|&b| b == b'\n').unwrap_or(text.len())];
+                if text.windows(pattern.len().max(1)).any(|w| w == pattern) {
+                    obs(b"kmsg", b"line", text);
+                }
+            }
+            Err(e) if e as u32 == linux_raw_sys::errno::EPIPE => {} // records overwritten meanwhile
+            _ => break,
+        }
+    }
+    sys::close(fd);
+    0
+}
+
 /// Where `stamp-exec` leaves its start time (µs of CLOCK_BOOTTIME, decimal): the initramfs
 /// root, writable before any mount and readable by every user.
 const STAMP: &[u8] = b"/boot-stamp-us\0";
@@ -528,4 +566,50 @@ fn exec_time(tag: &[u8]) -> i32 {
     loop {
         sys::sleep_ms(3_600_000);
     }
+}
+
+/// Most runs `repeat` times.
+const MAX_RUNS: usize = 64;
+
+/// `repeat TAG N PROG ARGS...`: runs PROG N times, one after the other (fork, exec, wait;
+/// its stdout to /dev/null), and reports each run's wall time from fork to reaped as
+/// `TAG run-us MIN MEDIAN MAX`, then the verdict TAG: PASS when every run exited 0.
+fn repeat(tag: &[u8], n: usize, args: &linker::Args) -> i32 {
+    let n = n.clamp(1, MAX_RUNS);
+    let mut us = [0u64; MAX_RUNS];
+    for t in us.iter_mut().take(n) {
+        let start = sys::boottime_us();
+        let pid = match sys::fork() {
+            Ok(0) => {
+                sys::close(1);
+                let _ = sys::open(b"/dev/null\0", nr::O_WRONLY, 0); // the lowest free fd: 1
+                sys::exit(match sys::exec_args(args, 4) {
+                    e if e == linux_raw_sys::errno::ENOENT as u16 => 127,
+                    _ => 126,
+                })
+            }
+            Ok(pid) => pid,
+            Err(e) => {
+                Line::new(qemu_probes::TEST).push(tag).push(b" FAIL fork: ").errno(e).emit();
+                return 1;
+            }
+        };
+        match sys::wait4(pid as isize, 0) {
+            Ok((_, 0)) => *t = sys::boottime_us() - start,
+            Ok((_, status)) => {
+                Line::new(qemu_probes::TEST).push(tag).push(b" FAIL wait status ").dec(status as u64).emit();
+                return 1;
+            }
+            Err(e) => {
+                Line::new(qemu_probes::TEST).push(tag).push(b" FAIL wait: ").errno(e).emit();
+                return 1;
+            }
+        }
+    }
+    let runs = &mut us[..n];
+    runs.sort_unstable();
+    let (min, median, max) = (runs[0], runs[n / 2], runs[n - 1]);
+    Line::new(OBS).push(tag).push(b" run-us ").dec(min).sp().dec(median).sp().dec(max).emit();
+    verdict(tag, true, b"every run exited 0");
+    0
 }
