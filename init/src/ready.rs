@@ -144,7 +144,7 @@ impl System {
         let mut buf = [0u8; 256];
         let s = &mut self.svcs[i];
         if u.ready != READY_NOTIFY {
-            match linker::sys::read(rustix::fd::AsRawFd::as_raw_fd(&fd), &mut buf) {
+            match sys::read(fd, &mut buf) {
                 Err(sys::EAGAIN) => return,
                 #[allow(clippy::manual_contains)] // slice::contains brings in memchr
                 Ok(n) if n > 0 && !buf[..n].iter().any(|&b| b == b'\n') => return,
