@@ -114,6 +114,7 @@ impl System {
     /// once), or a new pipe whose read end init watches; returns the write end and the fd
     /// the child puts it on. A failure is a warning: the service then never gets ready (a
     /// missing readiness fd fails its transition, EBADF).
+    #[inline(never)]
     pub(super) fn channel(&mut self, i: usize, u: &Unit) -> Option<(OwnedFd, i32)> {
         let slot = Slot::Ready(i);
         let r = match u.ready {
