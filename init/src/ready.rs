@@ -22,6 +22,10 @@ use rustix::fd::OwnedFd;
 
 /// Longest `STATUS=` text kept (the rest is cut).
 pub const STATUS_MAX: usize = 64;
+/// What comes before a `STATUS=` text in the status line, kept with it.
+const TAG: &[u8] = b" status=";
+/// A service's entry in [`System::texts`]: [`TAG`], then the text.
+pub const TEXT_LEN: usize = TAG.len() + STATUS_MAX;
 /// Where each service's notify socket is, by name (the launcher sets `NOTIFY_SOCKET` to it).
 const NOTIFY_DIR: &[u8] = b"/run/dmzkit/notify/";
 /// SIGABRT: what a watchdog timeout sends first, as systemd does (a core dump shows where the
@@ -51,8 +55,8 @@ pub struct Rd {
 pub const IDLE: Rd = Rd { ready_due: NEVER, dog_due: NEVER, flags: 0, status_len: 0 };
 
 impl Rd {
-    /// The last `STATUS=` text of this run, of those in `text`.
-    pub fn status<'t>(&self, text: &'t [u8; STATUS_MAX]) -> &'t [u8] {
+    /// The last `STATUS=` text of this run, of those in `text`, after [`TAG`] (empty: none).
+    pub fn status<'t>(&self, text: &'t [u8; TEXT_LEN]) -> &'t [u8] {
         &text[..self.status_len as usize]
     }
 
@@ -172,8 +176,10 @@ impl System {
                 s.rd.flags |= SELF_STOP;
             } else if let Some(text) = strip(line, b"STATUS=") {
                 let k = text.len().min(STATUS_MAX);
-                self.texts[i][..k].copy_from_slice(&text[..k]);
-                s.rd.status_len = k as u8;
+                let t = &mut self.texts[i];
+                t[..TAG.len()].copy_from_slice(TAG);
+                t[TAG.len()..][..k].copy_from_slice(&text[..k]);
+                s.rd.status_len = if k == 0 { 0 } else { (TAG.len() + k) as u8 };
             }
         }
     }

@@ -139,7 +139,7 @@ struct System {
     tasks: [Svc; MAX_UNITS],
     svcs: [Svc; MAX_UNITS],
     /// Each service's last `STATUS=` text (src/ready.rs).
-    texts: [[u8; ready::STATUS_MAX]; MAX_UNITS],
+    texts: [[u8; ready::TEXT_LEN]; MAX_UNITS],
     /// Captured output's pipes and partial lines.
     out: Captured,
     /// Services run in cgroups of their own (cgroup2 at /sys/fs/cgroup).
@@ -186,7 +186,7 @@ pub fn main(args: &Args) -> ! {
         path: boot.config,
         tasks: [IDLE; MAX_UNITS],
         svcs: [IDLE; MAX_UNITS],
-        texts: [[0; ready::STATUS_MAX]; MAX_UNITS],
+        texts: [[0; ready::TEXT_LEN]; MAX_UNITS],
         out: Captured::new(),
         cgroup: false,
     };
@@ -587,10 +587,9 @@ impl System {
                 cgroup::memory_current(self.cgroup && s.pid != 0 && eq(kind, b"service"), u.name, &mut m);
             // Service j is line tasks + j; a task has none (the index wraps past the table).
             let text = self.texts.get(k.wrapping_sub(cfg.tasks.len())).map_or(&[][..], |t| s.rd.status(t));
-            let tag = S(if text.is_empty() { b"" } else { b" status=" });
             format(
                 &mut l,
-                b"% % % pid=% uptime_ms=% restarts=% last=%% mem=%%%\n",
+                b"% % % pid=% uptime_ms=% restarts=% last=%% mem=%%\n",
                 &[
                     S(kind),
                     S(u.name),
@@ -601,7 +600,6 @@ impl System {
                     how,
                     what,
                     S(mem),
-                    tag,
                     S(text),
                 ],
             );
@@ -646,7 +644,7 @@ impl System {
         let mut next = [IDLE; MAX_UNITS];
         let mut kept = 0u64; // bit j: new service j keeps its state
         let mut moved = [const { None }; MAX_UNITS];
-        let mut texts = [[0; ready::STATUS_MAX]; MAX_UNITS];
+        let mut texts = [[0; ready::TEXT_LEN]; MAX_UNITS];
         let (mut changed, mut removed) = (0, 0);
         // Stops first: services that exit meanwhile are accounted for (and rescheduled) in
         // `svcs`, which is carried over only afterwards.
