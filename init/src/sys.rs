@@ -819,17 +819,12 @@ pub fn recv_credentials(fd: BorrowedFd<'_>, buf: &mut [u8]) -> Result<(usize, i3
     Ok((n.min(buf.len()), pid))
 }
 
-/// `dup3(fd, to, 0)` (`fcntl(F_SETFD, 0)` when `fd` is already `to`): `to` is the same pipe,
-/// without O_CLOEXEC. References: dup(2), fcntl(2).
+/// `dup3(fd, to, 0)`, or `fcntl(fd, F_SETFD, 0)` when `fd` is already `to` (dup3 refuses
+/// that, EINVAL): `to` is the same pipe, without O_CLOEXEC. References: dup(2), fcntl(2).
 pub fn dup_to(fd: i32, to: i32) -> Result<(), Errno> {
-    if fd == to {
-        // SAFETY: `fd` is open (a pipe end the caller holds) for this call.
-        let fd = unsafe { BorrowedFd::borrow_raw(fd) };
-        return rustix::io::fcntl_setfd(fd, rustix::io::FdFlags::empty()).map_err(errno);
-    }
-    // SAFETY: no pointers; `to` is closed first if open, as dup3 does.
-    let r = unsafe {
-        linker::sys::syscall5(linux_raw_sys::general::__NR_dup3, fd as usize, to as usize, 0, 0, 0)
-    };
+    use linux_raw_sys::general::{__NR_dup3, __NR_fcntl, F_SETFD};
+    let (nr, arg) = if fd == to { (__NR_fcntl, F_SETFD as usize) } else { (__NR_dup3, to as usize) };
+    // SAFETY: no pointers; dup3 closes `to` first if open; F_SETFD 0 clears FD_CLOEXEC.
+    let r = unsafe { linker::sys::syscall5(nr, fd as usize, arg, 0, 0, 0) };
     linker::sys::check(r).map(drop)
 }
