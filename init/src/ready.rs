@@ -74,9 +74,10 @@ impl Rd {
     }
 }
 
-/// The names of a unit's `after` or `requires`.
+/// The names of a unit's `after` or `requires`, and empty ones (after the last space; no
+/// service has an empty name, and `dep` never is one: they match nothing).
 fn names(list: &[u8]) -> impl Iterator<Item = &[u8]> {
-    list.split(|&b| b == b' ').filter(|n| !n.is_empty())
+    list.split(|&b| b == b' ')
 }
 
 /// The notify socket of service `name`, created anew (the directory first).
