@@ -141,31 +141,31 @@ impl System {
     }
 
     /// Service `i`'s readiness channel is readable: one datagram (notify), or what is in the
-    /// pipe (fd: a newline is ready, end of file without one never is; either closes it).
-    pub(super) fn ready_readable(&mut self, cfg: &Config, i: usize) {
-        let slot = Slot::Ready(i);
-        let (Some(u), Some(fd)) = (cfg.services.get(i), self.events.fd_at(slot)) else {
-            return drop(self.events.unwatch_fd(slot));
+    /// pipe (fd: a newline is ready, end of file without one never is). Returns whether the
+    /// channel is done with (the pipe after either; the caller closes it).
+    pub(super) fn ready_readable(&mut self, cfg: &Config, i: usize) -> bool {
+        let (Some(u), Some(fd)) = (cfg.services.get(i), self.events.fd_at(Slot::Ready(i))) else {
+            return true;
         };
         let mut buf = [0u8; 256];
         let s = &mut self.svcs[i];
         if u.ready != READY_NOTIFY {
             match sys::read(fd, &mut buf) {
-                Err(sys::EAGAIN) => return,
+                Err(sys::EAGAIN) => return false,
                 #[allow(clippy::manual_contains)] // slice::contains brings in memchr
-                Ok(n) if n > 0 && !buf[..n].iter().any(|&b| b == b'\n') => return,
+                Ok(n) if n > 0 && !buf[..n].iter().any(|&b| b == b'\n') => return false,
                 Ok(0) | Err(_) => {}
                 Ok(_) => ready(&self.log, s, u.name),
             }
-            return drop(self.events.unwatch_fd(slot));
+            return true;
         }
-        let Ok((n, pid)) = sys::recv_credentials(fd, &mut buf) else { return };
+        let Ok((n, pid)) = sys::recv_credentials(fd, &mut buf) else { return false };
         if pid != s.pid || pid == 0 {
             if s.rd.flags & WARNED == 0 {
                 s.rd.flags |= WARNED;
                 self.log.warn(b"service % notify from pid % refused", &[S(u.name), N(pid as u64)]);
             }
-            return;
+            return false;
         }
         for line in buf[..n].split(|&b| b == b'\n') {
             if eq(line, b"READY=1") {
@@ -183,6 +183,7 @@ impl System {
                 s.rd.status_len = if k == 0 { 0 } else { (TAG.len() + k) as u8 };
             }
         }
+        false
     }
 
     /// Stops (not ready in time) or aborts (watchdog) service `i` if it is past such a

@@ -706,14 +706,16 @@ impl System {
 
     /// A watched fd of a task or service is readable.
     fn readable(&mut self, cfg: &Config, slot: Slot) {
-        if let Slot::Ready(i) = slot {
-            return self.ready_readable(cfg, i);
-        }
-        let k = self.out.owner(slot); // captured output: the pipe's unit
-        let unit = if k < MAX_UNITS { cfg.services.get(k) } else { cfg.tasks.get(k - MAX_UNITS) };
-        match unit {
-            Some(u) => drop(self.out.read(&mut self.events, slot, &u)),
-            None => drop(self.events.unwatch_fd(slot)),
+        let done = match slot {
+            Slot::Ready(i) => self.ready_readable(cfg, i),
+            _ => {
+                let k = self.out.owner(slot); // captured output: the pipe's unit
+                let unit = if k < MAX_UNITS { cfg.services.get(k) } else { cfg.tasks.get(k - MAX_UNITS) };
+                unit.map(|u| self.out.read(&mut self.events, slot, &u)).is_none()
+            }
+        };
+        if done {
+            drop(self.events.unwatch_fd(slot));
         }
     }
 
