@@ -407,6 +407,7 @@ impl System {
     /// Stops what is overdue (ready timeouts, watchdogs), then starts every service whose
     /// time has come and whose dependencies are ready; returns the next time something is
     /// due. (A service waiting for a dependency is looked at again after the next event.)
+    #[inline(never)]
     fn start_due(&mut self, cfg: &Config) -> u64 {
         let mut next = NEVER;
         let t = now();
