@@ -586,8 +586,9 @@ impl System {
             let mut m = [0; 24];
             let mem =
                 cgroup::memory_current(self.cgroup && s.pid != 0 && eq(kind, b"service"), u.name, &mut m);
-            // Service j is line tasks + j; a task has none (the index wraps past the table).
-            let text = self.texts.get(k.wrapping_sub(cfg.tasks.len())).map_or(&[][..], |t| s.rd.status(t));
+            // Service j is line tasks + j; a task has no text (its length stays 0), whichever
+            // entry this finds.
+            let text = s.rd.status(&self.texts[k.wrapping_sub(cfg.tasks.len()) % MAX_UNITS]);
             format(
                 &mut l,
                 b"% % % pid=% uptime_ms=% restarts=% last=%% mem=%%\n",
