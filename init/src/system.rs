@@ -414,9 +414,10 @@ impl System {
     /// A service being stopped (shutdown, `init stop`, reload) is not restarted.
     fn exited(&mut self, cfg: &Config, pid: i32, exit: Exit) {
         let t = now();
-        let Some((u, s)) = cfg.services.iter().zip(self.svcs.iter_mut()).find(|(_, s)| s.pid == pid) else {
+        let Some(i) = self.svcs.iter().position(|s| s.pid == pid).filter(|&i| i < cfg.services.len()) else {
             return; // an orphan re-parented to init, or a task that outlived a shutdown signal
         };
+        let (Some(u), s) = (cfg.services.get(i), &mut self.svcs[i]) else { return };
         s.pid = 0;
         s.last = Some(exit);
         self.log.info(b"service % %", &[S(u.name), X(exit)]);
