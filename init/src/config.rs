@@ -253,6 +253,7 @@ impl<'a, T: Item<'a>> List<'a, T> {
         self.len() == 0
     }
 
+    #[inline(never)] // one copy per item type, not one per loop
     pub fn iter(&self) -> Iter<'a, T> {
         match *self {
             List::Items(items) => Iter { items, bytes: &[], left: 0 },
