@@ -242,6 +242,7 @@ pub trait Item<'a>: Copy {
 }
 
 impl<'a, T: Item<'a>> List<'a, T> {
+    #[inline(never)]
     pub fn len(&self) -> usize {
         match self {
             List::Items(items) => items.len(),
