@@ -86,7 +86,7 @@ impl Log {
         l.push(prefix);
         format(&mut l, template, args);
         l.push(b"\n");
-        let bytes = l.as_bytes();
+        let bytes = bytes(&l);
         sys::write(sys::stdio(sys::Stdio::Err), &bytes[PRIO_LEN..]);
         self.kmsg(bytes);
     }
@@ -150,4 +150,10 @@ fn num64(l: &mut Line, n: u64) {
         }
     }
     l.num(lo);
+}
+
+/// `l`'s bytes, out of line: one copy in init rather than one per caller.
+#[inline(never)]
+pub fn bytes(l: &Line) -> &[u8] {
+    l.as_bytes()
 }

@@ -204,7 +204,7 @@ impl Captured {
 fn line(kmsg: &Log, u: &Unit, pid: i32, text: &[u8]) {
     let mut l = Line::default();
     format(&mut l, b"<30>%[%]: %\n", &[S(u.name), N(pid as u64), S(text)]);
-    let record = l.as_bytes();
+    let record = crate::log::bytes(&l);
     kmsg.kmsg(record);
     let (path, record) = (u.log_file, &record[4..]);
     if path.is_empty() {

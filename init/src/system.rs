@@ -179,7 +179,7 @@ pub fn main(args: &Args) -> ! {
     let mut line = Line::default();
     let mut blob = match sys.read_config(&mut line) { // fatal when missing or invalid
         Some(m) => m,
-        None => sys.fatal(None, b"%", &[S(line.as_bytes())]),
+        None => sys.fatal(None, b"%", &[S(crate::log::bytes(&line))]),
     };
     let cfg = sys.decoded(&blob);
     let (tasks, services) = (N(cfg.tasks.len() as u64), N(cfg.services.len() as u64));
@@ -514,7 +514,7 @@ impl System {
             format(&mut l, b"no such service: %", &[S(name)]);
             control::FAILED
         };
-        req.reply(code, l.as_bytes(), b"");
+        req.reply(code, crate::log::bytes(&l), b"");
         None
     }
 
@@ -547,7 +547,7 @@ impl System {
                 b"% % % pid=% uptime_ms=% restarts=% last=%% mem=%\n",
                 &[S(kind), S(u.name), S(STATES[s.state as usize]), pid, N(up), restarts, how, what, S(mem)],
             );
-            let b = l.as_bytes();
+            let b = crate::log::bytes(&l);
             if n + b.len() <= out.len() {
                 out[n..n + b.len()].copy_from_slice(b);
                 n += b.len();
@@ -557,7 +557,7 @@ impl System {
             (0, false) => {
                 let mut l = Line::default();
                 format(&mut l, b"no such service or task: %", &[S(name)]);
-                req.reply(control::FAILED, l.as_bytes(), b"");
+                req.reply(control::FAILED, crate::log::bytes(&l), b"");
             }
             _ => req.reply(control::OK, b"", &out[..n]),
         }
@@ -576,9 +576,9 @@ impl System {
         let m = match self.read_config(&mut l) {
             Some(m) => m,
             None => {
-                self.log.error(b"%", &[S(l.as_bytes())]);
+                self.log.error(b"%", &[S(crate::log::bytes(&l))]);
                 if let Some(r) = req {
-                    r.reply(control::FAILED, l.as_bytes(), b"");
+                    r.reply(control::FAILED, crate::log::bytes(&l), b"");
                 }
                 return None;
             }
@@ -630,10 +630,10 @@ impl System {
             b"reloaded %: % added, % removed, % changed, % unchanged",
             &[S(self.config_path().to_bytes()), N(added), N(removed), N(changed), N(unchanged)],
         );
-        self.log.info(b"%", &[S(l.as_bytes())]);
+        self.log.info(b"%", &[S(crate::log::bytes(&l))]);
         if let Some(r) = req {
             l.push(b"\n");
-            r.reply(control::OK, b"", l.as_bytes());
+            r.reply(control::OK, b"", crate::log::bytes(&l));
         }
         Some(m)
     }
