@@ -242,6 +242,7 @@ pub trait Item<'a>: Copy {
 }
 
 impl<'a, T: Item<'a>> List<'a, T> {
+    #[inline(never)]
     pub fn len(&self) -> usize {
         match self {
             List::Items(items) => items.len(),
@@ -253,6 +254,7 @@ impl<'a, T: Item<'a>> List<'a, T> {
         self.len() == 0
     }
 
+    #[inline(never)] // one copy per item type, not one per loop
     pub fn iter(&self) -> Iter<'a, T> {
         match *self {
             List::Items(items) => Iter { items, bytes: &[], left: 0 },
