@@ -7,7 +7,7 @@
 //! Each function is one kernel operation on one cgroup file. References: the kernel's
 //! Documentation/admin-guide/cgroup-v2.rst, cgroups(7).
 
-use crate::log::{Log, E, N, S};
+use crate::log::{Log, N, S};
 use crate::sys::{self, Errno};
 use core::ffi::CStr;
 use init::config::CGROUP_FILES;
@@ -79,7 +79,7 @@ pub fn setup(log: &Log) -> bool {
         let flags = (linux_raw_sys::general::MS_NOSUID | linux_raw_sys::general::MS_NODEV) as u64;
         match sys::mount(c"cgroup2", ROOT, c"cgroup2", flags, Some(c"nsdelegate")) {
             Ok(()) | Err(ENODEV) => {}
-            Err(e) => log.warn(b"unable to mount: % (%)", &[E(e), S(ROOT.to_bytes())]),
+            Err(e) => log.warn_unable(b"mount", e, Some(ROOT.to_bytes())),
         }
     }
     let mut ours = false;

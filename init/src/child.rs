@@ -7,7 +7,7 @@
 //! would make those pages resident in PID 1 for good. The transition's argv/envp pointers are
 //! in a mapping sized to the config ([`dmz::run_mapped`]), not on the stack.
 
-use crate::log::{Log, E, S};
+use crate::log::Log;
 use crate::sys::{self, Errno};
 use dmz::sys::Linux;
 use dmz::transition::{search_path, DEFAULT_PATH, PATH_MAX};
@@ -27,10 +27,7 @@ pub fn spawn(child: impl FnOnce() -> i32) -> Result<i32, Errno> {
 
 /// Reports a failed setup step in the child and returns [`FAILED`].
 pub fn fail(what: &[u8], e: Errno, detail: &[u8]) -> i32 {
-    match detail {
-        b"" => Log::new(false).error(b"unable to %: %", &[S(what), E(e)]),
-        _ => Log::new(false).error(b"unable to %: % (%)", &[S(what), E(e), S(detail)]),
-    }
+    Log::new(false).error_unable(what, e, Some(detail).filter(|d| !d.is_empty()));
     FAILED
 }
 
@@ -78,7 +75,7 @@ pub fn exec_search(args: &linker::Args, from: usize) -> i32 {
         let path = args.env(b"PATH").unwrap_or(DEFAULT_PATH);
         search_path(name.to_bytes_with_nul(), path, &mut buf, exec)
     };
-    Log::new(false).error(b"unable to exec: % (%)", &[E(err), S(name.to_bytes())]);
+    Log::new(false).error_unable(b"exec", err, Some(name.to_bytes()));
     match err as u32 {
         errno::ENOENT | errno::ENOTDIR => 127,
         _ => 126,

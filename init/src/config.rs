@@ -260,6 +260,7 @@ pub trait Item<'a>: Copy {
 }
 
 impl<'a, T: Item<'a>> List<'a, T> {
+    #[inline(never)]
     pub fn len(&self) -> usize {
         match self {
             List::Items(items) => items.len(),
@@ -271,6 +272,7 @@ impl<'a, T: Item<'a>> List<'a, T> {
         self.len() == 0
     }
 
+    #[inline(never)] // one copy per item type, not one per loop
     pub fn iter(&self) -> Iter<'a, T> {
         match *self {
             List::Items(items) => Iter { items, bytes: &[], left: 0 },

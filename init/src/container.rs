@@ -137,7 +137,7 @@ fn parse(args: &Args) -> Result<Opts, i32> {
 
 /// Reports a failure of init itself and returns [`FAILED`].
 fn failed(log: &Log, what: &[u8], e: Errno) -> i32 {
-    log.error(b"unable to %: %", &[S(what), E(e)]);
+    log.error_unable(what, e, None);
     FAILED
 }
 
@@ -223,7 +223,7 @@ fn command(args: &Args, o: &Opts, mask: SigSet, sigfd: i32) -> i32 {
     let blob = match sys::load_file(path, dmz::config::MAX_CONFIG_LEN) {
         Ok(b) => b,
         Err(e) => {
-            Log::new(false).error(b"unable to read dmz config: % (%)", &[E(e), S(path.to_bytes())]);
+            Log::new(false).error_unable(b"read dmz config", e, Some(path.to_bytes()));
             return FAILED;
         }
     };

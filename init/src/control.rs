@@ -11,7 +11,7 @@
 //! is checked at accept: a non-root caller gets the refusal at once and holds nothing.
 
 use crate::events::now;
-use crate::log::{Log, E, S};
+use crate::log::{Log, S};
 use crate::sys::{self, Errno, Mapping, PollFd};
 use core::ffi::CStr;
 use init::text::eq;
@@ -194,7 +194,7 @@ pub fn client(args: &linker::Args) -> i32 {
         return USAGE as i32;
     }
     let fail = |what: &[u8], e: Errno| {
-        log.error(b"unable to %: % (%)", &[S(what), E(e), S(SOCKET.to_bytes())]);
+        log.error_unable(what, e, Some(SOCKET.to_bytes()));
         UNREACHABLE as i32
     };
     let conn = match sys::connect_unix(SOCKET) {

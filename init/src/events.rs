@@ -228,14 +228,14 @@ impl Events {
             if let Some(c) = &self.control {
                 c.poll_set(&mut fds[1..UNITS]);
             }
-            for (p, u) in fds[UNITS..].iter_mut().zip(&self.units) {
-                *p = PollFd::new(u.as_ref().map_or(-1, |f| f.as_raw_fd()));
+            for k in 0..SLOTS_OF_UNITS {
+                fds[UNITS + k] = PollFd::new(self.units[k].as_ref().map_or(-1, |f| f.as_raw_fd()));
             }
             if !sys::poll_readable(&mut fds, timeout) {
                 continue;
             }
-            for (k, p) in fds[UNITS..].iter().enumerate() {
-                if p.ready() {
+            for k in 0..SLOTS_OF_UNITS {
+                if fds[UNITS + k].ready() {
                     self.pending[k / 32] |= 1 << (k % 32);
                 }
             }

@@ -66,6 +66,18 @@ impl Log {
         self.write(WARN, b"", template, args);
     }
 
+    /// `init: warning: unable to WHAT: ERRNO (DETAIL)`, without ` (DETAIL)` when it is None.
+    #[inline(never)]
+    pub fn warn_unable(&self, what: &[u8], e: u16, detail: Option<&[u8]>) {
+        self.write(WARN, b"warning: ", unable_template(detail), &[S(what), E(e), S(detail.unwrap_or(b""))]);
+    }
+
+    /// `init: unable to WHAT: ERRNO (DETAIL)`, without ` (DETAIL)` when it is None.
+    #[inline(never)]
+    pub fn error_unable(&self, what: &[u8], e: u16, detail: Option<&[u8]>) {
+        self.write(WARN, b"", unable_template(detail), &[S(what), E(e), S(detail.unwrap_or(b""))]);
+    }
+
     #[inline(never)]
     fn write(&self, prio: &[u8; PRIO_LEN], prefix: &[u8], template: &[u8], args: &[Arg]) {
         let mut l = Line::default();
@@ -74,7 +86,7 @@ impl Log {
         l.push(prefix);
         format(&mut l, template, args);
         l.push(b"\n");
-        let bytes = l.as_bytes();
+        let bytes = bytes(&l);
         sys::write(sys::stdio(sys::Stdio::Err), &bytes[PRIO_LEN..]);
         self.kmsg(bytes);
     }
@@ -84,6 +96,21 @@ impl Log {
         if let Some(k) = &self.kmsg {
             sys::write(k.as_fd(), record);
         }
+    }
+}
+
+/// Appends `unable to WHAT: ERRNO (DETAIL)` to `l`, without ` (DETAIL)` when it is None: the
+/// shape of most failure lines, built here once rather than at each call site.
+#[inline(never)]
+pub fn unable(l: &mut Line, what: &[u8], e: u16, detail: Option<&[u8]>) {
+    format(l, unable_template(detail), &[S(what), E(e), S(detail.unwrap_or(b""))]);
+}
+
+fn unable_template(detail: Option<&[u8]>) -> &'static [u8] {
+    if detail.is_some() {
+        b"unable to %: % (%)"
+    } else {
+        b"unable to %: %"
     }
 }
 
@@ -123,4 +150,10 @@ fn num64(l: &mut Line, n: u64) {
         }
     }
     l.num(lo);
+}
+
+/// `l`'s bytes, out of line: one copy in init rather than one per caller.
+#[inline(never)]
+pub fn bytes(l: &Line) -> &[u8] {
+    l.as_bytes()
 }

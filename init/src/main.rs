@@ -24,7 +24,7 @@ mod system;
 
 use init::signal::{SIGTERM, SIGUSR1, SIGUSR2};
 use init::text::eq;
-use log::{Log, E};
+use log::Log;
 
 linker::entry!(main);
 
@@ -36,7 +36,7 @@ fn main(args: linker::Args) -> i32 {
         return match sys::kill(1, sig) {
             Ok(()) => 0,
             Err(e) => {
-                Log::new(false).error(b"unable to signal PID 1: %", &[E(e)]);
+                Log::new(false).error_unable(b"signal PID 1", e, None);
                 1
             }
         };

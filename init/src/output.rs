@@ -69,8 +69,12 @@ fn index(s: Slot) -> usize {
 /// `path`'s first `at` bytes, then `tail`, then NULs.
 fn variant(path: &[u8], at: usize, tail: &[u8]) -> [u8; MAX_LOG_FILE + 2] {
     let mut b = [0; MAX_LOG_FILE + 2];
-    for (d, s) in b.iter_mut().zip(path.iter().take(at).chain(tail)) {
-        *d = *s;
+    let head = &path[..at.min(path.len())];
+    for (n, &c) in head.iter().chain(tail).enumerate() {
+        if n == b.len() {
+            break;
+        }
+        b[n] = c;
     }
     b
 }
@@ -200,7 +204,7 @@ impl Captured {
 fn line(kmsg: &Log, u: &Unit, pid: i32, text: &[u8]) {
     let mut l = Line::default();
     format(&mut l, b"<30>%[%]: %\n", &[S(u.name), N(pid as u64), S(text)]);
-    let record = l.as_bytes();
+    let record = crate::log::bytes(&l);
     kmsg.kmsg(record);
     let (path, record) = (u.log_file, &record[4..]);
     if path.is_empty() {

@@ -161,7 +161,7 @@ pub fn main(args: &Args) -> ! {
     };
     log.open_kmsg();                                // events in dmesg too
     if let Err(e) = stdio {
-        log.warn(b"unable to open /dev/console: %", &[E(e)]);
+        log.warn_unable(b"open /dev/console", e, None);
     }
     log.info(b"dmzkit init starting", &[]);
     mount_early(&log, &EARLY[1..]);                 // /dev/pts, /dev/shm, /proc, /sys, /run
@@ -174,7 +174,7 @@ pub fn main(args: &Args) -> ! {
     // /proc/self/ns/pid costs the boot more (a first walk of procfs and nsfs).
     match sys::reboot(Reboot::CadOff) {
         0 | sys::EINVAL | sys::EPERM => {}
-        e => log.warn(b"unable to disable ctrl-alt-del: %", &[E(e)]),
+        e => log.warn_unable(b"disable ctrl-alt-del", e, None),
     }
     let boot = boot_params();
     let mut sys = System {
@@ -192,12 +192,12 @@ pub fn main(args: &Args) -> ! {
     };
     match Server::open() {                          // on /run: `init status` from now on,
         Ok(c) => sys.events.serve(c),               // tasks included
-        Err(e) => sys.log.warn(b"unable to listen: % (%)", &[E(e), S(control::SOCKET.to_bytes())]),
+        Err(e) => sys.log.warn_unable(b"listen", e, Some(control::SOCKET.to_bytes())),
     }
     let mut line = Line::default();
     let mut blob = match sys.read_config(&mut line) { // fatal when missing or invalid
         Some(m) => m,
-        None => sys.fatal(None, b"%", &[S(line.as_bytes())]),
+        None => sys.fatal(None, b"%", &[S(crate::log::bytes(&line))]),
     };
     let cfg = sys.decoded(&blob);
     let (tasks, services) = (N(cfg.tasks.len() as u64), N(cfg.services.len() as u64));
@@ -209,11 +209,11 @@ pub fn main(args: &Args) -> ! {
     sys.warn_unlimited(&cfg);
     if !cfg.hostname.is_empty() {
         if let Err(e) = sys::sethostname(cfg.hostname) {
-            sys.log.warn(b"unable to set hostname: % (%)", &[E(e), S(cfg.hostname)]);
+            sys.log.warn_unable(b"set hostname", e, Some(cfg.hostname));
         }
     }
     if let Err(e) = sys::loopback_up() {
-        sys.log.warn(b"unable to bring up lo: %", &[E(e)]);
+        sys.log.warn_unable(b"bring up lo", e, None);
     }
     for (i, task) in cfg.tasks.iter().enumerate() {
         sys.run_task(&cfg, i, &task);               // in order, each waited for
@@ -237,7 +237,7 @@ fn mount_early(log: &Log, list: &[(&CStr, &CStr, u64, &CStr)]) {
         let r =
             sys::mkdir(target, 0o755).and_then(|()| sys::mount(fstype, target, fstype, flags, Some(data)));
         if let Err(e) = r {
-            log.warn(b"unable to mount: % (%)", &[E(e), S(target.to_bytes())]);
+            log.warn_unable(b"mount", e, Some(target.to_bytes()));
         }
     }
 }
@@ -281,7 +281,7 @@ fn requested(sig: u8, cad: Action) -> Option<Action> {
 /// Nothing can be supervised without signals: say so, wait, reboot (again and again, should
 /// reboot(2) fail: PID 1 never exits).
 fn unrecoverable(log: &Log, what: &[u8], e: Errno) -> ! {
-    log.error(b"unable to %: %", &[S(what), E(e)]);
+    log.error_unable(what, e, None);
     loop {
         let delay = rustix::thread::Timespec { tv_sec: DEFAULT_ERROR_DELAY_S as _, tv_nsec: 0 };
         let _ = rustix::thread::nanosleep(&delay);
@@ -300,13 +300,11 @@ impl System {
     fn read_config(&self, l: &mut Line) -> Option<Mapping> {
         let path = self.config_path();
         match sys::load_mapping(path, MAX_CONFIG_LEN) {
-            Err(e) => format(l, b"unable to read config: % (%)", &[E(e), S(path.to_bytes())]),
+            Err(e) => crate::log::unable(l, b"read config", e, Some(path.to_bytes())),
             Ok((m, n)) => match Config::decode(&m[..n]) {
                 Ok(_) if n == m.len() => return Some(m),
-                Ok(_) => format(l, b"unable to read config: % (%)", &[E(sys::EINVAL), S(b"file changed")]),
-                Err(bad) => {
-                    format(l, b"unable to load config: % (%)", &[E(sys::EINVAL), S(bad.text().as_bytes())])
-                }
+                Ok(_) => crate::log::unable(l, b"read config", sys::EINVAL, Some(b"file changed")),
+                Err(bad) => crate::log::unable(l, b"load config", sys::EINVAL, Some(bad.text().as_bytes())),
             },
         }
         None
@@ -382,12 +380,12 @@ impl System {
         let dev = sys::c(w.device);
         let fd = match sys::watchdog_open(dev) {
             Ok(fd) => fd,
-            Err(e) => return self.log.warn(b"unable to open watchdog: % (%)", &[E(e), S(dev.to_bytes())]),
+            Err(e) => return self.log.warn_unable(b"open watchdog", e, Some(dev.to_bytes())),
         };
         let f = rustix::fd::AsFd::as_fd(&fd);
         if w.timeout_s != 0 {
             if let Err(e) = sys::watchdog_set_timeout(f, w.timeout_s) {
-                self.log.warn(b"unable to set watchdog timeout: % (%)", &[E(e), S(dev.to_bytes())]);
+                self.log.warn_unable(b"set watchdog timeout", e, Some(dev.to_bytes()));
             }
         }
         // What the driver runs with, which may not be what was asked: it may refuse a timeout
@@ -452,9 +450,10 @@ impl System {
     /// A service being stopped (shutdown, `init stop`, reload) is not restarted.
     fn exited(&mut self, cfg: &Config, pid: i32, exit: Exit) {
         let t = now();
-        let Some((u, s)) = cfg.services.iter().zip(self.svcs.iter_mut()).find(|(_, s)| s.pid == pid) else {
+        let Some(i) = self.svcs.iter().position(|s| s.pid == pid).filter(|&i| i < cfg.services.len()) else {
             return; // an orphan re-parented to init, or a task that outlived a shutdown signal
         };
+        let (Some(u), s) = (cfg.services.get(i), &mut self.svcs[i]) else { return };
         s.pid = 0;
         s.last = Some(exit);
         self.log.info(b"service % %", &[S(u.name), X(exit)]);
@@ -557,7 +556,7 @@ impl System {
             format(&mut l, b"no such service: %", &[S(name)]);
             control::FAILED
         };
-        req.reply(code, l.as_bytes(), b"");
+        req.reply(code, crate::log::bytes(&l), b"");
         None
     }
 
@@ -605,7 +604,7 @@ impl System {
                     S(text),
                 ],
             );
-            let b = l.as_bytes();
+            let b = crate::log::bytes(&l);
             if n + b.len() <= out.len() {
                 out[n..n + b.len()].copy_from_slice(b);
                 n += b.len();
@@ -615,7 +614,7 @@ impl System {
             (0, false) => {
                 let mut l = Line::default();
                 format(&mut l, b"no such service or task: %", &[S(name)]);
-                req.reply(control::FAILED, l.as_bytes(), b"");
+                req.reply(control::FAILED, crate::log::bytes(&l), b"");
             }
             _ => req.reply(control::OK, b"", &out[..n]),
         }
@@ -634,9 +633,9 @@ impl System {
         let m = match self.read_config(&mut l) {
             Some(m) => m,
             None => {
-                self.log.error(b"%", &[S(l.as_bytes())]);
+                self.log.error(b"%", &[S(crate::log::bytes(&l))]);
                 if let Some(r) = req {
-                    r.reply(control::FAILED, l.as_bytes(), b"");
+                    r.reply(control::FAILED, crate::log::bytes(&l), b"");
                 }
                 return None;
             }
@@ -698,10 +697,10 @@ impl System {
             b"reloaded %: % added, % removed, % changed, % unchanged",
             &[S(self.config_path().to_bytes()), N(added), N(removed), N(changed), N(unchanged)],
         );
-        self.log.info(b"%", &[S(l.as_bytes())]);
+        self.log.info(b"%", &[S(crate::log::bytes(&l))]);
         if let Some(r) = req {
             l.push(b"\n");
-            r.reply(control::OK, b"", l.as_bytes());
+            r.reply(control::OK, b"", crate::log::bytes(&l));
         }
         Some(m)
     }
@@ -778,7 +777,7 @@ impl System {
             Action::Halt => Reboot::Halt,
             Action::Reboot | Action::Ignore => Reboot::Restart,
         });
-        self.log.error(b"unable to %: %", &[S(action.name().as_bytes()), E(e)]);
+        self.log.error_unable(action.name().as_bytes(), e, None);
         loop {
             self.events.next(NEVER);                           // PID 1 never exits
         }
@@ -949,7 +948,7 @@ securityfs pstore bpf configfs fusectl hugetlbfs binfmt_misc efivarfs autofs nsf
 fn unmount_all(log: &Log) {
     let (mut buf, mut end) = match sys::read_whole(c"/proc/self/mounts", MAX_MOUNT_TABLE) {
         Ok(x) => x,
-        Err(e) => return log.warn(b"unable to read /proc/self/mounts: %", &[E(e)]),
+        Err(e) => return log.warn_unable(b"read /proc/self/mounts", e, None),
     };
     let initial_ns = sys::in_initial_pid_namespace();
     while end > 0 {
@@ -969,9 +968,9 @@ fn unmount_all(log: &Log) {
             Ok(()) => log.info(b"unmounted %", &[S(p.to_bytes())]),
             Err(_) if initial_ns => match sys::remount_read_only(p) {
                 Ok(()) => log.info(b"remounted read-only %", &[S(p.to_bytes())]),
-                Err(e) => log.warn(b"unable to remount read-only: % (%)", &[E(e), S(p.to_bytes())]),
+                Err(e) => log.warn_unable(b"remount read-only", e, Some(p.to_bytes())),
             },
-            Err(e) => log.warn(b"unable to unmount: % (%)", &[E(e), S(p.to_bytes())]),
+            Err(e) => log.warn_unable(b"unmount", e, Some(p.to_bytes())),
         }
     }
 }

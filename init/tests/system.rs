@@ -1495,14 +1495,16 @@ fn cpu_ticks(pid: i32) -> u64 {
 #[ignore = "needs root (namespaces, uid changes): scripts/test runs it"]
 fn captured_output_during_the_shutdown_grace_is_read_not_spun_on() {
     // A task leaves a process behind that keeps the task's pipe, ignores SIGTERM and says so:
-    // during the shutdown's grace period its pipe is readable.
+    // during the shutdown's grace period its pipe is readable. The shutdown is asked for only
+    // once it has its trap (else SIGTERM kills it, no child is left, and init is gone before
+    // the grace period is measured).
     let mut s = setup();
     s.grace_ms = 1500;
-    let left = "(trap 'echo got-term' TERM; while :; do sleep 0.1; done) & echo started";
+    let left = "(trap 'echo got-term' TERM; echo trapped; while :; do sleep 0.1; done) & echo started";
     s.tasks.push(captured("prep", left, "/run/prep.log", 65536));
     s.services.push(spec("idle", "exec sleep 1000"));
     let mut b = boot("boot-capture-shutdown", Some(&s.encode()));
-    b.wait_file("/run/prep.log", 1);
+    b.wait_file("/run/prep.log", 2);
     let init = b.init_pid();
     kill(init, 12);
     b.wait_for("init: sent signal 15 to all processes");
