@@ -425,6 +425,32 @@ mod tests {
         assert_eq!(Dmz::from_config(&c), Some(m));
     }
 
+    /// args, env and cwd are read back only as UTF-8 strings each ending with a NUL, the
+    /// only thing `Dmz` holds there; an empty string is one, an empty cwd is none.
+    #[test]
+    fn text_fields_hold_nul_terminated_strings_only() {
+        // The body of the default config after args, env and cwd.
+        let rest = &postcard::to_allocvec(&Dmz::default()).unwrap()[3..];
+        let body = |args: &[u8], cwd: &[u8]| {
+            let mut b = postcard::to_allocvec(&(args, &b""[..], cwd)).unwrap();
+            b.extend(rest);
+            postcard::from_bytes::<Dmz>(&b).map(|d| (d.args, d.cwd))
+        };
+        assert_eq!(body(b"a\0\0", b""), Ok((vec!["a".into(), "".into()], None)));
+        assert_eq!(body(b"", b"/x\0"), Ok((vec![], Some("/x".into()))));
+        for (args, cwd) in [(&b"a"[..], &b""[..]), (b"a\0b", b""), (b"\xff\0", b""), (b"", b"/x")] {
+            assert!(body(args, cwd).is_err(), "{args:?} {cwd:?}");
+        }
+        assert!(body(b"", b"/\0/\0").is_err());
+        assert!(body(b"", b"\xff\0").is_err());
+        let nul = |d: Dmz| d.encode().unwrap_err();
+        assert_eq!(
+            nul(Dmz { env: vec!["A=1".into(), "B\0".into()], ..Dmz::default() }),
+            "env[1]: contains NUL"
+        );
+        assert_eq!(nul(Dmz { cwd: Some("/\0".into()), ..Dmz::default() }), "cwd: contains NUL");
+    }
+
     /// The same for init.
     #[test]
     fn init_field_order_by_hand() {
