@@ -150,7 +150,7 @@ pub fn check(c: &Compiled, not_applied: &[String]) -> Vec<Finding> {
         out.push(Finding::Ok(format!("kernel {major}.{minor}: close_range(CLOSE_RANGE_CLOEXEC) available")));
     }
     let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
-    if let Some((flags, prog)) = &c.seccomp {
+    if let Some(crate::wire::Seccomp { flags, program: prog }) = &c.seccomp {
         if !status.lines().any(|l| l.starts_with("Seccomp_filters:") || l.starts_with("Seccomp:")) {
             out.push(Finding::Fail("kernel: no seccomp support".into()));
         } else {
