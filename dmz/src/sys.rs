@@ -2,7 +2,8 @@
 //! [`syscall5`]. dmz is single-threaded from `_start` to execve, so the raw credential
 //! syscalls (not libc's all-threads wrappers) act on the whole process.
 
-use crate::transition::{Errno, KResult, Kernel};
+use crate::transition::{Errno, ExecList, KResult, Kernel};
+use core::ffi::CStr;
 use linker::sys::{check, syscall5};
 use linux_raw_sys::general as nr;
 use linux_raw_sys::prctl as pr;
@@ -68,9 +69,9 @@ fn get_res_ids(n: u32, ids: &mut [u32; 3]) -> KResult {
 
 /// `openat(AT_FDCWD, path, flags | O_CLOEXEC | O_LARGEFILE, 0)`, as rustix's `open` does.
 /// References: open(2).
-pub fn open(path: &core::ffi::CStr, flags: u32) -> Result<i32, Errno> {
+pub fn open(path: &CStr, flags: u32) -> Result<i32, Errno> {
     let flags = flags | nr::O_CLOEXEC | nr::O_LARGEFILE;
-    // SAFETY: path is NUL-terminated and alive for the call; no mode is needed without O_CREAT.
+    // SAFETY: path is a C string, alive for the call; no mode is needed without O_CREAT.
     let fd = check(unsafe {
         syscall5(nr::__NR_openat, nr::AT_FDCWD as usize, path.as_ptr() as usize, flags as usize, 0, 0)
     })?;
@@ -83,7 +84,7 @@ pub fn close(fd: i32) {
 }
 
 /// `O_WRONLY|O_CLOEXEC` for [`Linux::write_oom_score_adj`].
-const OOM_PATH: &core::ffi::CStr = c"/proc/self/oom_score_adj";
+const OOM_PATH: &CStr = c"/proc/self/oom_score_adj";
 
 impl Kernel for Linux {
     fn capbset_read(&mut self, n: u32) -> Result<bool, Errno> {
@@ -128,9 +129,8 @@ impl Kernel for Linux {
         linker::seccomp_set_mode_filter(flags, program).map(drop)
     }
 
-    fn chdir(&mut self, path: &[u8]) -> KResult {
-        // SAFETY: validate() checked that the configured cwd ends in its only NUL; it lives in
-        // the config buffer for the call.
+    fn chdir(&mut self, path: &CStr) -> KResult {
+        // SAFETY: path is a C string, alive for the call.
         unsafe { syscall_ok(nr::__NR_chdir, path.as_ptr() as usize, 0, 0, 0) }
     }
 
@@ -258,10 +258,10 @@ impl Kernel for Linux {
         )
     }
 
-    fn execve(&mut self, path: &[u8], argv: &[*const u8], envp: &[*const u8]) -> Errno {
-        // SAFETY: path ends in NUL and argv/envp end in NULL (checked by validate and built in
-        // Prepared); every pointer points into the config buffer, alive until execve returns.
-        unsafe { linker::execve(path.as_ptr(), argv.as_ptr(), envp.as_ptr()) }
+    fn execve(&mut self, path: &CStr, argv: &ExecList, envp: &ExecList) -> Errno {
+        // SAFETY: path is a C string; argv and envp are NULL-terminated arrays of C strings
+        // (ExecList's rule), all alive until execve returns.
+        unsafe { linker::execve(path, argv.as_slice().as_ptr(), envp.as_slice().as_ptr()) }
     }
 }
 

@@ -7,6 +7,7 @@ use crate::config::{strings, Config, MAX_ARGS, MAX_BPF_INSNS, MAX_ENV, RLIM_NLIM
 use crate::config::{MAX_FD, MAX_GROUPS, MAX_ID, MAX_UMASK, OOM_SCORE_ADJ};
 use crate::error::{Bad, Error, Step, EACCES, EBADF, EINVAL, ENAMETOOLONG, ENOENT, EPERM, EROFS};
 use core::convert::Infallible;
+use core::ffi::CStr;
 use linux_raw_sys::errno;
 
 pub type Errno = u16;
@@ -20,8 +21,8 @@ pub trait Kernel {
     fn write_oom_score_adj(&mut self, value: i32) -> KResult;
     fn umask(&mut self, mask: u32);
     fn install_seccomp(&mut self, flags: u32, program: &[u8]) -> KResult;
-    /// `chdir(path)`; `path` ends in NUL.
-    fn chdir(&mut self, path: &[u8]) -> KResult;
+    /// `chdir(path)`.
+    fn chdir(&mut self, path: &CStr) -> KResult;
     fn capbset_drop(&mut self, cap: u32) -> KResult;
     fn set_securebits(&mut self, bits: u32) -> KResult;
     fn set_keepcaps(&mut self, keep: bool) -> KResult;
@@ -57,8 +58,8 @@ pub trait Kernel {
     fn clear_cloexec(&mut self, fd: u32) -> KResult;
     /// `close_range(first, last, CLOSE_RANGE_CLOEXEC)`.
     fn cloexec_range(&mut self, first: u32, last: u32) -> KResult;
-    /// `execve`; returns only on failure. `path` ends in NUL; `argv`/`envp` in NULL.
-    fn execve(&mut self, path: &[u8], argv: &[*const u8], envp: &[*const u8]) -> Errno;
+    /// `execve(path, argv, envp)`; returns only on failure.
+    fn execve(&mut self, path: &CStr, argv: &ExecList, envp: &ExecList) -> Errno;
     /// Writes one diagnostic line to stderr.
     fn report(&mut self, line: &[u8]);
 }
@@ -75,12 +76,14 @@ pub use linker::sys::CLOSE_RANGE_CLOEXEC;
 /// Where the argv/envp pointer arrays and the PATH candidates are built: memory the caller
 /// provides (dmz: after the config in one mapping sized by it; see src/main.rs), filled by
 /// [`validate`] and the PATH search only as far as the config needs. Also holds the kernel's
-/// last capability.
+/// last capability. `'p` covers the config's strings too ([`validate`] ties them), so the
+/// pointers cannot outlive what they point to.
 pub struct Prepared<'p> {
     pub last_cap: u32,
     /// argv (NULL-terminated), then envp right after argv's NULL.
     ptrs: &'p mut [*const u8],
-    /// argv's length with its NULL: where envp starts.
+    /// argv's length with its NULL, where envp starts; 0 until [`validate`] has built both
+    /// (the rule [`Prepared::lists`] relies on).
     argv_len: usize,
     /// The PATH search's candidate path ([`PATH_MAX`] bytes suffice).
     path: &'p mut [u8],
@@ -97,12 +100,25 @@ impl<'p> Prepared<'p> {
         Prepared { last_cap: 0, ptrs, argv_len: 0, path }
     }
 
-    pub fn argv(&self) -> &[*const u8] {
-        self.ptrs.get(..self.argv_len).unwrap_or_default()
+    /// argv and envp, once [`validate`] built them.
+    fn lists(&self) -> Option<(ExecList<'_>, ExecList<'_>)> {
+        match self.argv_len {
+            0 => None,
+            n => self.ptrs.split_at_checked(n).map(|(a, e)| (ExecList(a), ExecList(e))),
+        }
     }
+}
 
-    pub fn envp(&self) -> &[*const u8] {
-        self.ptrs.get(self.argv_len..).unwrap_or_default()
+/// An argv or envp for execve(2), as only [`validate`] builds it: an array of pointers that
+/// holds a NULL, each pointer before it the start of a NUL-terminated string, all (array and
+/// strings) alive for `'a`. The field is private to this module, so no other code can make
+/// one that breaks the rule: [`Kernel::execve`] can hand it to the kernel as is.
+pub struct ExecList<'a>(&'a [*const u8]);
+
+impl<'a> ExecList<'a> {
+    /// The array; the kernel reads it up to its first NULL.
+    pub fn as_slice(&self) -> &'a [*const u8] {
+        self.0
     }
 }
 
@@ -140,7 +156,9 @@ const CAP_SETS: [Bad; 5] =
 /// changes, so a config that fails here changes nothing. Also prepares argv/envp and, for a
 /// config with capabilities, probes the kernel's last capability, all before the first
 /// privileged call.
-pub fn validate<K: Kernel>(k: &mut K, c: &Config, p: &mut Prepared) -> Result<(), Error> {
+pub fn validate<'p, K: Kernel>(k: &mut K, c: &Config<'p>, p: &mut Prepared<'p>) -> Result<(), Error> {
+    // No lists until both are built again (exec trusts argv_len).
+    p.argv_len = 0;
     // envp starts right after argv's NULL: the arrays take only the slots the config needs.
     let Some(n @ 1..) = pointers(c.args.0, first(p.ptrs, MAX_ARGS + 1)) else {
         return Err(Error::invalid(Bad::Args, 0));
@@ -148,11 +166,12 @@ pub fn validate<K: Kernel>(k: &mut K, c: &Config, p: &mut Prepared) -> Result<()
     if c.args.0.first() == Some(&0) {
         return Err(Error::invalid(Bad::ProgramName, 0));
     }
-    p.argv_len = n + 1;
     let envp = p.ptrs.get_mut(n + 1..).unwrap_or_default();
     let Some(_) = pointers(c.env.0, first(envp, MAX_ENV + 1)) else {
         return Err(Error::invalid(Bad::Env, 0));
     };
+    // Both built: from here on exec may use them.
+    p.argv_len = n + 1;
     // Empty, or one string whose NUL is its last byte.
     if first_string(c.cwd.0).len() != c.cwd.0.len() {
         return Err(Error::invalid(Bad::Cwd, 0));
@@ -244,7 +263,7 @@ pub const PATH_MAX: usize = 4096;
 /// [`Error::exit_code`] and never execs anything else.
 #[inline(never)]
 #[rustfmt::skip] // one step a line, the why aligned beside it
-pub fn transition<K: Kernel>(k: &mut K, c: &Config, p: &mut Prepared) -> Error {
+pub fn transition<'p, K: Kernel>(k: &mut K, c: &Config<'p>, p: &mut Prepared<'p>) -> Error {
     let r = (|| -> Result<Infallible, Error> {
         set_rlimits(k, c)?;                        // 2: raising a hard limit needs CAP_SYS_RESOURCE
         set_oom_score_adj(k, c)?;                  // 3: lowering it needs CAP_SYS_RESOURCE
@@ -252,7 +271,7 @@ pub fn transition<K: Kernel>(k: &mut K, c: &Config, p: &mut Prepared) -> Error {
         if !c.no_new_privs {
             install_seccomp_filter(k, c)?;         // 4: without NNP this needs CAP_SYS_ADMIN
         }
-        let mut retry_chdir = false;               //    (set by chdir_early, used at 14)
+        let mut retry_chdir = None;                //    (set by chdir_early, used at 14)
         chdir_early(k, c, &mut retry_chdir)?;      // 5: as the caller (runc's first attempt)
         drop_bounding_set(k, c, p.last_cap)?;      // 5: needs CAP_SETPCAP, so before setresuid
         set_keep_caps(k, c)?;                      // 6: permitted survives the uid change
@@ -268,8 +287,8 @@ pub fn transition<K: Kernel>(k: &mut K, c: &Config, p: &mut Prepared) -> Error {
         verify_credentials(k, c, p.last_cap, groups_set)?; // 12: what 7-12 did, read back
         keep_fds(k, c)?;                           // 13: preserved fds lose CLOEXEC,
         close_other_fds(k, c)?;                    //     every other fd >= 3 gets it
-        if retry_chdir {
-            chdir(k, c)?;                          // 14: now as the target user
+        if let Some(cwd) = retry_chdir {
+            chdir(k, cwd)?;                        // 14: now as the target user
         }
         if c.no_new_privs {
             install_seccomp_filter(k, c)?;         // 15: as late as possible
@@ -319,12 +338,11 @@ fn install_seccomp_filter<K: Kernel>(k: &mut K, c: &Config) -> Result<(), Error>
 /// `retry`, to try again after the uid change (a directory only the target user may enter,
 /// e.g. on root-squashed NFS). Any other error fails. (An out-parameter rather than
 /// `Result<bool, Error>`, whose packing costs ~50 bytes at the call.) References: chdir(2).
-fn chdir_early<K: Kernel>(k: &mut K, c: &Config, retry: &mut bool) -> Result<(), Error> {
-    if c.cwd.0.is_empty() {
-        return Ok(());
-    }
-    match k.chdir(c.cwd.0) {
-        Err(EACCES | EPERM) => *retry = true,
+fn chdir_early<'a, K: Kernel>(k: &mut K, c: &Config<'a>, retry: &mut Option<&'a CStr>) -> Result<(), Error> {
+    // Validation checked that cwd is empty or one string.
+    let Some(cwd) = c_str(c.cwd.0) else { return Ok(()) };
+    match k.chdir(cwd) {
+        Err(EACCES | EPERM) => *retry = Some(cwd),
         Err(e) => return Err(Error::new(Step::Chdir, e, 0)),
         Ok(()) => {}
     }
@@ -332,10 +350,9 @@ fn chdir_early<K: Kernel>(k: &mut K, c: &Config, retry: &mut bool) -> Result<(),
 }
 
 /// `chdir(cwd)` again, as the target user. Only called when [`chdir_early`] asked for the
-/// retry, which it does only for a configured (non-empty, NUL-terminated) cwd.
-/// References: chdir(2).
-fn chdir<K: Kernel>(k: &mut K, c: &Config) -> Result<(), Error> {
-    k.chdir(c.cwd.0).map_err(|e| Error::new(Step::Chdir, e, 0))
+/// retry, which it does only for a configured cwd. References: chdir(2).
+fn chdir<K: Kernel>(k: &mut K, cwd: &CStr) -> Result<(), Error> {
+    k.chdir(cwd).map_err(|e| Error::new(Step::Chdir, e, 0))
 }
 
 /// `prctl(PR_CAPBSET_DROP, cap)` for every capability up to the kernel's last one that is not
@@ -595,6 +612,18 @@ fn first_string(list: &[u8]) -> &[u8] {
     &list[..list.iter().position(|&b| b == 0).map_or(0, |n| n + 1)]
 }
 
+/// The C string `s` starts with, up to its first NUL: what the kernel reads at `s`'s address.
+/// `None` if `s` has no NUL. (A byte loop: `CStr::from_bytes_until_nul` brings in memchr,
+/// ~200 bytes.)
+#[inline(always)]
+fn c_str(s: &[u8]) -> Option<&CStr> {
+    match first_string(s) {
+        [] => None,
+        // SAFETY: `s` ends in NUL, its first: the rule of a C string.
+        s => Some(unsafe { CStr::from_bytes_with_nul_unchecked(s) }),
+    }
+}
+
 /// Looks the program up like execvpe(3), but in the **target's** PATH, and execs it.
 ///
 /// A name with '/' is executed as is. Otherwise each PATH entry is tried in order (an empty
@@ -602,16 +631,17 @@ fn first_string(list: &[u8]) -> &[u8] {
 /// and moves on, anything else stops. Returns the error: EACCES if any candidate was found but
 /// not executable (exit 126), else ENOENT (exit 127).
 /// References: execve(2), exec(3) "execvp".
-fn exec_program<K: Kernel>(k: &mut K, c: &Config, p: &mut Prepared) -> Error {
+fn exec_program<'p, K: Kernel>(k: &mut K, c: &Config<'p>, p: &mut Prepared<'p>) -> Error {
     // One Error for every way out of the search.
     Error::new(Step::Exec, exec_errno(k, c, p), 0)
 }
 
 /// [`exec_program`]'s search; returns the errno it fails with.
-fn exec_errno<K: Kernel>(k: &mut K, c: &Config, p: &mut Prepared) -> Errno {
-    let prog = program(c);
+fn exec_errno<'p, K: Kernel>(k: &mut K, c: &Config<'p>, p: &mut Prepared<'p>) -> Errno {
+    // Validation checked there is one (without, "": the kernel's ENOENT).
+    let prog = c_str(c.args.0).unwrap_or_default();
     #[allow(clippy::manual_contains)] // slice::contains brings in memchr: ~200 bytes
-    if prog.iter().any(|&b| b == b'/') {
+    if prog.to_bytes().iter().any(|&b| b == b'/') {
         return exec_prepared(k, prog, p);
     }
     let path = strings(c.env.0)
@@ -632,16 +662,15 @@ pub fn not_here(e: Errno) -> bool {
     matches!(e as u32, errno::ENOENT | errno::ENOTDIR | errno::ENODEV | errno::ETIMEDOUT | errno::ESTALE)
 }
 
-/// The PATH search of execvp(3), for a program name without '/' (`prog`, with its NUL): each
-/// directory of `path` in turn (an empty one is the current directory), `exec` called with
-/// `dir/prog` (NUL-terminated, built in `buf`, of which at most [`PATH_MAX`] bytes are used).
-/// An errno [`not_here`] moves on, EACCES is remembered and moves on, anything else (a
-/// successful `exec` returns 0) stops. Returns that errno, else EACCES if a candidate was
+/// The PATH search of execvp(3), for a program name without '/' (`prog`): each directory of
+/// `path` in turn (an empty one is the current directory), `exec` called with `dir/prog`
+/// (built in `buf`, of which at most [`PATH_MAX`] bytes are used). An errno [`not_here`]
+/// moves on, EACCES is remembered and moves on, anything else (a successful `exec` returns 0) stops. Returns that errno, else EACCES if a candidate was
 /// found but not executable (exit 126), else ENOENT (exit 127); ENAMETOOLONG for a candidate
 /// over PATH_MAX. dmz's exec, init's container-mode exec and `launcher check` all search
 /// with it. References: execve(2), exec(3) "execvp".
 #[inline(always)]
-pub fn search_path(prog: &[u8], path: &[u8], buf: &mut [u8], mut exec: impl FnMut(&[u8]) -> Errno) -> Errno {
+pub fn search_path(prog: &CStr, path: &[u8], buf: &mut [u8], mut exec: impl FnMut(&CStr) -> Errno) -> Errno {
     let buf = first(buf, PATH_MAX);
     let mut err = ENOENT;
     let mut len = 0;
@@ -668,12 +697,14 @@ pub fn search_path(prog: &[u8], path: &[u8], buf: &mut [u8], mut exec: impl FnMu
         }
         // dir + "/" + prog (with its NUL); an empty dir is the current one; longer than
         // PATH_MAX fails.
-        if !((!empty || put(&b'.')) && put(&b'/') && prog.iter().all(put)) {
+        if !((!empty || put(&b'.')) && put(&b'/') && prog.to_bytes_with_nul().iter().all(put)) {
             return ENAMETOOLONG;
         }
         // `get`, not `[..len]` (len ≤ PATH_MAX: every byte went through `put`): dmz keeps no
         // panic site, so the panic machinery is left out of the binary.
-        match exec(buf.get(..len).unwrap_or_default()) {
+        // The candidate as a C string: up to prog's NUL (or a NUL in PATH, where the kernel
+        // would have stopped reading).
+        match c_str(buf.get(..len).unwrap_or_default()).map_or(ENOENT, &mut exec) {
             EACCES => err = EACCES,
             e if not_here(e) => {}
             e => return e,
@@ -689,6 +720,9 @@ pub fn search_path(prog: &[u8], path: &[u8], buf: &mut [u8], mut exec: impl FnMu
 /// `execve(path, argv, envp)` with the prepared arrays; out of line, so the search loop keeps
 /// only `p` across the call.
 #[inline(never)]
-fn exec_prepared<K: Kernel>(k: &mut K, path: &[u8], p: &Prepared) -> Errno {
-    k.execve(path, p.argv(), p.envp())
+fn exec_prepared<K: Kernel>(k: &mut K, path: &CStr, p: &Prepared) -> Errno {
+    match p.lists() {
+        Some((argv, envp)) => k.execve(path, &argv, &envp),
+        None => ENOENT, // not validated: nothing to exec
+    }
 }

@@ -626,3 +626,29 @@ fn no_probe_without_capabilities() {
     assert_eq!(k.probes, Vec::<u32>::new());
     assert!(k.calls.contains(&Call::Execve("/bin/true".into())));
 }
+
+/// exec hands the kernel only argv/envp that validation built: a transition run without
+/// validation, or after one that failed partway over the lists an earlier one built, calls
+/// no execve (there is nothing to exec: ENOENT, exit 127).
+#[test]
+fn exec_uses_only_the_lists_validation_built() {
+    let o = owned(&["/bin/true"], &["A=1"], "");
+    let c = Config { args: Bytes(&o.args), env: Bytes(&o.env), ..Config::default() };
+    let mut ptrs = vec![core::ptr::null(); dmz::transition::PTR_SLOTS];
+    let mut path = vec![0u8; dmz::transition::PATH_MAX];
+    let mut p = dmz::Prepared::new(&mut ptrs, &mut path);
+    let mut k = Recorder::new(40);
+    let e = dmz::transition(&mut k, &c, &mut p);
+    assert_eq!((e.step, e.exit_code()), (dmz::Step::Exec, 127));
+    assert!(!k.calls.iter().any(|c| matches!(c, Call::Execve(_))), "{:?}", k.calls);
+
+    // Validated, then a config whose argv lacks its final NUL: its first pointer went over
+    // the earlier argv before validation refused it.
+    let mut k = Recorder::new(40);
+    assert!(dmz::validate(&mut k, &c, &mut p).is_ok());
+    let bad = Config { args: Bytes(b"/bin/false"), ..c.clone() };
+    assert!(dmz::validate(&mut k, &bad, &mut p).is_err());
+    let e = dmz::transition(&mut k, &c, &mut p);
+    assert_eq!((e.step, e.exit_code()), (dmz::Step::Exec, 127));
+    assert!(!k.calls.iter().any(|c| matches!(c, Call::Execve(_))), "{:?}", k.calls);
+}

@@ -9,6 +9,7 @@
 use dmzkit_fuzz::{one_line, run_compiled};
 use launcher::names::cap_names;
 use launcher::oci::Compiled;
+use launcher::wire::Seccomp;
 use launcher::seccomp::{self, Arch, KernelVersion, Target};
 use libfuzzer_sys::fuzz_target;
 
@@ -35,7 +36,7 @@ fuzz_target!(|data: &[u8]| {
             uid: Some(1000),
             gid: Some(1000),
             no_new_privs: true,
-            seccomp: Some((filter.flags, filter.program)),
+            seccomp: Some(Seccomp { flags: filter.flags, program: filter.program }),
             ..Compiled::default()
         };
         run_compiled(&c.encode().expect("a filter within BPF_MAXINSNS fits a config"));

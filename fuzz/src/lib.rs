@@ -46,7 +46,8 @@ pub fn fix_header(blob: &mut [u8]) {
 pub fn run_compiled(blob: &[u8]) {
     let cfg =
         Config::decode(blob).unwrap_or_else(|e| panic!("the launcher wrote a config dmz refuses: {e:?}"));
-    let again = launcher::wire::Dmz::from_config(&cfg).blob().expect("re-encodes");
+    let again = launcher::wire::Dmz::from_config(&cfg).expect("the launcher writes strings").blob();
+    let again = again.expect("re-encodes");
     assert_eq!(again, blob, "the launcher's blob is postcard's encoding of what dmz decodes");
     let mut k = Recorder::new(40);
     let code = k.run(blob);
@@ -59,7 +60,7 @@ pub fn one_line(msg: &str) {
     assert!(!msg.is_empty() && !msg.contains('\n'), "not one line: {msg:?}");
 }
 
-/// A seccomp profile → (flags, program) for `arch`, as the launcher compiles `linux.seccomp`
+/// A seccomp profile → its flags and program for `arch`, as the launcher compiles `linux.seccomp`
 /// (kernel 6.1 for Docker's minKernel conditions; warnings must be one line).
 pub fn compile_profile(
     file: &str,
@@ -67,10 +68,10 @@ pub fn compile_profile(
     profile: &serde_json::Value,
     c: &launcher::oci::Compiled,
     arch: launcher::seccomp::Arch,
-) -> Result<Option<(u32, Vec<u8>)>, String> {
+) -> Result<Option<launcher::wire::Seccomp>, String> {
     use launcher::seccomp::{compile, KernelVersion, Target};
     let bounding = launcher::names::cap_names(c.caps.map_or(0, |k| k.bounding));
     let target = Target { arch, kernel: KernelVersion(6, 1) };
     let filter = compile(file, at, profile, &bounding, &target, &mut |w| one_line(&w))?;
-    Ok(filter.map(|f| (f.flags, f.program)))
+    Ok(filter.map(|f| launcher::wire::Seccomp { flags: f.flags, program: f.program }))
 }

@@ -66,14 +66,14 @@ pub fn detach(mask: SigSet, keep: i32) -> Result<(), i32> {
 #[inline(never)]
 pub fn exec_search(args: &linker::Args, from: usize) -> i32 {
     let name = args.get(from).unwrap_or(c"");
-    let exec = |path: &[u8]| sys::exec_args(sys::c(path), args, from);
+    let exec = |path: &core::ffi::CStr| sys::exec_args(path, args, from);
     let mut buf = [0u8; PATH_MAX];
     #[allow(clippy::manual_contains)] // slice::contains brings in memchr
     let err = if name.is_empty() || name.to_bytes().iter().any(|&b| b == b'/') {
-        exec(name.to_bytes_with_nul())
+        exec(name)
     } else {
         let path = args.env(b"PATH").unwrap_or(DEFAULT_PATH);
-        search_path(name.to_bytes_with_nul(), path, &mut buf, exec)
+        search_path(name, path, &mut buf, exec)
     };
     Log::new(false).error_unable(b"exec", err, Some(name.to_bytes()));
     match err as u32 {

@@ -367,7 +367,7 @@ pub fn exec_args(path: &CStr, args: &linker::Args, from: usize) -> Errno {
     // SAFETY: path is a C string; the kernel laid out argv (NULL-terminated after argc
     // entries, so from `from < argc` on it is still a valid argv) and envp, which live
     // unmodified for the whole process.
-    unsafe { linker::execve(path.as_ptr().cast(), argv, args.envp()) }
+    unsafe { linker::execve(path, argv, args.envp()) }
 }
 
 /// `open(path, O_RDONLY|O_CLOEXEC)`, `fstat`, an anonymous private mapping of the file's size

@@ -53,10 +53,8 @@ fn resolve(c: &Compiled) -> Result<std::path::PathBuf, String> {
         return Err("args: empty, no program to run (dmz would exit 125)".into());
     };
     let (mut found, mut not_exec) = (None, None);
-    let mut look = |candidate: &[u8]| -> u16 {
-        let p = std::path::PathBuf::from(std::ffi::OsStr::from_bytes(
-            candidate.strip_suffix(b"\0").unwrap_or(candidate),
-        ));
+    let mut look = |candidate: &std::ffi::CStr| -> u16 {
+        let p = std::path::PathBuf::from(std::ffi::OsStr::from_bytes(candidate.to_bytes()));
         let e = match std::fs::metadata(&p) {
             Ok(m) if m.is_file() && m.permissions().mode() & 0o111 != 0 => 0,
             Ok(_) => dmz::error::EACCES,
@@ -69,7 +67,9 @@ fn resolve(c: &Compiled) -> Result<std::path::PathBuf, String> {
         }
         e
     };
-    let name = [prog.as_bytes(), b"\0"].concat();
+    let Ok(name) = std::ffi::CString::new(prog.as_str()) else {
+        return Err(format!("program {prog:?}: contains NUL"));
+    };
     let err = if prog.contains('/') {
         look(&name)
     } else {
@@ -150,7 +150,7 @@ pub fn check(c: &Compiled, not_applied: &[String]) -> Vec<Finding> {
         out.push(Finding::Ok(format!("kernel {major}.{minor}: close_range(CLOSE_RANGE_CLOEXEC) available")));
     }
     let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
-    if let Some((flags, prog)) = &c.seccomp {
+    if let Some(crate::wire::Seccomp { flags, program: prog }) = &c.seccomp {
         if !status.lines().any(|l| l.starts_with("Seccomp_filters:") || l.starts_with("Seccomp:")) {
             out.push(Finding::Fail("kernel: no seccomp support".into()));
         } else {

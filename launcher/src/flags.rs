@@ -5,7 +5,7 @@
 use crate::names::{cap_number_loose, rlimit_number_loose, CAPS};
 use crate::oci::{check_id, Compiled};
 use crate::passwd;
-use dmz::config::{Caps, Rlimit};
+use crate::wire::{Caps, Rlimit};
 
 #[derive(clap::Args, Debug, Default, Clone)]
 pub struct Flags {

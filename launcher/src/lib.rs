@@ -19,7 +19,7 @@ pub fn say(text: &str) {
     let _ = writeln!(std::io::stderr(), "launcher: {text}");
 }
 
-/// A seccomp profile → (flags, BPF program) for `arch` (launcher/src/seccomp, docs/seccomp.md),
+/// A seccomp profile → its flags and BPF program for `arch` (launcher/src/seccomp, docs/seccomp.md),
 /// as `--seccomp`, `linux.seccomp` and init units' profiles are compiled. `at` is the profile's
 /// JSON path inside `file` ("linux.seccomp", or "" for a profile file). Docker profiles'
 /// capability conditions test the final bounding set. Warnings go to stderr.
@@ -30,7 +30,7 @@ pub fn compile_seccomp(
     c: &oci::Compiled,
     arch: seccomp::Arch,
     kernel: Option<seccomp::KernelVersion>,
-) -> Result<Option<(u32, Vec<u8>)>, String> {
+) -> Result<Option<wire::Seccomp>, String> {
     let kernel = match kernel {
         Some(k) => k,
         None => seccomp::KernelVersion::running()?,
@@ -38,5 +38,5 @@ pub fn compile_seccomp(
     let bounding = names::cap_names(c.caps.map_or(0, |k| k.bounding));
     let target = seccomp::Target { arch, kernel };
     let filter = seccomp::compile(file, at, profile, &bounding, &target, &mut |w| say(&w))?;
-    Ok(filter.map(|f| (f.flags, f.program)))
+    Ok(filter.map(|f| wire::Seccomp { flags: f.flags, program: f.program }))
 }

@@ -146,27 +146,9 @@ pub fn parse(file: &str, text: &str) -> Result<Spec, String> {
     Ok(Spec { process, not_applied, seccomp })
 }
 
-/// Everything the dmz config holds, owned; [`Compiled::encode`] makes the blob.
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct Compiled {
-    pub args: Vec<String>,
-    pub env: Vec<String>,
-    pub cwd: Option<String>,
-    /// `None`: unchanged (flags that do not name it).
-    pub uid: Option<u32>,
-    pub gid: Option<u32>,
-    pub groups: Option<Vec<u32>>,
-    /// Give fds 0–2 to `uid` before the uid change, as runc does.
-    pub chown_stdio: bool,
-    pub umask: u32,
-    pub caps: Option<dmz::config::Caps>,
-    pub securebits: Option<u32>,
-    pub no_new_privs: bool,
-    pub rlimits: Vec<dmz::config::Rlimit>,
-    pub oom_score_adj: Option<i32>,
-    pub preserve_fds: Vec<u32>,
-    pub seccomp: Option<(u32, Vec<u8>)>,
-}
+/// Everything the dmz config holds, owned: the serde type whose encoding is the file
+/// ([`wire::Dmz::encode`] makes the blob).
+pub type Compiled = wire::Dmz;
 
 /// Sets `KEY=VALUE` in `env` the way runc does (os.Setenv): a repeated name keeps its first
 /// position and takes the last value. runc refuses an entry without '=' or with an empty name.
@@ -244,7 +226,7 @@ pub fn compile(file: &str, p: &Process) -> Result<Compiled, String> {
     }
     // Without a `capabilities` object runc gives the process empty sets, bounding included.
     let caps = Some(compile_caps(file, p.capabilities.as_ref().unwrap_or(&Capabilities::default()))?);
-    let mut rlimits: Vec<dmz::config::Rlimit> = Vec::new();
+    let mut rlimits: Vec<wire::Rlimit> = Vec::new();
     for (i, r) in p.rlimits.iter().flatten().enumerate() {
         let path = format!("rlimits[{i}]");
         let resource = rlimit_number(&r.kind).map_err(|m| at(&format!("{path}.type"), m))?;
@@ -254,7 +236,7 @@ pub fn compile(file: &str, p: &Process) -> Result<Compiled, String> {
         if r.soft > r.hard {
             return Err(at(&path, format!("soft limit {} is above hard limit {}", r.soft, r.hard)));
         }
-        rlimits.push(dmz::config::Rlimit { resource, soft: r.soft, hard: r.hard });
+        rlimits.push(wire::Rlimit { resource, soft: r.soft, hard: r.hard });
     }
     if let Some(adj) = p.oom_score_adj {
         if !OOM_SCORE_ADJ.contains(&adj) {
@@ -280,7 +262,7 @@ pub fn compile(file: &str, p: &Process) -> Result<Compiled, String> {
     })
 }
 
-fn compile_caps(file: &str, c: &Capabilities) -> Result<dmz::config::Caps, String> {
+fn compile_caps(file: &str, c: &Capabilities) -> Result<wire::Caps, String> {
     let mask = |name: &str, list: &Option<Vec<String>>| -> Result<u64, String> {
         let mut m = 0u64;
         for (i, cap) in list.iter().flatten().enumerate() {
@@ -290,7 +272,7 @@ fn compile_caps(file: &str, c: &Capabilities) -> Result<dmz::config::Caps, Strin
         }
         Ok(m)
     };
-    let caps = dmz::config::Caps {
+    let caps = wire::Caps {
         bounding: mask("bounding", &c.bounding)?,
         effective: mask("effective", &c.effective)?,
         permitted: mask("permitted", &c.permitted)?,
@@ -298,50 +280,6 @@ fn compile_caps(file: &str, c: &Capabilities) -> Result<dmz::config::Caps, Strin
         ambient: mask("ambient", &c.ambient)?,
     };
     Ok(caps)
-}
-
-impl Compiled {
-    /// Encodes the dmz config blob: header + the postcard body of [`wire::Dmz`].
-    pub fn encode(&self) -> Result<Vec<u8>, String> {
-        use dmz::config::{MAX_ARGS, MAX_CONFIG_LEN, MAX_ENV, MAX_GROUPS, MAX_PRESERVE_FDS, MAX_RLIMITS};
-        let within = |what: &str, n: usize, max: usize| -> Result<(), String> {
-            if n > max {
-                return Err(format!("{what}: {n} entries, at most {max}"));
-            }
-            Ok(())
-        };
-        let list = |items: &[String], what: &str, max: usize| -> Result<Vec<u8>, String> {
-            within(what, items.len(), max)?;
-            let mut out = Vec::new();
-            dmz::config::push_strings(&mut out, items.iter().map(|s| s.as_bytes()))
-                .map_err(|i| format!("{what}[{i}]: contains NUL"))?;
-            Ok(out)
-        };
-        within("groups", self.groups.as_ref().map_or(0, Vec::len), MAX_GROUPS)?;
-        within("rlimits", self.rlimits.len(), MAX_RLIMITS)?;
-        within("preserve_fds", self.preserve_fds.len(), MAX_PRESERVE_FDS)?;
-        let cfg = wire::Dmz {
-            args: list(&self.args, "args", MAX_ARGS)?,
-            env: list(&self.env, "env", MAX_ENV)?,
-            cwd: self.cwd.as_ref().map(|c| format!("{c}\0").into_bytes()).unwrap_or_default(),
-            uid: self.uid,
-            gid: self.gid,
-            groups: self.groups.clone(),
-            chown_stdio: self.chown_stdio,
-            umask: self.umask,
-            caps: self.caps.map(wire::Caps::from),
-            securebits: self.securebits,
-            no_new_privs: self.no_new_privs,
-            rlimits: self.rlimits.iter().copied().map(wire::Rlimit::from).collect(),
-            oom_score_adj: self.oom_score_adj,
-            preserve_fds: self.preserve_fds.clone(),
-            seccomp: self
-                .seccomp
-                .as_ref()
-                .map(|(flags, program)| wire::Seccomp { flags: *flags, program: program.clone() }),
-        };
-        cfg.blob().ok_or_else(|| format!("the compiled config is larger than {MAX_CONFIG_LEN} bytes"))
-    }
 }
 
 /// runc sets HOME from the user's passwd entry when the config's env has none or an empty one

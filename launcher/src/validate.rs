@@ -85,8 +85,8 @@ pub fn validate(c: &Compiled) -> Result<(), String> {
             return Err(format!("securebits: {bits:#x} has bits beyond {SECBITS_ALL:#x}"));
         }
     }
-    if let Some((_, prog)) = &c.seccomp {
-        let n = prog.len();
+    if let Some(s) = &c.seccomp {
+        let n = s.program.len();
         if n == 0 || n % 8 != 0 || n / 8 > MAX_BPF_INSNS {
             return Err(format!(
                 "seccomp: a program of {n} bytes; dmz takes 1 to {MAX_BPF_INSNS} instructions of 8 bytes"

@@ -4,7 +4,8 @@
 use crate::flags::{securebit_names, securebits_from_names};
 use crate::names::{cap_names, cap_number, rlimit_number, RLIMITS};
 use crate::oci::Compiled;
-use dmz::config::{strings, Caps, Config, Rlimit};
+use crate::wire::{Caps, Rlimit, Seccomp};
+use dmz::config::{strings, Config};
 use serde::{Deserialize, Serialize};
 
 #[derive(Serialize, Deserialize, Debug, PartialEq)]
@@ -81,7 +82,7 @@ pub fn decode(blob: &[u8]) -> Result<View, String> {
         let msg = String::from_utf8_lossy(line.as_bytes()).trim_end().to_string();
         msg.strip_prefix("dmz: unable to ").unwrap_or(&msg).to_string()
     })?;
-    let rlimit_name = |r: &Rlimit| {
+    let rlimit_name = |r: &dmz::config::Rlimit| {
         RLIMITS.get(r.resource as usize).map_or_else(|| r.resource.to_string(), |s| s.to_string())
     };
     Ok(View {
@@ -190,7 +191,7 @@ impl View {
                         s.architectures
                     ));
                 }
-                Some((s.flags, prog))
+                Some(Seccomp { flags: s.flags, program: prog })
             }
         };
         Ok(Compiled {

@@ -7,18 +7,25 @@
 
 use serde::{Deserialize, Serialize};
 
-/// A dmz config body, in dmz's `Config` field order.
+/// A dmz config, owned: what the compilers build (oci.rs, flags.rs, init_config.rs, view.rs,
+/// as `oci::Compiled`) and the checks read, and, encoded, the body dmz reads: the fields are in
+/// dmz's `Config` order. [`Dmz::encode`] makes the blob.
 #[derive(Serialize, Deserialize, Debug, Clone, PartialEq, Eq, Default)]
 pub struct Dmz {
-    /// Each argument followed by its NUL.
-    pub args: Vec<u8>,
-    /// Each "KEY=VALUE" followed by its NUL.
-    pub env: Vec<u8>,
-    /// With its NUL; empty keeps dmz's.
-    pub cwd: Vec<u8>,
+    /// Written as one byte string: each argument followed by its NUL.
+    #[serde(with = "nul_list")]
+    pub args: Vec<String>,
+    /// "KEY=VALUE" entries, written as `args` is.
+    #[serde(with = "nul_list")]
+    pub env: Vec<String>,
+    /// Written with its NUL; `None` (written empty) keeps dmz's.
+    #[serde(with = "nul_path")]
+    pub cwd: Option<String>,
+    /// `None`: unchanged (flags that do not name it).
     pub uid: Option<u32>,
     pub gid: Option<u32>,
     pub groups: Option<Vec<u32>>,
+    /// Give fds 0–2 to `uid` before the uid change, as runc does.
     pub chown_stdio: bool,
     pub umask: u32,
     pub caps: Option<Caps>,
@@ -28,6 +35,57 @@ pub struct Dmz {
     pub oom_score_adj: Option<i32>,
     pub preserve_fds: Vec<u32>,
     pub seccomp: Option<Seccomp>,
+}
+
+/// dmz's string list (`Config::args`, `Config::env`) as a `Vec<String>`: one byte string
+/// holding each string followed by its NUL. postcard writes a `Vec<u8>` as a byte string.
+mod nul_list {
+    use serde::{de::Error as _, ser::Error as _, Deserialize, Deserializer, Serialize, Serializer};
+
+    pub fn serialize<S: Serializer>(list: &[String], s: S) -> Result<S::Ok, S::Error> {
+        let mut out = Vec::new();
+        dmz::config::push_strings(&mut out, list.iter().map(|x| x.as_bytes()))
+            .map_err(|i| S::Error::custom(format_args!("[{i}]: contains NUL")))?;
+        out.serialize(s)
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<String>, D::Error> {
+        split(&Vec::<u8>::deserialize(d)?).ok_or_else(|| D::Error::custom("not NUL-terminated UTF-8 strings"))
+    }
+
+    /// The strings of `list`, if each is UTF-8 and ends with a NUL.
+    pub fn split(list: &[u8]) -> Option<Vec<String>> {
+        if !list.is_empty() && !list.ends_with(&[0]) {
+            return None;
+        }
+        dmz::config::strings(list).map(|s| String::from_utf8(s.to_vec()).ok()).collect()
+    }
+}
+
+/// An optional path as dmz's `Config::cwd`: the path followed by its NUL, or empty for none.
+mod nul_path {
+    use serde::{de::Error as _, ser::Error as _, Deserialize, Deserializer, Serialize, Serializer};
+
+    pub fn serialize<S: Serializer>(path: &Option<String>, s: S) -> Result<S::Ok, S::Error> {
+        match path {
+            Some(p) if p.contains('\0') => Err(S::Error::custom("contains NUL")),
+            Some(p) => [p.as_bytes(), b"\0"].concat().serialize(s),
+            None => Vec::<u8>::new().serialize(s),
+        }
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
+        split(&Vec::<u8>::deserialize(d)?).ok_or_else(|| D::Error::custom("not a NUL-terminated UTF-8 path"))
+    }
+
+    /// `None` for an empty `path`, the path for one UTF-8 string ending with its only NUL.
+    pub fn split(path: &[u8]) -> Option<Option<String>> {
+        match super::nul_list::split(path)?.as_slice() {
+            [] => Some(None),
+            [p] => Some(Some(p.clone())),
+            _ => None,
+        }
+    }
 }
 
 /// The five capability sets as bit masks, in dmz's `Caps` order.
@@ -142,7 +200,8 @@ pub enum Output {
 
 /// Header + postcard body of `value`, or `None` when the blob would exceed `max` bytes.
 pub fn blob<T: Serialize>(magic: [u8; 4], version: u32, max: usize, value: &T) -> Option<Vec<u8>> {
-    // Writing into a Vec fails only when serde reports an error, which these types never do.
+    // Writing into a Vec fails only when serde reports an error: a string with a NUL inside,
+    // which `Dmz::encode` refuses first.
     let mut out = postcard::to_extend(value, vec![0u8; dmz::config::HEADER_LEN]).ok()?;
     if out.len() > max {
         return None;
@@ -153,18 +212,47 @@ pub fn blob<T: Serialize>(magic: [u8; 4], version: u32, max: usize, value: &T) -
 }
 
 impl Dmz {
-    /// The dmz config blob, or `None` when it exceeds dmz's 128 KiB.
+    /// The dmz config blob: header + postcard body. Refuses (naming the field) what dmz
+    /// would not read: a list over dmz's maximum, a string with a NUL inside, a blob over
+    /// 128 KiB.
+    pub fn encode(&self) -> Result<Vec<u8>, String> {
+        use dmz::config::{MAX_ARGS, MAX_CONFIG_LEN, MAX_ENV, MAX_GROUPS, MAX_PRESERVE_FDS, MAX_RLIMITS};
+        let within = |what: &str, n: usize, max: usize| -> Result<(), String> {
+            if n > max {
+                return Err(format!("{what}: {n} entries, at most {max}"));
+            }
+            Ok(())
+        };
+        within("groups", self.groups.as_ref().map_or(0, Vec::len), MAX_GROUPS)?;
+        within("rlimits", self.rlimits.len(), MAX_RLIMITS)?;
+        within("preserve_fds", self.preserve_fds.len(), MAX_PRESERVE_FDS)?;
+        for (what, list, max) in [("args", &self.args, MAX_ARGS), ("env", &self.env, MAX_ENV)] {
+            within(what, list.len(), max)?;
+            if let Some(i) = list.iter().position(|s| s.contains('\0')) {
+                return Err(format!("{what}[{i}]: contains NUL"));
+            }
+        }
+        if self.cwd.as_ref().is_some_and(|c| c.contains('\0')) {
+            return Err("cwd: contains NUL".into());
+        }
+        self.blob().ok_or_else(|| format!("the compiled config is larger than {MAX_CONFIG_LEN} bytes"))
+    }
+
+    /// The blob without [`Dmz::encode`]'s checks (for a config dmz decoded), or `None` when it
+    /// exceeds dmz's 128 KiB or a string holds a NUL.
     pub fn blob(&self) -> Option<Vec<u8>> {
         use dmz::config::{MAGIC, MAX_CONFIG_LEN, VERSION};
         blob(MAGIC, VERSION, MAX_CONFIG_LEN, self)
     }
 
-    /// The values of a decoded dmz config.
-    pub fn from_config(c: &dmz::Config) -> Self {
-        Dmz {
-            args: c.args.0.to_vec(),
-            env: c.env.0.to_vec(),
-            cwd: c.cwd.0.to_vec(),
+    /// The values of a decoded dmz config; `None` when its args, env or cwd are not UTF-8
+    /// strings each ending with a NUL (dmz takes any bytes there, the launcher writes only
+    /// those).
+    pub fn from_config(c: &dmz::Config) -> Option<Self> {
+        Some(Dmz {
+            args: nul_list::split(c.args.0)?,
+            env: nul_list::split(c.env.0)?,
+            cwd: nul_path::split(c.cwd.0)?,
             uid: c.uid,
             gid: c.gid,
             groups: c.groups.as_ref().map(|g| g.to_vec()),
@@ -177,7 +265,7 @@ impl Dmz {
             oom_score_adj: c.oom_score_adj,
             preserve_fds: c.preserve_fds.to_vec(),
             seccomp: c.seccomp.map(|s| Seccomp { flags: s.flags, program: s.program.0.to_vec() }),
-        }
+        })
     }
 }
 
@@ -315,9 +403,9 @@ mod tests {
     #[test]
     fn dmz_field_order_by_hand() {
         let m = Dmz {
-            args: b"a\0".to_vec(),
-            env: b"E\0".to_vec(),
-            cwd: b"/\0".to_vec(),
+            args: vec!["a".into()],
+            env: vec!["E".into()],
+            cwd: Some("/".into()),
             uid: Some(1),
             gid: Some(2),
             groups: Some(vec![3]),
@@ -334,7 +422,7 @@ mod tests {
         let mut want = vec![2, b'a', 0, 2, b'E', 0, 2, b'/', 0, 1, 1, 1, 2, 1, 1, 3, 1, 0o22];
         want.extend([1, 4, 5, 6, 7, 8, 1, 9, 1, 1, 7, 10, 0xac, 0x02, 1, 3, 1, 11, 1, 12, 8]);
         want.extend([13; 8]);
-        let b = m.blob().unwrap();
+        let b = m.encode().unwrap();
         assert_eq!(&b[16..], &want[..]);
         let c = dmz::Config::decode(&b).unwrap();
         let k = c.caps.unwrap();
@@ -346,13 +434,39 @@ mod tests {
         assert_eq!((c.rlimits[0].resource, c.rlimits[0].soft, c.rlimits[0].hard), (7, 10, 300));
         assert_eq!((c.oom_score_adj, &c.preserve_fds[..]), (Some(-2), &[11][..]));
         assert_eq!(c.seccomp.map(|s| (s.flags, s.program.0)), Some((12, &[13u8; 8][..])));
-        assert_eq!(Dmz::from_config(&c), m);
+        assert_eq!(Dmz::from_config(&c), Some(m));
+    }
+
+    /// args, env and cwd are read back only as UTF-8 strings each ending with a NUL, the
+    /// only thing `Dmz` holds there; an empty string is one, an empty cwd is none.
+    #[test]
+    fn text_fields_hold_nul_terminated_strings_only() {
+        // The body of the default config after args, env and cwd.
+        let rest = &postcard::to_allocvec(&Dmz::default()).unwrap()[3..];
+        let body = |args: &[u8], cwd: &[u8]| {
+            let mut b = postcard::to_allocvec(&(args, &b""[..], cwd)).unwrap();
+            b.extend(rest);
+            postcard::from_bytes::<Dmz>(&b).map(|d| (d.args, d.cwd))
+        };
+        assert_eq!(body(b"a\0\0", b""), Ok((vec!["a".into(), "".into()], None)));
+        assert_eq!(body(b"", b"/x\0"), Ok((vec![], Some("/x".into()))));
+        for (args, cwd) in [(&b"a"[..], &b""[..]), (b"a\0b", b""), (b"\xff\0", b""), (b"", b"/x")] {
+            assert!(body(args, cwd).is_err(), "{args:?} {cwd:?}");
+        }
+        assert!(body(b"", b"/\0/\0").is_err());
+        assert!(body(b"", b"\xff\0").is_err());
+        let nul = |d: Dmz| d.encode().unwrap_err();
+        assert_eq!(
+            nul(Dmz { env: vec!["A=1".into(), "B\0".into()], ..Dmz::default() }),
+            "env[1]: contains NUL"
+        );
+        assert_eq!(nul(Dmz { cwd: Some("/\0".into()), ..Dmz::default() }), "cwd: contains NUL");
     }
 
     /// The same for init.
     #[test]
     fn init_field_order_by_hand() {
-        let unit = Dmz { args: b"/x\0".to_vec(), ..Dmz::default() }.blob().unwrap();
+        let unit = Dmz { args: vec!["/x".into()], ..Dmz::default() }.encode().unwrap();
         let m = Init {
             hostname: b"h".to_vec(),
             ctrl_alt_del: Action::Ignore,

@@ -17,14 +17,21 @@ use proptest::prelude::*;
 
 use launcher::wire::{Action, Caps, Dmz, Init, Mount, Output, Restart, Rlimit, Seccomp, Unit, Watchdog};
 
-/// dmz's `Config` for the same values (for dmz's own writer); `None` if a list is over dmz's
-/// maximum.
-fn to_dmz_config(m: &Dmz) -> Option<dmz::Config<'_>> {
+/// `m`'s args, env and cwd as dmz holds them: each string followed by its NUL (written out
+/// here, not through the launcher's serde helpers).
+fn text_bytes(m: &Dmz) -> [Vec<u8>; 3] {
+    let join = |list: &[String]| list.iter().flat_map(|s| s.bytes().chain([0])).collect();
+    [join(&m.args), join(&m.env), join(m.cwd.as_slice())]
+}
+
+/// dmz's `Config` for the same values (for dmz's own writer), its strings in `text` (from
+/// [`text_bytes`]); `None` if a list is over dmz's maximum.
+fn to_dmz_config<'a>(m: &'a Dmz, text: &'a [Vec<u8>; 3]) -> Option<dmz::Config<'a>> {
     use dmz::config::Bytes;
     Some(dmz::Config {
-        args: Bytes(&m.args),
-        env: Bytes(&m.env),
-        cwd: Bytes(&m.cwd),
+        args: Bytes(&text[0]),
+        env: Bytes(&text[1]),
+        cwd: Bytes(&text[2]),
         uid: m.uid,
         gid: m.gid,
         groups: match &m.groups {
@@ -138,18 +145,29 @@ fn init_blob(body: &[u8]) -> Vec<u8> {
     blob(init::config::MAGIC, init::config::VERSION, body)
 }
 
-/// What dmz accepts is postcard's canonical encoding of what it decoded, and its own writer
-/// gives the same bytes; what it refuses is a clean config error.
+/// What dmz accepts its own writer gives back, and is postcard's canonical encoding of what
+/// it decoded; what it refuses is a clean config error. `None`: refused, or accepted with
+/// args, env or cwd that are not UTF-8 strings each ending with a NUL (dmz takes any bytes
+/// there; the launcher's `Dmz` holds strings, and postcard refuses those bytes as a `Dmz`).
 fn check_dmz_body(body: &[u8]) -> Option<Dmz> {
     let b = dmz_blob(body);
     match dmz::Config::decode(&b) {
         Ok(c) => {
-            let m = Dmz::from_config(&c);
-            assert_eq!(postcard::to_allocvec(&m).unwrap(), body, "accepted bytes are postcard's encoding");
-            assert_eq!(postcard::from_bytes::<Dmz>(body).unwrap(), m, "postcard reads the same values");
             let mut out = vec![0u8; b.len()];
             let n = c.encode(&mut out).expect("re-encodes");
             assert_eq!(&out[..n], &b[..], "dmz's writer gives the bytes back");
+            let Some(m) = Dmz::from_config(&c) else {
+                let text = |s: &[u8]| {
+                    (s.is_empty() || s.ends_with(&[0]))
+                        && dmz::config::strings(s).all(|x| std::str::from_utf8(x).is_ok())
+                };
+                let cwd_ok = text(c.cwd.0) && c.cwd.0.iter().filter(|&&x| x == 0).count() <= 1;
+                assert!(!(text(c.args.0) && text(c.env.0) && cwd_ok), "{c:?} has only strings");
+                assert!(postcard::from_bytes::<Dmz>(body).is_err(), "postcard refuses them too");
+                return None;
+            };
+            assert_eq!(postcard::to_allocvec(&m).unwrap(), body, "accepted bytes are postcard's encoding");
+            assert_eq!(postcard::from_bytes::<Dmz>(body).unwrap(), m, "postcard reads the same values");
             Some(m)
         }
         Err(e) => {
@@ -223,7 +241,9 @@ fn dmz_config() -> impl Strategy<Value = Dmz> {
         around(edge_u32(), MAX_PRESERVE_FDS),
         proptest::option::of((edge_u32(), program).prop_map(|(flags, program)| Seccomp { flags, program })),
     );
-    (bytes(40), bytes(40), bytes(20), ids, caps, rest).prop_map(
+    let strings = || vec("[^\0]{0,8}", 0..6);
+    let cwd = proptest::option::of("[^\0]{0,16}");
+    (strings(), strings(), cwd, ids, caps, rest).prop_map(
         |(args, env, cwd, (uid, gid, groups, chown_stdio, umask), caps, rest)| {
             let (securebits, no_new_privs, rlimits, oom_score_adj, preserve_fds, seccomp) = rest;
             Dmz {
@@ -266,13 +286,15 @@ proptest! {
         let got = check_dmz_body(&body);
         if dmz_fits(&m, body.len()) {
             prop_assert_eq!(got.as_ref(), Some(&m));
-            let c = to_dmz_config(&m).unwrap();
+            let text = text_bytes(&m);
+            let c = to_dmz_config(&m, &text).unwrap();
             let mut out = vec![0u8; MAX_CONFIG_LEN];
             let n = c.encode(&mut out).unwrap();
             prop_assert_eq!(&out[16..n], &body[..]);
         } else {
             prop_assert_eq!(got, None);
-            if let Some(c) = to_dmz_config(&m) {
+            let text = text_bytes(&m);
+            if let Some(c) = to_dmz_config(&m, &text) {
                 // Only the size is over: the writer refuses it too.
                 prop_assert!(c.encode(&mut vec![0u8; MAX_CONFIG_LEN + 64]).is_err());
             }
@@ -296,7 +318,7 @@ proptest! {
 
 /// A valid dmz config blob for init's units.
 fn unit_dmz() -> Vec<u8> {
-    let m = Dmz { args: b"/bin/true\0".to_vec(), uid: Some(1000), gid: Some(1000), ..Dmz::default() };
+    let m = Dmz { args: vec!["/bin/true".into()], uid: Some(1000), gid: Some(1000), ..Dmz::default() };
     dmz_blob(&postcard::to_allocvec(&m).unwrap())
 }
 
@@ -483,16 +505,14 @@ fn launcher_writes_postcard_bytes_at_the_list_limits() {
         cwd: Some("/".into()),
         uid: Some(i32::MAX as u32),
         groups: Some((0..MAX_GROUPS as u32).collect()),
-        rlimits: (0..MAX_RLIMITS as u32)
-            .map(|r| dmz::config::Rlimit { resource: r, soft: 1, hard: u64::MAX })
-            .collect(),
+        rlimits: (0..MAX_RLIMITS as u32).map(|r| Rlimit { resource: r, soft: 1, hard: u64::MAX }).collect(),
         preserve_fds: (3..3 + MAX_PRESERVE_FDS as u32).collect(),
         oom_score_adj: Some(-1000),
         ..Default::default()
     };
     let b = c.encode().unwrap();
     let m = check_dmz_body(&b[16..]).expect("dmz reads what the launcher writes");
-    assert_eq!(m.args.iter().filter(|&&x| x == 0).count(), MAX_ARGS);
+    assert_eq!(m.args.len(), MAX_ARGS);
     // One more argument is refused by the launcher, not written.
     let mut over = c.clone();
     over.args.push("x".into());
@@ -531,18 +551,18 @@ fn sized(target: usize, len: impl Fn(usize) -> usize) -> usize {
 #[test]
 fn blobs_at_and_just_past_the_size_limit() {
     let dmz_with = |n: usize| Dmz {
-        args: b"/bin/true\0".to_vec(),
+        args: vec!["/bin/true".into()],
         seccomp: Some(Seccomp { flags: 0, program: vec![6; n] }),
         ..Dmz::default()
     };
     let n = sized(MAX_CONFIG_LEN, |n| 16 + postcard::to_allocvec(&dmz_with(n)).unwrap().len());
-    let at = dmz_with(n).blob().expect("a blob of exactly the maximum is written");
+    let at = dmz_with(n).encode().expect("a blob of exactly the maximum is written");
     assert_eq!(at.len(), MAX_CONFIG_LEN);
     assert_eq!(check_dmz_body(&at[16..]), Some(dmz_with(n)));
     let past = postcard::to_allocvec(&dmz_with(n + 1)).unwrap();
     assert_eq!(dmz_blob(&past).len(), MAX_CONFIG_LEN + 1);
     assert_eq!(check_dmz_body(&past), None, "dmz refuses one byte more");
-    assert_eq!(dmz_with(n + 1).blob(), None, "the launcher does not write it");
+    assert!(dmz_with(n + 1).encode().is_err(), "the launcher does not write it");
 
     let max = init::config::MAX_CONFIG_LEN;
     let init_with = |n: usize| Init {

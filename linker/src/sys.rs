@@ -88,13 +88,14 @@ pub fn exit_group(code: i32) -> ! {
 /// `execve(path, argv, envp)`. Returns only on failure, with the errno.
 ///
 /// # Safety
-/// `path` must be NUL-terminated; `argv` and `envp` NULL-terminated arrays of pointers to
-/// NUL-terminated strings, all valid for the duration of the call.
+/// `argv` and `envp` must be NULL-terminated arrays of pointers to NUL-terminated strings,
+/// all valid for the duration of the call.
 ///
 /// References: execve(2).
-pub unsafe fn execve(path: *const u8, argv: *const *const u8, envp: *const *const u8) -> Errno {
-    // SAFETY: the caller guarantees the pointer contract above.
-    let ret = unsafe { syscall5(nr::__NR_execve, path as usize, argv as usize, envp as usize, 0, 0) };
+pub unsafe fn execve(path: &core::ffi::CStr, argv: *const *const u8, envp: *const *const u8) -> Errno {
+    let path = path.as_ptr() as usize;
+    // SAFETY: path is a C string; the caller guarantees the pointer contract above.
+    let ret = unsafe { syscall5(nr::__NR_execve, path, argv as usize, envp as usize, 0, 0) };
     check(ret).err().unwrap_or(0)
 }
 

@@ -11,7 +11,8 @@
 #![allow(dead_code)] // the tests and the fuzz targets each use a different subset
 
 use dmz::config::{strings, Config, Rlimit};
-use dmz::transition::{Errno, KResult, Kernel};
+use dmz::transition::{Errno, ExecList, KResult, Kernel};
+use std::ffi::CStr;
 
 /// One state-changing call, as the kernel saw it (paths without their NUL).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -87,10 +88,9 @@ pub fn validates<K: Kernel>(k: &mut K, cfg: &Config) -> bool {
     dmz::validate(k, cfg, &mut dmz::Prepared::new(&mut ptrs, &mut path)).is_ok()
 }
 
-/// A path argument without its NUL, which must be last and only there.
-fn c_path(p: &[u8]) -> Vec<u8> {
-    assert_eq!(p.iter().position(|&b| b == 0), Some(p.len().wrapping_sub(1)), "path {p:?}");
-    p[..p.len() - 1].to_vec()
+/// A path argument without its NUL.
+fn c_path(p: &CStr) -> Vec<u8> {
+    p.to_bytes().to_vec()
 }
 
 impl<'b> Recorder<'b> {
@@ -179,7 +179,8 @@ impl<'b> Recorder<'b> {
     }
 
     /// A NULL-terminated pointer array → its strings.
-    fn list(&self, ptrs: &[*const u8]) -> Vec<Vec<u8>> {
+    fn list(&self, list: &ExecList) -> Vec<Vec<u8>> {
+        let ptrs = list.as_slice();
         let n = ptrs.iter().position(|p| p.is_null()).expect("pointer array without NULL");
         ptrs[..n].iter().map(|&p| self.string_at(p)).collect()
     }
@@ -332,7 +333,7 @@ impl Kernel for Recorder<'_> {
         );
         self.record(Call::Seccomp(flags, p.to_vec()))
     }
-    fn chdir(&mut self, p: &[u8]) -> KResult {
+    fn chdir(&mut self, p: &CStr) -> KResult {
         let first = !self.calls.iter().any(|c| matches!(c, Call::Chdir(_)));
         let r = self.record(Call::Chdir(c_path(p)));
         // The first chdir's EACCES or EPERM is not a failed step: dmz tries again as the
@@ -440,7 +441,7 @@ impl Kernel for Recorder<'_> {
         assert!(a >= 3 && a <= b, "cloexec_range({a}, {b})");
         self.record(Call::CloexecRange(a, b))
     }
-    fn execve(&mut self, path: &[u8], argv: &[*const u8], envp: &[*const u8]) -> Errno {
+    fn execve(&mut self, path: &CStr, argv: &ExecList, envp: &ExecList) -> Errno {
         assert!(self.failed.is_none(), "execve after {:?}", self.failed.map(|i| &self.calls[i]));
         let path = c_path(path);
         assert!(path.len() < 4096, "execve path longer than PATH_MAX");
