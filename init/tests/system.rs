@@ -1433,7 +1433,9 @@ fn a_flooding_service_starves_neither_another_nor_the_control_socket() {
     let text = b.wait_file("/run/tick.log", 20);
     let ticks: Vec<&str> = text.lines().map(|l| l.split(": ").nth(1).unwrap()).collect();
     assert_eq!(ticks, (1..=20).map(|i| format!("tick-{i}")).collect::<Vec<_>>());
-    assert!(slowest < Duration::from_secs(1), "`init status` took {slowest:?} during the flood");
+    // Starved, the client would wait for its reply until it gives up (120 s); answered in
+    // turn, it takes milliseconds. The bound tells the two apart without timing init.
+    assert!(slowest < Duration::from_secs(10), "`init status` took {slowest:?} during the flood");
     let flood = b.read_file("/run/flood.log").unwrap_or_default();
     assert!(flood.lines().count() > 100, "the flood is read too: {} lines", flood.lines().count());
     assert!(b.read_file("/run/flood.log.1").is_some(), "and rotated");
