@@ -79,6 +79,16 @@ impl Slot {
             _ => Slot::TaskOutput(k - 2 * MAX_UNITS),
         }
     }
+
+    /// Where captured-output pipe `p` (below `2 * MAX_UNITS`) is watched.
+    pub fn pipe(p: usize) -> Slot {
+        Slot::at(MAX_UNITS + p)
+    }
+
+    /// The captured-output pipe watched here; for a readiness slot, a number past every pipe.
+    pub fn pipe_number(self) -> usize {
+        self.index().wrapping_sub(MAX_UNITS)
+    }
 }
 
 /// An open watchdog and when it is next due.

@@ -35,7 +35,7 @@ pub const NONE: u8 = u8::MAX;
 /// Reads of an earlier run's pipe before it is closed: more than its 64 KiB of capacity.
 const DRAIN: usize = 256;
 
-/// The pipes, each known by its number p, watched at [`slot`]`(p)`. A pipe stays at its
+/// The pipes, each known by its number p, watched at [`Slot::pipe`]`(p)`. A pipe stays at its
 /// number for its life: a reload only changes which unit it belongs to.
 pub struct Captured {
     /// A /dev/kmsg of its own: the kernel rate-limits each open file on its own
@@ -48,22 +48,6 @@ pub struct Captured {
     unit: [u8; UNITS],
     len: [u16; UNITS],
     pid: [i32; UNITS],
-}
-
-/// Where pipe `p` is watched.
-fn slot(p: usize) -> Slot {
-    match p.checked_sub(MAX_UNITS) {
-        None => Slot::Output(p),
-        Some(i) => Slot::TaskOutput(i),
-    }
-}
-
-/// The pipe watched at `s`.
-fn index(s: Slot) -> usize {
-    match s {
-        Slot::TaskOutput(i) => MAX_UNITS + i,
-        Slot::Output(i) | Slot::Ready(i) => i,
-    }
 }
 
 /// `path`'s first `at` bytes, then `tail`, then NULs.
@@ -91,7 +75,7 @@ impl Captured {
 
     /// The output index of the unit whose pipe is watched at `s` (out of range: none).
     pub fn owner(&self, s: Slot) -> usize {
-        self.unit[index(s)] as usize
+        self.unit.get(s.pipe_number()).map_or(NONE as usize, |&o| o as usize)
     }
 
     /// Before unit `u` (output index `k`) starts: with `output = "capture"`, a new pipe (an
@@ -112,7 +96,7 @@ impl Captured {
         match made.and_then(|()| sys::pipe()) {
             Ok((r, w)) => {
                 let p = self.find(NONE as usize)?; // one pipe per unit at most: always found
-                ev.watch_fd(slot(p), r);
+                ev.watch_fd(Slot::pipe(p), r);
                 (self.unit[p], self.len[p]) = (k as u8, 0);
                 let path = u.log_file;
                 let dir = path.iter().rposition(|&b| b == b'/').unwrap_or(0);
@@ -138,7 +122,7 @@ impl Captured {
     /// and the pipe closed. Returns whether bytes were read and it is still open.
     #[inline(never)]
     pub fn read(&mut self, ev: &mut Events, s: Slot, u: &Unit) -> bool {
-        let p = index(s);
+        let p = s.pipe_number();
         let Some(buf) = &mut self.buf else { return false };
         let part = &mut buf[p * LINE..][..LINE];
         let had = self.len[p] as usize;
@@ -173,11 +157,11 @@ impl Captured {
     pub fn close(&mut self, ev: &mut Events, k: usize, u: &Unit) {
         let Some(p) = self.find(k) else { return };
         let mut reads = DRAIN;
-        while reads > 0 && self.read(ev, slot(p), u) {
+        while reads > 0 && self.read(ev, Slot::pipe(p), u) {
             reads -= 1;
         }
-        drop(ev.unwatch_fd(slot(p)));
-        self.read(ev, slot(p), u); // not watched: its end
+        drop(ev.unwatch_fd(Slot::pipe(p)));
+        self.read(ev, Slot::pipe(p), u); // not watched: its end
     }
 
     /// A reload renumbered the units: the pipe of output index k is now output index
@@ -187,7 +171,7 @@ impl Captured {
             if let Some(&j) = to.get(*o as usize) {
                 *o = j;
                 if j == NONE {
-                    drop(ev.unwatch_fd(slot(p)));
+                    drop(ev.unwatch_fd(Slot::pipe(p)));
                 }
             }
         }
