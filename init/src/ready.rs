@@ -103,16 +103,21 @@ impl System {
     /// names of `requires` too).
     /// Otherwise it is waiting, and a dependency that failed for good is logged once.
     pub(super) fn may_start(&mut self, cfg: &Config, i: usize, u: &Unit) -> bool {
-        let mut deps = names(u.after).filter_map(|n| Some((find(cfg.services, n)?.0, n)));
-        let Some((j, dep)) = deps.find(|&(j, _)| self.svcs[j].state != State::Ready) else { return true };
-        let failed = self.svcs[j].state == State::Failed;
-        let s = &mut self.svcs[i];
-        s.state = State::Waiting;
-        if failed && s.rd.flags & TOLD == 0 {
-            s.rd.flags |= TOLD;
-            self.log.warn(b"service % waiting: % failed", &[S(u.name), S(dep)]);
+        for dep in names(u.after) {
+            let Some((j, _)) = find(cfg.services, dep) else { continue };
+            let state = self.svcs[j].state;
+            if state == State::Ready {
+                continue;
+            }
+            let s = &mut self.svcs[i];
+            s.state = State::Waiting;
+            if state == State::Failed && s.rd.flags & TOLD == 0 {
+                s.rd.flags |= TOLD;
+                self.log.warn(b"service % waiting: % failed", &[S(u.name), S(dep)]);
+            }
+            return false;
         }
-        false
+        true
     }
 
     /// The readiness channel of service `i` for its next run: its notify socket (created

@@ -115,6 +115,12 @@ const IDLE: Svc = Svc {
     rd: ready::IDLE,
 };
 
+/// A table of `s` for every unit (one loop, not one per table).
+#[inline(never)]
+fn table(s: Svc) -> [Svc; MAX_UNITS] {
+    [s; MAX_UNITS]
+}
+
 /// What the kernel command line says (`dmzkit.*=` words).
 struct Boot {
     config: [u8; 256],
@@ -184,8 +190,8 @@ pub fn main(args: &Args) -> ! {
         stopping: false,
         deferred: 0,
         path: boot.config,
-        tasks: [IDLE; MAX_UNITS],
-        svcs: [IDLE; MAX_UNITS],
+        tasks: table(IDLE),
+        svcs: table(IDLE),
         texts: [[0; ready::TEXT_LEN]; MAX_UNITS],
         out: Captured::new(),
         cgroup: false,
@@ -357,10 +363,7 @@ impl System {
                     *t = Svc { pid: 0, last: Some(exit), state: ended(exit), ..*t };
                     return self.log.info(b"task % %", &[S(u.name), X(exit)]);
                 }
-                Event::Signal(sig) => self.signal(cfg, sig),
-                Event::Request(req) => {
-                    self.serve(cfg, req, true);
-                }
+                Event::Signal(sig) => self.signal(cfg, sig), // a shutdown at once
                 Event::Timeout if !killed => {
                     self.log.warn(b"task % timeout, killing pid %", &[S(u.name), N(pid as u64)]);
                     signal_service(pid, SIGKILL);
@@ -368,8 +371,9 @@ impl System {
                     deadline = now() + KILL_WAIT_MS;
                 }
                 Event::Timeout => return self.tasks[i].state = State::Failed,
-                Event::Readable(slot) => self.readable(cfg, slot),
-                Event::Exited(..) | Event::NoChildren => {}
+                event => {
+                    self.handle(cfg, event, true);
+                }
             }
         }
     }
@@ -494,27 +498,28 @@ impl System {
                     Event::Signal(bit as u8 + 1)
                 }
             };
-            let reload = match event {
-                Event::Exited(pid, exit) => {
-                    self.exited(cfg, pid, exit);
-                    None
-                }
-                Event::Signal(SIGHUP) => self.reload(cfg, None),
-                Event::Signal(sig) => {
-                    self.signal(cfg, sig);
-                    None
-                }
-                Event::Request(req) => self.serve(cfg, req, false),
-                Event::Readable(slot) => {
-                    self.readable(cfg, slot);
-                    None
-                }
-                Event::NoChildren | Event::Timeout => None,
-            };
-            if let Some(m) = reload {
+            if let Some(m) = self.handle(cfg, event, false) {
                 return m;
             }
         }
+    }
+
+    /// What every wait does with an event: a child reaped, a request answered (only `status`
+    /// while `busy`), a watched fd read, a signal handled (while `busy`, kept for the loop:
+    /// during shutdown there is nothing more to do for it). Returns the new config's mapping
+    /// after a reload.
+    #[inline(never)]
+    fn handle(&mut self, cfg: &Config, event: Event, busy: bool) -> Option<Mapping> {
+        match event {
+            Event::Exited(pid, exit) => self.exited(cfg, pid, exit),
+            Event::Signal(sig) if busy => self.deferred |= 1 << (sig.wrapping_sub(1) & 63),
+            Event::Signal(SIGHUP) => return self.reload(cfg, None),
+            Event::Signal(sig) => self.signal(cfg, sig),
+            Event::Request(req) => return self.serve(cfg, req, busy),
+            Event::Readable(slot) => self.readable(cfg, slot),
+            Event::NoChildren | Event::Timeout => {}
+        }
+        None
     }
 
     /// Answers a control request. While init waits for something (a task, a stop) it is
@@ -642,39 +647,39 @@ impl System {
         };
         let new = self.decoded(&m);
         self.warn_unlimited(&new);
-        let mut next = [IDLE; MAX_UNITS];
-        let mut kept = 0u64; // bit j: new service j keeps its state
+        // Each old service's index in the new config when it is unchanged there ([`output::NONE`]:
+        // removed or changed, stopped first). Services that exit meanwhile are accounted for
+        // (and rescheduled) in `svcs`, which is carried over only afterwards.
+        let mut to = [output::NONE; output::UNITS]; // output indexes: services, then tasks
+        let (mut changed, mut removed) = (0, 0);
+        for (i, u) in cfg.services.iter().enumerate() {
+            match unchanged_in(new.services, &u) {
+                Ok(j) => to[i] = j as u8,
+                Err(found) => {
+                    if found {
+                        changed += 1;
+                    } else {
+                        removed += 1;
+                    }
+                    self.stop(cfg, i, &u);
+                    self.out.close(&mut self.events, i, &u);
+                }
+            }
+        }
+        let mut next = table(Svc { due: 0, ..IDLE }); // an added or changed one starts
         let mut moved = [const { None }; MAX_UNITS];
         let mut texts = [[0; ready::TEXT_LEN]; MAX_UNITS];
-        let (mut changed, mut removed) = (0, 0);
-        // Stops first: services that exit meanwhile are accounted for (and rescheduled) in
-        // `svcs`, which is carried over only afterwards.
-        for (i, u) in cfg.services.iter().enumerate() {
-            if !matches!(find(new.services, u.name), Some((_, v)) if v == u) {
-                self.stop(cfg, i, &u);
-                self.out.close(&mut self.events, i, &u);
+        let mut unchanged = 0;
+        for (i, &j) in to[..MAX_UNITS].iter().enumerate() {
+            let j = j as usize;
+            if j < MAX_UNITS {
+                next[j] = self.svcs[i];
+                texts[j] = self.texts[i];
+                moved[j] = self.events.unwatch_fd(Slot::Ready(i)); // fds move with it
+                unchanged += 1;
             }
         }
-        let mut to = [output::NONE; output::UNITS]; // output indexes: services, then tasks
-        for (i, u) in cfg.services.iter().enumerate() {
-            match find(new.services, u.name) {
-                Some((j, v)) if v == u => {
-                    next[j] = self.svcs[i];
-                    texts[j] = self.texts[i];
-                    kept |= 1 << j;
-                    moved[j] = self.events.unwatch_fd(Slot::Ready(i)); // fds move with it
-                    to[i] = j as u8;
-                }
-                Some(_) => changed += 1,
-                None => removed += 1,
-            }
-        }
-        for (j, s) in next.iter_mut().enumerate().take(new.services.len()) {
-            if kept & (1 << j) == 0 {
-                s.due = 0;
-            }
-        }
-        let mut tasks = [Svc { state: State::Stopped, ..IDLE }; MAX_UNITS];
+        let mut tasks = table(Svc { state: State::Stopped, ..IDLE });
         for (j, v) in new.tasks.iter().enumerate() {
             if let Some((i, _)) = find(cfg.tasks, v.name) {
                 tasks[j] = self.tasks[i];
@@ -689,7 +694,6 @@ impl System {
                 self.events.watch_fd(Slot::Ready(j), fd);
             }
         }
-        let unchanged = kept.count_ones() as u64;
         let added = new.services.len() as u64 - unchanged - changed;
         let mut l = Line::default();
         format(
@@ -803,20 +807,14 @@ impl System {
     /// shutdown there is nothing more to do for them).
     fn wait_for(&mut self, cfg: &Config, pid: i32, deadline: u64) -> bool {
         loop {
-            match self.events.next(deadline) {
-                Event::Exited(p, exit) => {
-                    self.exited(cfg, p, exit);
-                    if p == pid {
-                        return true;
-                    }
-                }
-                Event::Timeout => return false,
-                Event::Request(req) => {
-                    self.serve(cfg, req, true);
-                }
-                Event::Signal(sig) => self.deferred |= 1 << (sig.wrapping_sub(1) & 63),
-                Event::Readable(slot) => self.readable(cfg, slot),
-                Event::NoChildren => {}
+            let event = self.events.next(deadline);
+            let gone = matches!(event, Event::Exited(p, _) if p == pid);
+            if matches!(event, Event::Timeout) {
+                return false;
+            }
+            self.handle(cfg, event, true);
+            if gone {
+                return true;
             }
         }
     }
@@ -845,6 +843,15 @@ impl System {
 #[inline(never)]
 fn find<'a>(units: List<'a, Unit<'a>>, name: &[u8]) -> Option<(usize, Unit<'a>)> {
     units.iter().enumerate().find(|(_, u)| eq(u.name, name))
+}
+
+/// The index of `u` among `units` if it is there unchanged; else whether one of its name is.
+#[inline(never)]
+fn unchanged_in(units: List<Unit>, u: &Unit) -> Result<usize, bool> {
+    match find(units, u.name) {
+        Some((j, v)) if v == *u => Ok(j),
+        found => Err(found.is_some()),
+    }
 }
 
 /// The state after a run that ended with `exit` and is not restarted.
