@@ -953,24 +953,24 @@ securityfs pstore bpf configfs fusectl hugetlbfs binfmt_misc efivarfs autofs nsf
 /// container that shares filesystems with its host.
 #[inline(never)]
 fn unmount_all(log: &Log) {
-    let (mut buf, mut end) = match sys::read_whole(c"/proc/self/mounts", MAX_MOUNT_TABLE) {
+    let (buf, mut end) = match sys::read_whole(c"/proc/self/mounts", MAX_MOUNT_TABLE) {
         Ok(x) => x,
         Err(e) => return log.warn_unable(b"read /proc/self/mounts", e, None),
     };
     let initial_ns = sys::in_initial_pid_namespace();
+    let mut path = [0u8; PATH_MAX];
     while end > 0 {
         // The last line not yet handled: "source target fstype options 0 0".
         let start = buf[..end - 1].iter().rposition(|&b| b == b'\n').map_or(0, |i| i + 1);
-        let line = &mut buf[start..end];
+        let mut fields = buf[start..end].split(|&b| b == b' ');
         end = start;
-        let space = |line: &[u8], from: usize| line[from..].iter().position(|&b| b == b' ').map(|i| from + i);
-        let (Some(a), Some(b)) = (space(line, 0), line.iter().rposition(|&b| b == b' ')) else { continue };
-        let Some(b) = space(line, a + 1).filter(|&b2| b2 < b) else { continue };
-        let fstype_end = space(line, b + 1).unwrap_or(line.len());
-        if VIRTUAL.split(|&c| c == b' ').any(|v| eq(v, &line[b + 1..fstype_end])) {
+        let (Some(_), Some(target), Some(fstype)) = (fields.next(), fields.next(), fields.next()) else {
+            continue;
+        };
+        if VIRTUAL.split(|&c| c == b' ').any(|v| eq(v, fstype)) {
             continue;
         }
-        let Some(p) = unescape_in_place(&mut line[a + 1..=b]) else { continue };
+        let Some(p) = unescape(target, &mut path) else { continue };
         match sys::unmount(p) {
             Ok(()) => log.info(b"unmounted %", &[S(p.to_bytes())]),
             Err(_) if initial_ns => match sys::remount_read_only(p) {
@@ -982,23 +982,26 @@ fn unmount_all(log: &Log) {
     }
 }
 
+/// The longest path the kernel takes, its NUL included (PATH_MAX in linux/limits.h).
+const PATH_MAX: usize = linux_raw_sys::general::PATH_MAX as usize;
+
 /// A mount point from /proc/self/mounts, where space, tab, newline and backslash appear as
-/// octal escapes (`\040`), decoded in place into a C string: `field` is the path and the
-/// separator after it, which makes room for the NUL.
-fn unescape_in_place(field: &mut [u8]) -> Option<&CStr> {
+/// octal escapes (`\040`), decoded into `path` as a C string; `None` when it does not fit
+/// (umount2 would refuse it too: ENAMETOOLONG).
+fn unescape<'p>(field: &[u8], path: &'p mut [u8; PATH_MAX]) -> Option<&'p CStr> {
     let (mut i, mut n) = (0, 0);
-    while i + 1 < field.len() {
+    while i < field.len() && n + 1 < path.len() {
         let mut b = field[i];
         i += 1;
-        if b == b'\\' && i + 3 < field.len() {
+        if b == b'\\' && i + 3 <= field.len() {
             b = field[i..i + 3]
                 .iter()
                 .fold(0u8, |v, &d| v.wrapping_mul(8).wrapping_add(d.wrapping_sub(b'0')));
             i += 3;
         }
-        field[n] = b;
+        path[n] = b;
         n += 1;
     }
-    field[n] = 0;
-    sys::cstr(&field[..=n])
+    path[n] = 0;
+    sys::cstr(&path[..=n]).filter(|_| i == field.len())
 }

@@ -722,11 +722,12 @@ fn shutdown_unmounts_filesystems_with_a_backing_store() {
     let img = dir.join("data.img");
     let lo = LoopDevice::new(&img);
     let mut s = setup();
-    s.mounts.push((Box::leak(lo.dev.clone().into_boxed_str()), "/data", "ext2", 0, ""));
-    s.tasks.push(spec("writer", "echo persisted > /data/hello"));
-    // A service keeps a file on /data open and ignores SIGTERM: /data can only be unmounted
+    s.mounts.push((Box::leak(lo.dev.clone().into_boxed_str()), "/data dir", "ext2", 0, ""));
+    s.tasks.push(spec("writer", "echo persisted > \"/data dir/hello\""));
+    // The mount point has a space, which /proc/self/mounts shows as `\040`.
+    // A service keeps a file on it open and ignores SIGTERM: it can only be unmounted
     // once the shutdown has killed it.
-    s.services.push(spec("holder", "exec 3</data/hello; trap '' TERM; while :; do sleep 0.05; done"));
+    s.services.push(spec("holder", "exec 3<\"/data dir/hello\"; trap '' TERM; while :; do sleep 0.05; done"));
     s.services.push(spec("stopper", "sleep 0.3; /sbin/init poweroff"));
     let mut b = boot("boot-unmount", Some(&s.encode()));
     let (status, _, console) = b.end(Duration::from_secs(30));
@@ -735,11 +736,11 @@ fn shutdown_unmounts_filesystems_with_a_backing_store() {
     assert_in_order(
         &lines,
         &[
-            "init: mounted /data",
+            "init: mounted /data dir",
             "init: task writer exited status 0",
             "init: shutdown: poweroff",
             "init: service holder killed signal 9",
-            "init: unmounted /data",
+            "init: unmounted /data dir",
             "init: poweroff now",
         ],
     );
