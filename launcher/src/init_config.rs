@@ -126,6 +126,7 @@ pub fn compile(
     let services = units(file, "service", &t.service, base, target, warn)?;
     unique_names(file, tasks.iter().chain(&services))?;
     dependencies(file, &tasks, &services)?;
+    let services = start_order(services);
     let cfg = wire::Init {
         hostname,
         ctrl_alt_del,
@@ -564,6 +565,20 @@ fn dependencies(file: &str, tasks: &[wire::Unit], services: &[wire::Unit]) -> Re
         }
     }
     Ok(())
+}
+
+/// The services in a start order: each after every service it is `after` (or `requires`),
+/// otherwise in the TOML's order. init starts them in this order and stops them in reverse at
+/// shutdown, so a service stops before the services it depends on. (Called once
+/// [`dependencies`] found no cycle: some service always has all of its placed.)
+fn start_order(mut rest: Vec<wire::Unit>) -> Vec<wire::Unit> {
+    let mut order: Vec<wire::Unit> = Vec::with_capacity(rest.len());
+    while !rest.is_empty() {
+        let placed = |s: &wire::Unit| names(&s.after).all(|n| order.iter().any(|o| o.name == n));
+        let k = rest.iter().position(placed).unwrap_or(0);
+        order.push(rest.remove(k));
+    }
+    order
 }
 
 /// A service's dependencies: (key, name) for each of `requires`, then `after`.
@@ -1208,6 +1223,21 @@ mod readiness_tests {
         assert_eq!(v["service"][2]["requires"], json!(["a", "b"]));
         assert_eq!(v["service"][2]["watchdog_ms"], 0);
         assert_eq!(v["service"][2]["ready_timeout_ms"], 0);
+    }
+
+    #[test]
+    fn services_are_compiled_in_a_start_order() {
+        // Each after what it depends on, otherwise in the TOML's order: init stops them in
+        // reverse, dependents first.
+        let text = svc("web", "requires = [\"db\"]")
+            + &svc("log", "")
+            + &svc("db", "after = [\"net\"]")
+            + &svc("net", "")
+            + &svc("cron", "after = [\"web\"]");
+        let blob = compile_str(&text).unwrap();
+        let c = Config::decode(&blob).unwrap();
+        let order: Vec<&[u8]> = c.services.iter().map(|u| u.name).collect();
+        assert_eq!(order, [&b"log"[..], b"net", b"db", b"web", b"cron"]);
     }
 
     #[test]
