@@ -144,11 +144,12 @@ fn refuse(conn: &OwnedFd) {
 
 /// `WORD` or `WORD NAME`, a word of [`WORDS`] with as many names as it takes.
 fn parse(r: &[u8]) -> Option<(&[u8], &[u8])> {
-    let at = r.iter().position(|&b| b == b' ').unwrap_or(r.len());
-    let (word, name) = (&r[..at], r.get(at + 1..).unwrap_or(b""));
-    let (_, min, max) = WORDS.iter().find(|(w, _, _)| eq(w, word))?;
+    let mut parts = r.split(|&b| b == b' ');
+    let word = parts.next()?;
+    let name = parts.next().unwrap_or(b"");
+    let &(_, min, max) = WORDS.iter().find(|(w, _, _)| eq(w, word))?;
     let n = !name.is_empty() as usize;
-    (n >= *min && n <= *max && !name.contains(&b' ')).then_some((word, name))
+    (parts.next().is_none() && n >= min && n <= max).then_some((word, name))
 }
 
 /// Sends the one reply packet: `CODE[ MESSAGE]\n` then `body`. Built in a mapping given back
