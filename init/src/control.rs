@@ -11,7 +11,7 @@
 //! is checked at accept: a non-root caller gets the refusal at once and holds nothing.
 
 use crate::events::now;
-use crate::log::{Log, S};
+use crate::log::{Line, Log, S};
 use crate::sys::{self, Errno, Mapping, PollFd};
 use core::ffi::CStr;
 use init::text::eq;
@@ -177,20 +177,17 @@ fn answer(conn: &OwnedFd, code: u8, message: &[u8], body: &[u8]) {
 #[inline(never)]
 pub fn client(args: &linker::Args) -> i32 {
     let log = Log::new(false);
-    let mut req = [0u8; MAX_REQUEST];
-    let mut n = 0;
+    // The arguments joined by spaces (the server splits them again): one that does not fit
+    // in a request makes it too long, whatever the rest.
+    let mut line = Line::default();
     for i in 1..args.len() {
-        let a = args.get(i).map_or(&b""[..], |a| a.to_bytes());
-        let sep = (i > 1) as usize;
-        if n + sep + a.len() > req.len() {
-            n = usize::MAX;
-            break;
+        if i > 1 {
+            line.push(b" ");
         }
-        req[n..n + sep].copy_from_slice(&b" "[..sep]);
-        req[n + sep..n + sep + a.len()].copy_from_slice(a);
-        n += sep + a.len();
+        line.push(args.get(i).map_or(&b""[..], |a| a.to_bytes()));
     }
-    if n == usize::MAX || parse(&req[..n]).is_none() {
+    let req = crate::log::bytes(&line);
+    if req.len() > MAX_REQUEST || parse(req).is_none() {
         log.error(b"usage: init status [NAME] | init start|stop|restart NAME | init reload", &[]);
         return USAGE as i32;
     }
@@ -203,7 +200,7 @@ pub fn client(args: &linker::Args) -> i32 {
         Err(e) => return fail(b"reach PID 1", e),
     };
     // A refusal may already be waiting, and the request refused (EPIPE): read on.
-    let _ = sys::send_packet(conn.as_fd(), &req[..n]);
+    let _ = sys::send_packet(conn.as_fd(), req);
     let Ok(mut m) = Mapping::new(MAX_REPLY) else { return UNREACHABLE as i32 };
     if !sys::poll_readable(&mut [PollFd::new(rustix::fd::AsRawFd::as_raw_fd(&conn))], Some(REPLY_WAIT_MS)) {
         return fail(b"read reply", sys::ETIMEDOUT);
