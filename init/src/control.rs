@@ -159,9 +159,12 @@ fn answer(conn: &OwnedFd, code: u8, message: &[u8], body: &[u8]) {
     let Ok(mut m) = Mapping::new(MAX_REPLY) else { return };
     let mut n = 0;
     let mut put = |s: &[u8]| {
-        let k = s.len().min(m.len() - n);
-        m[n..n + k].copy_from_slice(&s[..k]);
-        n += k;
+        for &b in s {
+            if let Some(at) = m.get_mut(n) {
+                *at = b;
+                n += 1;
+            }
+        }
     };
     put(&[b'0' + code]);
     if !message.is_empty() {
@@ -170,7 +173,7 @@ fn answer(conn: &OwnedFd, code: u8, message: &[u8], body: &[u8]) {
     }
     put(b"\n");
     put(body);
-    let _ = sys::send_packet(conn.as_fd(), &m[..n]);
+    let _ = sys::send_packet(conn.as_fd(), m.get(..n).unwrap_or_default());
 }
 
 /// The client: `init WORD [NAME]` sent to PID 1; prints the reply and returns its code.
