@@ -79,7 +79,11 @@ impl Server {
 
     /// When the first held connection expires.
     pub fn deadline(&self) -> u64 {
-        self.conns.iter().flatten().map(|&(_, d)| d).min().unwrap_or(u64::MAX)
+        let mut first = u64::MAX;
+        for &(_, d) in self.conns.iter().flatten() {
+            first = first.min(d);
+        }
+        first
     }
 
     /// Closes connections past their deadline.
