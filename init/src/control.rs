@@ -156,28 +156,12 @@ fn parse(r: &[u8]) -> Option<(&[u8], &[u8])> {
     (parts.next().is_none() && n >= min && n <= max).then_some((word, name))
 }
 
-/// Sends the one reply packet: `CODE[ MESSAGE]\n` then `body`. Built in a mapping given back
-/// afterwards (PID 1's stack keeps what it once touched); a reply that cannot be sent at
-/// once is dropped.
+/// Sends the one reply packet: `CODE[ MESSAGE]\n` then `body`, gathered by the kernel from
+/// where they are; a reply that cannot be sent at once is dropped.
 fn answer(conn: &OwnedFd, code: u8, message: &[u8], body: &[u8]) {
-    let Ok(mut m) = Mapping::new(MAX_REPLY) else { return };
-    let mut n = 0;
-    let mut put = |s: &[u8]| {
-        for &b in s {
-            if let Some(at) = m.get_mut(n) {
-                *at = b;
-                n += 1;
-            }
-        }
-    };
-    put(&[b'0' + code]);
-    if !message.is_empty() {
-        put(b" ");
-        put(message);
-    }
-    put(b"\n");
-    put(body);
-    let _ = sys::send_packet(conn.as_fd(), m.get(..n).unwrap_or_default());
+    let head = [b'0' + code, b' '];
+    let head = if message.is_empty() { &head[..1] } else { &head[..] };
+    let _ = sys::send_parts(conn.as_fd(), [head, message, b"\n", body]);
 }
 
 /// The client: `init WORD [NAME]` sent to PID 1; prints the reply and returns its code.
