@@ -175,7 +175,7 @@ pub fn client(args: &linker::Args) -> i32 {
         if i > 1 {
             line.push(b" ");
         }
-        line.push(args.get(i).map_or(&b""[..], |a| a.to_bytes()));
+        line.push(crate::arg(args, i));
     }
     let req = crate::log::bytes(&line);
     if req.len() > MAX_REQUEST || parse(req).is_none() {
