@@ -38,7 +38,7 @@ pub const NOT_ROOT: u8 = 3;
 pub const UNREACHABLE: u8 = 4;
 
 /// The words a client may send, and how many names each takes (`status` 0 or 1).
-const WORDS: [(&[u8], usize, usize); 5] =
+const WORDS: [(&[u8], u8, u8); 5] =
     [(b"status", 0, 1), (b"start", 1, 1), (b"stop", 1, 1), (b"restart", 1, 1), (b"reload", 0, 0)];
 
 /// Whether `args` (init's arguments after its name) are a control request.
@@ -152,7 +152,7 @@ fn parse(r: &[u8]) -> Option<(&[u8], &[u8])> {
     let word = parts.next()?;
     let name = parts.next().unwrap_or(b"");
     let &(_, min, max) = WORDS.iter().find(|(w, _, _)| eq(w, word))?;
-    let n = !name.is_empty() as usize;
+    let n = !name.is_empty() as u8;
     (parts.next().is_none() && n >= min && n <= max).then_some((word, name))
 }
 
