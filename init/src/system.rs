@@ -542,7 +542,7 @@ impl System {
             if stop {
                 self.stop_dependents(cfg, u.name); // those that require it
             }
-            let s = &mut self.svcs[i];
+            let s = &mut self.svcs[i % MAX_UNITS]; // i < MAX_UNITS: no bounds check to pay
             if stop {
                 s.due = NEVER;
                 if s.pid == 0 {
