@@ -193,23 +193,29 @@ pub fn client(args: &linker::Args) -> i32 {
     // A refusal may already be waiting, and the request refused (EPIPE): read on.
     let _ = sys::send_packet(conn.as_fd(), req);
     let Ok(mut m) = Mapping::new(MAX_REPLY) else { return UNREACHABLE as i32 };
-    if !sys::poll_readable(&mut [PollFd::new(rustix::fd::AsRawFd::as_raw_fd(&conn))], Some(REPLY_WAIT_MS)) {
-        return fail(b"read reply", sys::ETIMEDOUT);
-    }
-    let len = match sys::recv_packet(conn.as_fd(), &mut m) {
-        Ok(0) => return fail(b"read reply", sys::ECONNRESET),
-        Ok(len) => len.min(m.len()),
+    let (code, reply) = match read_reply(&conn, &mut m) {
+        Ok(r) => r,
         Err(e) => return fail(b"read reply", e),
     };
-    let reply = &m[..len];
-    let head = reply.iter().position(|&b| b == b'\n').unwrap_or(len);
-    let code = match reply.first() {
-        Some(&c @ b'0'..=b'9') => c - b'0',
-        _ => return fail(b"read reply", sys::EINVAL),
-    };
+    let head = reply.iter().position(|&b| b == b'\n').unwrap_or(reply.len());
     if head > 2 {
         log.error(b"%", &[S(&reply[2..head])]);
     }
     sys::write(sys::stdio(sys::Stdio::Out), reply.get(head + 1..).unwrap_or(b""));
     code as i32
+}
+
+/// Waits for the reply to arrive and reads it: its code and its bytes.
+fn read_reply<'m>(conn: &OwnedFd, m: &'m mut [u8]) -> Result<(u8, &'m [u8]), Errno> {
+    if !sys::poll_readable(&mut [PollFd::new(rustix::fd::AsRawFd::as_raw_fd(conn))], Some(REPLY_WAIT_MS)) {
+        return Err(sys::ETIMEDOUT);
+    }
+    let reply = match sys::recv_packet(conn.as_fd(), m)? {
+        0 => return Err(sys::ECONNRESET),
+        len => &m[..len.min(m.len())],
+    };
+    match reply.first() {
+        Some(&c @ b'0'..=b'9') => Ok((c - b'0', reply)),
+        _ => Err(sys::EINVAL),
+    }
 }
