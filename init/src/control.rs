@@ -11,7 +11,7 @@
 //! is checked at accept: a non-root caller gets the refusal at once and holds nothing.
 
 use crate::events::now;
-use crate::log::{Log, S};
+use crate::log::{Line, Log, S};
 use crate::sys::{self, Errno, Mapping, PollFd};
 use core::ffi::CStr;
 use init::text::eq;
@@ -38,7 +38,7 @@ pub const NOT_ROOT: u8 = 3;
 pub const UNREACHABLE: u8 = 4;
 
 /// The words a client may send, and how many names each takes (`status` 0 or 1).
-const WORDS: [(&[u8], usize, usize); 5] =
+const WORDS: [(&[u8], u8, u8); 5] =
     [(b"status", 0, 1), (b"start", 1, 1), (b"stop", 1, 1), (b"restart", 1, 1), (b"reload", 0, 0)];
 
 /// Whether `args` (init's arguments after its name) are a control request.
@@ -79,7 +79,11 @@ impl Server {
 
     /// When the first held connection expires.
     pub fn deadline(&self) -> u64 {
-        self.conns.iter().flatten().map(|&(_, d)| d).min().unwrap_or(u64::MAX)
+        let mut first = u64::MAX;
+        for &(_, d) in self.conns.iter().flatten() {
+            first = first.min(d);
+        }
+        first
     }
 
     /// Closes connections past their deadline.
@@ -144,52 +148,37 @@ fn refuse(conn: &OwnedFd) {
 
 /// `WORD` or `WORD NAME`, a word of [`WORDS`] with as many names as it takes.
 fn parse(r: &[u8]) -> Option<(&[u8], &[u8])> {
-    let at = r.iter().position(|&b| b == b' ').unwrap_or(r.len());
-    let (word, name) = (&r[..at], r.get(at + 1..).unwrap_or(b""));
-    let (_, min, max) = WORDS.iter().find(|(w, _, _)| eq(w, word))?;
-    let n = !name.is_empty() as usize;
-    (n >= *min && n <= *max && !name.contains(&b' ')).then_some((word, name))
+    let mut parts = r.split(|&b| b == b' ');
+    let word = parts.next()?;
+    let name = parts.next().unwrap_or(b"");
+    let &(_, min, max) = WORDS.iter().find(|(w, _, _)| eq(w, word))?;
+    let n = !name.is_empty() as u8;
+    (parts.next().is_none() && n >= min && n <= max).then_some((word, name))
 }
 
-/// Sends the one reply packet: `CODE[ MESSAGE]\n` then `body`. Built in a mapping given back
-/// afterwards (PID 1's stack keeps what it once touched); a reply that cannot be sent at
-/// once is dropped.
+/// Sends the one reply packet: `CODE[ MESSAGE]\n` then `body`, gathered by the kernel from
+/// where they are; a reply that cannot be sent at once is dropped.
 fn answer(conn: &OwnedFd, code: u8, message: &[u8], body: &[u8]) {
-    let Ok(mut m) = Mapping::new(MAX_REPLY) else { return };
-    let mut n = 0;
-    let mut put = |s: &[u8]| {
-        let k = s.len().min(m.len() - n);
-        m[n..n + k].copy_from_slice(&s[..k]);
-        n += k;
-    };
-    put(&[b'0' + code]);
-    if !message.is_empty() {
-        put(b" ");
-        put(message);
-    }
-    put(b"\n");
-    put(body);
-    let _ = sys::send_packet(conn.as_fd(), &m[..n]);
+    let head = [b'0' + code, b' '];
+    let head = if message.is_empty() { &head[..1] } else { &head[..] };
+    let _ = sys::send_parts(conn.as_fd(), [head, message, b"\n", body]);
 }
 
 /// The client: `init WORD [NAME]` sent to PID 1; prints the reply and returns its code.
 #[inline(never)]
 pub fn client(args: &linker::Args) -> i32 {
     let log = Log::new(false);
-    let mut req = [0u8; MAX_REQUEST];
-    let mut n = 0;
+    // The arguments joined by spaces (the server splits them again): one that does not fit
+    // in a request makes it too long, whatever the rest.
+    let mut line = Line::default();
     for i in 1..args.len() {
-        let a = args.get(i).map_or(&b""[..], |a| a.to_bytes());
-        let sep = (i > 1) as usize;
-        if n + sep + a.len() > req.len() {
-            n = usize::MAX;
-            break;
+        if i > 1 {
+            line.push(b" ");
         }
-        req[n..n + sep].copy_from_slice(&b" "[..sep]);
-        req[n + sep..n + sep + a.len()].copy_from_slice(a);
-        n += sep + a.len();
+        line.push(crate::arg(args, i));
     }
-    if n == usize::MAX || parse(&req[..n]).is_none() {
+    let req = crate::log::bytes(&line);
+    if req.len() > MAX_REQUEST || parse(req).is_none() {
         log.error(b"usage: init status [NAME] | init start|stop|restart NAME | init reload", &[]);
         return USAGE as i32;
     }
@@ -202,25 +191,31 @@ pub fn client(args: &linker::Args) -> i32 {
         Err(e) => return fail(b"reach PID 1", e),
     };
     // A refusal may already be waiting, and the request refused (EPIPE): read on.
-    let _ = sys::send_packet(conn.as_fd(), &req[..n]);
+    let _ = sys::send_packet(conn.as_fd(), req);
     let Ok(mut m) = Mapping::new(MAX_REPLY) else { return UNREACHABLE as i32 };
-    if !sys::poll_readable(&mut [PollFd::new(rustix::fd::AsRawFd::as_raw_fd(&conn))], Some(REPLY_WAIT_MS)) {
-        return fail(b"read reply", sys::ETIMEDOUT);
-    }
-    let len = match sys::recv_packet(conn.as_fd(), &mut m) {
-        Ok(0) => return fail(b"read reply", sys::ECONNRESET),
-        Ok(len) => len.min(m.len()),
+    let (code, reply) = match read_reply(&conn, &mut m) {
+        Ok(r) => r,
         Err(e) => return fail(b"read reply", e),
     };
-    let reply = &m[..len];
-    let head = reply.iter().position(|&b| b == b'\n').unwrap_or(len);
-    let code = match reply.first() {
-        Some(&c @ b'0'..=b'9') => c - b'0',
-        _ => return fail(b"read reply", sys::EINVAL),
-    };
+    let head = reply.iter().position(|&b| b == b'\n').unwrap_or(reply.len());
     if head > 2 {
         log.error(b"%", &[S(&reply[2..head])]);
     }
     sys::write(sys::stdio(sys::Stdio::Out), reply.get(head + 1..).unwrap_or(b""));
     code as i32
+}
+
+/// Waits for the reply to arrive and reads it: its code and its bytes.
+fn read_reply<'m>(conn: &OwnedFd, m: &'m mut [u8]) -> Result<(u8, &'m [u8]), Errno> {
+    if !sys::poll_readable(&mut [PollFd::new(rustix::fd::AsRawFd::as_raw_fd(conn))], Some(REPLY_WAIT_MS)) {
+        return Err(sys::ETIMEDOUT);
+    }
+    let reply = match sys::recv_packet(conn.as_fd(), m)? {
+        0 => return Err(sys::ECONNRESET),
+        len => &m[..len.min(m.len())],
+    };
+    match reply.first() {
+        Some(&c @ b'0'..=b'9') => Ok((c - b'0', reply)),
+        _ => Err(sys::EINVAL),
+    }
 }

@@ -41,7 +41,7 @@ fn main(args: linker::Args) -> i32 {
             }
         };
     }
-    let first = args.get(1).map_or(&b""[..], |a| a.to_bytes());
+    let first = arg(&args, 1);
     if !pid1 && control::is_request(first) {
         return control::client(&args);
     }
@@ -55,13 +55,16 @@ fn main(args: linker::Args) -> i32 {
 /// or `halt` (a symlink), with no other argument.
 fn control_request(args: &linker::Args) -> Option<u8> {
     const WORDS: [(&[u8], u8); 3] = [(b"poweroff", SIGUSR2), (b"reboot", SIGTERM), (b"halt", SIGUSR1)];
-    let lookup = |w: &[u8]| WORDS.iter().find(|(word, _)| eq(word, w)).map(|&(_, sig)| sig);
-    let arg = |i| args.get(i).map_or(&b""[..], |a| a.to_bytes());
-    let arg0 = arg(0);
-    let name = arg0.rsplit(|&b| b == b'/').next().unwrap_or(arg0);
-    match args.len() {
-        1 => lookup(name),
-        2 => lookup(arg(1)),
-        _ => None,
-    }
+    let word = match args.len() {
+        1 => arg(args, 0).rsplit(|&b| b == b'/').next()?, // the name it was invoked by
+        2 => arg(args, 1),
+        _ => return None,
+    };
+    WORDS.iter().find(|(w, _)| eq(w, word)).map(|&(_, sig)| sig)
+}
+
+/// Argument `i`, empty when there is none.
+#[inline(never)]
+fn arg(args: &linker::Args, i: usize) -> &[u8] {
+    args.get(i).map_or(b"", |a| a.to_bytes())
 }

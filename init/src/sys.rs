@@ -233,6 +233,33 @@ pub fn send_packet(fd: BorrowedFd<'_>, buf: &[u8]) -> Result<(), Errno> {
     send(fd, buf, SendFlags::DONTWAIT | SendFlags::NOSIGNAL).map(drop).map_err(errno)
 }
 
+/// `sendmsg(fd, MSG_DONTWAIT|MSG_NOSIGNAL)` of `parts` (a struct iovec each) as one packet:
+/// [`send_packet`] of their concatenation, without copying them together first. Made
+/// directly with the kernel's `struct msghdr`, as [`recv_credentials`] is. References:
+/// sendmsg(2), unix(7).
+pub fn send_parts(fd: BorrowedFd<'_>, parts: [&[u8]; 4]) -> Result<(), Errno> {
+    use linux_raw_sys::net::{MSG_DONTWAIT, MSG_NOSIGNAL};
+    use rustix::fd::AsRawFd;
+    let [a, b, c, d] = parts;
+    let (pa, pb, pc, pd) = (a.as_ptr(), b.as_ptr(), c.as_ptr(), d.as_ptr());
+    // Four struct iovec { iov_base, iov_len }.
+    let iov = [pa as usize, a.len(), pb as usize, b.len(), pc as usize, c.len(), pd as usize, d.len()];
+    let msg = [0, 0, iov.as_ptr() as usize, 4, 0, 0, 0];
+    // SAFETY: `msg` is a struct msghdr (no address, no control data) pointing at `iov`, four
+    // struct iovec for the bytes of `parts`; all live for the call, which only reads them.
+    let r = unsafe {
+        linker::sys::syscall5(
+            linux_raw_sys::general::__NR_sendmsg,
+            fd.as_raw_fd() as usize,
+            msg.as_ptr() as usize,
+            (MSG_DONTWAIT | MSG_NOSIGNAL) as usize,
+            0,
+            0,
+        )
+    };
+    linker::sys::check(r).map(drop)
+}
+
 /// `socket(AF_UNIX, SOCK_SEQPACKET)` + `connect(path)`: the client's end. References: connect(2).
 pub fn connect_unix(path: &CStr) -> Result<OwnedFd, Errno> {
     let s = seqpacket(false)?;

@@ -529,12 +529,14 @@ impl System {
             req.reply(control::FAILED, b"bad request", b"");
             return None;
         };
-        let mut l = Line::default();
-        let code = if eq(word, b"status") {
-            return self.status(cfg, &req, name);
+        // The reply's code and message, a template whose `%` is the name.
+        let (code, message): (u8, &[u8]) = if eq(word, b"status") {
+            if self.status(cfg, &req, name) {
+                return None;
+            }
+            (control::FAILED, b"no such service or task: %")
         } else if busy {
-            format(&mut l, b"busy: tasks are running or a service is stopping", &[]);
-            control::FAILED
+            (control::FAILED, b"busy: tasks are running or a service is stopping")
         } else if eq(word, b"reload") {
             return self.reload(cfg, Some(&req));
         } else if let Some((i, u)) = find(cfg.services, name) {
@@ -545,7 +547,7 @@ impl System {
             if stop {
                 self.stop_dependents(cfg, u.name); // those that require it
             }
-            let s = &mut self.svcs[i];
+            let s = &mut self.svcs[i % MAX_UNITS]; // i < MAX_UNITS: no bounds check to pay
             if stop {
                 s.due = NEVER;
                 if s.pid == 0 {
@@ -556,74 +558,75 @@ impl System {
                 s.restarts = 0;
                 s.state = State::Waiting;
             }
-            control::OK
+            (control::OK, b"")
         } else {
-            format(&mut l, b"no such service: %", &[S(name)]);
-            control::FAILED
+            (control::FAILED, b"no such service: %")
         };
+        let mut l = Line::default();
+        format(&mut l, message, &[S(name)]);
         req.reply(code, crate::log::bytes(&l), b"");
         None
     }
 
-    /// `status [NAME]`: a line per task, then per service (or the one named).
-    fn status(&self, cfg: &Config, req: &Request, name: &[u8]) -> Option<Mapping> {
+    /// `status [NAME]`: a line per task, then per service (or the one named). False, with
+    /// nothing sent, when NAME names none.
+    fn status(&self, cfg: &Config, req: &Request, name: &[u8]) -> bool {
         let Ok(mut out) = Mapping::new(control::MAX_REPLY) else {
             req.reply(control::FAILED, b"out of memory", b"");
-            return None;
+            return true;
         };
         let mut n = 0;
         let t = now();
-        let units = cfg.tasks.iter().zip(&self.tasks).map(|x| (&b"task"[..], x));
-        let services = cfg.services.iter().zip(&self.svcs).map(|x| (&b"service"[..], x));
-        for (k, (kind, (u, s))) in units.chain(services).enumerate() {
-            if !name.is_empty() && !eq(name, u.name) {
-                continue;
-            }
-            let mut l = Line::default();
-            let (how, what) = match s.last {
-                None => (S(b"-"), S(b"")),
-                Some(Exit::Code(c)) => (S(b"status:"), N(c as u64)),
-                Some(Exit::Signal(g)) => (S(b"signal:"), N(g as u64)),
+        for service in [false, true] {
+            let (kind, units, svcs): (&[u8], _, _) = if service {
+                (b"service", cfg.services, &self.svcs)
+            } else {
+                (b"task", cfg.tasks, &self.tasks)
             };
-            let up = if s.pid != 0 { t - s.started } else { 0 };
-            let (pid, restarts) = (N(s.pid as u64), N(s.total as u64));
-            let mut m = [0; 24];
-            let mem =
-                cgroup::memory_current(self.cgroup && s.pid != 0 && eq(kind, b"service"), u.name, &mut m);
-            // Service j is line tasks + j; a task has no text (its length stays 0), whichever
-            // entry this finds.
-            let text = s.rd.status(&self.texts[k.wrapping_sub(cfg.tasks.len()) % MAX_UNITS]);
-            format(
-                &mut l,
-                b"% % % pid=% uptime_ms=% restarts=% last=%% mem=%%\n",
-                &[
-                    S(kind),
-                    S(u.name),
-                    S(STATES[s.state as usize]),
-                    pid,
-                    N(up),
-                    restarts,
-                    how,
-                    what,
-                    S(mem),
-                    S(text),
-                ],
-            );
-            let b = crate::log::bytes(&l);
-            if n + b.len() <= out.len() {
-                out[n..n + b.len()].copy_from_slice(b);
-                n += b.len();
-            }
-        }
-        match (n, name.is_empty()) {
-            (0, false) => {
+            for (j, (u, s)) in units.iter().zip(svcs).enumerate() {
+                if !name.is_empty() && !eq(name, u.name) {
+                    continue;
+                }
                 let mut l = Line::default();
-                format(&mut l, b"no such service or task: %", &[S(name)]);
-                req.reply(control::FAILED, crate::log::bytes(&l), b"");
+                let (how, what) = match s.last {
+                    None => (S(b"-"), S(b"")),
+                    Some(Exit::Code(c)) => (S(b"status:"), N(c as u64)),
+                    Some(Exit::Signal(g)) => (S(b"signal:"), N(g as u64)),
+                };
+                let up = if s.pid != 0 { t - s.started } else { 0 };
+                let (pid, restarts) = (N(s.pid as u64), N(s.total as u64));
+                let mut m = [0; 24];
+                let mem = cgroup::memory_current(self.cgroup && s.pid != 0 && service, u.name, &mut m);
+                // A task has no text (its length stays 0), whichever entry this finds.
+                let text = s.rd.status(&self.texts[j % MAX_UNITS]);
+                format(
+                    &mut l,
+                    b"% % % pid=% uptime_ms=% restarts=% last=%% mem=%%\n",
+                    &[
+                        S(kind),
+                        S(u.name),
+                        S(STATES[s.state as usize]),
+                        pid,
+                        N(up),
+                        restarts,
+                        how,
+                        what,
+                        S(mem),
+                        S(text),
+                    ],
+                );
+                let b = crate::log::bytes(&l);
+                if n + b.len() <= out.len() {
+                    out[n..n + b.len()].copy_from_slice(b);
+                    n += b.len();
+                }
             }
-            _ => req.reply(control::OK, b"", &out[..n]),
         }
-        None
+        if n == 0 && !name.is_empty() {
+            return false;
+        }
+        req.reply(control::OK, b"", &out[..n]);
+        true
     }
 
     /// Reads the config file again. Refused (one line, on the console and to the client)
