@@ -107,9 +107,8 @@ pub struct Events {
     control: Option<Server>,
     /// The fds of tasks and services, by [`Slot::index`].
     units: [Option<OwnedFd>; SLOTS_OF_UNITS],
-    /// Slots the last poll found readable and not yet reported (word k / 32, bit k % 32:
-    /// slot index k).
-    pending: [u32; SLOTS_OF_UNITS / 32],
+    /// Slots the last poll found readable and not yet reported, by [`Slot::index`].
+    pending: [bool; SLOTS_OF_UNITS],
 }
 
 /// No deadline.
@@ -143,7 +142,7 @@ impl Events {
             dog: None,
             control: None,
             units: [const { None }; SLOTS_OF_UNITS],
-            pending: [0; SLOTS_OF_UNITS / 32],
+            pending: [false; SLOTS_OF_UNITS],
         })
     }
 
@@ -165,19 +164,23 @@ impl Events {
 
     /// Watches `fd` at `slot` in every wait from now on (one there before is closed).
     pub fn watch_fd(&mut self, slot: Slot, fd: OwnedFd) {
-        self.units[slot.index()] = Some(fd);
+        if let Some(u) = self.units.get_mut(slot.index()) {
+            *u = Some(fd);
+        }
     }
 
     /// Stops watching the fd at `slot` and hands it back.
     pub fn unwatch_fd(&mut self, slot: Slot) -> Option<OwnedFd> {
         let k = slot.index();
-        self.pending[k / 32] &= !(1 << (k % 32));
-        self.units[slot.index()].take()
+        if let Some(p) = self.pending.get_mut(k) {
+            *p = false;
+        }
+        self.units.get_mut(k)?.take()
     }
 
     /// The fd watched at `slot`.
     pub fn fd_at(&self, slot: Slot) -> Option<BorrowedFd<'_>> {
-        self.units[slot.index()].as_ref().map(|f| f.as_fd())
+        self.units.get(slot.index())?.as_ref().map(|f| f.as_fd())
     }
 
     /// Hands the watchdog back (for the magic close at shutdown).
@@ -216,14 +219,10 @@ impl Events {
             if t >= deadline {
                 return Event::Timeout;
             }
-            if let Some(w) = self.pending.iter().position(|&p| p != 0) {
-                let bit = self.pending[w].trailing_zeros() as usize;
-                self.pending[w] &= !(1 << bit);
-                let k = w * 32 + bit;
-                if self.units[k].is_some() {
+            for k in 0..SLOTS_OF_UNITS {
+                if core::mem::take(&mut self.pending[k]) && self.units[k].is_some() {
                     return Event::Readable(Slot::at(k));
                 }
-                continue;
             }
             if let Some(c) = &mut self.control {
                 c.expire(t);
@@ -245,9 +244,7 @@ impl Events {
                 continue;
             }
             for k in 0..SLOTS_OF_UNITS {
-                if fds[UNITS + k].ready() {
-                    self.pending[k / 32] |= 1 << (k % 32);
-                }
+                self.pending[k] = fds[UNITS + k].ready();
             }
             if fds[0].ready() {
                 match sys::read_signal(self.sigfd.as_fd()) {
