@@ -123,17 +123,19 @@ impl Captured {
     #[inline(never)]
     pub fn read(&mut self, ev: &mut Events, s: Slot, u: &Unit) -> bool {
         let p = s.pipe_number();
-        let Some(buf) = &mut self.buf else { return false };
-        let part = &mut buf[p * LINE..][..LINE];
+        let Some(part) = self.buf.as_mut().and_then(|b| b.get_mut(p * LINE..)?.get_mut(..LINE)) else {
+            return false;
+        };
         let had = self.len[p] as usize;
         let got = match ev.fd_at(s) {
-            Some(fd) => sys::read(fd, &mut part[had..]),
+            Some(fd) => sys::read(fd, part.get_mut(had..).unwrap_or_default()),
             None => Ok(0),
         };
+        // (at most LINE bytes: the read fills only the room after the partial line)
         let (n, open) = match got {
             Err(EAGAIN) => return false,
-            Ok(m) if m > 0 => (had + m, true),
-            _ => (had, false),
+            Ok(m) if m > 0 => ((had + m).min(LINE), true),
+            _ => (had.min(LINE), false),
         };
         let mut start = 0;
         for i in 0..n {
