@@ -69,13 +69,19 @@ impl Log {
     /// `init: warning: unable to WHAT: ERRNO (DETAIL)`, without ` (DETAIL)` when it is None.
     #[inline(never)]
     pub fn warn_unable(&self, what: &[u8], e: u16, detail: Option<&[u8]>) {
-        self.write(WARN, b"warning: ", unable_template(detail), &[S(what), E(e), S(detail.unwrap_or(b""))]);
+        self.write_unable(b"warning: ", what, e, detail);
     }
 
     /// `init: unable to WHAT: ERRNO (DETAIL)`, without ` (DETAIL)` when it is None.
     #[inline(never)]
     pub fn error_unable(&self, what: &[u8], e: u16, detail: Option<&[u8]>) {
-        self.write(WARN, b"", unable_template(detail), &[S(what), E(e), S(detail.unwrap_or(b""))]);
+        self.write_unable(b"", what, e, detail);
+    }
+
+    /// The line of [`Log::warn_unable`] and [`Log::error_unable`], built here once.
+    #[inline(never)]
+    fn write_unable(&self, prefix: &[u8], what: &[u8], e: u16, detail: Option<&[u8]>) {
+        self.write(WARN, prefix, unable_template(detail), &[S(what), E(e), S(detail.unwrap_or(b""))]);
     }
 
     #[inline(never)]
@@ -137,19 +143,13 @@ pub fn format(l: &mut Line, template: &[u8], args: &[Arg]) {
     }
 }
 
-/// Appends `n` in decimal. `Line::num` takes a u32 (all dmz needs), so a larger value goes out
-/// as two parts, the low one zero-padded to 9 digits.
+/// Appends `n` in decimal, the leading digits first. `Line::num` takes a u32 (all dmz needs):
+/// a digit at a time keeps a u64 whole.
 fn num64(l: &mut Line, n: u64) {
-    let (hi, lo) = (n / 1_000_000_000, (n % 1_000_000_000) as u32);
-    if hi > 0 {
-        num64(l, hi);
-        let mut p = 100_000_000;
-        while p > 1 && lo < p {
-            l.push(b"0");
-            p /= 10;
-        }
+    if n >= 10 {
+        num64(l, n / 10);
     }
-    l.num(lo);
+    l.num((n % 10) as u32);
 }
 
 /// `l`'s bytes, out of line: one copy in init rather than one per caller.
