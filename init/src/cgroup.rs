@@ -50,7 +50,7 @@ impl Dir {
     fn put(&mut self, s: &[u8]) -> usize {
         let mut n = self.len;
         for &b in s {
-            if n + 1 < self.buf.len() {
+            if n < self.buf.len() - 1 {
                 self.buf[n] = b;
                 n += 1;
             }
@@ -141,7 +141,7 @@ pub fn kill(name: &[u8]) {
             return;
         }
         let mut pid = 0;
-        for &b in &buf[..n] {
+        for &b in buf.get(..n).unwrap_or_default() {
             match b {
                 b'\n' if pid > 1 => drop(sys::kill(core::mem::take(&mut pid), SIGKILL)), // not init's
                 _ => pid = pid.wrapping_mul(10).wrapping_add(b.wrapping_sub(b'0') as i32),
@@ -189,7 +189,7 @@ pub fn check_oom(log: Option<&Log>, name: &[u8], seen: &mut u32) {
 #[inline(never)]
 pub fn memory_current<'b>(running: bool, name: &[u8], buf: &'b mut [u8; 24]) -> &'b [u8] {
     match running.then(|| read(name, b"memory.current", buf)) {
-        Some(n) if n > 1 => &buf[..n - 1], // without its newline
+        Some(n) if n > 1 => buf.get(..n - 1).unwrap_or(b"-"), // without its newline
         _ => b"-",
     }
 }
