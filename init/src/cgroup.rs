@@ -83,7 +83,7 @@ pub fn setup(log: &Log) -> bool {
         }
     }
     let mut ours = false;
-    for c in CONTROLLERS {
+    for c in &CONTROLLERS {
         ours |= write_file(c"/sys/fs/cgroup/cgroup.subtree_control", c) != Err(ENOENT);
     }
     ours
