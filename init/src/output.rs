@@ -139,11 +139,16 @@ impl Captured {
         };
         let mut start = 0;
         for i in 0..n {
-            let newline = part[i] == b'\n';
-            if newline || i + 1 == n && (!open || start == 0 && n == LINE) {
-                line(&self.kmsg, u, self.pid[p], &part[start..i + !newline as usize]);
+            if part[i] == b'\n' {
+                line(&self.kmsg, u, self.pid[p], &part[start..i]);
                 start = i + 1;
             }
+        }
+        // What follows the last newline waits for the rest of its line, unless the pipe
+        // ended or it fills the buffer.
+        if start < n && (!open || n - start == LINE) {
+            line(&self.kmsg, u, self.pid[p], &part[start..n]);
+            start = n;
         }
         part.copy_within(start..n, 0);
         self.len[p] = (n - start) as u16;
