@@ -163,12 +163,13 @@ impl Captured {
     /// writes out its partial line and closes it.
     pub fn close(&mut self, ev: &mut Events, k: usize, u: &Unit) {
         let Some(p) = self.find(k) else { return };
+        let s = Slot::pipe(p);
         let mut reads = DRAIN;
-        while reads > 0 && self.read(ev, Slot::pipe(p), u) {
+        while reads > 0 && self.read(ev, s, u) {
             reads -= 1;
         }
-        drop(ev.unwatch_fd(Slot::pipe(p)));
-        self.read(ev, Slot::pipe(p), u); // not watched: its end
+        drop(ev.unwatch_fd(s));
+        self.read(ev, s, u); // not watched: its end
     }
 
     /// A reload renumbered the units: the pipe of output index k is now output index
