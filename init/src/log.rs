@@ -130,13 +130,13 @@ pub fn format(l: &mut Line, template: &[u8], args: &[Arg]) {
             Some(Arg::Str(s)) => l.push_name(s),
             Some(&Arg::Num(n)) => num64(l, n),
             Some(&Arg::Errno(e)) => push_errno(l, e),
-            Some(&Arg::Exit(sys::Exit::Code(c))) => {
-                l.push(b"exited status ");
-                l.num(c as u32);
-            }
-            Some(&Arg::Exit(sys::Exit::Signal(s))) => {
-                l.push(b"killed signal ");
-                l.num(s as u32);
+            Some(&Arg::Exit(x)) => {
+                let (how, n) = match x {
+                    sys::Exit::Code(c) => (b"exited status ", c),
+                    sys::Exit::Signal(s) => (b"killed signal ", s),
+                };
+                l.push(how);
+                l.num(n as u32);
             }
             None => l.push(&[b]),
         }
