@@ -65,11 +65,12 @@ const SLOTS_OF_UNITS: usize = 3 * MAX_UNITS;
 
 impl Slot {
     fn index(self) -> usize {
-        match self {
-            Slot::Ready(i) => i,
-            Slot::Output(i) => MAX_UNITS + i,
-            Slot::TaskOutput(i) => 2 * MAX_UNITS + i,
-        }
+        let (kind, i) = match self {
+            Slot::Ready(i) => (0, i),
+            Slot::Output(i) => (1, i),
+            Slot::TaskOutput(i) => (2, i),
+        };
+        kind * MAX_UNITS + i
     }
 
     fn at(k: usize) -> Slot {
