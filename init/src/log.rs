@@ -26,11 +26,14 @@ pub enum Arg<'a> {
 
 pub use Arg::{Errno as E, Exit as X, Num as N, Str as S};
 
-/// The priority prefixes have the same length, so a line is built once with its prefix and
-/// the console gets it without the first [`PRIO_LEN`] bytes.
+/// How a line starts: its syslog priority (`<30>` daemon.info, `<28>` daemon.warning), then
+/// `init: ` and, for a warning, `warning: `. The priority prefixes have the same length, so a
+/// line is built once with its prefix and the console gets it without the first [`PRIO_LEN`]
+/// bytes.
 const PRIO_LEN: usize = 4;
-const INFO: &[u8; PRIO_LEN] = b"<30>";
-const WARN: &[u8; PRIO_LEN] = b"<28>";
+const INFO: &[u8] = b"<30>init: ";
+const WARNING: &[u8] = b"<28>init: warning: ";
+const ERROR: &[u8] = b"<28>init: ";
 
 /// Where lines go.
 pub struct Log {
@@ -52,44 +55,43 @@ impl Log {
     /// An informational line (only when verbose).
     pub fn info(&self, template: &[u8], args: &[Arg]) {
         if self.verbose {
-            self.write(INFO, b"", template, args);
+            self.write(INFO, template, args);
         }
     }
 
     /// `init: warning: ...`: something failed, init goes on.
     pub fn warn(&self, template: &[u8], args: &[Arg]) {
-        self.write(WARN, b"warning: ", template, args);
+        self.write(WARNING, template, args);
     }
 
     /// `init: ...` at warning priority: something failed that stops what init was doing.
     pub fn error(&self, template: &[u8], args: &[Arg]) {
-        self.write(WARN, b"", template, args);
+        self.write(ERROR, template, args);
     }
 
     /// `init: warning: unable to WHAT: ERRNO (DETAIL)`, without ` (DETAIL)` when it is None.
     #[inline(never)]
     pub fn warn_unable(&self, what: &[u8], e: u16, detail: Option<&[u8]>) {
-        self.write_unable(b"warning: ", what, e, detail);
+        self.write_unable(WARNING, what, e, detail);
     }
 
     /// `init: unable to WHAT: ERRNO (DETAIL)`, without ` (DETAIL)` when it is None.
     #[inline(never)]
     pub fn error_unable(&self, what: &[u8], e: u16, detail: Option<&[u8]>) {
-        self.write_unable(b"", what, e, detail);
+        self.write_unable(ERROR, what, e, detail);
     }
 
     /// The line of [`Log::warn_unable`] and [`Log::error_unable`], built here once.
     #[inline(never)]
-    fn write_unable(&self, prefix: &[u8], what: &[u8], e: u16, detail: Option<&[u8]>) {
-        self.write(WARN, prefix, unable_template(detail), &[S(what), E(e), S(detail.unwrap_or(b""))]);
+    fn write_unable(&self, head: &[u8], what: &[u8], e: u16, detail: Option<&[u8]>) {
+        self.write(head, unable_template(detail), &[S(what), E(e), S(detail.unwrap_or(b""))]);
     }
 
+    /// `head` ([`INFO`], [`WARNING`] or [`ERROR`]), `template` with `args`, a newline.
     #[inline(never)]
-    fn write(&self, prio: &[u8; PRIO_LEN], prefix: &[u8], template: &[u8], args: &[Arg]) {
+    fn write(&self, head: &[u8], template: &[u8], args: &[Arg]) {
         let mut l = Line::default();
-        l.push(prio);
-        l.push(b"init: ");
-        l.push(prefix);
+        l.push(head);
         format(&mut l, template, args);
         l.push(b"\n");
         let bytes = bytes(&l);
