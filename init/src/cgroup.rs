@@ -130,13 +130,12 @@ fn join(d: &mut Dir, limits: &[u8]) -> Result<(), Errno> {
 /// References: cgroup-v2.rst "cgroup.kill", kill(2).
 #[inline(never)]
 pub fn kill(name: &[u8]) {
-    let mut d = Dir::new(name);
-    if write_file(d.file(b"cgroup.kill"), b"1").is_ok() {
+    if write_file(Dir::new(name).file(b"cgroup.kill"), b"1").is_ok() {
         return;
     }
     for _ in 0..KILL_ROUNDS {
         let mut buf = [0u8; 512];
-        let n = sys::read_file(d.file(b"cgroup.procs"), &mut buf).unwrap_or(0);
+        let n = read(name, b"cgroup.procs", &mut buf);
         if n == 0 {
             return;
         }
