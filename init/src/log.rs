@@ -9,7 +9,7 @@
 use crate::sys;
 use dmz::error::push_errno;
 pub use dmz::error::Line;
-use rustix::fd::{AsFd, OwnedFd};
+use rustix::fd::IntoRawFd;
 
 /// An argument of a log line.
 pub enum Arg<'a> {
@@ -37,19 +37,23 @@ const ERROR: &[u8] = b"<28>init: ";
 
 /// Where lines go.
 pub struct Log {
-    kmsg: Option<OwnedFd>,
+    /// /dev/kmsg once open (-1 before): open for the rest of init's life, never closed.
+    kmsg: i32,
     /// Informational lines are written only when set (container mode without -v is silent).
     pub verbose: bool,
 }
 
 impl Log {
     pub const fn new(verbose: bool) -> Self {
-        Log { kmsg: None, verbose }
+        Log { kmsg: -1, verbose }
     }
 
-    /// Also write to the kernel log from now on. References: Documentation/ABI/testing/dev-kmsg.
+    /// Also write to the kernel log from now on (once open, it stays open: a second call
+    /// does nothing). References: Documentation/ABI/testing/dev-kmsg.
     pub fn open_kmsg(&mut self) {
-        self.kmsg = sys::open_write(c"/dev/kmsg").ok();
+        if self.kmsg < 0 {
+            self.kmsg = sys::open_write(c"/dev/kmsg").map_or(-1, IntoRawFd::into_raw_fd);
+        }
     }
 
     /// An informational line (only when verbose).
@@ -101,8 +105,8 @@ impl Log {
 
     /// Writes `record`, its priority prefix included, to the kernel log (once open).
     pub fn kmsg(&self, record: &[u8]) {
-        if let Some(k) = &self.kmsg {
-            sys::write(k.as_fd(), record);
+        if self.kmsg >= 0 {
+            linker::write_all(self.kmsg, record);
         }
     }
 }
