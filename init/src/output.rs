@@ -202,12 +202,13 @@ fn line(kmsg: &Log, u: &Unit, pid: i32, text: &[u8]) {
     if path.is_empty() {
         return;
     }
+    let file = sys::c(path);
     for _ in 0..2 {
-        let Ok((f, size)) = sys::open_append(sys::c(path)) else { return };
+        let Ok((f, size)) = sys::open_append(file) else { return };
         if size == 0 || size + record.len() as u64 <= u.log_max_bytes as u64 {
             return sys::write(f.as_fd(), record);
         }
-        let _ = sys::rename(sys::c(path), sys::c(&variant(path, path.len() - 1, b".1")));
+        let _ = sys::rename(file, sys::c(&variant(path, path.len() - 1, b".1")));
     }
 }
 
