@@ -63,6 +63,10 @@ pub enum Slot {
 /// Number of slots: one of each kind per unit.
 const SLOTS_OF_UNITS: usize = 3 * MAX_UNITS;
 
+/// The poll set's fixed places: 0 the signalfd, 1 the listener, 2 + k connection k; then,
+/// from `UNITS` on, the units' slots by [`Slot::index`] (-1: none).
+const UNITS: usize = 2 + SLOTS;
+
 impl Slot {
     fn index(self) -> usize {
         let (kind, i) = match self {
@@ -108,8 +112,10 @@ pub struct Events {
     control: Option<Server>,
     /// The fds of tasks and services, by [`Slot::index`].
     units: [Option<OwnedFd>; SLOTS_OF_UNITS],
-    /// Slots the last poll found readable and not yet reported, by [`Slot::index`].
-    pending: [bool; SLOTS_OF_UNITS],
+    /// The poll set, kept between waits: a unit's entry is set when its fd is watched and
+    /// cleared when it is unwatched, and holds what the last poll found (readable, hung up
+    /// or in error) until it is reported.
+    fds: [PollFd; UNITS + SLOTS_OF_UNITS],
 }
 
 /// No deadline.
@@ -143,7 +149,7 @@ impl Events {
             dog: None,
             control: None,
             units: [const { None }; SLOTS_OF_UNITS],
-            pending: [false; SLOTS_OF_UNITS],
+            fds: [PollFd::NONE; UNITS + SLOTS_OF_UNITS],
         })
     }
 
@@ -165,7 +171,9 @@ impl Events {
 
     /// Watches `fd` at `slot` in every wait from now on (one there before is closed).
     pub fn watch_fd(&mut self, slot: Slot, fd: OwnedFd) {
-        if let Some(u) = self.units.get_mut(slot.index()) {
+        let k = slot.index();
+        if let Some(u) = self.units.get_mut(k) {
+            self.fds[UNITS + k] = PollFd::new(fd.as_raw_fd());
             *u = Some(fd);
         }
     }
@@ -173,10 +181,9 @@ impl Events {
     /// Stops watching the fd at `slot` and hands it back.
     pub fn unwatch_fd(&mut self, slot: Slot) -> Option<OwnedFd> {
         let k = slot.index();
-        if let Some(p) = self.pending.get_mut(k) {
-            *p = false;
-        }
-        self.units.get_mut(k)?.take()
+        let fd = self.units.get_mut(k)?.take();
+        self.fds[UNITS + k] = PollFd::NONE;
+        fd
     }
 
     /// The fd watched at `slot`.
@@ -221,7 +228,8 @@ impl Events {
                 return Event::Timeout;
             }
             for k in 0..SLOTS_OF_UNITS {
-                if core::mem::take(&mut self.pending[k]) && self.units[k].is_some() {
+                if let (true, Some(f)) = (self.fds[UNITS + k].ready(), &self.units[k]) {
+                    self.fds[UNITS + k] = PollFd::new(f.as_raw_fd()); // reported once
                     return Event::Readable(Slot::at(k));
                 }
             }
@@ -230,22 +238,13 @@ impl Events {
                 wake = wake.min(c.deadline());
             }
             let timeout = (wake != NEVER).then(|| wake - t);
-            // Fixed places: 0 the signalfd, 1 the listener, 2 + k connection k, then the
-            // units' slots (-1: none).
-            const UNITS: usize = 2 + SLOTS;
-            let mut fds = [PollFd::NONE; UNITS + SLOTS_OF_UNITS];
-            fds[0] = PollFd::new(self.fd());
+            let fds = &mut self.fds;
+            fds[0] = PollFd::new(self.sigfd.as_raw_fd());
             if let Some(c) = &self.control {
                 c.poll_set(&mut fds[1..UNITS]);
             }
-            for k in 0..SLOTS_OF_UNITS {
-                fds[UNITS + k] = PollFd::new(self.units[k].as_ref().map_or(-1, |f| f.as_raw_fd()));
-            }
-            if !sys::poll_readable(&mut fds, timeout) {
+            if !sys::poll_readable(fds, timeout) {
                 continue;
-            }
-            for k in 0..SLOTS_OF_UNITS {
-                self.pending[k] = fds[UNITS + k].ready();
             }
             if fds[0].ready() {
                 match sys::read_signal(self.sigfd.as_fd()) {
