@@ -73,7 +73,6 @@ impl Dir {
 /// root (it has cgroup.subtree_control). A kernel without cgroup2 refuses the mount with
 /// ENODEV: no cgroups, no warning. References: mount(2), cgroup-v2.rst "Mounting",
 /// "Enabling and Disabling".
-#[inline(never)]
 pub fn setup(log: &Log) -> bool {
     if !sys::is_mountpoint(ROOT) {
         let flags = (linux_raw_sys::general::MS_NOSUID | linux_raw_sys::general::MS_NODEV) as u64;
@@ -90,7 +89,6 @@ pub fn setup(log: &Log) -> bool {
 }
 
 /// Without cgroups: one warning per service whose config has limits (it runs without them).
-#[inline(never)]
 pub fn warn_unlimited(log: &Log, services: init::config::List<init::config::Unit>) {
     for u in services.iter() {
         if !u.cgroup.is_empty() {
@@ -185,7 +183,6 @@ pub fn check_oom(log: Option<&Log>, name: &[u8], seen: &mut u32) {
 
 /// Service `name`'s memory.current (bytes, as the kernel writes them) into `buf`; `-` when
 /// it cannot be read or `running` is false. References: cgroup-v2.rst "memory.current".
-#[inline(never)]
 pub fn memory_current<'b>(running: bool, name: &[u8], buf: &'b mut [u8; 24]) -> &'b [u8] {
     match running.then(|| read(name, b"memory.current", buf)) {
         Some(n) if n > 1 => buf.get(..n - 1).unwrap_or(b"-"), // without its newline
