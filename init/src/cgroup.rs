@@ -167,13 +167,12 @@ fn read(name: &[u8], file: &[u8], buf: &mut [u8]) -> usize {
 pub fn check_oom(log: Option<&Log>, name: &[u8], seen: &mut u32) {
     let mut buf = [0u8; 256];
     let n = read(name, b"memory.events", &mut buf);
-    let (mut at, mut now) = (0, 0);
-    while let Some(line) = buf.get(at..n) {
+    let mut now = 0;
+    for line in buf.get(..n).unwrap_or_default().split(|&b| b == b'\n') {
         if let Some(v) = strip(line, b"oom_kill ") {
             now = digits(v);
             break;
         }
-        at += line.iter().position(|&b| b == b'\n').unwrap_or(n) + 1;
     }
     if let (Some(log), true) = (log, now > *seen) {
         log.warn(b"service % out of memory: % killed by the OOM killer", &[S(name), N((now - *seen) as u64)]);
