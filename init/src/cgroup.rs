@@ -50,7 +50,7 @@ impl Dir {
     fn put(&mut self, s: &[u8]) -> usize {
         let mut n = self.len;
         for &b in s {
-            if n + 1 < self.buf.len() {
+            if n < self.buf.len() - 1 {
                 self.buf[n] = b;
                 n += 1;
             }
@@ -73,7 +73,6 @@ impl Dir {
 /// root (it has cgroup.subtree_control). A kernel without cgroup2 refuses the mount with
 /// ENODEV: no cgroups, no warning. References: mount(2), cgroup-v2.rst "Mounting",
 /// "Enabling and Disabling".
-#[inline(never)]
 pub fn setup(log: &Log) -> bool {
     if !sys::is_mountpoint(ROOT) {
         let flags = (linux_raw_sys::general::MS_NOSUID | linux_raw_sys::general::MS_NODEV) as u64;
@@ -83,14 +82,13 @@ pub fn setup(log: &Log) -> bool {
         }
     }
     let mut ours = false;
-    for c in CONTROLLERS {
+    for c in &CONTROLLERS {
         ours |= write_file(c"/sys/fs/cgroup/cgroup.subtree_control", c) != Err(ENOENT);
     }
     ours
 }
 
 /// Without cgroups: one warning per service whose config has limits (it runs without them).
-#[inline(never)]
 pub fn warn_unlimited(log: &Log, services: init::config::List<init::config::Unit>) {
     for u in services.iter() {
         if !u.cgroup.is_empty() {
@@ -130,18 +128,17 @@ fn join(d: &mut Dir, limits: &[u8]) -> Result<(), Errno> {
 /// References: cgroup-v2.rst "cgroup.kill", kill(2).
 #[inline(never)]
 pub fn kill(name: &[u8]) {
-    let mut d = Dir::new(name);
-    if write_file(d.file(b"cgroup.kill"), b"1").is_ok() {
+    if write_file(Dir::new(name).file(b"cgroup.kill"), b"1").is_ok() {
         return;
     }
     for _ in 0..KILL_ROUNDS {
         let mut buf = [0u8; 512];
-        let n = sys::read_file(d.file(b"cgroup.procs"), &mut buf).unwrap_or(0);
+        let n = read(name, b"cgroup.procs", &mut buf);
         if n == 0 {
             return;
         }
         let mut pid = 0;
-        for &b in &buf[..n] {
+        for &b in buf.get(..n).unwrap_or_default() {
             match b {
                 b'\n' if pid > 1 => drop(sys::kill(core::mem::take(&mut pid), SIGKILL)), // not init's
                 _ => pid = pid.wrapping_mul(10).wrapping_add(b.wrapping_sub(b'0') as i32),
@@ -170,13 +167,12 @@ fn read(name: &[u8], file: &[u8], buf: &mut [u8]) -> usize {
 pub fn check_oom(log: Option<&Log>, name: &[u8], seen: &mut u32) {
     let mut buf = [0u8; 256];
     let n = read(name, b"memory.events", &mut buf);
-    let (mut at, mut now) = (0, 0);
-    while let Some(line) = buf.get(at..n) {
+    let mut now = 0;
+    for line in buf.get(..n).unwrap_or_default().split(|&b| b == b'\n') {
         if let Some(v) = strip(line, b"oom_kill ") {
             now = digits(v);
             break;
         }
-        at += line.iter().position(|&b| b == b'\n').unwrap_or(n) + 1;
     }
     if let (Some(log), true) = (log, now > *seen) {
         log.warn(b"service % out of memory: % killed by the OOM killer", &[S(name), N((now - *seen) as u64)]);
@@ -186,10 +182,9 @@ pub fn check_oom(log: Option<&Log>, name: &[u8], seen: &mut u32) {
 
 /// Service `name`'s memory.current (bytes, as the kernel writes them) into `buf`; `-` when
 /// it cannot be read or `running` is false. References: cgroup-v2.rst "memory.current".
-#[inline(never)]
 pub fn memory_current<'b>(running: bool, name: &[u8], buf: &'b mut [u8; 24]) -> &'b [u8] {
     match running.then(|| read(name, b"memory.current", buf)) {
-        Some(n) if n > 1 => &buf[..n - 1], // without its newline
+        Some(n) if n > 1 => buf.get(..n - 1).unwrap_or(b"-"), // without its newline
         _ => b"-",
     }
 }

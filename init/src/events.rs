@@ -63,13 +63,18 @@ pub enum Slot {
 /// Number of slots: one of each kind per unit.
 const SLOTS_OF_UNITS: usize = 3 * MAX_UNITS;
 
+/// The poll set's fixed places: 0 the signalfd, 1 the listener, 2 + k connection k; then,
+/// from `UNITS` on, the units' slots by [`Slot::index`] (-1: none).
+const UNITS: usize = 2 + SLOTS;
+
 impl Slot {
     fn index(self) -> usize {
-        match self {
-            Slot::Ready(i) => i,
-            Slot::Output(i) => MAX_UNITS + i,
-            Slot::TaskOutput(i) => 2 * MAX_UNITS + i,
-        }
+        let (kind, i) = match self {
+            Slot::Ready(i) => (0, i),
+            Slot::Output(i) => (1, i),
+            Slot::TaskOutput(i) => (2, i),
+        };
+        kind * MAX_UNITS + i
     }
 
     fn at(k: usize) -> Slot {
@@ -107,9 +112,10 @@ pub struct Events {
     control: Option<Server>,
     /// The fds of tasks and services, by [`Slot::index`].
     units: [Option<OwnedFd>; SLOTS_OF_UNITS],
-    /// Slots the last poll found readable and not yet reported (word k / 32, bit k % 32:
-    /// slot index k).
-    pending: [u32; SLOTS_OF_UNITS / 32],
+    /// The poll set, kept between waits: a unit's entry is set when its fd is watched and
+    /// cleared when it is unwatched, and holds what the last poll found (readable, hung up
+    /// or in error) until it is reported.
+    fds: [PollFd; UNITS + SLOTS_OF_UNITS],
 }
 
 /// No deadline.
@@ -143,7 +149,7 @@ impl Events {
             dog: None,
             control: None,
             units: [const { None }; SLOTS_OF_UNITS],
-            pending: [0; SLOTS_OF_UNITS / 32],
+            fds: [PollFd::NONE; UNITS + SLOTS_OF_UNITS],
         })
     }
 
@@ -165,19 +171,24 @@ impl Events {
 
     /// Watches `fd` at `slot` in every wait from now on (one there before is closed).
     pub fn watch_fd(&mut self, slot: Slot, fd: OwnedFd) {
-        self.units[slot.index()] = Some(fd);
+        let k = slot.index();
+        if let Some(u) = self.units.get_mut(k) {
+            self.fds[UNITS + k] = PollFd::new(fd.as_raw_fd());
+            *u = Some(fd);
+        }
     }
 
     /// Stops watching the fd at `slot` and hands it back.
     pub fn unwatch_fd(&mut self, slot: Slot) -> Option<OwnedFd> {
         let k = slot.index();
-        self.pending[k / 32] &= !(1 << (k % 32));
-        self.units[slot.index()].take()
+        let fd = self.units.get_mut(k)?.take();
+        self.fds[UNITS + k] = PollFd::NONE;
+        fd
     }
 
     /// The fd watched at `slot`.
     pub fn fd_at(&self, slot: Slot) -> Option<BorrowedFd<'_>> {
-        self.units[slot.index()].as_ref().map(|f| f.as_fd())
+        self.units.get(slot.index())?.as_ref().map(|f| f.as_fd())
     }
 
     /// Hands the watchdog back (for the magic close at shutdown).
@@ -216,38 +227,24 @@ impl Events {
             if t >= deadline {
                 return Event::Timeout;
             }
-            if let Some(w) = self.pending.iter().position(|&p| p != 0) {
-                let bit = self.pending[w].trailing_zeros() as usize;
-                self.pending[w] &= !(1 << bit);
-                let k = w * 32 + bit;
-                if self.units[k].is_some() {
+            for k in 0..SLOTS_OF_UNITS {
+                if let (true, Some(f)) = (self.fds[UNITS + k].ready(), &self.units[k]) {
+                    self.fds[UNITS + k] = PollFd::new(f.as_raw_fd()); // reported once
                     return Event::Readable(Slot::at(k));
                 }
-                continue;
             }
             if let Some(c) = &mut self.control {
                 c.expire(t);
                 wake = wake.min(c.deadline());
             }
             let timeout = (wake != NEVER).then(|| wake - t);
-            // Fixed places: 0 the signalfd, 1 the listener, 2 + k connection k, then the
-            // units' slots (-1: none).
-            const UNITS: usize = 2 + SLOTS;
-            let mut fds = [PollFd::NONE; UNITS + SLOTS_OF_UNITS];
-            fds[0] = PollFd::new(self.fd());
+            let fds = &mut self.fds;
+            fds[0] = PollFd::new(self.sigfd.as_raw_fd());
             if let Some(c) = &self.control {
                 c.poll_set(&mut fds[1..UNITS]);
             }
-            for k in 0..SLOTS_OF_UNITS {
-                fds[UNITS + k] = PollFd::new(self.units[k].as_ref().map_or(-1, |f| f.as_raw_fd()));
-            }
-            if !sys::poll_readable(&mut fds, timeout) {
+            if !sys::poll_readable(fds, timeout) {
                 continue;
-            }
-            for k in 0..SLOTS_OF_UNITS {
-                if fds[UNITS + k].ready() {
-                    self.pending[k / 32] |= 1 << (k % 32);
-                }
             }
             if fds[0].ready() {
                 match sys::read_signal(self.sigfd.as_fd()) {

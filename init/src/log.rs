@@ -9,7 +9,7 @@
 use crate::sys;
 use dmz::error::push_errno;
 pub use dmz::error::Line;
-use rustix::fd::{AsFd, OwnedFd};
+use rustix::fd::IntoRawFd;
 
 /// An argument of a log line.
 pub enum Arg<'a> {
@@ -26,64 +26,76 @@ pub enum Arg<'a> {
 
 pub use Arg::{Errno as E, Exit as X, Num as N, Str as S};
 
-/// The priority prefixes have the same length, so a line is built once with its prefix and
-/// the console gets it without the first [`PRIO_LEN`] bytes.
+/// How a line starts: its syslog priority (`<30>` daemon.info, `<28>` daemon.warning), then
+/// `init: ` and, for a warning, `warning: `. The priority prefixes have the same length, so a
+/// line is built once with its prefix and the console gets it without the first [`PRIO_LEN`]
+/// bytes.
 const PRIO_LEN: usize = 4;
-const INFO: &[u8; PRIO_LEN] = b"<30>";
-const WARN: &[u8; PRIO_LEN] = b"<28>";
+const INFO: &[u8] = b"<30>init: ";
+const WARNING: &[u8] = b"<28>init: warning: ";
+const ERROR: &[u8] = b"<28>init: ";
 
 /// Where lines go.
 pub struct Log {
-    kmsg: Option<OwnedFd>,
+    /// /dev/kmsg once open (-1 before): open for the rest of init's life, never closed.
+    kmsg: i32,
     /// Informational lines are written only when set (container mode without -v is silent).
     pub verbose: bool,
 }
 
 impl Log {
     pub const fn new(verbose: bool) -> Self {
-        Log { kmsg: None, verbose }
+        Log { kmsg: -1, verbose }
     }
 
-    /// Also write to the kernel log from now on. References: Documentation/ABI/testing/dev-kmsg.
+    /// Also write to the kernel log from now on (once open, it stays open: a second call
+    /// does nothing). References: Documentation/ABI/testing/dev-kmsg.
     pub fn open_kmsg(&mut self) {
-        self.kmsg = sys::open_write(c"/dev/kmsg").ok();
+        if self.kmsg < 0 {
+            self.kmsg = sys::open_write(c"/dev/kmsg").map_or(-1, IntoRawFd::into_raw_fd);
+        }
     }
 
     /// An informational line (only when verbose).
     pub fn info(&self, template: &[u8], args: &[Arg]) {
         if self.verbose {
-            self.write(INFO, b"", template, args);
+            self.write(INFO, template, args);
         }
     }
 
     /// `init: warning: ...`: something failed, init goes on.
     pub fn warn(&self, template: &[u8], args: &[Arg]) {
-        self.write(WARN, b"warning: ", template, args);
+        self.write(WARNING, template, args);
     }
 
     /// `init: ...` at warning priority: something failed that stops what init was doing.
     pub fn error(&self, template: &[u8], args: &[Arg]) {
-        self.write(WARN, b"", template, args);
+        self.write(ERROR, template, args);
     }
 
     /// `init: warning: unable to WHAT: ERRNO (DETAIL)`, without ` (DETAIL)` when it is None.
     #[inline(never)]
     pub fn warn_unable(&self, what: &[u8], e: u16, detail: Option<&[u8]>) {
-        self.write(WARN, b"warning: ", unable_template(detail), &[S(what), E(e), S(detail.unwrap_or(b""))]);
+        self.write_unable(WARNING, what, e, detail);
     }
 
     /// `init: unable to WHAT: ERRNO (DETAIL)`, without ` (DETAIL)` when it is None.
     #[inline(never)]
     pub fn error_unable(&self, what: &[u8], e: u16, detail: Option<&[u8]>) {
-        self.write(WARN, b"", unable_template(detail), &[S(what), E(e), S(detail.unwrap_or(b""))]);
+        self.write_unable(ERROR, what, e, detail);
     }
 
+    /// The line of [`Log::warn_unable`] and [`Log::error_unable`], built here once.
     #[inline(never)]
-    fn write(&self, prio: &[u8; PRIO_LEN], prefix: &[u8], template: &[u8], args: &[Arg]) {
+    fn write_unable(&self, head: &[u8], what: &[u8], e: u16, detail: Option<&[u8]>) {
+        self.write(head, unable_template(detail), &[S(what), E(e), S(detail.unwrap_or(b""))]);
+    }
+
+    /// `head` ([`INFO`], [`WARNING`] or [`ERROR`]), `template` with `args`, a newline.
+    #[inline(never)]
+    fn write(&self, head: &[u8], template: &[u8], args: &[Arg]) {
         let mut l = Line::default();
-        l.push(prio);
-        l.push(b"init: ");
-        l.push(prefix);
+        l.push(head);
         format(&mut l, template, args);
         l.push(b"\n");
         let bytes = bytes(&l);
@@ -93,8 +105,8 @@ impl Log {
 
     /// Writes `record`, its priority prefix included, to the kernel log (once open).
     pub fn kmsg(&self, record: &[u8]) {
-        if let Some(k) = &self.kmsg {
-            sys::write(k.as_fd(), record);
+        if self.kmsg >= 0 {
+            linker::write_all(self.kmsg, record);
         }
     }
 }
@@ -124,32 +136,26 @@ pub fn format(l: &mut Line, template: &[u8], args: &[Arg]) {
             Some(Arg::Str(s)) => l.push_name(s),
             Some(&Arg::Num(n)) => num64(l, n),
             Some(&Arg::Errno(e)) => push_errno(l, e),
-            Some(&Arg::Exit(sys::Exit::Code(c))) => {
-                l.push(b"exited status ");
-                l.num(c as u32);
-            }
-            Some(&Arg::Exit(sys::Exit::Signal(s))) => {
-                l.push(b"killed signal ");
-                l.num(s as u32);
+            Some(&Arg::Exit(x)) => {
+                let (how, n) = match x {
+                    sys::Exit::Code(c) => (b"exited status ", c),
+                    sys::Exit::Signal(s) => (b"killed signal ", s),
+                };
+                l.push(how);
+                l.num(n as u32);
             }
             None => l.push(&[b]),
         }
     }
 }
 
-/// Appends `n` in decimal. `Line::num` takes a u32 (all dmz needs), so a larger value goes out
-/// as two parts, the low one zero-padded to 9 digits.
+/// Appends `n` in decimal, the leading digits first. `Line::num` takes a u32 (all dmz needs):
+/// a digit at a time keeps a u64 whole.
 fn num64(l: &mut Line, n: u64) {
-    let (hi, lo) = (n / 1_000_000_000, (n % 1_000_000_000) as u32);
-    if hi > 0 {
-        num64(l, hi);
-        let mut p = 100_000_000;
-        while p > 1 && lo < p {
-            l.push(b"0");
-            p /= 10;
-        }
+    if n >= 10 {
+        num64(l, n / 10);
     }
-    l.num(lo);
+    l.num((n % 10) as u32);
 }
 
 /// `l`'s bytes, out of line: one copy in init rather than one per caller.

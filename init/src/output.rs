@@ -123,25 +123,32 @@ impl Captured {
     #[inline(never)]
     pub fn read(&mut self, ev: &mut Events, s: Slot, u: &Unit) -> bool {
         let p = s.pipe_number();
-        let Some(buf) = &mut self.buf else { return false };
-        let part = &mut buf[p * LINE..][..LINE];
+        let Some(part) = self.buf.as_mut().and_then(|b| b.get_mut(p * LINE..)?.get_mut(..LINE)) else {
+            return false;
+        };
         let had = self.len[p] as usize;
         let got = match ev.fd_at(s) {
-            Some(fd) => sys::read(fd, &mut part[had..]),
+            Some(fd) => sys::read(fd, part.get_mut(had..).unwrap_or_default()),
             None => Ok(0),
         };
+        // (at most LINE bytes: the read fills only the room after the partial line)
         let (n, open) = match got {
             Err(EAGAIN) => return false,
-            Ok(m) if m > 0 => (had + m, true),
-            _ => (had, false),
+            Ok(m) if m > 0 => ((had + m).min(LINE), true),
+            _ => (had.min(LINE), false),
         };
         let mut start = 0;
         for i in 0..n {
-            let newline = part[i] == b'\n';
-            if newline || i + 1 == n && (!open || start == 0 && n == LINE) {
-                line(&self.kmsg, u, self.pid[p], &part[start..i + !newline as usize]);
+            if part[i] == b'\n' {
+                line(&self.kmsg, u, self.pid[p], &part[start..i]);
                 start = i + 1;
             }
+        }
+        // What follows the last newline waits for the rest of its line, unless the pipe
+        // ended or it fills the buffer.
+        if start < n && (!open || n - start == LINE) {
+            line(&self.kmsg, u, self.pid[p], &part[start..n]);
+            start = n;
         }
         part.copy_within(start..n, 0);
         self.len[p] = (n - start) as u16;
@@ -156,12 +163,13 @@ impl Captured {
     /// writes out its partial line and closes it.
     pub fn close(&mut self, ev: &mut Events, k: usize, u: &Unit) {
         let Some(p) = self.find(k) else { return };
+        let s = Slot::pipe(p);
         let mut reads = DRAIN;
-        while reads > 0 && self.read(ev, Slot::pipe(p), u) {
+        while reads > 0 && self.read(ev, s, u) {
             reads -= 1;
         }
-        drop(ev.unwatch_fd(Slot::pipe(p)));
-        self.read(ev, Slot::pipe(p), u); // not watched: its end
+        drop(ev.unwatch_fd(s));
+        self.read(ev, s, u); // not watched: its end
     }
 
     /// A reload renumbered the units: the pipe of output index k is now output index
@@ -194,12 +202,13 @@ fn line(kmsg: &Log, u: &Unit, pid: i32, text: &[u8]) {
     if path.is_empty() {
         return;
     }
+    let file = sys::c(path);
     for _ in 0..2 {
-        let Ok((f, size)) = sys::open_append(sys::c(path)) else { return };
+        let Ok((f, size)) = sys::open_append(file) else { return };
         if size == 0 || size + record.len() as u64 <= u.log_max_bytes as u64 {
             return sys::write(f.as_fd(), record);
         }
-        let _ = sys::rename(sys::c(path), sys::c(&variant(path, path.len() - 1, b".1")));
+        let _ = sys::rename(file, sys::c(&variant(path, path.len() - 1, b".1")));
     }
 }
 
