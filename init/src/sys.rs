@@ -148,10 +148,28 @@ pub fn poll_readable(set: &mut [PollFd], timeout_ms: Option<u64>) -> bool {
     linker::sys::check(r).unwrap_or(0) != 0
 }
 
-/// The control socket's address (a path).
-fn unix_addr(path: &CStr) -> Result<rustix::net::SocketAddrUnix, Errno> {
-    rustix::net::SocketAddrUnix::new(path).map_err(errno)
+/// `bind(fd, path)` or `connect(fd, path)` (syscall `nr`), with `path` as the kernel's
+/// `struct sockaddr_un`: the path and its NUL in sun_path (the NUL left out when the path
+/// fills all 108 bytes; ENAMETOOLONG beyond). Made directly: rustix's address type costs a
+/// copy of the struct and a checked loop. References: unix(7), bind(2), connect(2).
+fn unix_address_call(nr: u32, s: &OwnedFd, path: &CStr) -> Result<(), Errno> {
+    use rustix::fd::AsRawFd;
+    #[repr(C)]
+    struct SockaddrUn {
+        sun_family: u16,
+        sun_path: [u8; 108],
+    }
+    let mut addr = SockaddrUn { sun_family: linux_raw_sys::net::AF_UNIX as u16, sun_path: [0; 108] };
+    let p = path.to_bytes();
+    addr.sun_path.get_mut(..p.len()).ok_or(ENAMETOOLONG)?.copy_from_slice(p);
+    let len = (2 + p.len() + 1).min(core::mem::size_of::<SockaddrUn>());
+    let ptr = &addr as *const SockaddrUn as usize;
+    // SAFETY: `addr` is a struct sockaddr_un of at least `len` bytes, live for the call.
+    let r = unsafe { linker::sys::syscall5(nr, s.as_raw_fd() as usize, ptr, len, 0, 0) };
+    linker::sys::check(r).map(drop)
 }
+
+const ENAMETOOLONG: Errno = linux_raw_sys::errno::ENAMETOOLONG as Errno;
 
 /// `socket(AF_UNIX, SOCK_SEQPACKET|SOCK_CLOEXEC[|SOCK_NONBLOCK])`: a socket that keeps message
 /// boundaries, so one request and one reply are one packet each. References: unix(7).
@@ -174,7 +192,7 @@ pub fn listen_unix(path: &CStr) -> Result<OwnedFd, Errno> {
 /// `unlink(path)` (a socket file left from before), `bind(s, path)`, `chmod(path, 0666)`.
 fn bind_unix(s: OwnedFd, path: &CStr) -> Result<OwnedFd, Errno> {
     let _ = rustix::fs::unlink(path);
-    rustix::net::bind(&s, &unix_addr(path)?).map_err(errno)?;
+    unix_address_call(linux_raw_sys::general::__NR_bind, &s, path)?;
     rustix::fs::chmod(path, Mode::from_raw_mode(0o666)).map_err(errno)?;
     Ok(s)
 }
@@ -236,7 +254,7 @@ pub fn send_packet(fd: BorrowedFd<'_>, buf: &[u8]) -> Result<(), Errno> {
 /// `socket(AF_UNIX, SOCK_SEQPACKET)` + `connect(path)`: the client's end. References: connect(2).
 pub fn connect_unix(path: &CStr) -> Result<OwnedFd, Errno> {
     let s = seqpacket(false)?;
-    rustix::net::connect(&s, &unix_addr(path)?).map_err(errno)?;
+    unix_address_call(linux_raw_sys::general::__NR_connect, &s, path)?;
     Ok(s)
 }
 
