@@ -539,16 +539,12 @@ pub fn read(fd: BorrowedFd<'_>, buf: &mut [u8]) -> Result<usize, Errno> {
     rustix::io::read(fd, buf).map_err(errno)
 }
 
-/// `dup2(fd, 1)` and `dup2(fd, 2)`: in a child, its stdout and stderr become `fd` (without
-/// O_CLOEXEC). References: dup2(2).
+/// `dup3(fd, 1, 0)` and `dup3(fd, 2, 0)` ([`dup_to`]): in a child, its stdout and stderr
+/// become `fd` (without O_CLOEXEC). References: dup(2).
 pub fn dup_stdout_stderr(fd: BorrowedFd<'_>) -> Result<(), Errno> {
-    for n in 1..3 {
-        // SAFETY: 1 and 2 are open (console_stdio); dup2 replaces the descriptor in place,
-        // and the OwnedFd is forgotten, never closed.
-        let mut target = core::mem::ManuallyDrop::new(unsafe { OwnedFd::from_raw_fd(n) });
-        rustix::io::dup2(fd, &mut target).map_err(errno)?;
-    }
-    Ok(())
+    use rustix::fd::AsRawFd;
+    dup_to(fd.as_raw_fd(), 1)?;
+    dup_to(fd.as_raw_fd(), 2)
 }
 
 /// `open(path, O_WRONLY|O_APPEND|O_CREAT|O_NOFOLLOW|O_CLOEXEC|O_NOCTTY, 0640)` and `fstat`:
@@ -572,15 +568,21 @@ pub fn rename(from: &CStr, to: &CStr) -> Result<(), Errno> {
 }
 
 /// Makes sure fds 0, 1 and 2 are open: `fcntl(F_GETFD)` tells a closed one (EBADF); the
-/// missing ones are `dup2`'d from `open("/dev/console", O_RDWR|O_NOCTTY)`, or from
+/// missing ones are `dup3`'d from `open("/dev/console", O_RDWR|O_NOCTTY)`, or from
 /// `open("/dev/null", O_RDWR)` when there is no console (the error is returned then, after
 /// the fds are filled). The kernel starts init on /dev/console when it can open it, and with
 /// no fds at all when it cannot (an initramfs without /dev/console, before devtmpfs is
 /// mounted): left closed, the next fd init opens would become every child's stdin.
 /// NOCTTY: PID 1 must not get a controlling terminal, or a hangup on it would signal init.
-/// References: fcntl(2), open(2), dup2(2), console(4), null(4).
+/// References: fcntl(2), open(2), dup(2), console(4), null(4).
 pub fn console_stdio() -> Result<(), Errno> {
-    let closed = |n| rustix::io::fcntl_getfd(fd(n)).is_err();
+    use linux_raw_sys::general::{__NR_fcntl, F_GETFD};
+    use rustix::fd::AsRawFd;
+    let closed = |n| {
+        // SAFETY: F_GETFD takes no argument and touches no memory.
+        let r = unsafe { linker::sys::syscall5(__NR_fcntl, n, F_GETFD as usize, 0, 0, 0) };
+        linker::sys::check(r).is_err()
+    };
     if !(closed(0) || closed(1) || closed(2)) {
         return Ok(());
     }
@@ -593,17 +595,13 @@ pub fn console_stdio() -> Result<(), Errno> {
         };
     for n in 0..3 {
         if closed(n) {
-            // SAFETY: `n` is a closed descriptor number; dup2 makes it a new open descriptor
-            // that stays open for the life of the process, so it is owned here and then
-            // forgotten rather than closed.
-            let mut target = unsafe { OwnedFd::from_raw_fd(n) };
-            let r = rustix::io::dup2(&console, &mut target);
-            core::mem::forget(target);
-            r.map_err(errno)?;
+            // A new descriptor `n` (the console is never `n` here: it took the first free
+            // number, which is open now), open for the life of the process.
+            dup_to(console.as_raw_fd(), n as i32)?;
         }
     }
     // The console fd itself is dropped (closed) unless it landed on 0..=2.
-    if rustix::fd::AsRawFd::as_raw_fd(&console) < 3 {
+    if console.as_raw_fd() < 3 {
         core::mem::forget(console);
     }
     result
