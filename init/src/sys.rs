@@ -529,8 +529,11 @@ pub fn write(fd: BorrowedFd<'_>, buf: &[u8]) {
 /// the write end, a unit's stdout and stderr, stays blocking (a program expects that of its
 /// output). References: pipe(2), ioctl_fionbio in ioctl(2).
 pub fn pipe() -> Result<(OwnedFd, OwnedFd), Errno> {
+    use rustix::fd::AsRawFd;
     let (r, w) = rustix::pipe::pipe_with(rustix::pipe::PipeFlags::CLOEXEC).map_err(errno)?;
-    rustix::io::ioctl_fionbio(&r, true).map_err(errno)?;
+    let mut on = 1i32;
+    // SAFETY: FIONBIO reads one int, which `on` is.
+    unsafe { ioctl(r.as_raw_fd(), linux_raw_sys::ioctl::FIONBIO, (&raw mut on).cast()) }?;
     Ok((r, w))
 }
 
@@ -673,13 +676,27 @@ pub fn sethostname(name: &[u8]) -> Result<(), Errno> {
     rustix::system::sethostname(name).map_err(errno)
 }
 
+/// `ioctl(fd, request, arg)` with a pointer argument. Made directly: rustix's typed ioctls go
+/// through two more layers. References: ioctl(2).
+///
+/// # Safety
+/// `arg` points to memory of the type `request` reads or writes, live for the call.
+unsafe fn ioctl(fd: i32, request: u32, arg: *mut u8) -> Result<(), Errno> {
+    use linux_raw_sys::general::__NR_ioctl;
+    // SAFETY: the caller vouches for `arg` (this function's contract).
+    linker::sys::check(unsafe {
+        linker::sys::syscall5(__NR_ioctl, fd as usize, request as usize, arg as usize, 0, 0)
+    })
+    .map(drop)
+}
+
 /// `socket(AF_INET, SOCK_DGRAM)`, `ioctl(SIOCGIFFLAGS)`, `ioctl(SIOCSIFFLAGS, flags|IFF_UP)`
 /// on "lo": brings the loopback interface of the caller's network namespace up. Any socket
 /// serves as the handle for the netdevice ioctls; setting flags needs CAP_NET_ADMIN.
 /// References: netdevice(7).
 pub fn loopback_up() -> Result<(), Errno> {
     use linux_raw_sys::ioctl::{SIOCGIFFLAGS, SIOCSIFFLAGS};
-    use rustix::ioctl::{ioctl, Updater};
+    use rustix::fd::AsRawFd;
     use rustix::net::{socket, AddressFamily, SocketType};
     /// struct ifreq: ifr_name[16], then a union whose `short ifr_flags` comes first; 40 bytes
     /// on 64-bit targets, 32 on 32-bit ones, so 40 covers both.
@@ -690,11 +707,11 @@ pub fn loopback_up() -> Result<(), Errno> {
     let mut req = IfReq([0; 40]);
     req.0[..3].copy_from_slice(b"lo\0");
     // SAFETY: SIOCGIFFLAGS reads and writes a struct ifreq, which `req` is (with room to spare).
-    unsafe { ioctl(&s, Updater::<{ SIOCGIFFLAGS as _ }, IfReq>::new(&mut req)) }.map_err(errno)?;
+    unsafe { ioctl(s.as_raw_fd(), SIOCGIFFLAGS, (&raw mut req).cast()) }?;
     let flags = u16::from_ne_bytes([req.0[16], req.0[17]]) | IFF_UP;
     req.0[16..18].copy_from_slice(&flags.to_ne_bytes());
     // SAFETY: SIOCSIFFLAGS reads a struct ifreq, which `req` is.
-    unsafe { ioctl(&s, Updater::<{ SIOCSIFFLAGS as _ }, IfReq>::new(&mut req)) }.map_err(errno)?;
+    unsafe { ioctl(s.as_raw_fd(), SIOCSIFFLAGS, (&raw mut req).cast()) }?;
     Ok(())
 }
 
@@ -739,21 +756,20 @@ pub fn watchdog_open(device: &CStr) -> Result<OwnedFd, Errno> {
 /// `ioctl(fd, WDIOC_SETTIMEOUT, &seconds)`: the driver may round it. References:
 /// Documentation/watchdog/watchdog-api.rst "Setting and getting the timeout".
 pub fn watchdog_set_timeout(fd: BorrowedFd<'_>, seconds: u32) -> Result<(), Errno> {
-    use rustix::ioctl::{ioctl, Updater};
+    use rustix::fd::AsRawFd;
     let mut t = seconds as i32;
     // SAFETY: WDIOC_SETTIMEOUT reads and writes one int, which `t` is.
-    unsafe { ioctl(fd, Updater::<{ linux_raw_sys::ioctl::WDIOC_SETTIMEOUT as _ }, i32>::new(&mut t)) }
-        .map_err(errno)
+    unsafe { ioctl(fd.as_raw_fd(), linux_raw_sys::ioctl::WDIOC_SETTIMEOUT, (&raw mut t).cast()) }
 }
 
 /// `ioctl(fd, WDIOC_GETTIMEOUT, &seconds)`: the timeout the driver runs with (after a refused
 /// or rounded WDIOC_SETTIMEOUT, not what was asked). References:
 /// Documentation/watchdog/watchdog-api.rst "Setting and getting the timeout".
 pub fn watchdog_get_timeout(fd: BorrowedFd<'_>) -> Result<u32, Errno> {
-    use rustix::ioctl::{ioctl, Getter};
-    // SAFETY: WDIOC_GETTIMEOUT writes one int, which the Getter provides.
-    let t = unsafe { ioctl(fd, Getter::<{ linux_raw_sys::ioctl::WDIOC_GETTIMEOUT as _ }, i32>::new()) }
-        .map_err(errno)?;
+    use rustix::fd::AsRawFd;
+    let mut t = 0i32;
+    // SAFETY: WDIOC_GETTIMEOUT writes one int, which `t` is.
+    unsafe { ioctl(fd.as_raw_fd(), linux_raw_sys::ioctl::WDIOC_GETTIMEOUT, (&raw mut t).cast()) }?;
     Ok(t as u32)
 }
 
