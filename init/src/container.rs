@@ -204,10 +204,12 @@ pub fn main(args: Args, pid1: bool) -> i32 {
                 } else {
                     sys::kill(child, sig)
                 };
-                match r {
-                    Ok(()) => log.info(b"forwarded signal %", &[N(sig as u64)]),
-                    Err(e) => log.info(b"forwarded signal %: %", &[N(sig as u64), E(e)]),
-                }
+                // One call: the template without ": %" leaves the errno out.
+                let (template, e) = match r {
+                    Ok(()) => (&b"forwarded signal %"[..], 0),
+                    Err(e) => (&b"forwarded signal %: %"[..], e),
+                };
+                log.info(template, &[N(sig as u64), E(e)]);
             }
             Event::Timeout | Event::Request(_) | Event::Readable(_) => {} // no control socket, no unit fds
         }

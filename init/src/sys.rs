@@ -53,8 +53,9 @@ fn fd(n: i32) -> BorrowedFd<'static> {
 pub fn cstr(s: &[u8]) -> Option<&CStr> {
     // A plain loop: CStr::from_bytes_until_nul brings a generic memchr (~200 bytes).
     let n = s.iter().position(|&b| b == 0)?;
-    // SAFETY: s[..=n] ends in its first NUL, so it holds exactly one NUL, at the end.
-    Some(unsafe { CStr::from_bytes_with_nul_unchecked(&s[..=n]) })
+    let s = s.get(..=n)?; // always there (n is an index of s); `get` keeps no panic site
+                          // SAFETY: s ends in its first NUL, so it holds exactly one NUL, at the end.
+    Some(unsafe { CStr::from_bytes_with_nul_unchecked(s) })
 }
 
 /// Like [`cstr`], for strings already checked: an empty string if there is no NUL.
@@ -407,7 +408,8 @@ pub fn load_mapping(path: &CStr, max: usize) -> Result<(Mapping, usize), Errno> 
 /// [`load_mapping`] in memory that is never freed.
 pub fn load_file(path: &CStr, max: usize) -> Result<&'static [u8], Errno> {
     let (m, n) = load_mapping(path, max)?;
-    Ok(&m.leak()[..n])
+    // n ≤ the mapping's length (read_all fills at most all of it): `get` keeps no panic site.
+    Ok(m.leak().get(..n).unwrap_or_default())
 }
 
 const EFBIG: Errno = linux_raw_sys::errno::EFBIG as Errno;
