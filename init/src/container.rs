@@ -178,7 +178,8 @@ pub fn main(args: Args, pid1: bool) -> i32 {
         log.warn(b"not PID 1 and not a child subreaper (use -s): orphaned processes will not be reaped", &[]);
     }
     let sigfd = events.fd();
-    let child = match child::spawn(|| command(&args, &o, mask, sigfd)) {
+    let child = match sys::fork() {
+        Ok(0) => sys::exit(command(&args, &o, mask, sigfd)), // the child
         Ok(pid) => pid,
         Err(e) => return failed(&log, b"fork", e),
     };
