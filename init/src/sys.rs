@@ -464,7 +464,9 @@ impl core::ops::DerefMut for Mapping {
 }
 
 impl Drop for Mapping {
-    /// `munmap(ptr, len)`. References: munmap(2).
+    /// `munmap(ptr, len)`. References: munmap(2). Out of line: a mapping is dropped in many
+    /// places, each a call rather than the syscall's setup.
+    #[inline(never)]
     fn drop(&mut self) {
         // SAFETY: the mapping made by `new`, no slice over it outlives `self`.
         let _ = unsafe { rustix::mm::munmap(self.ptr.cast(), self.len.max(1)) };
