@@ -17,6 +17,13 @@ fn errno(e: rustix::io::Errno) -> Errno {
     e.raw_os_error() as Errno
 }
 
+/// A call's new descriptor, or its errno: one copy of the conversion from rustix's result,
+/// which is a dozen instructions at each of the calls that open something.
+#[inline(never)]
+fn new_fd(r: rustix::io::Result<OwnedFd>) -> Result<OwnedFd, Errno> {
+    r.map_err(errno)
+}
+
 pub const ECHILD: Errno = linux_raw_sys::errno::ECHILD as Errno;
 pub const EINVAL: Errno = linux_raw_sys::errno::EINVAL as Errno;
 pub const EPERM: Errno = linux_raw_sys::errno::EPERM as Errno;
@@ -177,7 +184,7 @@ const ENAMETOOLONG: Errno = linux_raw_sys::errno::ENAMETOOLONG as Errno;
 fn seqpacket(nonblock: bool) -> Result<OwnedFd, Errno> {
     use rustix::net::{socket_with, AddressFamily, SocketFlags, SocketType};
     let flags = if nonblock { SocketFlags::CLOEXEC | SocketFlags::NONBLOCK } else { SocketFlags::CLOEXEC };
-    socket_with(AddressFamily::UNIX, SocketType::SEQPACKET, flags, None).map_err(errno)
+    new_fd(socket_with(AddressFamily::UNIX, SocketType::SEQPACKET, flags, None))
 }
 
 /// A non-blocking listening socket at `path`: `socket(AF_UNIX, SOCK_SEQPACKET|SOCK_NONBLOCK)`,
@@ -202,7 +209,7 @@ fn bind_unix(s: OwnedFd, path: &CStr) -> Result<OwnedFd, Errno> {
 /// (EAGAIN when there is none). References: accept(2).
 pub fn accept(fd: BorrowedFd<'_>) -> Result<OwnedFd, Errno> {
     use rustix::net::{accept_with, SocketFlags};
-    accept_with(fd, SocketFlags::CLOEXEC | SocketFlags::NONBLOCK).map_err(errno)
+    new_fd(accept_with(fd, SocketFlags::CLOEXEC | SocketFlags::NONBLOCK))
 }
 
 /// `getsockopt(fd, SOL_SOCKET, SO_PEERCRED)`: the uid of the process that connected, as the
@@ -499,7 +506,7 @@ pub fn read_file(path: &CStr, buf: &mut [u8]) -> Result<usize, Errno> {
 }
 
 fn open_read(path: &CStr) -> Result<OwnedFd, Errno> {
-    rustix::fs::open(path, OFlags::RDONLY | OFlags::CLOEXEC, Mode::empty()).map_err(errno)
+    new_fd(rustix::fs::open(path, OFlags::RDONLY | OFlags::CLOEXEC, Mode::empty()))
 }
 
 /// `read` until EOF or `buf` is full, then `close`.
@@ -519,7 +526,7 @@ fn read_all(f: OwnedFd, buf: &mut [u8]) -> Result<usize, Errno> {
 
 /// `open(path, O_WRONLY|O_CLOEXEC|O_NOCTTY)`. References: open(2).
 pub fn open_write(path: &CStr) -> Result<OwnedFd, Errno> {
-    rustix::fs::open(path, OFlags::WRONLY | OFlags::CLOEXEC | OFlags::NOCTTY, Mode::empty()).map_err(errno)
+    new_fd(rustix::fs::open(path, OFlags::WRONLY | OFlags::CLOEXEC | OFlags::NOCTTY, Mode::empty()))
 }
 
 /// `write(fd, buf)` in full, errors ignored (log output has nowhere else to go).
@@ -564,7 +571,7 @@ pub fn open_append(path: &CStr) -> Result<(OwnedFd, u64), Errno> {
         | OFlags::NOFOLLOW
         | OFlags::CLOEXEC
         | OFlags::NOCTTY;
-    let f = rustix::fs::open(path, flags, Mode::from_raw_mode(0o640)).map_err(errno)?;
+    let f = new_fd(rustix::fs::open(path, flags, Mode::from_raw_mode(0o640)))?;
     let size = rustix::fs::fstat(&f).map_err(errno)?.st_size as u64;
     Ok((f, size))
 }
@@ -707,7 +714,7 @@ pub fn loopback_up() -> Result<(), Errno> {
     #[repr(C, align(8))]
     struct IfReq([u8; 40]);
     const IFF_UP: u16 = 1;
-    let s = socket(AddressFamily::INET, SocketType::DGRAM, None).map_err(errno)?;
+    let s = new_fd(socket(AddressFamily::INET, SocketType::DGRAM, None))?;
     let mut req = IfReq([0; 40]);
     req.0[..3].copy_from_slice(b"lo\0");
     // SAFETY: SIOCGIFFLAGS reads and writes a struct ifreq, which `req` is (with room to spare).
