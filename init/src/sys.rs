@@ -315,7 +315,7 @@ pub fn reap() -> Result<Option<(i32, Exit)>, Errno> {
 /// `clone(SIGCHLD)`: fork. `Ok(0)` in the child. References: fork(2).
 pub fn fork() -> Result<i32, Errno> {
     // SAFETY: init is single-threaded from `_start` on and takes no locks (module doc).
-    unsafe { linker::sys::fork() }.map(|p| p as i32)
+    unsafe { linker::sys::fork() }
 }
 
 /// `kill(pid, sig)`. References: kill(2).
