@@ -712,15 +712,17 @@ pub fn loopback_up() -> Result<(), Errno> {
     /// struct ifreq: ifr_name[16], then a union whose `short ifr_flags` comes first; 40 bytes
     /// on 64-bit targets, 32 on 32-bit ones, so 40 covers both.
     #[repr(C, align(8))]
-    struct IfReq([u8; 40]);
+    struct IfReq {
+        name: [u8; 16],
+        flags: u16,
+        rest: [u8; 22],
+    }
     const IFF_UP: u16 = 1;
     let s = new_fd(socket(AddressFamily::INET, SocketType::DGRAM, None))?;
-    let mut req = IfReq([0; 40]);
-    req.0[..3].copy_from_slice(b"lo\0");
+    let mut req = IfReq { name: *b"lo\0\0\0\0\0\0\0\0\0\0\0\0\0\0", flags: 0, rest: [0; 22] };
     // SAFETY: SIOCGIFFLAGS reads and writes a struct ifreq, which `req` is (with room to spare).
     unsafe { ioctl(s.as_raw_fd(), SIOCGIFFLAGS, (&raw mut req).cast()) }?;
-    let flags = u16::from_ne_bytes([req.0[16], req.0[17]]) | IFF_UP;
-    req.0[16..18].copy_from_slice(&flags.to_ne_bytes());
+    req.flags |= IFF_UP;
     // SAFETY: SIOCSIFFLAGS reads a struct ifreq, which `req` is.
     unsafe { ioctl(s.as_raw_fd(), SIOCSIFFLAGS, (&raw mut req).cast()) }?;
     Ok(())
