@@ -44,15 +44,10 @@ pub enum Stdio {
 
 /// Borrows standard descriptor `s`.
 pub fn stdio(s: Stdio) -> BorrowedFd<'static> {
-    fd(s as i32)
-}
-
-/// Borrows a descriptor by number; only inside this module, for 0, 1 and 2.
-fn fd(n: i32) -> BorrowedFd<'static> {
-    // SAFETY: n is 0, 1 or 2 (the callers above and in console_stdio), which init never closes
-    // (console_stdio only fills them); every call that takes a descriptor checks it (EBADF),
-    // so one the kernel did not open produces an error, never touches memory.
-    unsafe { BorrowedFd::borrow_raw(n) }
+    // SAFETY: `s` is 0, 1 or 2, which init never closes (console_stdio only fills them);
+    // every call that takes a descriptor checks it (EBADF), so one the kernel did not open
+    // produces an error, never touches memory.
+    unsafe { BorrowedFd::borrow_raw(s as i32) }
 }
 
 /// `NUL`-terminated bytes as a C string; `None` without a NUL. The config stores its paths
@@ -60,8 +55,9 @@ fn fd(n: i32) -> BorrowedFd<'static> {
 pub fn cstr(s: &[u8]) -> Option<&CStr> {
     // A plain loop: CStr::from_bytes_until_nul brings a generic memchr (~200 bytes).
     let n = s.iter().position(|&b| b == 0)?;
-    let s = s.get(..=n)?; // always there (n is an index of s); `get` keeps no panic site
-                          // SAFETY: s ends in its first NUL, so it holds exactly one NUL, at the end.
+    // Always there (n is an index of s); `get` rather than `[..=n]` keeps no panic site.
+    let s = s.get(..=n)?;
+    // SAFETY: s ends in its first NUL, so it holds exactly one NUL, at the end.
     Some(unsafe { CStr::from_bytes_with_nul_unchecked(s) })
 }
 
