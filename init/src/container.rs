@@ -81,7 +81,6 @@ fn parse_code(s: &[u8]) -> Option<u8> {
 }
 
 /// The value of `-p` or `-e`.
-#[inline(never)]
 fn option_value(o: &mut Opts, flag: u8, value: &[u8]) -> Result<(), i32> {
     if flag == b'p' {
         o.pdeathsig = init::signal::parse(value).ok_or_else(|| usage_error(b"-p: not a signal: ", value))?;

@@ -829,7 +829,6 @@ pub fn notify_socket(path: &CStr) -> Result<OwnedFd, Errno> {
 /// never installed in init. Made directly with the kernel's `struct msghdr`: a word per field
 /// (the int fields are the low half of their padded word on the little-endian targets).
 /// References: recvmsg(2), unix(7), cmsg(3).
-#[inline(never)]
 pub fn recv_credentials(fd: BorrowedFd<'_>, buf: &mut [u8]) -> Result<(usize, i32), Errno> {
     use linux_raw_sys::net::{MSG_CMSG_CLOEXEC, MSG_DONTWAIT, SCM_CREDENTIALS, SOL_SOCKET};
     use rustix::fd::AsRawFd;
