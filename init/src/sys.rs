@@ -399,7 +399,7 @@ pub fn exec_args(path: &CStr, args: &linker::Args, from: usize) -> Errno {
 /// References: open(2), fstat(2), mmap(2), read(2).
 pub fn load_mapping(path: &CStr, max: usize) -> Result<(Mapping, usize), Errno> {
     let f = open_read(path)?;
-    let size = rustix::fs::fstat(&f).map_err(errno)?.st_size as usize;
+    let size = file_size(&f)? as usize;
     if size > max {
         return Err(EFBIG);
     }
@@ -568,8 +568,13 @@ pub fn open_append(path: &CStr) -> Result<(OwnedFd, u64), Errno> {
         | OFlags::CLOEXEC
         | OFlags::NOCTTY;
     let f = new_fd(rustix::fs::open(path, flags, Mode::from_raw_mode(0o640)))?;
-    let size = rustix::fs::fstat(&f).map_err(errno)?.st_size as u64;
+    let size = file_size(&f)?;
     Ok((f, size))
+}
+
+/// `fstat(fd)`'s `st_size`. References: fstat(2).
+fn file_size(f: &OwnedFd) -> Result<u64, Errno> {
+    rustix::fs::fstat(f).map(|st| st.st_size as u64).map_err(errno)
 }
 
 /// `rename(from, to)`, replacing `to`. References: rename(2).
