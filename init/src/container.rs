@@ -46,6 +46,22 @@ struct Opts {
     cmd: usize,
 }
 
+impl Opts {
+    /// No options given: only `TINI_SUBREAPER` and `TINI_KILL_PROCESS_GROUP` count.
+    fn new(args: &Args) -> Opts {
+        Opts {
+            subreaper: args.env(b"TINI_SUBREAPER").is_some(),
+            group: args.env(b"TINI_KILL_PROCESS_GROUP").is_some(),
+            wait_all: false,
+            verbose: false,
+            pdeathsig: 0,
+            expect: [0; 8],
+            dmz: None,
+            cmd: args.len(),
+        }
+    }
+}
+
 /// A usage error: the message and the usage text on stderr, exit 125 (init failed before
 /// CMD ran, like any other failure of its own).
 fn usage_error(what: &[u8], arg: &[u8]) -> i32 {
@@ -65,7 +81,6 @@ fn parse_code(s: &[u8]) -> Option<u8> {
 }
 
 /// The value of `-p` or `-e`.
-#[inline(never)]
 fn option_value(o: &mut Opts, flag: u8, value: &[u8]) -> Result<(), i32> {
     if flag == b'p' {
         o.pdeathsig = init::signal::parse(value).ok_or_else(|| usage_error(b"-p: not a signal: ", value))?;
@@ -76,22 +91,14 @@ fn option_value(o: &mut Opts, flag: u8, value: &[u8]) -> Result<(), i32> {
     Ok(())
 }
 
-/// Parses the options; `Err(status)` when init should exit right away (usage error, -h).
+/// Parses the options into `o`; `Err(status)` when init should exit right away (usage error,
+/// -h).
 #[inline(never)]
-fn parse(args: &Args) -> Result<Opts, i32> {
-    let mut o = Opts {
-        subreaper: args.env(b"TINI_SUBREAPER").is_some(),
-        group: args.env(b"TINI_KILL_PROCESS_GROUP").is_some(),
-        wait_all: false,
-        verbose: false,
-        pdeathsig: 0,
-        expect: [0; 8],
-        dmz: None,
-        cmd: args.len(),
-    };
-    let arg = |i| args.get(i).map(|a| a.to_bytes());
+fn parse(args: &Args, o: &mut Opts) -> Result<(), i32> {
+    let arg = |i| args.get(i).map_or(&b""[..], |a| a.to_bytes());
     let mut i = 1;
-    while let Some(a) = arg(i) {
+    while i < args.len() {
+        let a = arg(i);
         i += 1;
         if a.first() != Some(&b'-') {
             o.cmd = i - 1; // the command
@@ -106,7 +113,9 @@ fn parse(args: &Args) -> Result<Opts, i32> {
             return Err(usage(0));
         } else {
             // A cluster of short options; -p and -e take the rest of it or the next argument.
-            for (k, &flag) in a.iter().enumerate().skip(1) {
+            let mut k = 1;
+            while let Some(&flag) = a.get(k) {
+                k += 1;
                 match flag {
                     b's' => o.subreaper = true,
                     b'g' => o.group = true,
@@ -114,14 +123,12 @@ fn parse(args: &Args) -> Result<Opts, i32> {
                     b'v' => o.verbose = true,
                     b'h' => return Err(usage(0)),
                     b'p' | b'e' => {
-                        let value = match &a[k + 1..] {
-                            [] => {
-                                i += 1;
-                                arg(i - 1).unwrap_or(b"")
-                            }
-                            rest => rest,
-                        };
-                        option_value(&mut o, flag, value)?;
+                        let mut value = a.get(k..).unwrap_or_default();
+                        if value.is_empty() {
+                            value = arg(i);
+                            i += 1;
+                        }
+                        option_value(o, flag, value)?;
                         break;
                     }
                     _ => return Err(usage_error(b"unknown option: ", a)),
@@ -132,7 +139,7 @@ fn parse(args: &Args) -> Result<Opts, i32> {
     if o.cmd >= args.len() && o.dmz.is_none() {
         return Err(usage_error(b"no command given", b""));
     }
-    Ok(o)
+    Ok(())
 }
 
 /// Reports a failure of init itself and returns [`FAILED`].
@@ -145,10 +152,10 @@ fn failed(log: &Log, what: &[u8], e: Errno) -> i32 {
 #[inline(never)]
 pub fn main(args: Args, pid1: bool) -> i32 {
     let ppid = sys::getppid();                              // for -p: the parent at start
-    let o = match parse(&args) {
-        Ok(o) => o,
-        Err(status) => return status,
-    };
+    let mut o = Opts::new(&args);                           // the defaults, from the environment
+    if let Err(status) = parse(&args, &mut o) {
+        return status;
+    }
     let log = Log::new(o.verbose);
     let (mut events, mask) = match Events::new() {          // every signal from a signalfd
         Ok(x) => x,
@@ -170,7 +177,8 @@ pub fn main(args: Args, pid1: bool) -> i32 {
         log.warn(b"not PID 1 and not a child subreaper (use -s): orphaned processes will not be reaped", &[]);
     }
     let sigfd = events.fd();
-    let child = match child::spawn(|| command(&args, &o, mask, sigfd)) {
+    let child = match sys::fork() {
+        Ok(0) => sys::exit(command(&args, &o, mask, sigfd)), // the child
         Ok(pid) => pid,
         Err(e) => return failed(&log, b"fork", e),
     };
@@ -196,10 +204,12 @@ pub fn main(args: Args, pid1: bool) -> i32 {
                 } else {
                     sys::kill(child, sig)
                 };
-                match r {
-                    Ok(()) => log.info(b"forwarded signal %", &[N(sig as u64)]),
-                    Err(e) => log.info(b"forwarded signal %: %", &[N(sig as u64), E(e)]),
-                }
+                // One call: the template without ": %" leaves the errno out.
+                let (template, e) = match r {
+                    Ok(()) => (&b"forwarded signal %"[..], 0),
+                    Err(e) => (&b"forwarded signal %: %"[..], e),
+                };
+                log.info(template, &[N(sig as u64), E(e)]);
             }
             Event::Timeout | Event::Request(_) | Event::Readable(_) => {} // no control socket, no unit fds
         }
@@ -231,7 +241,7 @@ fn command(args: &Args, o: &Opts, mask: SigSet, sigfd: i32) -> i32 {
         false => None,
         true => match args.strings_from(o.cmd) {
             Some(s) => Some(s),
-            None => return failed(&Log::new(false), b"collect command arguments", sys::EINVAL),
+            None => return child::fail(b"collect command arguments", sys::EINVAL, b""),
         },
     };
     child::run_dmz(blob, cmd)

@@ -30,7 +30,15 @@ pub fn parse(s: &[u8]) -> Option<u8> {
         return crate::text::number(s, MAX as u32).filter(|&n| n > 0 && s.len() <= 3).map(|n| n as u8);
     }
     let bare = crate::text::strip(s, b"SIG").unwrap_or(s);
-    (1..32).find(|&n| name(n).is_some_and(|name| crate::text::eq(name, bare)))
+    // One pass over the table: a name's position is its number.
+    let mut n = 0;
+    for name in NAMES.split(|&b| b == b' ') {
+        n += 1;
+        if !name.is_empty() && crate::text::eq(name, bare) {
+            return Some(n);
+        }
+    }
+    None
 }
 
 #[cfg(test)]

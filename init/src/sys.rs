@@ -17,6 +17,13 @@ fn errno(e: rustix::io::Errno) -> Errno {
     e.raw_os_error() as Errno
 }
 
+/// A call's new descriptor, or its errno: one copy of the conversion from rustix's result,
+/// which is a dozen instructions at each of the calls that open something.
+#[inline(never)]
+fn new_fd(r: rustix::io::Result<OwnedFd>) -> Result<OwnedFd, Errno> {
+    r.map_err(errno)
+}
+
 pub const ECHILD: Errno = linux_raw_sys::errno::ECHILD as Errno;
 pub const EINVAL: Errno = linux_raw_sys::errno::EINVAL as Errno;
 pub const EPERM: Errno = linux_raw_sys::errno::EPERM as Errno;
@@ -37,15 +44,10 @@ pub enum Stdio {
 
 /// Borrows standard descriptor `s`.
 pub fn stdio(s: Stdio) -> BorrowedFd<'static> {
-    fd(s as i32)
-}
-
-/// Borrows a descriptor by number; only inside this module, for 0, 1 and 2.
-fn fd(n: i32) -> BorrowedFd<'static> {
-    // SAFETY: n is 0, 1 or 2 (the callers above and in console_stdio), which init never closes
-    // (console_stdio only fills them); every call that takes a descriptor checks it (EBADF),
-    // so one the kernel did not open produces an error, never touches memory.
-    unsafe { BorrowedFd::borrow_raw(n) }
+    // SAFETY: `s` is 0, 1 or 2, which init never closes (console_stdio only fills them);
+    // every call that takes a descriptor checks it (EBADF), so one the kernel did not open
+    // produces an error, never touches memory.
+    unsafe { BorrowedFd::borrow_raw(s as i32) }
 }
 
 /// `NUL`-terminated bytes as a C string; `None` without a NUL. The config stores its paths
@@ -53,8 +55,10 @@ fn fd(n: i32) -> BorrowedFd<'static> {
 pub fn cstr(s: &[u8]) -> Option<&CStr> {
     // A plain loop: CStr::from_bytes_until_nul brings a generic memchr (~200 bytes).
     let n = s.iter().position(|&b| b == 0)?;
-    // SAFETY: s[..=n] ends in its first NUL, so it holds exactly one NUL, at the end.
-    Some(unsafe { CStr::from_bytes_with_nul_unchecked(&s[..=n]) })
+    // Always there (n is an index of s); `get` rather than `[..=n]` keeps no panic site.
+    let s = s.get(..=n)?;
+    // SAFETY: s ends in its first NUL, so it holds exactly one NUL, at the end.
+    Some(unsafe { CStr::from_bytes_with_nul_unchecked(s) })
 }
 
 /// Like [`cstr`], for strings already checked: an empty string if there is no NUL.
@@ -148,17 +152,35 @@ pub fn poll_readable(set: &mut [PollFd], timeout_ms: Option<u64>) -> bool {
     linker::sys::check(r).unwrap_or(0) != 0
 }
 
-/// The control socket's address (a path).
-fn unix_addr(path: &CStr) -> Result<rustix::net::SocketAddrUnix, Errno> {
-    rustix::net::SocketAddrUnix::new(path).map_err(errno)
+/// `bind(fd, path)` or `connect(fd, path)` (syscall `nr`), with `path` as the kernel's
+/// `struct sockaddr_un`: the path and its NUL in sun_path (the NUL left out when the path
+/// fills all 108 bytes; ENAMETOOLONG beyond). Made directly: rustix's address type costs a
+/// copy of the struct and a checked loop. References: unix(7), bind(2), connect(2).
+fn unix_address_call(nr: u32, s: &OwnedFd, path: &CStr) -> Result<(), Errno> {
+    use rustix::fd::AsRawFd;
+    #[repr(C)]
+    struct SockaddrUn {
+        sun_family: u16,
+        sun_path: [u8; 108],
+    }
+    let mut addr = SockaddrUn { sun_family: linux_raw_sys::net::AF_UNIX as u16, sun_path: [0; 108] };
+    let p = path.to_bytes();
+    addr.sun_path.get_mut(..p.len()).ok_or(ENAMETOOLONG)?.copy_from_slice(p);
+    let len = (2 + p.len() + 1).min(core::mem::size_of::<SockaddrUn>());
+    let ptr = &addr as *const SockaddrUn as usize;
+    // SAFETY: `addr` is a struct sockaddr_un of at least `len` bytes, live for the call.
+    let r = unsafe { linker::sys::syscall5(nr, s.as_raw_fd() as usize, ptr, len, 0, 0) };
+    linker::sys::check(r).map(drop)
 }
+
+const ENAMETOOLONG: Errno = linux_raw_sys::errno::ENAMETOOLONG as Errno;
 
 /// `socket(AF_UNIX, SOCK_SEQPACKET|SOCK_CLOEXEC[|SOCK_NONBLOCK])`: a socket that keeps message
 /// boundaries, so one request and one reply are one packet each. References: unix(7).
 fn seqpacket(nonblock: bool) -> Result<OwnedFd, Errno> {
     use rustix::net::{socket_with, AddressFamily, SocketFlags, SocketType};
     let flags = if nonblock { SocketFlags::CLOEXEC | SocketFlags::NONBLOCK } else { SocketFlags::CLOEXEC };
-    socket_with(AddressFamily::UNIX, SocketType::SEQPACKET, flags, None).map_err(errno)
+    new_fd(socket_with(AddressFamily::UNIX, SocketType::SEQPACKET, flags, None))
 }
 
 /// A non-blocking listening socket at `path`: `socket(AF_UNIX, SOCK_SEQPACKET|SOCK_NONBLOCK)`,
@@ -174,7 +196,7 @@ pub fn listen_unix(path: &CStr) -> Result<OwnedFd, Errno> {
 /// `unlink(path)` (a socket file left from before), `bind(s, path)`, `chmod(path, 0666)`.
 fn bind_unix(s: OwnedFd, path: &CStr) -> Result<OwnedFd, Errno> {
     let _ = rustix::fs::unlink(path);
-    rustix::net::bind(&s, &unix_addr(path)?).map_err(errno)?;
+    unix_address_call(linux_raw_sys::general::__NR_bind, &s, path)?;
     rustix::fs::chmod(path, Mode::from_raw_mode(0o666)).map_err(errno)?;
     Ok(s)
 }
@@ -183,7 +205,7 @@ fn bind_unix(s: OwnedFd, path: &CStr) -> Result<OwnedFd, Errno> {
 /// (EAGAIN when there is none). References: accept(2).
 pub fn accept(fd: BorrowedFd<'_>) -> Result<OwnedFd, Errno> {
     use rustix::net::{accept_with, SocketFlags};
-    accept_with(fd, SocketFlags::CLOEXEC | SocketFlags::NONBLOCK).map_err(errno)
+    new_fd(accept_with(fd, SocketFlags::CLOEXEC | SocketFlags::NONBLOCK))
 }
 
 /// `getsockopt(fd, SOL_SOCKET, SO_PEERCRED)`: the uid of the process that connected, as the
@@ -263,7 +285,7 @@ pub fn send_parts(fd: BorrowedFd<'_>, parts: [&[u8]; 4]) -> Result<(), Errno> {
 /// `socket(AF_UNIX, SOCK_SEQPACKET)` + `connect(path)`: the client's end. References: connect(2).
 pub fn connect_unix(path: &CStr) -> Result<OwnedFd, Errno> {
     let s = seqpacket(false)?;
-    rustix::net::connect(&s, &unix_addr(path)?).map_err(errno)?;
+    unix_address_call(linux_raw_sys::general::__NR_connect, &s, path)?;
     Ok(s)
 }
 
@@ -316,7 +338,7 @@ pub fn reap() -> Result<Option<(i32, Exit)>, Errno> {
 /// `clone(SIGCHLD)`: fork. `Ok(0)` in the child. References: fork(2).
 pub fn fork() -> Result<i32, Errno> {
     // SAFETY: init is single-threaded from `_start` on and takes no locks (module doc).
-    unsafe { linker::sys::fork() }.map(|p| p as i32)
+    unsafe { linker::sys::fork() }
 }
 
 /// `kill(pid, sig)`. References: kill(2).
@@ -404,7 +426,7 @@ pub fn exec_args(path: &CStr, args: &linker::Args, from: usize) -> Errno {
 /// References: open(2), fstat(2), mmap(2), read(2).
 pub fn load_mapping(path: &CStr, max: usize) -> Result<(Mapping, usize), Errno> {
     let f = open_read(path)?;
-    let size = rustix::fs::fstat(&f).map_err(errno)?.st_size as usize;
+    let size = file_size(&f)? as usize;
     if size > max {
         return Err(EFBIG);
     }
@@ -416,7 +438,8 @@ pub fn load_mapping(path: &CStr, max: usize) -> Result<(Mapping, usize), Errno> 
 /// [`load_mapping`] in memory that is never freed.
 pub fn load_file(path: &CStr, max: usize) -> Result<&'static [u8], Errno> {
     let (m, n) = load_mapping(path, max)?;
-    Ok(&m.leak()[..n])
+    // n ≤ the mapping's length (read_all fills at most all of it): `get` keeps no panic site.
+    Ok(m.leak().get(..n).unwrap_or_default())
 }
 
 const EFBIG: Errno = linux_raw_sys::errno::EFBIG as Errno;
@@ -471,7 +494,9 @@ impl core::ops::DerefMut for Mapping {
 }
 
 impl Drop for Mapping {
-    /// `munmap(ptr, len)`. References: munmap(2).
+    /// `munmap(ptr, len)`. References: munmap(2). Out of line: a mapping is dropped in many
+    /// places, each a call rather than the syscall's setup.
+    #[inline(never)]
     fn drop(&mut self) {
         // SAFETY: the mapping made by `new`, no slice over it outlives `self`.
         let _ = unsafe { rustix::mm::munmap(self.ptr.cast(), self.len.max(1)) };
@@ -504,7 +529,7 @@ pub fn read_file(path: &CStr, buf: &mut [u8]) -> Result<usize, Errno> {
 }
 
 fn open_read(path: &CStr) -> Result<OwnedFd, Errno> {
-    rustix::fs::open(path, OFlags::RDONLY | OFlags::CLOEXEC, Mode::empty()).map_err(errno)
+    new_fd(rustix::fs::open(path, OFlags::RDONLY | OFlags::CLOEXEC, Mode::empty()))
 }
 
 /// `read` until EOF or `buf` is full, then `close`.
@@ -524,7 +549,7 @@ fn read_all(f: OwnedFd, buf: &mut [u8]) -> Result<usize, Errno> {
 
 /// `open(path, O_WRONLY|O_CLOEXEC|O_NOCTTY)`. References: open(2).
 pub fn open_write(path: &CStr) -> Result<OwnedFd, Errno> {
-    rustix::fs::open(path, OFlags::WRONLY | OFlags::CLOEXEC | OFlags::NOCTTY, Mode::empty()).map_err(errno)
+    new_fd(rustix::fs::open(path, OFlags::WRONLY | OFlags::CLOEXEC | OFlags::NOCTTY, Mode::empty()))
 }
 
 /// `write(fd, buf)` in full, errors ignored (log output has nowhere else to go).
@@ -538,8 +563,11 @@ pub fn write(fd: BorrowedFd<'_>, buf: &[u8]) {
 /// the write end, a unit's stdout and stderr, stays blocking (a program expects that of its
 /// output). References: pipe(2), ioctl_fionbio in ioctl(2).
 pub fn pipe() -> Result<(OwnedFd, OwnedFd), Errno> {
+    use rustix::fd::AsRawFd;
     let (r, w) = rustix::pipe::pipe_with(rustix::pipe::PipeFlags::CLOEXEC).map_err(errno)?;
-    rustix::io::ioctl_fionbio(&r, true).map_err(errno)?;
+    let mut on = 1i32;
+    // SAFETY: FIONBIO reads one int, which `on` is.
+    unsafe { ioctl(r.as_raw_fd(), linux_raw_sys::ioctl::FIONBIO, (&raw mut on).cast()) }?;
     Ok((r, w))
 }
 
@@ -548,16 +576,12 @@ pub fn read(fd: BorrowedFd<'_>, buf: &mut [u8]) -> Result<usize, Errno> {
     rustix::io::read(fd, buf).map_err(errno)
 }
 
-/// `dup2(fd, 1)` and `dup2(fd, 2)`: in a child, its stdout and stderr become `fd` (without
-/// O_CLOEXEC). References: dup2(2).
+/// `dup3(fd, 1, 0)` and `dup3(fd, 2, 0)` ([`dup_to`]): in a child, its stdout and stderr
+/// become `fd` (without O_CLOEXEC). References: dup(2).
 pub fn dup_stdout_stderr(fd: BorrowedFd<'_>) -> Result<(), Errno> {
-    for n in 1..3 {
-        // SAFETY: 1 and 2 are open (console_stdio); dup2 replaces the descriptor in place,
-        // and the OwnedFd is forgotten, never closed.
-        let mut target = core::mem::ManuallyDrop::new(unsafe { OwnedFd::from_raw_fd(n) });
-        rustix::io::dup2(fd, &mut target).map_err(errno)?;
-    }
-    Ok(())
+    use rustix::fd::AsRawFd;
+    dup_to(fd.as_raw_fd(), 1)?;
+    dup_to(fd.as_raw_fd(), 2)
 }
 
 /// `open(path, O_WRONLY|O_APPEND|O_CREAT|O_NOFOLLOW|O_CLOEXEC|O_NOCTTY, 0640)` and `fstat`:
@@ -570,9 +594,14 @@ pub fn open_append(path: &CStr) -> Result<(OwnedFd, u64), Errno> {
         | OFlags::NOFOLLOW
         | OFlags::CLOEXEC
         | OFlags::NOCTTY;
-    let f = rustix::fs::open(path, flags, Mode::from_raw_mode(0o640)).map_err(errno)?;
-    let size = rustix::fs::fstat(&f).map_err(errno)?.st_size as u64;
+    let f = new_fd(rustix::fs::open(path, flags, Mode::from_raw_mode(0o640)))?;
+    let size = file_size(&f)?;
     Ok((f, size))
+}
+
+/// `fstat(fd)`'s `st_size`. References: fstat(2).
+fn file_size(f: &OwnedFd) -> Result<u64, Errno> {
+    rustix::fs::fstat(f).map(|st| st.st_size as u64).map_err(errno)
 }
 
 /// `rename(from, to)`, replacing `to`. References: rename(2).
@@ -581,15 +610,21 @@ pub fn rename(from: &CStr, to: &CStr) -> Result<(), Errno> {
 }
 
 /// Makes sure fds 0, 1 and 2 are open: `fcntl(F_GETFD)` tells a closed one (EBADF); the
-/// missing ones are `dup2`'d from `open("/dev/console", O_RDWR|O_NOCTTY)`, or from
+/// missing ones are `dup3`'d from `open("/dev/console", O_RDWR|O_NOCTTY)`, or from
 /// `open("/dev/null", O_RDWR)` when there is no console (the error is returned then, after
 /// the fds are filled). The kernel starts init on /dev/console when it can open it, and with
 /// no fds at all when it cannot (an initramfs without /dev/console, before devtmpfs is
 /// mounted): left closed, the next fd init opens would become every child's stdin.
 /// NOCTTY: PID 1 must not get a controlling terminal, or a hangup on it would signal init.
-/// References: fcntl(2), open(2), dup2(2), console(4), null(4).
+/// References: fcntl(2), open(2), dup(2), console(4), null(4).
 pub fn console_stdio() -> Result<(), Errno> {
-    let closed = |n| rustix::io::fcntl_getfd(fd(n)).is_err();
+    use linux_raw_sys::general::{__NR_fcntl, F_GETFD};
+    use rustix::fd::AsRawFd;
+    let closed = |n| {
+        // SAFETY: F_GETFD takes no argument and touches no memory.
+        let r = unsafe { linker::sys::syscall5(__NR_fcntl, n, F_GETFD as usize, 0, 0, 0) };
+        linker::sys::check(r).is_err()
+    };
     if !(closed(0) || closed(1) || closed(2)) {
         return Ok(());
     }
@@ -602,17 +637,13 @@ pub fn console_stdio() -> Result<(), Errno> {
         };
     for n in 0..3 {
         if closed(n) {
-            // SAFETY: `n` is a closed descriptor number; dup2 makes it a new open descriptor
-            // that stays open for the life of the process, so it is owned here and then
-            // forgotten rather than closed.
-            let mut target = unsafe { OwnedFd::from_raw_fd(n) };
-            let r = rustix::io::dup2(&console, &mut target);
-            core::mem::forget(target);
-            r.map_err(errno)?;
+            // A new descriptor `n` (the console is never `n` here: it took the first free
+            // number, which is open now), open for the life of the process.
+            dup_to(console.as_raw_fd(), n as i32)?;
         }
     }
     // The console fd itself is dropped (closed) unless it landed on 0..=2.
-    if rustix::fd::AsRawFd::as_raw_fd(&console) < 3 {
+    if console.as_raw_fd() < 3 {
         core::mem::forget(console);
     }
     result
@@ -684,28 +715,44 @@ pub fn sethostname(name: &[u8]) -> Result<(), Errno> {
     rustix::system::sethostname(name).map_err(errno)
 }
 
+/// `ioctl(fd, request, arg)` with a pointer argument. Made directly: rustix's typed ioctls go
+/// through two more layers. References: ioctl(2).
+///
+/// # Safety
+/// `arg` points to memory of the type `request` reads or writes, live for the call.
+unsafe fn ioctl(fd: i32, request: u32, arg: *mut u8) -> Result<(), Errno> {
+    use linux_raw_sys::general::__NR_ioctl;
+    // SAFETY: the caller vouches for `arg` (this function's contract).
+    linker::sys::check(unsafe {
+        linker::sys::syscall5(__NR_ioctl, fd as usize, request as usize, arg as usize, 0, 0)
+    })
+    .map(drop)
+}
+
 /// `socket(AF_INET, SOCK_DGRAM)`, `ioctl(SIOCGIFFLAGS)`, `ioctl(SIOCSIFFLAGS, flags|IFF_UP)`
 /// on "lo": brings the loopback interface of the caller's network namespace up. Any socket
 /// serves as the handle for the netdevice ioctls; setting flags needs CAP_NET_ADMIN.
 /// References: netdevice(7).
 pub fn loopback_up() -> Result<(), Errno> {
     use linux_raw_sys::ioctl::{SIOCGIFFLAGS, SIOCSIFFLAGS};
-    use rustix::ioctl::{ioctl, Updater};
+    use rustix::fd::AsRawFd;
     use rustix::net::{socket, AddressFamily, SocketType};
     /// struct ifreq: ifr_name[16], then a union whose `short ifr_flags` comes first; 40 bytes
     /// on 64-bit targets, 32 on 32-bit ones, so 40 covers both.
     #[repr(C, align(8))]
-    struct IfReq([u8; 40]);
+    struct IfReq {
+        name: [u8; 16],
+        flags: u16,
+        rest: [u8; 22],
+    }
     const IFF_UP: u16 = 1;
-    let s = socket(AddressFamily::INET, SocketType::DGRAM, None).map_err(errno)?;
-    let mut req = IfReq([0; 40]);
-    req.0[..3].copy_from_slice(b"lo\0");
+    let s = new_fd(socket(AddressFamily::INET, SocketType::DGRAM, None))?;
+    let mut req = IfReq { name: *b"lo\0\0\0\0\0\0\0\0\0\0\0\0\0\0", flags: 0, rest: [0; 22] };
     // SAFETY: SIOCGIFFLAGS reads and writes a struct ifreq, which `req` is (with room to spare).
-    unsafe { ioctl(&s, Updater::<{ SIOCGIFFLAGS as _ }, IfReq>::new(&mut req)) }.map_err(errno)?;
-    let flags = u16::from_ne_bytes([req.0[16], req.0[17]]) | IFF_UP;
-    req.0[16..18].copy_from_slice(&flags.to_ne_bytes());
+    unsafe { ioctl(s.as_raw_fd(), SIOCGIFFLAGS, (&raw mut req).cast()) }?;
+    req.flags |= IFF_UP;
     // SAFETY: SIOCSIFFLAGS reads a struct ifreq, which `req` is.
-    unsafe { ioctl(&s, Updater::<{ SIOCSIFFLAGS as _ }, IfReq>::new(&mut req)) }.map_err(errno)?;
+    unsafe { ioctl(s.as_raw_fd(), SIOCSIFFLAGS, (&raw mut req).cast()) }?;
     Ok(())
 }
 
@@ -750,21 +797,20 @@ pub fn watchdog_open(device: &CStr) -> Result<OwnedFd, Errno> {
 /// `ioctl(fd, WDIOC_SETTIMEOUT, &seconds)`: the driver may round it. References:
 /// Documentation/watchdog/watchdog-api.rst "Setting and getting the timeout".
 pub fn watchdog_set_timeout(fd: BorrowedFd<'_>, seconds: u32) -> Result<(), Errno> {
-    use rustix::ioctl::{ioctl, Updater};
+    use rustix::fd::AsRawFd;
     let mut t = seconds as i32;
     // SAFETY: WDIOC_SETTIMEOUT reads and writes one int, which `t` is.
-    unsafe { ioctl(fd, Updater::<{ linux_raw_sys::ioctl::WDIOC_SETTIMEOUT as _ }, i32>::new(&mut t)) }
-        .map_err(errno)
+    unsafe { ioctl(fd.as_raw_fd(), linux_raw_sys::ioctl::WDIOC_SETTIMEOUT, (&raw mut t).cast()) }
 }
 
 /// `ioctl(fd, WDIOC_GETTIMEOUT, &seconds)`: the timeout the driver runs with (after a refused
 /// or rounded WDIOC_SETTIMEOUT, not what was asked). References:
 /// Documentation/watchdog/watchdog-api.rst "Setting and getting the timeout".
 pub fn watchdog_get_timeout(fd: BorrowedFd<'_>) -> Result<u32, Errno> {
-    use rustix::ioctl::{ioctl, Getter};
-    // SAFETY: WDIOC_GETTIMEOUT writes one int, which the Getter provides.
-    let t = unsafe { ioctl(fd, Getter::<{ linux_raw_sys::ioctl::WDIOC_GETTIMEOUT as _ }, i32>::new()) }
-        .map_err(errno)?;
+    use rustix::fd::AsRawFd;
+    let mut t = 0i32;
+    // SAFETY: WDIOC_GETTIMEOUT writes one int, which `t` is.
+    unsafe { ioctl(fd.as_raw_fd(), linux_raw_sys::ioctl::WDIOC_GETTIMEOUT, (&raw mut t).cast()) }?;
     Ok(t as u32)
 }
 
@@ -815,7 +861,6 @@ pub fn notify_socket(path: &CStr) -> Result<OwnedFd, Errno> {
 /// never installed in init. Made directly with the kernel's `struct msghdr`: a word per field
 /// (the int fields are the low half of their padded word on the little-endian targets).
 /// References: recvmsg(2), unix(7), cmsg(3).
-#[inline(never)]
 pub fn recv_credentials(fd: BorrowedFd<'_>, buf: &mut [u8]) -> Result<(usize, i32), Errno> {
     use linux_raw_sys::net::{MSG_CMSG_CLOEXEC, MSG_DONTWAIT, SCM_CREDENTIALS, SOL_SOCKET};
     use rustix::fd::AsRawFd;

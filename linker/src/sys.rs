@@ -172,12 +172,12 @@ pub fn write_all(fd: i32, mut buf: &[u8]) {
 /// neither threads nor a libc; init, its only user, never starts a thread.)
 ///
 /// References: clone(2), fork(2).
-pub unsafe fn fork() -> Result<u32, Errno> {
+pub unsafe fn fork() -> Result<i32, Errno> {
     // SAFETY: clone with only SIGCHLD and a null stack duplicates the process like fork; the
     // asm block returns normally in both processes and touches no memory; the caller is
     // single-threaded (this function's contract).
     let ret = unsafe { syscall5(nr::__NR_clone, nr::SIGCHLD as usize, 0, 0, 0, 0) };
-    check(ret).map(|pid| pid as u32)
+    check(ret).map(|pid| pid as i32)
 }
 
 /// A kernel signal set: bit `n - 1` is signal `n` (1..=64). The kernel's `sigset_t` is 64 bits
