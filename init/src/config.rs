@@ -350,41 +350,58 @@ impl<'a> Item<'a> for Mount<'a> {
 
 impl<'a> Item<'a> for Unit<'a> {
     fn read(r: &mut Reader<'a>) -> Self {
-        Unit {
+        let mut u = Unit {
             name: r.bytes().0,
             dmz: r.bytes().0,
-            restart: match r.u8() {
-                0 => Restart::Never,
-                1 => Restart::OnFailure,
-                2 => Restart::Always,
-                _ => {
-                    r.malformed();
-                    Restart::Never
-                }
-            },
-            restart_delay_ms: r.u32(),
-            restart_delay_max_ms: r.u32(),
-            restart_limit: r.u32(),
-            stop_signal: r.u8(),
-            stop_timeout_ms: r.u32(),
-            timeout_ms: r.u32(),
-            output: match r.u8() {
-                0 => Output::Console,
-                1 => Output::Capture,
-                _ => {
-                    r.malformed();
-                    Output::Console
-                }
-            },
-            log_file: r.bytes().0,
-            log_max_bytes: r.u32(),
-            cgroup: r.bytes().0,
-            ready: r.u32(),
-            ready_timeout_ms: r.u32(),
-            watchdog_ms: r.u32(),
-            after: r.bytes().0,
-            requires: r.bytes().0,
-        }
+            restart: Restart::Never,
+            restart_delay_ms: 0,
+            restart_delay_max_ms: 0,
+            restart_limit: 0,
+            stop_signal: 0,
+            stop_timeout_ms: 0,
+            timeout_ms: 0,
+            output: Output::Console,
+            log_file: &[],
+            log_max_bytes: 0,
+            cgroup: &[],
+            ready: 0,
+            ready_timeout_ms: 0,
+            watchdog_ms: 0,
+            after: &[],
+            requires: &[],
+        };
+        u.restart = match r.u8() {
+            0 => Restart::Never,
+            1 => Restart::OnFailure,
+            2 => Restart::Always,
+            _ => {
+                r.malformed();
+                Restart::Never
+            }
+        };
+        u.restart_delay_ms = r.u32();
+        u.restart_delay_max_ms = r.u32();
+        u.restart_limit = r.u32();
+        u.stop_signal = r.u8();
+        u.stop_timeout_ms = r.u32();
+        u.timeout_ms = r.u32();
+        u.output = match r.u8() {
+            0 => Output::Console,
+            1 => Output::Capture,
+            _ => {
+                r.malformed();
+                Output::Console
+            }
+        };
+        u.log_file = r.bytes().0;
+        u.log_max_bytes = r.u32();
+        u.cgroup = r.bytes().0;
+        u.ready = r.u32();
+        u.ready_timeout_ms = r.u32();
+        u.watchdog_ms = r.u32();
+        u.after = r.bytes().0;
+        u.requires = r.bytes().0;
+        u
     }
 
     fn check(&self) -> Result<(), Invalid> {
@@ -407,7 +424,7 @@ impl<'a> Item<'a> for Unit<'a> {
         if self.ready == 2 {
             return Err(Invalid::Ready);
         }
-        if ![self.after, self.requires].iter().all(|l| l.iter().all(|&b| b == b' ' || valid_name(&[b]))) {
+        if !(name_list(self.after) && name_list(self.requires)) {
             return Err(Invalid::Name);
         }
         Ok(())
@@ -484,9 +501,18 @@ fn c_string(s: &[u8]) -> bool {
 
 /// A unit name: printable, without spaces, so log lines split on spaces.
 pub fn valid_name(s: &[u8]) -> bool {
-    !s.is_empty()
-        && s.len() <= MAX_NAME
-        && s.iter().all(|&b| b.is_ascii_alphanumeric() || b == b'.' || b == b'_' || b == b'-')
+    !s.is_empty() && s.len() <= MAX_NAME && s.iter().all(|&b| name_byte(b))
+}
+
+/// A byte of a unit name: [A-Za-z0-9._-].
+fn name_byte(b: u8) -> bool {
+    matches!(b, b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'.' | b'_' | b'-')
+}
+
+/// Unit names each followed by a space ([`Unit::after`], [`Unit::requires`]): only their
+/// bytes are checked.
+fn name_list(l: &[u8]) -> bool {
+    l.iter().all(|&b| b == b' ' || name_byte(b))
 }
 
 impl<'a> Config<'a> {
@@ -542,6 +568,22 @@ impl<'a> Body<'a, '_> {
 
     /// A list: its count, then its items, each read once here to check it and to find the end.
     fn list<T: Item<'a>>(&mut self, max: usize) -> List<'a, T> {
+        let (count, bytes) = self.items(max, |r| {
+            let item = T::read(r);
+            // Past a malformed item the reader reads zeros: not something to check.
+            if r.is_bad() {
+                Ok(())
+            } else {
+                item.check()
+            }
+        });
+        List::Encoded { count, bytes }
+    }
+
+    /// [`Body::list`]'s loop, one copy for every item type: `item` reads and checks one item.
+    /// The count and the list's bytes.
+    #[inline(never)]
+    fn items(&mut self, max: usize, item: fn(&mut Reader<'a>) -> Result<(), Invalid>) -> (u32, &'a [u8]) {
         let mut count = self.r.u32();
         if count as usize > max {
             self.check(Err(Invalid::TooMany));
@@ -549,13 +591,13 @@ impl<'a> Body<'a, '_> {
         }
         let start = self.r.rest();
         for _ in 0..count {
-            let item = T::read(self.r);
+            let checked = item(self.r);
+            self.check(checked);
             if self.r.is_bad() {
                 break;
             }
-            self.check(item.check());
         }
-        List::Encoded { count, bytes: &start[..start.len() - self.r.rest().len()] }
+        (count, &start[..start.len() - self.r.rest().len()])
     }
 
     fn action(&mut self) -> Action {
@@ -567,32 +609,32 @@ impl<'a> Body<'a, '_> {
 
     #[inline(never)]
     fn config(&mut self) -> Config<'a> {
-        Config {
+        let mut c = Config {
             hostname: self.r.bytes().0,
             ctrl_alt_del: self.action(),
             on_error: self.action(),
-            error_delay_s: self.r.u32(),
-            shutdown_grace_ms: self.r.u32(),
-            watchdog: match self.r.bool() {
-                false => None,
-                true => {
-                    let w = Watchdog {
-                        device: self.r.bytes().0,
-                        timeout_s: self.r.u32(),
-                        interval_ms: self.r.u32(),
-                    };
-                    self.check(match () {
-                        _ if !c_string(w.device) => Err(Invalid::Path),
-                        _ if w.interval_ms == 0 => Err(Invalid::Watchdog),
-                        _ => Ok(()),
-                    });
-                    Some(w)
-                }
-            },
-            mounts: self.list(MAX_MOUNTS),
-            tasks: self.list(MAX_UNITS),
-            services: self.list(MAX_UNITS),
+            error_delay_s: 0,
+            shutdown_grace_ms: 0,
+            watchdog: None,
+            mounts: List::Items(&[]),
+            tasks: List::Items(&[]),
+            services: List::Items(&[]),
+        };
+        c.error_delay_s = self.r.u32();
+        c.shutdown_grace_ms = self.r.u32();
+        if self.r.bool() {
+            let w = Watchdog { device: self.r.bytes().0, timeout_s: self.r.u32(), interval_ms: self.r.u32() };
+            self.check(match () {
+                _ if !c_string(w.device) => Err(Invalid::Path),
+                _ if w.interval_ms == 0 => Err(Invalid::Watchdog),
+                _ => Ok(()),
+            });
+            c.watchdog = Some(w);
         }
+        c.mounts = self.list(MAX_MOUNTS);
+        c.tasks = self.list(MAX_UNITS);
+        c.services = self.list(MAX_UNITS);
+        c
     }
 }
 
