@@ -54,16 +54,6 @@ pub enum Action {
 }
 
 impl Action {
-    fn from_u8(v: u8) -> Option<Self> {
-        Some(match v {
-            0 => Action::Reboot,
-            1 => Action::PowerOff,
-            2 => Action::Halt,
-            3 => Action::Ignore,
-            _ => return None,
-        })
-    }
-
     /// The word used in the TOML file, on the kernel command line and in log lines.
     pub fn name(self) -> &'static str {
         match self {
@@ -370,14 +360,10 @@ impl<'a> Item<'a> for Unit<'a> {
             after: &[],
             requires: &[],
         };
-        u.restart = match r.u8() {
+        u.restart = match tag(r, 3) {
             0 => Restart::Never,
             1 => Restart::OnFailure,
-            2 => Restart::Always,
-            _ => {
-                r.malformed();
-                Restart::Never
-            }
+            _ => Restart::Always,
         };
         u.restart_delay_ms = r.u32();
         u.restart_delay_max_ms = r.u32();
@@ -385,13 +371,9 @@ impl<'a> Item<'a> for Unit<'a> {
         u.stop_signal = r.u8();
         u.stop_timeout_ms = r.u32();
         u.timeout_ms = r.u32();
-        u.output = match r.u8() {
+        u.output = match tag(r, 2) {
             0 => Output::Console,
-            1 => Output::Capture,
-            _ => {
-                r.malformed();
-                Output::Console
-            }
+            _ => Output::Capture,
         };
         u.log_file = r.bytes().0;
         u.log_max_bytes = r.u32();
@@ -411,7 +393,7 @@ impl<'a> Item<'a> for Unit<'a> {
         if !(1..=64).contains(&self.stop_signal) {
             return Err(Invalid::Signal);
         }
-        if dmz::Config::decode(self.dmz).is_err() {
+        if dmz::Config::default().decode_into(self.dmz).is_err() {
             return Err(Invalid::UnitDmz);
         }
         if !(self.log_file.is_empty() || c_string(self.log_file) && self.log_file.len() <= MAX_LOG_FILE) {
@@ -492,6 +474,17 @@ impl Invalid {
             Invalid::Ready => "readiness fd 2",
         }
     }
+}
+
+/// An enum's tag, one of the `count` values from 0; another is malformed (and reads as 0).
+#[inline(never)]
+fn tag(r: &mut Reader, count: u8) -> u8 {
+    let t = r.u8();
+    if t >= count {
+        r.malformed();
+        return 0;
+    }
+    t
 }
 
 /// `s` ends in its only NUL.
@@ -601,10 +594,12 @@ impl<'a> Body<'a, '_> {
     }
 
     fn action(&mut self) -> Action {
-        Action::from_u8(self.r.u8()).unwrap_or_else(|| {
-            self.r.malformed();
-            Action::Reboot
-        })
+        match tag(self.r, 4) {
+            0 => Action::Reboot,
+            1 => Action::PowerOff,
+            2 => Action::Halt,
+            _ => Action::Ignore,
+        }
     }
 
     #[inline(never)]
