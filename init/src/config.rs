@@ -265,8 +265,8 @@ impl<'a, T: Item<'a>> List<'a, T> {
     #[inline(never)] // one copy per item type, not one per loop
     pub fn iter(&self) -> Iter<'a, T> {
         match *self {
-            List::Items(items) => Iter { items, bytes: &[], left: 0 },
-            List::Encoded { count, bytes } => Iter { items: &[], bytes, left: count },
+            List::Items(items) => Iter { items, r: Reader::new(&[]), left: 0 },
+            List::Encoded { count, bytes } => Iter { items: &[], r: Reader::new(bytes), left: count },
         }
     }
 
@@ -286,7 +286,8 @@ impl<'a, T: Item<'a> + Eq> Eq for List<'a, T> {}
 
 pub struct Iter<'a, T> {
     items: &'a [T],
-    bytes: &'a [u8],
+    /// The encoded items not read yet.
+    r: Reader<'a>,
     left: u32,
 }
 
@@ -303,22 +304,19 @@ impl<'a, T: Item<'a>> Iterator for Iter<'a, T> {
             return None;
         }
         self.left -= 1;
-        let mut r = Reader::new(self.bytes);
-        let item = T::read(&mut r); // checked when the config was decoded
-        self.bytes = r.rest();
-        Some(item)
+        Some(T::read(&mut self.r)) // checked when the config was decoded
     }
 }
 
 impl<'a> Item<'a> for Mount<'a> {
     fn read(r: &mut Reader<'a>) -> Self {
-        Mount {
-            source: r.bytes().0,
-            target: r.bytes().0,
-            fstype: r.bytes().0,
-            flags: r.u64(),
-            data: r.bytes().0,
-        }
+        // Field by field, as in Unit::read.
+        let mut m = Mount { source: r.bytes().0, target: &[], fstype: &[], flags: 0, data: &[] };
+        m.target = r.bytes().0;
+        m.fstype = r.bytes().0;
+        m.flags = r.u64();
+        m.data = r.bytes().0;
+        m
     }
 
     fn check(&self) -> Result<(), Invalid> {
@@ -340,6 +338,9 @@ impl<'a> Item<'a> for Mount<'a> {
 
 impl<'a> Item<'a> for Unit<'a> {
     fn read(r: &mut Reader<'a>) -> Self {
+        // Each field is stored as it is read: a struct literal of reads would hold every
+        // value until the last read and copy them all then (170 bytes more of code). The
+        // placeholders below are overwritten, and the compiler drops them.
         let mut u = Unit {
             name: r.bytes().0,
             dmz: r.bytes().0,
@@ -477,6 +478,7 @@ impl Invalid {
 }
 
 /// An enum's tag, one of the `count` values from 0; another is malformed (and reads as 0).
+/// Out of line: a branch in [`Unit`]'s read would keep its placeholders (see there).
 #[inline(never)]
 fn tag(r: &mut Reader, count: u8) -> u8 {
     let t = r.u8();
@@ -604,6 +606,7 @@ impl<'a> Body<'a, '_> {
 
     #[inline(never)]
     fn config(&mut self) -> Config<'a> {
+        // Field by field, as in Unit::read.
         let mut c = Config {
             hostname: self.r.bytes().0,
             ctrl_alt_del: self.action(),
