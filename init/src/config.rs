@@ -451,29 +451,65 @@ pub enum Invalid {
     Ready,
 }
 
+/// The errors' texts in one string, each followed by a NUL, and [`Invalid::text_index`], the
+/// index of an error's text there: a match that returned each text cost a pointer and a
+/// length per text in tables (300 bytes in all). In the order of `Bad`'s and `Invalid`'s
+/// variants, so that the compiler computes the index from the error's byte, without a table.
+macro_rules! texts {
+    ($($invalid:pat => $text:literal,)*) => {
+        const TEXTS: &str = concat!($($text, "\0"),*);
+
+        impl Invalid {
+            fn text_index(self) -> usize {
+                let mut n = 0;
+                $(
+                    if matches!(self, $invalid) {
+                        return n;
+                    }
+                    n += 1;
+                )*
+                // Every other format error.
+                Invalid::Format(Bad::Malformed).text_index()
+            }
+        }
+    };
+}
+
+texts! {
+    Invalid::Format(Bad::TooLarge) => "larger than the maximum of 4 MiB",
+    Invalid::Format(Bad::TruncatedHeader) => "truncated header",
+    Invalid::Format(Bad::Magic) => "not an init config",
+    Invalid::Format(Bad::Version) => "unsupported format version",
+    Invalid::Format(Bad::TruncatedBody) => "truncated body",
+    Invalid::Format(Bad::TrailingBytes) => "trailing bytes after body",
+    Invalid::Format(Bad::Crc) => "CRC mismatch",
+    Invalid::Format(Bad::Malformed) => "malformed body",
+    Invalid::Format(Bad::TrailingInBody) => "trailing bytes inside body",
+    Invalid::Name => "bad task or service name",
+    Invalid::UnitDmz => "bad dmz config in a task or service",
+    Invalid::Path => "path not NUL-terminated or with interior NUL",
+    Invalid::Signal => "stop signal outside 1..=64",
+    Invalid::Watchdog => "watchdog interval is 0",
+    Invalid::TooMany => "more than 32 mounts, tasks or services",
+    Invalid::Cgroup => "bad cgroup limits in a service",
+    Invalid::Ready => "readiness fd 2",
+}
+
 impl Invalid {
     pub fn text(self) -> &'static str {
-        match self {
-            Invalid::Format(bad) => match bad {
-                Bad::TooLarge => "larger than the maximum of 4 MiB",
-                Bad::TruncatedHeader => "truncated header",
-                Bad::Magic => "not an init config",
-                Bad::Version => "unsupported format version",
-                Bad::TruncatedBody => "truncated body",
-                Bad::TrailingBytes => "trailing bytes after body",
-                Bad::Crc => "CRC mismatch",
-                Bad::TrailingInBody => "trailing bytes inside body",
-                _ => "malformed body",
-            },
-            Invalid::Name => "bad task or service name",
-            Invalid::UnitDmz => "bad dmz config in a task or service",
-            Invalid::Path => "path not NUL-terminated or with interior NUL",
-            Invalid::Signal => "stop signal outside 1..=64",
-            Invalid::Watchdog => "watchdog interval is 0",
-            Invalid::TooMany => "more than 32 mounts, tasks or services",
-            Invalid::Cgroup => "bad cgroup limits in a service",
-            Invalid::Ready => "readiness fd 2",
+        // The text after the n-th NUL.
+        let mut n = self.text_index();
+        let mut start = 0;
+        for (i, &b) in TEXTS.as_bytes().iter().enumerate() {
+            if b == 0 {
+                if n == 0 {
+                    return TEXTS.get(start..i).unwrap_or("");
+                }
+                n -= 1;
+                start = i + 1;
+            }
         }
+        ""
     }
 }
 
@@ -954,6 +990,35 @@ mod tests {
         assert_eq!(third_of(4_294_968), 1_431_656_000);
         assert_eq!(third_of(1), 333);
         assert_eq!(third_of(0), 1);
+    }
+
+    /// Each error's text, as init's log lines and the control replies show it.
+    #[test]
+    fn every_error_has_its_text() {
+        let texts = [
+            (Invalid::Format(Bad::TooLarge), "larger than the maximum of 4 MiB"),
+            (Invalid::Format(Bad::TruncatedHeader), "truncated header"),
+            (Invalid::Format(Bad::Magic), "not an init config"),
+            (Invalid::Format(Bad::Version), "unsupported format version"),
+            (Invalid::Format(Bad::TruncatedBody), "truncated body"),
+            (Invalid::Format(Bad::TrailingBytes), "trailing bytes after body"),
+            (Invalid::Format(Bad::Crc), "CRC mismatch"),
+            (Invalid::Format(Bad::TrailingInBody), "trailing bytes inside body"),
+            (Invalid::Format(Bad::Malformed), "malformed body"),
+            (Invalid::Format(Bad::None), "malformed body"),
+            (Invalid::Format(Bad::Args), "malformed body"),
+            (Invalid::Name, "bad task or service name"),
+            (Invalid::UnitDmz, "bad dmz config in a task or service"),
+            (Invalid::Path, "path not NUL-terminated or with interior NUL"),
+            (Invalid::Signal, "stop signal outside 1..=64"),
+            (Invalid::Watchdog, "watchdog interval is 0"),
+            (Invalid::TooMany, "more than 32 mounts, tasks or services"),
+            (Invalid::Cgroup, "bad cgroup limits in a service"),
+            (Invalid::Ready, "readiness fd 2"),
+        ];
+        for (invalid, text) in texts {
+            assert_eq!(invalid.text(), text, "{invalid:?}");
+        }
     }
 
     #[test]
