@@ -599,7 +599,8 @@ impl<'a> Body<'a, '_> {
 
     /// A list: its count, then its items, each read once here to check it and to find the end.
     fn list<T: Item<'a>>(&mut self, max: usize) -> List<'a, T> {
-        let (count, bytes) = self.items(max, |r| {
+        let mut count = 0;
+        let bytes = self.items(max, &mut count, |r| {
             let item = T::read(r);
             // Past a malformed item the reader reads zeros: not something to check.
             if r.is_bad() {
@@ -612,23 +613,29 @@ impl<'a> Body<'a, '_> {
     }
 
     /// [`Body::list`]'s loop, one copy for every item type: `item` reads and checks one item.
-    /// The count and the list's bytes.
+    /// Sets `count` and returns the list's bytes (apart: the pair would be returned through
+    /// memory and copied).
     #[inline(never)]
-    fn items(&mut self, max: usize, item: fn(&mut Reader<'a>) -> Result<(), Invalid>) -> (u32, &'a [u8]) {
-        let mut count = self.r.u32();
-        if count as usize > max {
+    fn items(
+        &mut self,
+        max: usize,
+        count: &mut u32,
+        item: fn(&mut Reader<'a>) -> Result<(), Invalid>,
+    ) -> &'a [u8] {
+        *count = self.r.u32();
+        if *count as usize > max {
             self.check(Err(Invalid::TooMany));
-            count = 0;
+            *count = 0;
         }
         let start = self.r.rest();
-        for _ in 0..count {
+        for _ in 0..*count {
             let checked = item(self.r);
             self.check(checked);
             if self.r.is_bad() {
                 break;
             }
         }
-        (count, &start[..start.len() - self.r.rest().len()])
+        &start[..start.len() - self.r.rest().len()]
     }
 
     fn action(&mut self) -> Action {
