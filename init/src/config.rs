@@ -407,7 +407,8 @@ impl<'a> Item<'a> for Unit<'a> {
         if self.ready == 2 {
             return Err(Invalid::Ready);
         }
-        if !(name_list(self.after) && name_list(self.requires)) {
+        // Names each followed by a space: only their bytes are checked.
+        if !(name_bytes(self.after, true) && name_bytes(self.requires, true)) {
             return Err(Invalid::Name);
         }
         Ok(())
@@ -532,18 +533,14 @@ fn c_string(s: &[u8]) -> bool {
 
 /// A unit name: printable, without spaces, so log lines split on spaces.
 pub fn valid_name(s: &[u8]) -> bool {
-    !s.is_empty() && s.len() <= MAX_NAME && s.iter().all(|&b| name_byte(b))
+    !s.is_empty() && s.len() <= MAX_NAME && name_bytes(s, false)
 }
 
-/// A byte of a unit name: [A-Za-z0-9._-].
-fn name_byte(b: u8) -> bool {
-    matches!(b, b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'.' | b'_' | b'-')
-}
-
-/// Unit names each followed by a space ([`Unit::after`], [`Unit::requires`]): only their
-/// bytes are checked.
-fn name_list(l: &[u8]) -> bool {
-    l.iter().all(|&b| b == b' ' || name_byte(b))
+/// Whether every byte of `s` is one of a unit name, [A-Za-z0-9._-], or with `space` a space.
+fn name_bytes(s: &[u8], space: bool) -> bool {
+    s.iter().all(|&b| {
+        matches!(b, b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'.' | b'_' | b'-') || space && b == b' '
+    })
 }
 
 impl<'a> Config<'a> {
