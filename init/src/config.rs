@@ -54,16 +54,6 @@ pub enum Action {
 }
 
 impl Action {
-    fn from_u8(v: u8) -> Option<Self> {
-        Some(match v {
-            0 => Action::Reboot,
-            1 => Action::PowerOff,
-            2 => Action::Halt,
-            3 => Action::Ignore,
-            _ => return None,
-        })
-    }
-
     /// The word used in the TOML file, on the kernel command line and in log lines.
     pub fn name(self) -> &'static str {
         match self {
@@ -275,8 +265,8 @@ impl<'a, T: Item<'a>> List<'a, T> {
     #[inline(never)] // one copy per item type, not one per loop
     pub fn iter(&self) -> Iter<'a, T> {
         match *self {
-            List::Items(items) => Iter { items, bytes: &[], left: 0 },
-            List::Encoded { count, bytes } => Iter { items: &[], bytes, left: count },
+            List::Items(items) => Iter { items, r: Reader::new(&[]), left: 0 },
+            List::Encoded { count, bytes } => Iter { items: &[], r: Reader::new(bytes), left: count },
         }
     }
 
@@ -296,7 +286,8 @@ impl<'a, T: Item<'a> + Eq> Eq for List<'a, T> {}
 
 pub struct Iter<'a, T> {
     items: &'a [T],
-    bytes: &'a [u8],
+    /// The encoded items not read yet.
+    r: Reader<'a>,
     left: u32,
 }
 
@@ -313,22 +304,19 @@ impl<'a, T: Item<'a>> Iterator for Iter<'a, T> {
             return None;
         }
         self.left -= 1;
-        let mut r = Reader::new(self.bytes);
-        let item = T::read(&mut r); // checked when the config was decoded
-        self.bytes = r.rest();
-        Some(item)
+        Some(T::read(&mut self.r)) // checked when the config was decoded
     }
 }
 
 impl<'a> Item<'a> for Mount<'a> {
     fn read(r: &mut Reader<'a>) -> Self {
-        Mount {
-            source: r.bytes().0,
-            target: r.bytes().0,
-            fstype: r.bytes().0,
-            flags: r.u64(),
-            data: r.bytes().0,
-        }
+        // Field by field, as in Unit::read.
+        let mut m = Mount { source: r.bytes().0, target: &[], fstype: &[], flags: 0, data: &[] };
+        m.target = r.bytes().0;
+        m.fstype = r.bytes().0;
+        m.flags = r.u64();
+        m.data = r.bytes().0;
+        m
     }
 
     fn check(&self) -> Result<(), Invalid> {
@@ -350,41 +338,53 @@ impl<'a> Item<'a> for Mount<'a> {
 
 impl<'a> Item<'a> for Unit<'a> {
     fn read(r: &mut Reader<'a>) -> Self {
-        Unit {
+        // Each field is stored as it is read: a struct literal of reads would hold every
+        // value until the last read and copy them all then (170 bytes more of code). The
+        // placeholders below are overwritten, and the compiler drops them.
+        let mut u = Unit {
             name: r.bytes().0,
             dmz: r.bytes().0,
-            restart: match r.u8() {
-                0 => Restart::Never,
-                1 => Restart::OnFailure,
-                2 => Restart::Always,
-                _ => {
-                    r.malformed();
-                    Restart::Never
-                }
-            },
-            restart_delay_ms: r.u32(),
-            restart_delay_max_ms: r.u32(),
-            restart_limit: r.u32(),
-            stop_signal: r.u8(),
-            stop_timeout_ms: r.u32(),
-            timeout_ms: r.u32(),
-            output: match r.u8() {
-                0 => Output::Console,
-                1 => Output::Capture,
-                _ => {
-                    r.malformed();
-                    Output::Console
-                }
-            },
-            log_file: r.bytes().0,
-            log_max_bytes: r.u32(),
-            cgroup: r.bytes().0,
-            ready: r.u32(),
-            ready_timeout_ms: r.u32(),
-            watchdog_ms: r.u32(),
-            after: r.bytes().0,
-            requires: r.bytes().0,
-        }
+            restart: Restart::Never,
+            restart_delay_ms: 0,
+            restart_delay_max_ms: 0,
+            restart_limit: 0,
+            stop_signal: 0,
+            stop_timeout_ms: 0,
+            timeout_ms: 0,
+            output: Output::Console,
+            log_file: &[],
+            log_max_bytes: 0,
+            cgroup: &[],
+            ready: 0,
+            ready_timeout_ms: 0,
+            watchdog_ms: 0,
+            after: &[],
+            requires: &[],
+        };
+        u.restart = match tag(r, 3) {
+            0 => Restart::Never,
+            1 => Restart::OnFailure,
+            _ => Restart::Always,
+        };
+        u.restart_delay_ms = r.u32();
+        u.restart_delay_max_ms = r.u32();
+        u.restart_limit = r.u32();
+        u.stop_signal = r.u8();
+        u.stop_timeout_ms = r.u32();
+        u.timeout_ms = r.u32();
+        u.output = match tag(r, 2) {
+            0 => Output::Console,
+            _ => Output::Capture,
+        };
+        u.log_file = r.bytes().0;
+        u.log_max_bytes = r.u32();
+        u.cgroup = r.bytes().0;
+        u.ready = r.u32();
+        u.ready_timeout_ms = r.u32();
+        u.watchdog_ms = r.u32();
+        u.after = r.bytes().0;
+        u.requires = r.bytes().0;
+        u
     }
 
     fn check(&self) -> Result<(), Invalid> {
@@ -394,7 +394,7 @@ impl<'a> Item<'a> for Unit<'a> {
         if !(1..=64).contains(&self.stop_signal) {
             return Err(Invalid::Signal);
         }
-        if dmz::Config::decode(self.dmz).is_err() {
+        if dmz::Config::default().decode_into(self.dmz).is_err() {
             return Err(Invalid::UnitDmz);
         }
         if !(self.log_file.is_empty() || c_string(self.log_file) && self.log_file.len() <= MAX_LOG_FILE) {
@@ -407,7 +407,8 @@ impl<'a> Item<'a> for Unit<'a> {
         if self.ready == 2 {
             return Err(Invalid::Ready);
         }
-        if ![self.after, self.requires].iter().all(|l| l.iter().all(|&b| b == b' ' || valid_name(&[b]))) {
+        // Names each followed by a space: only their bytes are checked.
+        if !(name_bytes(self.after, true) && name_bytes(self.requires, true)) {
             return Err(Invalid::Name);
         }
         Ok(())
@@ -451,30 +452,78 @@ pub enum Invalid {
     Ready,
 }
 
+/// The errors' texts in one string, each followed by a NUL, and [`Invalid::text_index`], the
+/// index of an error's text there: a match that returned each text cost a pointer and a
+/// length per text in tables (300 bytes in all). In the order of `Bad`'s and `Invalid`'s
+/// variants, so that the compiler computes the index from the error's byte, without a table.
+macro_rules! texts {
+    ($($invalid:pat => $text:literal,)*) => {
+        const TEXTS: &str = concat!($($text, "\0"),*);
+
+        impl Invalid {
+            fn text_index(self) -> usize {
+                let mut n = 0;
+                $(
+                    if matches!(self, $invalid) {
+                        return n;
+                    }
+                    n += 1;
+                )*
+                // Every other format error.
+                Invalid::Format(Bad::Malformed).text_index()
+            }
+        }
+    };
+}
+
+texts! {
+    Invalid::Format(Bad::TooLarge) => "larger than the maximum of 4 MiB",
+    Invalid::Format(Bad::TruncatedHeader) => "truncated header",
+    Invalid::Format(Bad::Magic) => "not an init config",
+    Invalid::Format(Bad::Version) => "unsupported format version",
+    Invalid::Format(Bad::TruncatedBody) => "truncated body",
+    Invalid::Format(Bad::TrailingBytes) => "trailing bytes after body",
+    Invalid::Format(Bad::Crc) => "CRC mismatch",
+    Invalid::Format(Bad::Malformed) => "malformed body",
+    Invalid::Format(Bad::TrailingInBody) => "trailing bytes inside body",
+    Invalid::Name => "bad task or service name",
+    Invalid::UnitDmz => "bad dmz config in a task or service",
+    Invalid::Path => "path not NUL-terminated or with interior NUL",
+    Invalid::Signal => "stop signal outside 1..=64",
+    Invalid::Watchdog => "watchdog interval is 0",
+    Invalid::TooMany => "more than 32 mounts, tasks or services",
+    Invalid::Cgroup => "bad cgroup limits in a service",
+    Invalid::Ready => "readiness fd 2",
+}
+
 impl Invalid {
     pub fn text(self) -> &'static str {
-        match self {
-            Invalid::Format(bad) => match bad {
-                Bad::TooLarge => "larger than the maximum of 4 MiB",
-                Bad::TruncatedHeader => "truncated header",
-                Bad::Magic => "not an init config",
-                Bad::Version => "unsupported format version",
-                Bad::TruncatedBody => "truncated body",
-                Bad::TrailingBytes => "trailing bytes after body",
-                Bad::Crc => "CRC mismatch",
-                Bad::TrailingInBody => "trailing bytes inside body",
-                _ => "malformed body",
-            },
-            Invalid::Name => "bad task or service name",
-            Invalid::UnitDmz => "bad dmz config in a task or service",
-            Invalid::Path => "path not NUL-terminated or with interior NUL",
-            Invalid::Signal => "stop signal outside 1..=64",
-            Invalid::Watchdog => "watchdog interval is 0",
-            Invalid::TooMany => "more than 32 mounts, tasks or services",
-            Invalid::Cgroup => "bad cgroup limits in a service",
-            Invalid::Ready => "readiness fd 2",
+        // The text after the n-th NUL.
+        let mut n = self.text_index();
+        let mut start = 0;
+        for (i, &b) in TEXTS.as_bytes().iter().enumerate() {
+            if b == 0 {
+                if n == 0 {
+                    return TEXTS.get(start..i).unwrap_or("");
+                }
+                n -= 1;
+                start = i + 1;
+            }
         }
+        ""
     }
+}
+
+/// An enum's tag, one of the `count` values from 0; another is malformed (and reads as 0).
+/// Out of line: a branch in [`Unit`]'s read would keep its placeholders (see there).
+#[inline(never)]
+fn tag(r: &mut Reader, count: u8) -> u8 {
+    let t = r.u8();
+    if t >= count {
+        r.malformed();
+        return 0;
+    }
+    t
 }
 
 /// `s` ends in its only NUL.
@@ -484,9 +533,14 @@ fn c_string(s: &[u8]) -> bool {
 
 /// A unit name: printable, without spaces, so log lines split on spaces.
 pub fn valid_name(s: &[u8]) -> bool {
-    !s.is_empty()
-        && s.len() <= MAX_NAME
-        && s.iter().all(|&b| b.is_ascii_alphanumeric() || b == b'.' || b == b'_' || b == b'-')
+    !s.is_empty() && s.len() <= MAX_NAME && name_bytes(s, false)
+}
+
+/// Whether every byte of `s` is one of a unit name, [A-Za-z0-9._-], or with `space` a space.
+fn name_bytes(s: &[u8], space: bool) -> bool {
+    s.iter().all(|&b| {
+        matches!(b, b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'.' | b'_' | b'-') || space && b == b' '
+    })
 }
 
 impl<'a> Config<'a> {
@@ -542,57 +596,83 @@ impl<'a> Body<'a, '_> {
 
     /// A list: its count, then its items, each read once here to check it and to find the end.
     fn list<T: Item<'a>>(&mut self, max: usize) -> List<'a, T> {
-        let mut count = self.r.u32();
-        if count as usize > max {
+        let mut count = 0;
+        let bytes = self.items(max, &mut count, |r| {
+            let item = T::read(r);
+            // Past a malformed item the reader reads zeros: not something to check.
+            if r.is_bad() {
+                Ok(())
+            } else {
+                item.check()
+            }
+        });
+        List::Encoded { count, bytes }
+    }
+
+    /// [`Body::list`]'s loop, one copy for every item type: `item` reads and checks one item.
+    /// Sets `count` and returns the list's bytes (apart: the pair would be returned through
+    /// memory and copied).
+    #[inline(never)]
+    fn items(
+        &mut self,
+        max: usize,
+        count: &mut u32,
+        item: fn(&mut Reader<'a>) -> Result<(), Invalid>,
+    ) -> &'a [u8] {
+        *count = self.r.u32();
+        if *count as usize > max {
             self.check(Err(Invalid::TooMany));
-            count = 0;
+            *count = 0;
         }
         let start = self.r.rest();
-        for _ in 0..count {
-            let item = T::read(self.r);
+        for _ in 0..*count {
+            let checked = item(self.r);
+            self.check(checked);
             if self.r.is_bad() {
                 break;
             }
-            self.check(item.check());
         }
-        List::Encoded { count, bytes: &start[..start.len() - self.r.rest().len()] }
+        &start[..start.len() - self.r.rest().len()]
     }
 
     fn action(&mut self) -> Action {
-        Action::from_u8(self.r.u8()).unwrap_or_else(|| {
-            self.r.malformed();
-            Action::Reboot
-        })
+        match tag(self.r, 4) {
+            0 => Action::Reboot,
+            1 => Action::PowerOff,
+            2 => Action::Halt,
+            _ => Action::Ignore,
+        }
     }
 
     #[inline(never)]
     fn config(&mut self) -> Config<'a> {
-        Config {
+        // Field by field, as in Unit::read.
+        let mut c = Config {
             hostname: self.r.bytes().0,
             ctrl_alt_del: self.action(),
             on_error: self.action(),
-            error_delay_s: self.r.u32(),
-            shutdown_grace_ms: self.r.u32(),
-            watchdog: match self.r.bool() {
-                false => None,
-                true => {
-                    let w = Watchdog {
-                        device: self.r.bytes().0,
-                        timeout_s: self.r.u32(),
-                        interval_ms: self.r.u32(),
-                    };
-                    self.check(match () {
-                        _ if !c_string(w.device) => Err(Invalid::Path),
-                        _ if w.interval_ms == 0 => Err(Invalid::Watchdog),
-                        _ => Ok(()),
-                    });
-                    Some(w)
-                }
-            },
-            mounts: self.list(MAX_MOUNTS),
-            tasks: self.list(MAX_UNITS),
-            services: self.list(MAX_UNITS),
+            error_delay_s: 0,
+            shutdown_grace_ms: 0,
+            watchdog: None,
+            mounts: List::Items(&[]),
+            tasks: List::Items(&[]),
+            services: List::Items(&[]),
+        };
+        c.error_delay_s = self.r.u32();
+        c.shutdown_grace_ms = self.r.u32();
+        if self.r.bool() {
+            let w = Watchdog { device: self.r.bytes().0, timeout_s: self.r.u32(), interval_ms: self.r.u32() };
+            self.check(match () {
+                _ if !c_string(w.device) => Err(Invalid::Path),
+                _ if w.interval_ms == 0 => Err(Invalid::Watchdog),
+                _ => Ok(()),
+            });
+            c.watchdog = Some(w);
         }
+        c.mounts = self.list(MAX_MOUNTS);
+        c.tasks = self.list(MAX_UNITS);
+        c.services = self.list(MAX_UNITS);
+        c
     }
 }
 
@@ -914,6 +994,35 @@ mod tests {
         assert_eq!(third_of(4_294_968), 1_431_656_000);
         assert_eq!(third_of(1), 333);
         assert_eq!(third_of(0), 1);
+    }
+
+    /// Each error's text, as init's log lines and the control replies show it.
+    #[test]
+    fn every_error_has_its_text() {
+        let texts = [
+            (Invalid::Format(Bad::TooLarge), "larger than the maximum of 4 MiB"),
+            (Invalid::Format(Bad::TruncatedHeader), "truncated header"),
+            (Invalid::Format(Bad::Magic), "not an init config"),
+            (Invalid::Format(Bad::Version), "unsupported format version"),
+            (Invalid::Format(Bad::TruncatedBody), "truncated body"),
+            (Invalid::Format(Bad::TrailingBytes), "trailing bytes after body"),
+            (Invalid::Format(Bad::Crc), "CRC mismatch"),
+            (Invalid::Format(Bad::TrailingInBody), "trailing bytes inside body"),
+            (Invalid::Format(Bad::Malformed), "malformed body"),
+            (Invalid::Format(Bad::None), "malformed body"),
+            (Invalid::Format(Bad::Args), "malformed body"),
+            (Invalid::Name, "bad task or service name"),
+            (Invalid::UnitDmz, "bad dmz config in a task or service"),
+            (Invalid::Path, "path not NUL-terminated or with interior NUL"),
+            (Invalid::Signal, "stop signal outside 1..=64"),
+            (Invalid::Watchdog, "watchdog interval is 0"),
+            (Invalid::TooMany, "more than 32 mounts, tasks or services"),
+            (Invalid::Cgroup, "bad cgroup limits in a service"),
+            (Invalid::Ready, "readiness fd 2"),
+        ];
+        for (invalid, text) in texts {
+            assert_eq!(invalid.text(), text, "{invalid:?}");
+        }
     }
 
     #[test]
