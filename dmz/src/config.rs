@@ -96,7 +96,7 @@ pub struct Seccomp<'a> {
 }
 
 /// Everything dmz applies before it execs the target.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, Default)]
 pub struct Config<'a> {
     /// argv as the kernel stores it: each argument followed by a NUL ("ls\0-l\0").
     /// `args[0]` is the program, looked up in the target's PATH when it has no '/'.
@@ -130,32 +130,6 @@ pub struct Config<'a> {
     /// Fds ≥ 3 that stay open in the target (ascending); all others are closed at exec.
     pub preserve_fds: Vec<u32, MAX_PRESERVE_FDS>,
     pub seccomp: Option<Seccomp<'a>>,
-}
-
-/// Written out, not derived, to be out of line (a derived `default` is `#[inline]`): init
-/// decodes dmz configs in two places (its children, and the check of its own config) and had
-/// these ~100 bytes of stores twice. (16 bytes more in dmz, for the call.)
-impl Default for Config<'_> {
-    #[inline(never)]
-    fn default() -> Self {
-        Config {
-            args: Bytes::default(),
-            env: Bytes::default(),
-            cwd: Bytes::default(),
-            uid: None,
-            gid: None,
-            groups: None,
-            chown_stdio: false,
-            umask: 0,
-            caps: None,
-            securebits: None,
-            no_new_privs: false,
-            rlimits: Vec::new(),
-            oom_score_adj: None,
-            preserve_fds: Vec::new(),
-            seccomp: None,
-        }
-    }
 }
 
 /// Splits a NUL-terminated string list ([`Config::args`], [`Config::env`]) into its strings,
@@ -404,6 +378,11 @@ impl<'a> Reader<'a> {
         self.varint(10)
     }
 
+    fn i32(&mut self) -> i32 {
+        let z = self.u32();
+        ((z >> 1) as i32) ^ -((z & 1) as i32)
+    }
+
     /// A `bool` (or an `Option` tag): one byte, 0 or 1.
     pub fn bool(&mut self) -> bool {
         let b = self.byte();
@@ -437,22 +416,18 @@ impl<'a> Reader<'a> {
         }
     }
 
-    /// An `Option<u32>`: its tag, then the value if `Some`.
-    fn option_u32(&mut self) -> Option<u32> {
-        match self.bool() {
-            true => Some(self.u32()),
-            false => None,
-        }
-    }
-
     /// The body's fields, in [`Config`]'s order, decoded into `c` (which starts empty).
     #[inline(never)]
     fn config(&mut self, c: &mut Config<'a>) {
         c.args = self.bytes();
         c.env = self.bytes();
         c.cwd = self.bytes();
-        c.uid = self.option_u32();
-        c.gid = self.option_u32();
+        if self.bool() {
+            c.uid = Some(self.u32());
+        }
+        if self.bool() {
+            c.gid = Some(self.u32());
+        }
         if self.bool() {
             self.vec(c.groups.insert(Vec::new()), Self::u32);
         }
@@ -464,20 +439,19 @@ impl<'a> Reader<'a> {
                 *set = self.u64();
             }
         }
-        c.securebits = self.option_u32();
+        if self.bool() {
+            c.securebits = Some(self.u32());
+        }
         c.no_new_privs = self.bool();
         self.vec(&mut c.rlimits, |r| Rlimit { resource: r.u32(), soft: r.u64(), hard: r.u64() });
-        c.oom_score_adj = self.option_u32().map(zigzag);
+        if self.bool() {
+            c.oom_score_adj = Some(self.i32());
+        }
         self.vec(&mut c.preserve_fds, Self::u32);
         if self.bool() {
             c.seccomp = Some(Seccomp { flags: self.u32(), program: self.bytes() });
         }
     }
-}
-
-/// An `i32` from its zigzag encoding (how postcard writes a signed integer, as a varint).
-fn zigzag(z: u32) -> i32 {
-    ((z >> 1) as i32) ^ -((z & 1) as i32)
 }
 
 /// Encoder for the body: the mirror image of [`Reader`], for the tests of dmz and init (which
