@@ -54,13 +54,11 @@ pub enum Event {
 pub enum Slot {
     /// Service i's readiness channel.
     Ready(usize),
-    /// Captured-output pipe i.
+    /// Captured-output pipe p (src/output.rs numbers them, below `2 * MAX_UNITS`).
     Output(usize),
-    /// Captured-output pipe MAX_UNITS + i.
-    TaskOutput(usize),
 }
 
-/// Number of slots: one of each kind per unit.
+/// Number of slots: a readiness channel per service, a pipe per task and per service.
 const SLOTS_OF_UNITS: usize = 3 * MAX_UNITS;
 
 /// The poll set's fixed places: 0 the signalfd, 1 the listener, 2 + k connection k; then,
@@ -69,30 +67,25 @@ const UNITS: usize = 2 + SLOTS;
 
 impl Slot {
     fn index(self) -> usize {
-        let (kind, i) = match self {
-            Slot::Ready(i) => (0, i),
-            Slot::Output(i) => (1, i),
-            Slot::TaskOutput(i) => (2, i),
-        };
-        kind * MAX_UNITS + i
-    }
-
-    fn at(k: usize) -> Slot {
-        match k / MAX_UNITS {
-            0 => Slot::Ready(k),
-            1 => Slot::Output(k - MAX_UNITS),
-            _ => Slot::TaskOutput(k - 2 * MAX_UNITS),
+        match self {
+            Slot::Ready(i) => i,
+            Slot::Output(p) => MAX_UNITS + p,
         }
     }
 
-    /// Where captured-output pipe `p` (below `2 * MAX_UNITS`) is watched.
-    pub fn pipe(p: usize) -> Slot {
-        Slot::at(MAX_UNITS + p)
+    fn at(k: usize) -> Slot {
+        match k.checked_sub(MAX_UNITS) {
+            None => Slot::Ready(k),
+            Some(p) => Slot::Output(p),
+        }
     }
 
     /// The captured-output pipe watched here; for a readiness slot, a number past every pipe.
     pub fn pipe_number(self) -> usize {
-        self.index().wrapping_sub(MAX_UNITS)
+        match self {
+            Slot::Ready(_) => usize::MAX,
+            Slot::Output(p) => p,
+        }
     }
 }
 

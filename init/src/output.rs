@@ -35,7 +35,7 @@ pub const NONE: u8 = u8::MAX;
 /// Reads of an earlier run's pipe before it is closed: more than its 64 KiB of capacity.
 const DRAIN: usize = 256;
 
-/// The pipes, each known by its number p, watched at [`Slot::pipe`]`(p)`. A pipe stays at its
+/// The pipes, each known by its number p, watched at [`Slot::Output`]`(p)`. A pipe stays at its
 /// number for its life: a reload only changes which unit it belongs to.
 pub struct Captured {
     /// A /dev/kmsg of its own: the kernel rate-limits each open file on its own
@@ -96,7 +96,7 @@ impl Captured {
         match made.and_then(|()| sys::pipe()) {
             Ok((r, w)) => {
                 let p = self.find(NONE as usize)?; // one pipe per unit at most: always found
-                ev.watch_fd(Slot::pipe(p), r);
+                ev.watch_fd(Slot::Output(p), r);
                 (self.unit[p], self.len[p]) = (k as u8, 0);
                 let path = u.log_file;
                 let dir = path.iter().rposition(|&b| b == b'/').unwrap_or(0);
@@ -163,7 +163,7 @@ impl Captured {
     /// writes out its partial line and closes it.
     pub fn close(&mut self, ev: &mut Events, k: usize, u: &Unit) {
         let Some(p) = self.find(k) else { return };
-        let s = Slot::pipe(p);
+        let s = Slot::Output(p);
         let mut reads = DRAIN;
         while reads > 0 && self.read(ev, s, u) {
             reads -= 1;
@@ -179,7 +179,7 @@ impl Captured {
             if let Some(&j) = to.get(*o as usize) {
                 *o = j;
                 if j == NONE {
-                    drop(ev.unwatch_fd(Slot::pipe(p)));
+                    drop(ev.unwatch_fd(Slot::Output(p)));
                 }
             }
         }
