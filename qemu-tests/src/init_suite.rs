@@ -151,8 +151,6 @@ pub fn plan(arch: Arch) -> Plan {
         &["/bin/probe", "repeat", "status-rtt", &runs, "/init", "status"],
         &[],
     )));
-    // The cpu controller off: the `capped` service's cpu_max cannot be applied.
-    tasks.push(Unit::once(sh("nocpu", "echo -cpu > /sys/fs/cgroup/cgroup.subtree_control")));
     if arch.has_watchdog() {
         tasks.push(Unit::once(root_task(
             "modules",
@@ -225,11 +223,14 @@ pub fn plan(arch: Arch) -> Plan {
 }
 
 /// The cgroup services (busybox shell scripts): one that allocates past its `memory_max`,
-/// one that forks past its `pids_max`, one whose `cpu_max` cannot be applied (the `nocpu`
-/// task turned the cpu controller off), a daemon whose setsid'd child must die when it is
+/// one that forks past its `pids_max`, one that reads its own `cpu_weight` and `cpu_max` back
+/// and then turns the cpu controller off before it is ready (fd 3), one `after` it whose
+/// `cpu_max` therefore cannot be applied, a daemon whose setsid'd child must die when it is
 /// stopped, and the checker that stops it with `init stop`.
 const OOM_MEMORY_MAX: &str = "16777216";
 const PIDS_MAX: &str = "4";
+const CPU_WEIGHT: &str = "50";
+const CPU_MAX: &str = "\"50000 100000\"";
 
 fn sh(tag: &'static str, script: &str) -> Service {
     root_task(tag, &["/bin/busybox", "sh", "-c", script], &[])
@@ -258,10 +259,25 @@ fn cgroup_services() -> Vec<Unit> {
          if [ -e /proc/$p ]; then echo \"cgroup-kill: daemon child $p survived\"; \
          else echo \"cgroup-kill: daemon child $p gone\"; fi",
     );
+    let cpu = sh(
+        "cpu",
+        "read w < /sys/fs/cgroup/cpu.service/cpu.weight; read m < /sys/fs/cgroup/cpu.service/cpu.max; \
+         echo \"cgroup-cpu: weight=$w max=$m\"; \
+         echo -cpu > /sys/fs/cgroup/cgroup.subtree_control && echo >&3",
+    );
     vec![
         Unit { cgroup: vec![("memory_max", OOM_MEMORY_MAX)], ..Unit::once(oom) },
         Unit { cgroup: vec![("pids_max", PIDS_MAX)], ..Unit::once(pids) },
-        Unit { cgroup: vec![("cpu_max", "\"50000 100000\"")], ..Unit::once(sh("capped", "echo capped-ran")) },
+        Unit {
+            cgroup: vec![("cpu_weight", CPU_WEIGHT), ("cpu_max", CPU_MAX)],
+            ready: Some("fd:3"),
+            ..Unit::once(cpu)
+        },
+        Unit {
+            cgroup: vec![("cpu_max", CPU_MAX)],
+            after: vec!["cpu"],
+            ..Unit::once(sh("capped", "echo capped-ran"))
+        },
         Unit { cgroup: vec![("memory_max", "\"max\"")], ..Unit::once(daemon) },
         Unit::once(check),
     ]
@@ -390,6 +406,17 @@ fn compile(arch: Arch, plan: &Plan, art: &Artifacts, work: &Path) -> Result<Vec<
     std::fs::read(&pcfg).map_err(|e| format!("{}: {e}", pcfg.display()))
 }
 
+/// The services of the init.pcfg [`compile`] wrote, in their compiled order (the start order:
+/// each after what it is `after`), as `launcher inspect --json` shows them.
+fn compiled_order(art: &Artifacts, work: &Path) -> Result<Vec<String>, String> {
+    let mut c = std::process::Command::new(&art.launcher);
+    c.args(["inspect", "--json"]).arg(work.join("init.pcfg"));
+    let json = crate::cmd::output(&mut c)?;
+    let v: serde_json::Value = serde_json::from_str(&json).map_err(|e| format!("launcher inspect: {e}"))?;
+    let services = v["service"].as_array().ok_or("launcher inspect: no service list")?;
+    Ok(services.iter().filter_map(|u| Some(u["name"].as_str()?.to_string())).collect())
+}
+
 fn lines<'c>(c: &'c Console, pat: &'c str) -> impl Iterator<Item = (usize, &'c String)> + 'c {
     c.lines.iter().enumerate().filter(move |(_, l)| l.contains(pat))
 }
@@ -413,6 +440,7 @@ pub fn image(arch: Arch, art: &Artifacts, kernel: &Kernel, work: &Path) -> Resul
     a.dir("dev/console", 0o755);
     a.file("init", 0o755, std::fs::read(init).map_err(|e| format!("{}: {e}", init.display()))?);
     a.file("etc/dmzkit/init.pcfg", 0o644, compile(arch, &plan, art, work)?);
+    let order = compiled_order(art, work)?;
     let busybox = crate::kernel::busybox(&crate::kernel::cache_dir(&crate::target_dir()), arch)?;
     a.file("bin/busybox", 0o755, std::fs::read(&busybox).map_err(|e| format!("{}: {e}", busybox.display()))?);
 
@@ -469,10 +497,10 @@ pub fn image(arch: Arch, art: &Artifacts, kernel: &Kernel, work: &Path) -> Resul
     checks.push(("cgroup per service".into(), Box::new(cgroup_own_check)));
     checks.push(("cgroup memory limit".into(), Box::new(oom_check)));
     checks.push(("cgroup pids limit".into(), Box::new(pids_check)));
+    checks.push(("cgroup cpu weight and max".into(), Box::new(cpu_check)));
     checks.push(("cgroup limit not applied: the start fails closed".into(), Box::new(capped_check)));
     checks.push(("cgroup kill".into(), Box::new(cgroup_kill_check)));
     checks.push(("SIGTERM-ignoring service killed at shutdown".into(), Box::new(ignore_term_check)));
-    let order: Vec<String> = plan.services.iter().map(|u| u.svc.tag.to_string()).collect();
     checks.push((
         "ordered shutdown ending in power-off".into(),
         Box::new(move |c: &Console| shutdown_check(c, &order)),
@@ -596,6 +624,17 @@ fn pids_check(c: &Console) -> Result<String, String> {
     Ok(format!("{}; the fifth fork refused", l.trim()))
 }
 
+/// `cpu`'s cgroup has its cpu_weight and cpu_max, as the kernel reads them back.
+fn cpu_check(c: &Console) -> Result<String, String> {
+    let want = "cgroup-cpu: weight=50 max=50000 100000";
+    let l = c.find("cgroup-cpu: ").ok_or("the cpu service printed nothing")?;
+    if l.contains(want) {
+        Ok(want.into())
+    } else {
+        Err(format!("{l:?}, not {want:?}"))
+    }
+}
+
 /// `capped` has a cpu_max, but the cpu controller is off: its child reports the file it
 /// could not write and exits 125 instead of running without the limit.
 fn capped_check(c: &Console) -> Result<String, String> {
@@ -679,9 +718,10 @@ fn ignore_term_check(c: &Console) -> Result<String, String> {
     Ok(format!("SIGTERM ignored, SIGKILL after the {IGNORE_TERM_TIMEOUT_MS} ms stop timeout"))
 }
 
-/// Shutdown requested by SIGUSR2, the running services stopped in reverse config order
-/// (ignore-term before hold; the poweroff service may still be running too, and then goes
-/// first), init's "poweroff now", then the kernel's power-down.
+/// Shutdown requested by SIGUSR2, the running services stopped in reverse compiled order
+/// (ignore-term before hold; ready-c before ready-b before ready-a, each before what it is
+/// `after`, though the TOML lists them the other way round; the poweroff service may still be
+/// running too, and then goes first), init's "poweroff now", then the kernel's power-down.
 fn shutdown_check(c: &Console, order: &[String]) -> Result<String, String> {
     let req = lines(c, "init: shutdown: poweroff").next().ok_or("no \"shutdown: poweroff\" line")?.0;
     let stops: Vec<&str> = lines(c, " stopping pid ")
@@ -691,8 +731,13 @@ fn shutdown_check(c: &Console, order: &[String]) -> Result<String, String> {
     let rank = |n: &str| order.iter().rposition(|o| o == n);
     let ranks: Vec<Option<usize>> = stops.iter().map(|s| rank(s)).collect();
     let reversed = ranks.windows(2).all(|w| matches!(w, [Some(a), Some(b)] if a > b));
-    if !reversed || !stops.contains(&"ignore-term") || !stops.contains(&"hold") {
-        return Err(format!("services stopped in order {stops:?}; config order {order:?}"));
+    let at = |n: &str| stops.iter().position(|s| *s == n);
+    let dependents_first = matches!(
+        (at("ready-c"), at("ready-b"), at("ready-a")),
+        (Some(c), Some(b), Some(a)) if c < b && b < a
+    );
+    if !reversed || !dependents_first || !stops.contains(&"ignore-term") || !stops.contains(&"hold") {
+        return Err(format!("services stopped in order {stops:?}; compiled order {order:?}"));
     }
     lines(c, "init: service hold killed signal 15").next().ok_or("hold did not end by SIGTERM")?;
     let now = lines(c, "init: poweroff now").next().ok_or("no \"poweroff now\" line")?.0;
@@ -700,7 +745,7 @@ fn shutdown_check(c: &Console, order: &[String]) -> Result<String, String> {
     if !(req < now && now < down) {
         return Err("shutdown lines out of order".into());
     }
-    Ok(format!("SIGUSR2 → stopped {} (reverse config order) → poweroff now → Power down", stops.join(", ")))
+    Ok(format!("SIGUSR2 → stopped {} (reverse compiled order) → poweroff now → Power down", stops.join(", ")))
 }
 
 /// init armed the i6300esb, which refused the requested timeout and kept its own, and init
