@@ -892,7 +892,10 @@ pub fn recv_credentials(fd: BorrowedFd<'_>, buf: &mut [u8]) -> Result<(usize, i3
 }
 
 /// `dup3(fd, to, 0)`, or `fcntl(fd, F_SETFD, 0)` when `fd` is already `to` (dup3 refuses
-/// that, EINVAL): `to` is the same pipe, without O_CLOEXEC. References: dup(2), fcntl(2).
+/// that, EINVAL): `to` is the same pipe, without O_CLOEXEC. dup3 closes whatever `to` was, so
+/// like [`close_fds`] this is for fds nothing in the process owns (a closed number in
+/// [`console_stdio`]) or for a child between fork and exec, which never drops the `OwnedFd`s
+/// it inherited: it execs or exits. References: dup(2), fcntl(2).
 pub fn dup_to(fd: i32, to: i32) -> Result<(), Errno> {
     use linux_raw_sys::general::{__NR_dup3, __NR_fcntl, F_SETFD};
     let (nr, arg) = if fd == to { (__NR_fcntl, F_SETFD as usize) } else { (__NR_dup3, to as usize) };

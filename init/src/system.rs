@@ -412,10 +412,14 @@ impl System {
     #[inline(never)]
     fn start_due(&mut self, cfg: &Config) -> u64 {
         let mut next = NEVER;
-        let t = now();
+        let mut t = now();
         let (mut blocked, mut started) = (false, false);
         for (i, u) in cfg.services.iter().enumerate() {
-            next = next.min(self.overdue(cfg, i, &u, t));
+            let due = self.overdue(cfg, i, &u, t);
+            if due == 0 {
+                t = now(); // it waited for a stop: starts from here on are stamped later
+            }
+            next = next.min(due);
             if self.svcs[i].due > t {
                 next = next.min(self.svcs[i].due);
                 continue;
@@ -697,7 +701,9 @@ impl System {
                 self.events.watch_fd(Slot::Ready(j), fd);
             }
         }
-        let added = new.services.len() as u64 - unchanged - changed;
+        // (Saturating: a hand-made config may name two services alike, which the launcher
+        // refuses; each old one is counted, and the counts are then no more than a hint.)
+        let added = (new.services.len() as u64).saturating_sub(unchanged + changed);
         let mut l = Line::default();
         format(
             &mut l,

@@ -1297,6 +1297,26 @@ fn a_shutdown_signal_during_a_stop_request_is_not_lost() {
 
 #[test]
 #[ignore = "needs root (namespaces, uid changes): scripts/test runs it"]
+fn a_reload_of_a_config_naming_two_services_alike_counts_without_wrapping() {
+    // The launcher refuses two units of one name; a hand-made config may have them. Both old
+    // "x" are changed in the new config, which has one "x": nothing is added.
+    let mut s = setup();
+    s.services.push(spec("x", "exec sleep 1000"));
+    s.services.push(spec("x", "exec sleep 1000"));
+    let mut b = boot("boot-reload-twice", Some(&s.encode()));
+    b.wait_line(Duration::from_secs(15), |l| l.starts_with("init: service x started pid "));
+    let mut s2 = setup();
+    s2.services.push(spec("x", "exec sleep 999"));
+    b.write_config(&s2.encode());
+    let o = b.ctl(&["reload"]);
+    assert_eq!(o.code(), Some(0), "{o:?}\n{}", b.console_text());
+    assert_eq!(o.stdout, "reloaded /etc/dmzkit/init.pcfg: 0 added, 0 removed, 2 changed, 0 unchanged\n");
+    wait_state(&b, "x", "ready");
+    b.power_off();
+}
+
+#[test]
+#[ignore = "needs root (namespaces, uid changes): scripts/test runs it"]
 fn an_unchanged_service_that_exits_while_a_reload_stops_another_is_still_supervised() {
     let mut s = setup();
     let mut flap = spec("flap", "sleep 0.3; exit 1");
@@ -1615,6 +1635,33 @@ fn a_notify_service_that_never_gets_ready_keeps_its_dependents_waiting() {
     let console = sys.power_off();
     assert!(!console.contains("dep-runs") && !console.contains("service dep started"), "{console}");
     assert_eq!(console.matches("waiting: late failed").count(), 1, "{console}");
+}
+
+#[test]
+#[ignore = "needs root (namespaces, uid changes): scripts/test runs it"]
+fn a_service_started_after_a_long_stop_gets_its_whole_ready_timeout() {
+    // "slow" is never ready: 300 ms after its start it gets its stop signal, which it ignores,
+    // and init waits its 1.5 s stop timeout before SIGKILL. Meanwhile "c" gets ready, so "b"
+    // (after c) starts right after that wait, in the same turn of the loop. Its 1 s ready
+    // timeout counts from its own start, not from the turn's beginning 1.5 s before it.
+    let mut s = setup();
+    let mut slow = spec("slow", "trap '' TERM; while :; do sleep 0.05; done");
+    (slow.ready, slow.ready_timeout_ms, slow.stop_timeout_ms) = (3, 300, 1500);
+    let mut b = spec("b", "sleep 0.2; echo >&3; exec sleep 100");
+    (b.ready, b.ready_timeout_ms, b.after) = (3, 1000, "c ");
+    let mut c = spec("c", "sleep 0.8; echo >&3; exec sleep 100");
+    c.ready = 3;
+    s.services.extend([slow, b, c]);
+    let mut sys = boot("ready-after-stop", Some(&s.encode()));
+    sys.wait_line(Duration::from_secs(15), |l| l == "init: service b ready");
+    std::thread::sleep(Duration::from_millis(300));
+    let lines = sys.lines();
+    let killed =
+        line_at(&lines, "init: warning: service slow stop timeout, killing pid ").expect("slow killed");
+    assert!(killed < line_at(&lines, "init: service b started pid ").unwrap(), "{lines:#?}");
+    assert_eq!(line_at(&lines, "init: warning: service b ready timeout"), None, "{lines:#?}");
+    assert_eq!(sys.status_of("b").state, "ready");
+    sys.power_off();
 }
 
 #[test]
