@@ -224,7 +224,8 @@ pub fn plan(arch: Arch) -> Plan {
 
 /// The cgroup services (busybox shell scripts): one that allocates past its `memory_max`,
 /// one that forks past its `pids_max`, one that reads its own `cpu_weight` and `cpu_max` back
-/// and then turns the cpu controller off before it is ready (fd 3), one `after` it whose
+/// and then turns the cpu controller off before it is ready (fd 3; it keeps running: a service
+/// that exited is not ready, whichever of its exit and its newline init sees first), one `after` it whose
 /// `cpu_max` therefore cannot be applied, a daemon whose setsid'd child must die when it is
 /// stopped, and the checker that stops it with `init stop`.
 const OOM_MEMORY_MAX: &str = "16777216";
@@ -263,7 +264,7 @@ fn cgroup_services() -> Vec<Unit> {
         "cpu",
         "read w < /sys/fs/cgroup/cpu.service/cpu.weight; read m < /sys/fs/cgroup/cpu.service/cpu.max; \
          echo \"cgroup-cpu: weight=$w max=$m\"; \
-         echo -cpu > /sys/fs/cgroup/cgroup.subtree_control && echo >&3",
+         echo -cpu > /sys/fs/cgroup/cgroup.subtree_control && echo >&3; exec busybox sleep 1000",
     );
     vec![
         Unit { cgroup: vec![("memory_max", OOM_MEMORY_MAX)], ..Unit::once(oom) },
