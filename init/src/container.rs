@@ -95,10 +95,9 @@ fn option_value(o: &mut Opts, flag: u8, value: &[u8]) -> Result<(), i32> {
 /// -h).
 #[inline(never)]
 fn parse(args: &Args, o: &mut Opts) -> Result<(), i32> {
-    let arg = |i| args.get(i).map_or(&b""[..], |a| a.to_bytes());
     let mut i = 1;
     while i < args.len() {
-        let a = arg(i);
+        let a = crate::arg(args, i);
         i += 1;
         if a.first() != Some(&b'-') {
             o.cmd = i - 1; // the command
@@ -125,7 +124,7 @@ fn parse(args: &Args, o: &mut Opts) -> Result<(), i32> {
                     b'p' | b'e' => {
                         let mut value = a.get(k..).unwrap_or_default();
                         if value.is_empty() {
-                            value = arg(i);
+                            value = crate::arg(args, i);
                             i += 1;
                         }
                         option_value(o, flag, value)?;
