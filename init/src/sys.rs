@@ -175,12 +175,13 @@ fn unix_address_call(nr: u32, s: &OwnedFd, path: &CStr) -> Result<(), Errno> {
 
 const ENAMETOOLONG: Errno = linux_raw_sys::errno::ENAMETOOLONG as Errno;
 
-/// `socket(AF_UNIX, SOCK_SEQPACKET|SOCK_CLOEXEC[|SOCK_NONBLOCK])`: a socket that keeps message
-/// boundaries, so one request and one reply are one packet each. References: unix(7).
-fn seqpacket(nonblock: bool) -> Result<OwnedFd, Errno> {
-    use rustix::net::{socket_with, AddressFamily, SocketFlags, SocketType};
+/// `socket(AF_UNIX, kind|SOCK_CLOEXEC[|SOCK_NONBLOCK])`. The control socket is a
+/// SOCK_SEQPACKET, which keeps message boundaries (one request and one reply are one packet
+/// each); a notify socket is a SOCK_DGRAM, as sd_notify sends. References: unix(7).
+fn unix_socket(kind: rustix::net::SocketType, nonblock: bool) -> Result<OwnedFd, Errno> {
+    use rustix::net::{socket_with, AddressFamily, SocketFlags};
     let flags = if nonblock { SocketFlags::CLOEXEC | SocketFlags::NONBLOCK } else { SocketFlags::CLOEXEC };
-    new_fd(socket_with(AddressFamily::UNIX, SocketType::SEQPACKET, flags, None))
+    new_fd(socket_with(AddressFamily::UNIX, kind, flags, None))
 }
 
 /// A non-blocking listening socket at `path`: `socket(AF_UNIX, SOCK_SEQPACKET|SOCK_NONBLOCK)`,
@@ -188,7 +189,7 @@ fn seqpacket(nonblock: bool) -> Result<OwnedFd, Errno> {
 /// (anyone may connect; the server checks the peer's credentials instead, so that a
 /// non-root caller gets an answer), `listen(8)`. References: unix(7), bind(2), listen(2).
 pub fn listen_unix(path: &CStr) -> Result<OwnedFd, Errno> {
-    let s = bind_unix(seqpacket(true)?, path)?;
+    let s = bind_unix(unix_socket(rustix::net::SocketType::SEQPACKET, true)?, path)?;
     rustix::net::listen(&s, 8).map_err(errno)?;
     Ok(s)
 }
@@ -284,7 +285,7 @@ pub fn send_parts(fd: BorrowedFd<'_>, parts: [&[u8]; 4]) -> Result<(), Errno> {
 
 /// `socket(AF_UNIX, SOCK_SEQPACKET)` + `connect(path)`: the client's end. References: connect(2).
 pub fn connect_unix(path: &CStr) -> Result<OwnedFd, Errno> {
-    let s = seqpacket(false)?;
+    let s = unix_socket(rustix::net::SocketType::SEQPACKET, false)?;
     unix_address_call(linux_raw_sys::general::__NR_connect, &s, path)?;
     Ok(s)
 }
@@ -840,15 +841,7 @@ pub fn exit(code: i32) -> ! {
 /// systemd does), `setsockopt(SO_PASSCRED)` (the kernel attaches the sender's credentials to
 /// every datagram). References: unix(7), socket(7).
 pub fn notify_socket(path: &CStr) -> Result<OwnedFd, Errno> {
-    use rustix::net::{socket_with, AddressFamily, SocketFlags, SocketType};
-    let s = socket_with(
-        AddressFamily::UNIX,
-        SocketType::DGRAM,
-        SocketFlags::CLOEXEC | SocketFlags::NONBLOCK,
-        None,
-    )
-    .map_err(errno)?;
-    let s = bind_unix(s, path)?;
+    let s = bind_unix(unix_socket(rustix::net::SocketType::DGRAM, true)?, path)?;
     rustix::net::sockopt::set_socket_passcred(&s, true).map_err(errno)?;
     Ok(s)
 }
